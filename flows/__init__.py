@@ -1,0 +1,1 @@
+"""Prefect flows and deployment (thin: every task calls :mod:`palsyflow.stages`)."""

@@ -1,0 +1,216 @@
+"""The ``palsyflow`` command line (typer + rich). Each verb parses options and calls the library."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    name="palsyflow",
+    help="Objective, side-specific measures of facial motor function from face and voice recordings.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+RootOpt = Annotated[Path, typer.Option("--root", help="Project folder holding params.yaml.", envvar="PALSYFLOW_ROOT")]
+
+
+def _runtime_env(root: Path) -> None:
+    """Settings for the libraries we drive, set before they are imported (entry point only)."""
+    defaults = {
+        "PREFECT_HOME": str(root / ".prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+        "NUMBA_CACHE_DIR": str(root / ".cache" / "numba"),
+        "MPLCONFIGDIR": str(root / ".cache" / "matplotlib"),
+        "GLOG_minloglevel": "2",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+@contextmanager
+def _rich_progress():
+    from palsyflow import progress as hook
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def reporter(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        hook.set_reporter(reporter)
+        try:
+            yield bar
+        finally:
+            hook.set_reporter(None)
+
+
+def _run_flow(root: Path, site: str | None) -> dict:
+    _runtime_env(root)
+    from flows.nightly import nightly
+
+    with _rich_progress():
+        return nightly(root=str(root), site=site)
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title="nightly run")
+    for col in ("stage", "processed", "skipped", "failed"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for name, res in summary.items():
+        for r in res if isinstance(res, list) else [res]:
+            if isinstance(r, dict):
+                table.add_row(name, str(r["processed"]), str(r["skipped"]), str(r["failed"]))
+    console.print(table)
+    for res in summary.values():
+        for r in res if isinstance(res, list) else [res]:
+            if isinstance(r, dict):
+                for f in r.get("failures", []):
+                    console.print(f"[yellow]quarantined[/] {f.get('file')}: {f.get('reason')}")
+
+
+@app.command()
+def demo(root: RootOpt = Path(".")) -> None:
+    """Run the nightly job on the bundled sample cohort (data/sample) and print where the reports are."""
+    root = root.resolve()
+    summary = _run_flow(root, None)
+    _print_summary(summary)
+    from palsyflow.project import Project
+
+    reports = sorted(Project.load(root).layout.reports.rglob("*.pdf"))
+    console.print(f"\n[bold green]{len(reports)} session reports[/] in {Project.load(root).layout.reports}")
+    for pdf in reports:
+        typer.echo(str(pdf))
+
+
+@app.command()
+def run(
+    root: RootOpt = Path("."),
+    site: Annotated[Optional[str], typer.Option("--site", help="Only ingest and landmark this site's drop.")] = None,
+) -> None:
+    """Run the nightly flow now, for every site or one."""
+    _print_summary(_run_flow(root.resolve(), site))
+
+
+@app.command()
+def ingest(
+    site: Annotated[str, typer.Argument(help="Site label (alphanumeric), e.g. north.")],
+    drop: Annotated[Path, typer.Argument(help="The site's drop folder with manifest.csv.", exists=True, file_okay=False)],
+    root: RootOpt = Path("."),
+) -> None:
+    """Ingest one site's drop: check, hash, copy into the raw tree, register; quarantine bad files."""
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow import stages
+    from palsyflow.project import Project
+
+    project = Project.load(root)
+    with _rich_progress():
+        res = stages.ingest_drop(project, site, drop.resolve())
+    stages.export_registry(project)
+    console.print(f"{site}: {res.processed} new, {res.skipped} already ingested, {res.failed} quarantined")
+    for f in res.failures:
+        console.print(f"[yellow]quarantined[/] {f['file']}: {f['reason']}")
+
+
+@app.command()
+def serve(
+    root: RootOpt = Path("."),
+    cron: Annotated[str, typer.Option(help="Cron schedule (server time zone).")] = "0 2 * * *",
+    site: Annotated[Optional[str], typer.Option(help="Only this site.")] = None,
+) -> None:
+    """Serve the nightly deployment on its cron schedule (needs a Prefect API, see infra/README.md)."""
+    root = root.resolve()
+    _runtime_env(root)
+    from flows.deploy import serve as serve_deployment
+
+    serve_deployment(str(root), cron, site)
+
+
+@app.command()
+def status(
+    root: RootOpt = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per site: subjects, sessions, recordings, quarantined files, reports; and every failure with its reason."""
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow import stages
+    from palsyflow.project import Project
+
+    summary = stages.status(Project.load(root))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    table = Table(title="palsyflow status")
+    cols = ("subjects", "sessions", "recordings", "quarantined", "reports")
+    table.add_column("site")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for site, counts in summary["sites"].items():
+        table.add_row(site, *(str(counts.get(c, 0)) for c in cols))
+    Console().print(table)
+    for f in summary.get("failures", []):
+        Console().print(f"[yellow]{f.get('kind')}[/] {f.get('site')} {f.get('file')}: {f.get('reason')}")
+
+
+@app.command()
+def landmarks(
+    input: Annotated[Path, typer.Argument(help="A video or photo.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output parquet: frame, point, x, y, z, spread, face_found.")],
+    tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented copies per key frame (1 = off).")] = None,
+    root: RootOpt = Path("."),
+) -> None:
+    """Facial landmarks of one file to parquet (pixels of the orientation-corrected input, x right, y down).
+
+    The per-frame quality table is written beside it as ``<out stem>_quality.parquet``.
+    """
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.landmarks import extract_landmarks, write_landmarks
+    from palsyflow.landmarks.model import verify_model
+    from palsyflow.project import Project
+
+    project = Project.load(root)
+    params = project.params.landmarks
+    if tta is not None:
+        params = params.model_copy(update={"tta_copies": tta})
+    ing = project.params.ingest
+    suffix = input.suffix.lower()
+    if suffix in ing.photo_extensions:
+        kind = "photo"
+    elif suffix in ing.video_extensions:
+        kind = "video"
+    else:
+        raise typer.BadParameter(f"{input.name}: not a known photo or video extension", param_hint="INPUT")
+    result = extract_landmarks(input, kind, params, verify_model(project.face_model))
+    quality = out.with_name(out.stem + "_quality.parquet")
+    write_landmarks(result, out, quality)
+    found = result.quality["face_found"].sum()
+    console.print(f"{input.name}: {result.quality.height} frames, face found in {found}; wrote {out} and {quality}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,220 @@
+"""Typed parameters: ``params.yaml`` is read once into :class:`Params`.
+
+Every tunable of every stage lives in ``params.yaml`` (so DVC can track which stage a
+change affects) and is typed here, one pydantic model per stage section. Domain
+functions take their own section (``LandmarkParams``, ``FeatureParams`` ...), never the
+whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def digest(self) -> str:
+        """Stable sha256 of this section's values (used to decide recomputation)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class PathParams(_Section):
+    """Where data lives, relative to the project root unless absolute."""
+
+    drops: Path = Path("data/sample")
+    data: Path = Path("data")
+    models: Path = Path("models")
+    face_model: Path = Path("models/face_landmarker.task")
+    mlflow_uri: str = "sqlite:///data/mlflow/mlflow.db"
+    mlflow_artifacts: Path = Path("data/mlflow/artifacts")
+
+
+class StoreParams(_Section):
+    """The session store. ``PALSYFLOW_DB_URL`` overrides ``url``."""
+
+    url: str = "sqlite:///data/store/palsyflow.db"
+
+
+class IngestParams(_Section):
+    """Checks applied to each uploaded file before it enters the raw tree."""
+
+    video_extensions: tuple[str, ...] = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm")
+    photo_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+    audio_extensions: tuple[str, ...] = (".wav", ".flac", ".mp3", ".m4a")
+    min_duration_s: float = 0.5
+    min_width: int = 64
+    min_height: int = 64
+    #: packets read per stream while looking for the first decodable frame
+    probe_max_packets: int = 500
+    #: drop files that need no manifest row (matched on the name before the first dot,
+    #: case-insensitive, for text files only); manifest.csv and dotfiles are always ignored
+    ignored_text_files: tuple[str, ...] = ("README", "ATTRIBUTION", "LICENSE")
+    task_aliases: dict[str, str] = Field(
+        default_factory=lambda: {
+            "at-rest": "rest",
+            "eyebrows-up": "brow_raise",
+            "eyes-closed-gently": "eye_closure_gentle",
+            "eyes-closed-tightly": "eye_closure_full",
+            "eyes-closed": "eye_closure_full",
+            "big-smile": "smile",
+            "lips-puckered": "pucker",
+            "lower-teeth-bared": "eee",
+            "nose-wrinkle": "snarl",
+            "reading": "speech",
+        }
+    )
+
+
+class ExecutorParams(_Section):
+    """How recordings run in parallel inside a stage."""
+
+    kind: Literal["process", "dask", "serial"] = "process"
+    workers: int = 2
+    dask_scheduler: str | None = None  # e.g. "tcp://10.0.0.5:8786"; when set, kind becomes dask
+
+
+class LandmarkParams(_Section):
+    """Landmark extraction (stage ``landmarks``)."""
+
+    backend: Literal["mediapipe", "dlib"] = "mediapipe"
+    max_faces: int = 4
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    detect_max_side: int = 1280
+    tta_copies: int = 8
+    tta_keyframes: int = 2
+    tta_seed: int = 20260101
+    tta_rotation_deg: float = 5.0
+    tta_scale: float = 0.05
+    tta_shift_frac: float = 0.03
+    tta_photometric: float = 0.2
+    tta_noise_sigma: float = 3.0
+    tta_blur_prob: float = 0.3
+    tta_flip: bool = True
+    smoothing: Literal["none", "savgol", "one_euro"] = "none"
+    savgol_window: int = 7  # frames, odd
+    savgol_polyorder: int = 2
+    one_euro_min_cutoff_hz: float = 1.0
+    one_euro_beta: float = 0.05  # cutoff gain per px/s of speed
+    one_euro_d_cutoff_hz: float = 1.0
+    rest_window_s: float = 0.5  # leading seconds of a video assumed at rest (neutral key frame)
+
+
+class FeatureParams(_Section):
+    """Asymmetry and speech features (stage ``features``)."""
+
+    min_face_found_fraction: float = 0.5
+    speech_sr: int = 16000
+    f0_min_hz: float = 65.0
+    f0_max_hz: float = 400.0
+    frame_length: int = 1024
+    hop_length: int = 256
+    excursion_percentile: float = 95.0  # robust range of movement from the neutral frame
+    neutral_fallback_frames: int = 5  # no neutral key frame: median of the first N face frames
+    weaker_min_asym: float = 0.0  # {region}_weaker is null when asymmetry <= this
+    speech_tasks: tuple[str, ...] = ("speech",)  # tasks whose audio gets speech measures
+    speech_active_db: float = 25.0  # speech frames: RMS within this many dB of its 99th pct
+    syllable_prominence_db: float = 2.0  # min dip around an energy peak (de Jong & Wempe 2009)
+    syllable_min_gap_s: float = 0.1  # min time between syllable nuclei
+
+
+class ValidationParams(_Section):
+    """Great Expectations suite bounds (stage ``validate``)."""
+
+    max_asymmetry: float = 1.0
+    min_face_found_fraction: float = 0.5
+    max_tta_spread_iod_pct: float = 10.0
+    f0_range_hz: tuple[float, float] = (50.0, 500.0)
+
+
+class TrainParams(_Section):
+    """Normative model and grader (stage ``train``)."""
+
+    seed: int = 7
+    normative_method: Literal["robust", "mcd"] = "robust"
+    min_healthy_sessions: int = 5
+    grader_estimator: Literal["logistic", "random_forest"] = "logistic"
+    cv_folds: int = 5
+    experiment: str = "palsyflow"
+    registered_model: str = "palsyflow-normative"
+    registered_grader: str = "palsyflow-grader"
+    normative_min_scale: float = 1e-3  # scale floor, in each measure's own unit
+    normative_include_simulated: bool = False  # phantoms never define "healthy"
+    grader_include_simulated: bool = True
+    grader_n_estimators: int = 200  # random_forest only
+    grader_c: float = 1.0  # logistic only: inverse L2 strength
+
+
+class ScoreParams(_Section):
+    """Per-session scoring (stage ``score``)."""
+
+    noise_floor_iod: float = 0.01
+
+
+class ReportParams(_Section):
+    """Clinician PDF reports (stage ``report``)."""
+
+    title: str = "palsyflow facial function report"
+    institution: str = ""
+    page_size: Literal["A4", "letter"] = "A4"
+    deterministic: bool = False  # ReportLab invariant mode; timestamp from SOURCE_DATE_EPOCH or omitted
+    page_compression: bool = True  # False leaves content streams uncompressed (tests, text search)
+    plot_width_in: float = 6.7
+    plot_height_in: float = 2.9
+    plot_dpi: int = 150
+    min_change_points: float = 5.0  # symmetry-index changes below this are worded "about the same"
+
+
+class Params(_Section):
+    """All of ``params.yaml``."""
+
+    paths: PathParams = PathParams()
+    store: StoreParams = StoreParams()
+    ingest: IngestParams = IngestParams()
+    executor: ExecutorParams = ExecutorParams()
+    landmarks: LandmarkParams = LandmarkParams()
+    features: FeatureParams = FeatureParams()
+    validate_: ValidationParams = Field(default_factory=ValidationParams, alias="validate")
+    train: TrainParams = TrainParams()
+    score: ScoreParams = ScoreParams()
+    report: ReportParams = ReportParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``.
+
+    Parameters
+    ----------
+    path : path-like
+        YAML file; a missing file gives the defaults.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a value has the wrong type or an unknown key is present.
+    """
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    return Params.model_validate(data or {})
+
+
+@lru_cache(maxsize=4)
+def cached_params(path: str = "params.yaml") -> Params:
+    """:func:`load_params`, read once per process."""
+    return load_params(path)
+
+
+def dump_defaults() -> str:
+    """The default parameters as YAML (to regenerate ``params.yaml``)."""
+    return yaml.safe_dump(Params().model_dump(mode="json", by_alias=True), sort_keys=False)

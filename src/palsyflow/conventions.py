@@ -1,0 +1,51 @@
+"""Conventions every palsyflow module follows, stated once.
+
+Sides
+    ``"left"`` and ``"right"`` always mean the **patient's** left and right. In an
+    unmirrored camera image of a patient facing the camera, the patient's right side
+    appears on the image's left (smaller x).
+
+Image frame
+    Pixels of the decoded, orientation-corrected frame (EXIF orientation applied):
+    origin at the top-left corner, x to the right, y down. ``z`` from MediaPipe is
+    relative depth in the same scale as x (pixels), smaller is closer to the camera.
+
+Face frame (after alignment, :mod:`palsyflow.features.geometry`)
+    Origin at the midpoint between the eye centres, x along the eye line towards the
+    image right (the patient's left), y perpendicular to it, pointing down (towards
+    the chin). Lengths are in units of inter-ocular distance (IOD, the distance
+    between the two eye centres) unless a column's ``unit`` says ``mm``.
+
+Asymmetry
+    A ratio ``|m_L - m_R| / max(|m_L|, |m_R|)`` in ``[0, 1]``; ``0`` is perfect
+    symmetry. Symmetry scores are ``100 * (1 - asymmetry)`` on a 0-100 scale.
+
+Names
+    BIDS-like entities: ``site-<label>``, ``sub-<label>``, ``ses-<label>``,
+    ``task-<label>``; labels are alphanumeric only. Session labels are the session
+    date as ``YYYYMMDD``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Side = Literal["left", "right"]
+SIDES: tuple[Side, Side] = ("left", "right")
+
+#: Face tasks of the session protocol (issue "Facial asymmetry measures").
+TASKS: tuple[str, ...] = (
+    "rest",
+    "brow_raise",
+    "eye_closure_gentle",
+    "eye_closure_full",
+    "smile",
+    "snarl",
+    "pucker",
+    "eee",
+    "speech",
+)
+
+#: Iris diameter used for millimetre calibration (Emotrics; Guarin et al. 2018,
+#: JAMA Facial Plast Surg 20(4):335, doi:10.1001/jamafacial.2018.0030).
+IRIS_DIAMETER_MM = 11.77

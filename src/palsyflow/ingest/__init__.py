@@ -1,0 +1,44 @@
+"""Ingest: check a clinic's drop (manifest, probe), copy accepted files into the
+immutable raw tree and quarantine the rest. Pure planning and file operations; the
+store is written by the caller."""
+
+from palsyflow.ingest.manifest import (
+    ManifestError,
+    ManifestProblem,
+    ManifestRow,
+    canonical_task,
+    read_manifest,
+)
+from palsyflow.ingest.plan import (
+    ImmutableRawError,
+    IngestItem,
+    IngestPlan,
+    Rejected,
+    SourceChangedError,
+    copy_in,
+    plan_ingest,
+    quarantine,
+    task_label,
+)
+from palsyflow.ingest.probe import MediaError, MediaInfo, media_kind, probe_media
+
+__all__ = [
+    "ImmutableRawError",
+    "IngestItem",
+    "IngestPlan",
+    "ManifestError",
+    "ManifestProblem",
+    "ManifestRow",
+    "MediaError",
+    "MediaInfo",
+    "Rejected",
+    "SourceChangedError",
+    "canonical_task",
+    "copy_in",
+    "media_kind",
+    "plan_ingest",
+    "probe_media",
+    "quarantine",
+    "read_manifest",
+    "task_label",
+]

@@ -1,0 +1,260 @@
+"""What one session's report says, extracted from the long score table.
+
+:func:`build_session_report` turns rows of :data:`palsyflow.schemas.SCORE_SCHEMA` into
+a :class:`SessionReport`: plain Python values that the plot, summary and PDF code read
+without touching polars. Left and right are the patient's sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from palsyflow.config import ReportParams
+from palsyflow.schemas import SCORE_SCHEMA
+
+#: Facial regions in report order (top of the face to the bottom).
+REGIONS: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
+#: Overall symmetry measure (region ``"overall"``).
+OVERALL_MEASURE = "symmetry_index"
+#: Speech measures in report order, with a reader-facing label.
+SPEECH_LABELS: dict[str, str] = {
+    "speech_f0_median_hz": "Voice pitch (median)",
+    "speech_f0_sd_st": "Pitch variation",
+    "speech_voiced_fraction": "Voiced fraction",
+    "speech_energy_db_mean": "Loudness (mean)",
+    "speech_energy_db_sd": "Loudness variation",
+    "speech_rate_hz": "Speech rate",
+}
+REGION_LABELS: dict[str, str] = {
+    "brow": "Brow",
+    "eye": "Eye",
+    "cheek": "Cheek",
+    "mouth": "Mouth",
+    "overall": "Overall (symmetry index)",
+}
+
+
+def region_measure(region: str) -> str:
+    """Score-table measure name of a region's symmetry (``"symmetry_mouth"``)."""
+    return f"symmetry_{region}"
+
+
+@dataclass(frozen=True)
+class MeasureRow:
+    """One measure of the reported session.
+
+    Attributes
+    ----------
+    measure, region, unit : str
+        As in the score table.
+    label : str
+        Reader-facing name.
+    value : float or None
+    percentile : float or None
+        0-100 against healthy faces; None without a normative model.
+    z : float or None
+    weaker_side : {"left", "right"} or None
+        The patient's weaker side.
+    change_since_first : float or None
+        This session's value minus the subject's first session's value.
+    """
+
+    measure: str
+    region: str
+    label: str
+    value: float | None
+    unit: str | None
+    percentile: float | None
+    z: float | None
+    weaker_side: str | None
+    change_since_first: float | None
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """The symmetry scores of one of the subject's sessions.
+
+    Attributes
+    ----------
+    session : str
+        ``YYYYMMDD`` label.
+    session_date : datetime.date
+    symmetry_index : float or None
+        Overall symmetry, 0-100.
+    regions : dict
+        Region name -> symmetry 0-100 (None when not measured that session).
+    """
+
+    session: str
+    session_date: dt.date
+    symmetry_index: float | None
+    regions: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """Everything one session's report shows.
+
+    Attributes
+    ----------
+    site, subject, session : str
+        Pseudonymous identifiers (as in the score table).
+    session_date : datetime.date
+    regions : tuple of MeasureRow
+        This session's regional symmetry rows, in :data:`REGIONS` order (regions
+        without a score are left out).
+    overall : MeasureRow or None
+        The symmetry index row.
+    speech : tuple of MeasureRow
+        Speech measures, in :data:`SPEECH_LABELS` order then any others by name.
+    history : tuple of HistoryPoint
+        All this subject's sessions at this site, oldest first (includes this one).
+    simulated : bool
+        True when any score of this session comes from simulated data.
+    model_version : str or None
+        Normative model version(s) used, comma-joined when several.
+    min_change_points : float
+        Symmetry-index changes smaller than this are described as "about the same".
+    """
+
+    site: str
+    subject: str
+    session: str
+    session_date: dt.date
+    regions: tuple[MeasureRow, ...]
+    overall: MeasureRow | None
+    speech: tuple[MeasureRow, ...]
+    history: tuple[HistoryPoint, ...]
+    simulated: bool
+    model_version: str | None
+    min_change_points: float = 5.0
+
+    @property
+    def first_session(self) -> HistoryPoint | None:
+        """The subject's earliest session."""
+        return self.history[0] if self.history else None
+
+    @property
+    def is_first_session(self) -> bool:
+        """True when this is the subject's earliest session."""
+        first = self.first_session
+        return first is None or first.session == self.session
+
+
+def _opt(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def _measure_row(row: dict, label: str) -> MeasureRow:
+    return MeasureRow(
+        measure=row["measure"],
+        region=row["region"],
+        label=label,
+        value=_opt(row["value"]),
+        unit=row["unit"],
+        percentile=_opt(row["percentile"]),
+        z=_opt(row["z"]),
+        weaker_side=row["weaker_side"],
+        change_since_first=_opt(row["change_since_first"]),
+    )
+
+
+def build_session_report(
+    scores: pl.DataFrame, site: str, subject: str, session: str, params: ReportParams
+) -> SessionReport:
+    """Collect one session's report content from the long score table.
+
+    Parameters
+    ----------
+    scores : polars.DataFrame
+        Score table with :data:`~palsyflow.schemas.SCORE_SCHEMA` columns; may hold
+        many subjects and sessions.
+    site, subject, session : str
+        The session to report (``session`` is the ``YYYYMMDD`` label).
+    params : ReportParams
+        Report parameters (``min_change_points`` is carried into the report).
+
+    Returns
+    -------
+    SessionReport
+
+    Raises
+    ------
+    KeyError
+        If the table lacks a score column, or has no rows for that session.
+    ValueError
+        If a measure appears more than once for that session.
+    """
+    missing = [c for c in SCORE_SCHEMA if c not in scores.columns]
+    if missing:
+        raise KeyError(f"score table lacks columns {missing}")
+    subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject))
+    this = subject_rows.filter(pl.col("session") == session)
+    if this.height == 0:
+        known = sorted(set(subject_rows["session"].drop_nulls().to_list()))
+        raise KeyError(
+            f"no scores for site={site!r} subject={subject!r} session={session!r}"
+            + (f"; this subject's sessions: {known}" if known else "; subject not in the score table")
+        )
+    dupes = this.group_by("measure").len().filter(pl.col("len") > 1)["measure"].to_list()
+    if dupes:
+        raise ValueError(f"measures {sorted(dupes)} appear more than once for session {session!r}")
+
+    by_measure = {r["measure"]: r for r in this.iter_rows(named=True)}
+    regions = tuple(
+        _measure_row(by_measure[region_measure(r)], REGION_LABELS[r])
+        for r in REGIONS
+        if region_measure(r) in by_measure
+    )
+    overall = (
+        _measure_row(by_measure[OVERALL_MEASURE], REGION_LABELS["overall"])
+        if OVERALL_MEASURE in by_measure
+        else None
+    )
+    speech_names = [m for m in SPEECH_LABELS if m in by_measure]
+    speech_names += sorted(
+        m for m, r in by_measure.items() if r["region"] == "speech" and m not in SPEECH_LABELS
+    )
+    speech = tuple(_measure_row(by_measure[m], SPEECH_LABELS.get(m, m)) for m in speech_names)
+
+    wanted = [OVERALL_MEASURE] + [region_measure(r) for r in REGIONS]
+    hist_rows = (
+        subject_rows.filter(pl.col("measure").is_in(wanted))
+        .group_by("session", "measure")
+        .agg(pl.col("session_date").min(), pl.col("value").first())
+    )
+    dates = (
+        subject_rows.group_by("session").agg(pl.col("session_date").min()).sort("session_date", "session")
+    )
+    values = {(r["session"], r["measure"]): r["value"] for r in hist_rows.iter_rows(named=True)}
+    history = tuple(
+        HistoryPoint(
+            session=s,
+            session_date=d,
+            symmetry_index=_opt(values.get((s, OVERALL_MEASURE))),
+            regions={r: _opt(values.get((s, region_measure(r)))) for r in REGIONS},
+        )
+        for s, d in dates.select("session", "session_date").iter_rows()
+        if any((s, m) in values for m in wanted)
+    )
+
+    versions = sorted(set(this["model_version"].drop_nulls().to_list()))
+    session_date = this["session_date"].drop_nulls()
+    if session_date.len() == 0:
+        raise ValueError(f"session {session!r} has no session_date")
+    return SessionReport(
+        site=site,
+        subject=subject,
+        session=session,
+        session_date=session_date.min(),
+        regions=regions,
+        overall=overall,
+        speech=speech,
+        history=history,
+        simulated=bool(this["simulated"].fill_null(False).any()),
+        model_version=", ".join(versions) if versions else None,
+        min_change_points=params.min_change_points,
+    )

@@ -1,0 +1,286 @@
+"""Clinician PDF report of one session (ReportLab platypus).
+
+One A4 (or letter) document: title, header table, simulated-data banner when
+relevant, regional symmetry table, history plot, speech table, plain-language
+summary and a disclaimer footer on every page. Written atomically; with
+``ReportParams.deterministic`` the bytes depend only on the report content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from palsyflow.atomic import atomic_path
+from palsyflow.config import ReportParams
+from palsyflow.reports.model import MeasureRow, SessionReport
+from palsyflow.reports.plots import history_plot_png
+from palsyflow.reports.summary import plain_language_summary
+
+DISCLAIMER = "Left and right refer to the patient's sides. Research measurement, not a diagnosis."
+SIMULATED_BANNER = "SIMULATED DATA - not a real patient recording"
+_NA = "n/a"
+
+
+def _num(v: float | None, fmt: str = "{:.1f}") -> str:
+    return _NA if v is None else fmt.format(v)
+
+
+def _signed(v: float | None) -> str:
+    if v is None:
+        return _NA
+    return "0.0" if round(v, 1) == 0 else f"{v:+.1f}"
+
+
+def _side(v: str | None) -> str:
+    return {"left": "Left", "right": "Right"}.get(v or "", "-")
+
+
+def _generated_text(params: ReportParams, generated_at: dt.datetime | None) -> str:
+    if generated_at is None and params.deterministic:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch is None:
+            return "not recorded (reproducible output)"
+        generated_at = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+    if generated_at is None:
+        generated_at = dt.datetime.now(tz=dt.timezone.utc)
+    if generated_at.tzinfo is None:
+        generated_at = generated_at.replace(tzinfo=dt.timezone.utc)
+    return generated_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _percentile(row: MeasureRow) -> str:
+    return _NA if row.percentile is None else f"{row.percentile:.0f}"
+
+
+def render_session_report(
+    report: SessionReport,
+    out: Path,
+    params: ReportParams,
+    *,
+    generated_at: dt.datetime | None = None,
+) -> Path:
+    """Write the clinician PDF of one session.
+
+    Parameters
+    ----------
+    report : SessionReport
+        From :func:`palsyflow.reports.model.build_session_report`.
+    out : pathlib.Path
+        Destination file (chosen by the caller); written atomically, parent
+        directories created.
+    params : ReportParams
+        Title, institution, page size, plot size, ``deterministic`` (ReportLab
+        invariant mode, no wall-clock timestamp unless ``SOURCE_DATE_EPOCH`` or
+        ``generated_at`` is given) and ``page_compression``.
+    generated_at : datetime, optional
+        Timestamp printed as "Generated"; defaults to now (UTC), or to
+        ``SOURCE_DATE_EPOCH`` / none in deterministic mode.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.lib.units import inch, mm
+    from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    out = Path(out)
+    pagesize = A4 if params.page_size == "A4" else letter
+    margin = 16 * mm
+    frame_width = pagesize[0] - 2 * margin
+
+    styles = getSampleStyleSheet()
+    title_style = ParagraphStyle("pf_title", parent=styles["Title"], fontSize=17, leading=21, spaceAfter=2)
+    sub_style = ParagraphStyle("pf_sub", parent=styles["Normal"], fontSize=9, textColor=colors.grey, alignment=TA_CENTER)
+    h2 = ParagraphStyle("pf_h2", parent=styles["Heading2"], fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
+    body = ParagraphStyle("pf_body", parent=styles["Normal"], fontSize=9.5, leading=13)
+    small = ParagraphStyle("pf_small", parent=styles["Normal"], fontSize=8, leading=10, textColor=colors.grey)
+    cell = ParagraphStyle("pf_cell", parent=styles["Normal"], fontSize=9, leading=11)
+    head_left = ParagraphStyle("pf_head", parent=cell, fontName="Helvetica-Bold", fontSize=8.5, leading=10)
+    head_right = ParagraphStyle("pf_head_r", parent=head_left, alignment=TA_RIGHT)
+
+    def heads(names: list[str], left_cols: tuple[int, ...] = (0,)) -> list:
+        return [Paragraph(escape(n), head_left if i in left_cols else head_right) for i, n in enumerate(names)]
+
+    banner_style = ParagraphStyle(
+        "pf_banner", parent=styles["Normal"], fontName="Helvetica-Bold", fontSize=12, leading=15,
+        textColor=colors.white, alignment=TA_CENTER,
+    )
+
+    grid = [
+        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#5b6b7f")),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#c8d0da")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
+        ("ALIGN", (1, 0), (-1, 0), "RIGHT"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+
+    story: list = [Paragraph(escape(params.title), title_style)]
+    if params.institution:
+        story.append(Paragraph(escape(params.institution), sub_style))
+    story.append(Spacer(1, 4 * mm))
+
+    if report.simulated:
+        banner = Table([[Paragraph(SIMULATED_BANNER, banner_style)]], colWidths=[frame_width])
+        banner.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#b3261e")),
+                    ("TOPPADDING", (0, 0), (-1, -1), 5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+                ]
+            )
+        )
+        story += [banner, Spacer(1, 3 * mm)]
+
+    header = [
+        ["Site", report.site, "Session date", report.session_date.isoformat()],
+        ["Patient ID (pseudonym)", report.subject, "Session", report.session],
+        ["Model version", report.model_version or "none (no normative model)", "Generated", _generated_text(params, generated_at)],
+    ]
+    header_table = Table(
+        [[Paragraph(escape(str(c)), cell) for c in row] for row in header],
+        colWidths=[0.24 * frame_width, 0.28 * frame_width, 0.16 * frame_width, 0.32 * frame_width],
+    )
+    header_table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#5b6b7f")),
+                ("INNERGRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#c8d0da")),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#e8edf3")),
+                ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#e8edf3")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    story.append(header_table)
+
+    # Regional symmetry
+    story.append(Paragraph("Facial symmetry by region", h2))
+    rows = [heads(["Region", "Symmetry (0-100)", "Percentile vs healthy", "Weaker side (patient's)", "Change since first"])]
+    regional = list(report.regions) + ([report.overall] if report.overall is not None else [])
+    for r in regional:
+        rows.append([r.label, _num(r.value), _percentile(r), _side(r.weaker_side), _signed(r.change_since_first)])
+    if len(rows) == 1:
+        rows.append(["No facial symmetry scores for this session", "", "", "", ""])
+    region_table = Table(
+        rows,
+        colWidths=[0.32 * frame_width, 0.17 * frame_width, 0.17 * frame_width, 0.17 * frame_width, 0.17 * frame_width],
+        repeatRows=1,
+    )
+    style = list(grid)
+    if report.overall is not None:
+        last = len(rows) - 1
+        style += [
+            ("FONTNAME", (0, last), (-1, last), "Helvetica-Bold"),
+            ("LINEABOVE", (0, last), (-1, last), 0.8, colors.HexColor("#5b6b7f")),
+        ]
+    region_table.setStyle(TableStyle(style))
+    story.append(region_table)
+    story.append(
+        Paragraph(
+            "Symmetry: 100 means both sides move equally. Percentile: share of healthy faces (in %) "
+            "scoring lower. Change: points relative to the patient's first session.",
+            small,
+        )
+    )
+
+    # History plot
+    png = history_plot_png(report, params.plot_width_in, params.plot_height_in, dpi=params.plot_dpi)
+    img_w = min(frame_width, params.plot_width_in * inch)
+    img_h = img_w * params.plot_height_in / params.plot_width_in
+    story.append(
+        KeepTogether(
+            [
+                Paragraph(f"Symmetry across sessions ({len(report.history)} session{'s' if len(report.history) != 1 else ''})", h2),
+                Image(io.BytesIO(png), width=img_w, height=img_h),
+            ]
+        )
+    )
+
+    # Speech
+    speech_block: list = [Paragraph("Speech measures", h2)]
+    if report.speech:
+        srows = [heads(["Measure", "Value", "Unit", "Percentile vs healthy", "Change since first"], left_cols=(0, 2))]
+        for r in report.speech:
+            srows.append([r.label, _num(r.value, "{:.2f}"), r.unit or "", _percentile(r), _signed(r.change_since_first)])
+        speech_table = Table(
+            srows,
+            colWidths=[0.32 * frame_width, 0.17 * frame_width, 0.17 * frame_width, 0.17 * frame_width, 0.17 * frame_width],
+            repeatRows=1,
+        )
+        sstyle = list(grid) + [("ALIGN", (2, 1), (2, -1), "LEFT"), ("ALIGN", (2, 0), (2, 0), "LEFT")]
+        speech_table.setStyle(TableStyle(sstyle))
+        speech_block.append(speech_table)
+    else:
+        speech_block.append(Paragraph("No speech recording was scored for this session.", body))
+    story.append(KeepTogether(speech_block))
+
+    # Plain language
+    summary_box = Table(
+        [[Paragraph(escape(plain_language_summary(report)), body)]], colWidths=[frame_width]
+    )
+    summary_box.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#5b6b7f")),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f5f7fa")),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+            ]
+        )
+    )
+    story.append(KeepTogether([Paragraph("In plain language", h2), summary_box]))
+
+    footer_id = f"site {report.site} / patient {report.subject} / session {report.session}"
+    simulated = report.simulated
+
+    def _decorate(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setStrokeColor(colors.HexColor("#c8d0da"))
+        canvas.setLineWidth(0.5)
+        canvas.line(margin, 14 * mm, pagesize[0] - margin, 14 * mm)
+        canvas.setFont("Helvetica", 8)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        canvas.drawString(margin, 10 * mm, DISCLAIMER)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(margin, 6.5 * mm, footer_id)
+        canvas.drawRightString(pagesize[0] - margin, 6.5 * mm, f"Page {doc.page}")
+        if simulated:
+            canvas.setFont("Helvetica-Bold", 8)
+            canvas.setFillColor(colors.HexColor("#b3261e"))
+            canvas.drawRightString(pagesize[0] - margin, 10 * mm, "SIMULATED DATA")
+        canvas.restoreState()
+
+    with atomic_path(out) as tmp:
+        doc = SimpleDocTemplate(
+            str(tmp),
+            pagesize=pagesize,
+            leftMargin=margin,
+            rightMargin=margin,
+            topMargin=14 * mm,
+            bottomMargin=20 * mm,
+            title=f"{params.title} - {report.subject} {report.session}",
+            author="palsyflow",
+            subject="Facial motor function measurements",
+            creator="palsyflow",
+            invariant=1 if params.deterministic else 0,
+            pageCompression=1 if params.page_compression else 0,
+        )
+        doc.build(story, onFirstPage=_decorate, onLaterPages=_decorate)
+    return out

@@ -1,0 +1,128 @@
+"""A short, plain-language summary of a session report for the patient.
+
+The wording is deliberately modest: these are measurements from a recording, compared
+with recordings of people without facial weakness, not a diagnosis. "Your left side"
+is the patient's own left side.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from palsyflow.reports.model import REGIONS, MeasureRow, SessionReport
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_REGION_WORDS = {"brow": "the eyebrow", "eye": "the eye", "cheek": "the cheek", "mouth": "the mouth"}
+
+
+def format_date(d: dt.date) -> str:
+    """``12 March 2025`` (independent of the system locale)."""
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def _points(x: float) -> str:
+    x = abs(x)
+    return f"{x:.0f} point" + ("" if round(x) == 1 else "s")
+
+
+def _ordinal(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _weakest_region(report: SessionReport, side: str) -> MeasureRow | None:
+    """Lowest-symmetry region whose weaker side is ``side`` (ties: face order)."""
+    candidates = [r for r in report.regions if r.value is not None and r.weaker_side == side]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda r: (r.value, REGIONS.index(r.region)))
+
+
+def _side_sentence(report: SessionReport) -> str:
+    overall = report.overall
+    side = overall.weaker_side if overall is not None else None
+    if side is None:
+        sides = {r.weaker_side for r in report.regions if r.weaker_side is not None}
+        side = sides.pop() if len(sides) == 1 else None
+    if side not in ("left", "right"):
+        return "The measurements did not show one side of your face moving consistently less than the other."
+    other = "right" if side == "left" else "left"
+    sentence = f"Your {side} side moved less than your {other} side"
+    region = _weakest_region(report, side)
+    if region is not None:
+        sentence += f", most clearly around {_REGION_WORDS[region.region]}"
+    return sentence + "."
+
+
+def _percentile_sentence(overall: MeasureRow) -> str:
+    if overall.percentile is None:
+        return "A comparison with people without facial weakness is not available for this session."
+    p = int(round(min(max(overall.percentile, 0.0), 100.0)))
+    return (
+        f"Compared with people without facial weakness, this score is at the {_ordinal(p)} "
+        f"percentile: about {p} in 100 of them scored lower."
+    )
+
+
+def _change_sentence(report: SessionReport) -> str | None:
+    first = report.first_session
+    if report.is_first_session or first is None:
+        return "This is your first measured session, so there is no change to report yet."
+    change = report.overall.change_since_first if report.overall is not None else None
+    if change is None:
+        return None
+    since = f"Since your first session on {format_date(first.session_date)}, your score has"
+    if abs(change) < report.min_change_points:
+        return f"{since} stayed about the same (a change of {_points(change)})."
+    direction = "risen" if change > 0 else "fallen"
+    return f"{since} {direction} by {_points(change)} (higher means more even movement)."
+
+
+def plain_language_summary(report: SessionReport) -> str:
+    """Two to five short sentences about the session that a patient could read.
+
+    Names the weaker side as the patient's own ("your left side"), says how the
+    overall score compares with people without facial weakness (percentile), and
+    the change since the first session. Deterministic for a given report.
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    str
+    """
+    sentences: list[str] = []
+    overall = report.overall
+    when = format_date(report.session_date)
+    if overall is None or overall.value is None:
+        sentences.append(f"An overall facial symmetry score could not be measured for your session on {when}.")
+    else:
+        sentences.append(
+            f"On {when} your overall facial symmetry score was {overall.value:.0f} out of 100, "
+            "where 100 means both sides moved equally."
+        )
+        sentences.append(_side_sentence(report))
+        sentences.append(_percentile_sentence(overall))
+        change = _change_sentence(report)
+        if change is not None:
+            sentences.append(change)
+    sentences.append("These are measurements from a recording, not a diagnosis; please discuss them with your clinician.")
+    return " ".join(sentences)

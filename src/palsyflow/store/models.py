@@ -1,0 +1,285 @@
+"""Tables of the session store (SQLAlchemy 2 typed declarative models).
+
+The store records *what exists* (sites, subjects, sessions, recordings), *what was
+rejected* (quarantine), *what ran* (processing runs) and *what came out* (per-session
+scores, PDF reports). Files themselves stay on disk; rows hold paths relative to the
+data root and sha256 digests.
+
+Portability rules, so the same models run on SQLite and PostgreSQL:
+
+* only generic column types (``sqlalchemy.JSON``, ``Date``, ``Float`` ...);
+* every timestamp is a timezone-aware UTC :class:`datetime.datetime`
+  (:class:`UTCDateTime`); naive datetimes are refused;
+* constraints carry explicit names (:data:`NAMING_CONVENTION`), so future alembic
+  migrations can alter them on SQLite in batch mode.
+
+The schema is created by the alembic migrations in ``palsyflow/store/migrations``,
+never by ``metadata.create_all``; a test checks that models and migrations agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+#: Constraint names are deterministic so migrations can refer to them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RECORDING_KINDS: tuple[str, ...] = ("video", "photo", "audio")
+RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed")
+
+LABEL_LEN = 64
+PATH_LEN = 1024
+REASON_LEN = 1000
+
+
+def utcnow() -> dt.datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A ``DateTime(timezone=True)`` column that always holds aware UTC datetimes.
+
+    On the way in, aware datetimes are converted to UTC (SQLite, which has no time
+    zone support, stores them without the offset); naive datetimes raise
+    ``ValueError``. On the way out, values are returned as aware UTC datetimes on
+    every backend.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware UTC datetime (palsyflow.store.models.utcnow)")
+        value = value.astimezone(dt.timezone.utc)
+        if dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every store table."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class Site(Base):
+    """A recording site (clinic, hospital); ``label`` is the BIDS ``site-<label>``."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(LABEL_LEN), unique=True)
+
+    subjects: Mapped[list[Subject]] = relationship(back_populates="site")
+
+    def __repr__(self) -> str:
+        return f"Site(id={self.id!r}, label={self.label!r})"
+
+
+class Subject(Base):
+    """A pseudonymous participant of one site.
+
+    ``healthy`` is ``None`` when the manifest does not say; ``simulated`` marks phantom
+    subjects whose recordings were synthetically weakened.
+    """
+
+    __tablename__ = "subjects"
+    __table_args__ = (sa.UniqueConstraint("site_id", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    healthy: Mapped[bool | None] = mapped_column(sa.Boolean)
+    simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+    site: Mapped[Site] = relationship(back_populates="subjects")
+    sessions: Mapped[list[Session]] = relationship(back_populates="subject")
+
+    def __repr__(self) -> str:
+        return f"Subject(id={self.id!r}, site_id={self.site_id!r}, label={self.label!r})"
+
+
+class Session(Base):
+    """One visit of a subject; ``label`` is the session date as ``YYYYMMDD``.
+
+    ``hb_grade`` is the clinician's House-Brackmann grade (1 normal ... 6 total
+    paralysis), ``None`` when not graded.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        sa.UniqueConstraint("subject_id", "label"),
+        sa.CheckConstraint("hb_grade IS NULL OR (hb_grade >= 1 AND hb_grade <= 6)", name="hb_grade_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(8))
+    session_date: Mapped[dt.date] = mapped_column(sa.Date)
+    hb_grade: Mapped[int | None] = mapped_column(sa.SmallInteger)
+
+    subject: Mapped[Subject] = relationship(back_populates="sessions")
+    recordings: Mapped[list[Recording]] = relationship(back_populates="session")
+    scores: Mapped[list[Score]] = relationship(back_populates="session")
+    report: Mapped[Report | None] = relationship(back_populates="session")
+
+    def __repr__(self) -> str:
+        return f"Session(id={self.id!r}, subject_id={self.subject_id!r}, label={self.label!r})"
+
+
+class Recording(Base):
+    """One raw file of a session task, copied into the raw tree.
+
+    ``raw_path`` is relative to the data root (POSIX separators); ``sha256`` is the
+    hex digest of the file's bytes. Media fields come from probing the file and are
+    ``None`` when they do not apply (``fps`` of a photo, ``width`` of audio).
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "task"),
+        sa.CheckConstraint("kind IN ('video', 'photo', 'audio')", name="kind"),
+        sa.CheckConstraint("length(sha256) = 64", name="sha256_len"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"), index=True)
+    task: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    raw_path: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
+    fps: Mapped[float | None] = mapped_column(sa.Float)
+    width: Mapped[int | None] = mapped_column(sa.Integer)
+    height: Mapped[int | None] = mapped_column(sa.Integer)
+    codec: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+    has_audio: Mapped[bool | None] = mapped_column(sa.Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    session: Mapped[Session] = relationship(back_populates="recordings")
+
+    def __repr__(self) -> str:
+        return f"Recording(id={self.id!r}, session_id={self.session_id!r}, task={self.task!r}, sha256={self.sha256[:12]!r}...)"
+
+
+class QuarantineItem(Base):
+    """An uploaded file that was refused, and why.
+
+    ``sha256`` is ``None`` when the file could not be read; ``quarantined_path`` is
+    ``None`` when it was not copied to the quarantine folder.
+    """
+
+    __tablename__ = "quarantine_items"
+    __table_args__ = (sa.UniqueConstraint("site_id", "original_name", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    reason: Mapped[str] = mapped_column(sa.String(REASON_LEN))
+    quarantined_path: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class ProcessingRun(Base):
+    """One execution of a pipeline stage, with what it saw and how it ended.
+
+    ``input_hashes`` is any JSON value (usually ``{name: sha256}``); ``site`` is a
+    site label when the run was restricted to one site.
+    """
+
+    __tablename__ = "processing_runs"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        sa.Index("ix_processing_runs_stage_started_at", "stage", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default="running", server_default="running")
+    code_version: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    params_hash: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    input_hashes: Mapped[Any] = mapped_column(sa.JSON)
+    n_processed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    n_skipped: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    n_failed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    site: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+
+
+class Score(Base):
+    """One measure of one session (a row of :data:`palsyflow.schemas.SCORE_SCHEMA`)."""
+
+    __tablename__ = "scores"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "measure"),
+        sa.CheckConstraint("weaker_side IS NULL OR weaker_side IN ('left', 'right')", name="weaker_side"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"), index=True)
+    measure: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    region: Mapped[str | None] = mapped_column(sa.String(32))
+    value: Mapped[float | None] = mapped_column(sa.Float)
+    unit: Mapped[str | None] = mapped_column(sa.String(32))
+    z: Mapped[float | None] = mapped_column(sa.Float)
+    percentile: Mapped[float | None] = mapped_column(sa.Float)
+    weaker_side: Mapped[str | None] = mapped_column(sa.String(8))
+    change_since_first: Mapped[float | None] = mapped_column(sa.Float)
+    simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    model_version: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("processing_runs.id"), index=True)
+
+    session: Mapped[Session] = relationship(back_populates="scores")
+    run: Mapped[ProcessingRun | None] = relationship()
+
+
+class Report(Base):
+    """The PDF report of one session (one per session, replaced on regeneration)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"), unique=True)
+    path: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("processing_runs.id"), index=True)
+
+    session: Mapped[Session] = relationship(back_populates="report")
+    run: Mapped[ProcessingRun | None] = relationship()
+
+
+#: Every table the initial migration creates, in dependency order.
+TABLES: tuple[str, ...] = tuple(t.name for t in Base.metadata.sorted_tables)

@@ -1,0 +1,887 @@
+"""Repository functions: every read and write of the session store goes through here.
+
+Each function takes an open :class:`sqlalchemy.orm.Session` named ``db`` (see
+:func:`palsyflow.store.db.session_scope`) and flushes, but never commits: the caller's
+unit of work decides. "Get or create" functions are safe against a concurrent writer
+creating the same row (the insert runs in a savepoint and falls back to reading).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePath
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DBSession
+
+from palsyflow.paths import check_label
+from palsyflow.store.models import (
+    RECORDING_KINDS,
+    ProcessingRun,
+    QuarantineItem,
+    Recording,
+    Report,
+    Score,
+    Session,
+    Site,
+    Subject,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SESSION_LABEL = re.compile(r"^\d{8}$")
+_MEDIA_FIELDS = ("size_bytes", "duration_s", "fps", "width", "height", "codec", "has_audio")
+_SCORE_FIELDS = (
+    "region",
+    "value",
+    "unit",
+    "z",
+    "percentile",
+    "weaker_side",
+    "change_since_first",
+    "simulated",
+    "model_version",
+)
+_FINISHED = ("succeeded", "failed")
+
+
+class RecordingConflict(Exception):
+    """A session task already holds a recording with different content (sha256)."""
+
+    def __init__(self, key: str, existing_sha256: str, new_sha256: str) -> None:
+        super().__init__(
+            f"{key}: already registered with sha256 {existing_sha256[:12]}..., refusing a different file "
+            f"({new_sha256[:12]}...); raw recordings are immutable"
+        )
+        self.key = key
+        self.existing_sha256 = existing_sha256
+        self.new_sha256 = new_sha256
+
+
+class NotFound(LookupError):
+    """A site, subject or session named by label is not in the store."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_sha256(value: str, what: str = "sha256") -> str:
+    value = (value or "").strip().lower()
+    if not _SHA256.match(value):
+        raise ValueError(f"{what} must be 64 hex characters, got {value!r}")
+    return value
+
+
+def _posix(path: str | PurePath) -> str:
+    return path.as_posix() if isinstance(path, PurePath) else str(path)
+
+
+def _clean_float(value: Any) -> float | None:
+    """``None`` for missing or NaN (SQLite cannot store NaN), else a float."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _savepoint_create(db: DBSession, obj: T, refetch: Callable[[], T | None]) -> tuple[T, bool]:
+    """Insert ``obj`` in a savepoint; if a concurrent writer won the race, read theirs."""
+    try:
+        with db.begin_nested():
+            db.add(obj)
+            db.flush()
+    except IntegrityError:
+        existing = refetch()
+        if existing is None:
+            raise
+        return existing, False
+    return obj, True
+
+
+def _session_key(site: str, subject: str, session: str) -> str:
+    return f"site-{site}_sub-{subject}_ses-{session}"
+
+
+def _parse_session_label(label: str) -> dt.date:
+    if not _SESSION_LABEL.match(label or ""):
+        raise ValueError(f"session label {label!r} must be the session date as YYYYMMDD")
+    try:
+        return dt.datetime.strptime(label, "%Y%m%d").date()
+    except ValueError as exc:
+        raise ValueError(f"session label {label!r} is not a valid date (YYYYMMDD)") from exc
+
+
+# --------------------------------------------------------------------------- entities
+
+
+def get_or_create_site(db: DBSession, label: str) -> Site:
+    """The site with ``label``, created if absent.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    label : str
+        Alphanumeric site label.
+
+    Returns
+    -------
+    Site
+
+    Raises
+    ------
+    palsyflow.paths.InvalidLabelError
+        If ``label`` is not alphanumeric.
+    """
+    check_label("site", label)
+
+    def fetch() -> Site | None:
+        return db.scalar(sa.select(Site).where(Site.label == label))
+
+    site = fetch()
+    if site is not None:
+        return site
+    return _savepoint_create(db, Site(label=label), fetch)[0]
+
+
+def get_or_create_subject(
+    db: DBSession,
+    site: Site | str,
+    label: str,
+    healthy: bool | None = None,
+    simulated: bool = False,
+) -> Subject:
+    """The subject ``label`` of ``site``, created if absent.
+
+    An existing subject keeps its values, except that a ``healthy`` still unknown
+    (``None``) is filled in when given.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : Site or str
+        The site, or its label (created if absent).
+    label : str
+        Alphanumeric subject label, unique within the site.
+    healthy : bool or None, optional
+        Healthy control (``True``), patient (``False``) or unknown (``None``).
+    simulated : bool, optional
+        Phantom subject with synthetically weakened recordings (set at creation).
+
+    Returns
+    -------
+    Subject
+
+    Raises
+    ------
+    palsyflow.paths.InvalidLabelError
+        If a label is not alphanumeric.
+    """
+    if isinstance(site, str):
+        site = get_or_create_site(db, site)
+    check_label("subject", label)
+
+    def fetch() -> Subject | None:
+        return db.scalar(sa.select(Subject).where(Subject.site_id == site.id, Subject.label == label))
+
+    subject = fetch()
+    if subject is None:
+        subject, created = _savepoint_create(
+            db, Subject(site_id=site.id, label=label, healthy=healthy, simulated=bool(simulated)), fetch
+        )
+        if created:
+            return subject
+    if healthy is not None and subject.healthy is None:
+        subject.healthy = bool(healthy)
+        db.flush()
+    return subject
+
+
+def get_or_create_session(
+    db: DBSession,
+    subject: Subject,
+    label: str,
+    session_date: dt.date | None = None,
+    hb_grade: int | None = None,
+) -> Session:
+    """The session ``label`` of ``subject``, created if absent.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    subject : Subject
+    label : str
+        The session date as ``YYYYMMDD``.
+    session_date : datetime.date, optional
+        The session date; derived from ``label`` when omitted.
+    hb_grade : int, optional
+        Clinician House-Brackmann grade 1-6; fills a grade that is still ``None``, never
+        replaces one already recorded.
+
+    Returns
+    -------
+    Session
+
+    Raises
+    ------
+    ValueError
+        If ``label`` is not a ``YYYYMMDD`` date, disagrees with ``session_date``, or
+        ``hb_grade`` is outside 1-6.
+    """
+    label_date = _parse_session_label(label)
+    if session_date is None:
+        session_date = label_date
+    elif isinstance(session_date, dt.datetime):
+        session_date = session_date.date()
+    if session_date != label_date:
+        raise ValueError(f"session label {label!r} does not match session_date {session_date.isoformat()}")
+    if hb_grade is not None:
+        hb_grade = int(hb_grade)
+        if not 1 <= hb_grade <= 6:
+            raise ValueError(f"hb_grade must be a House-Brackmann grade 1-6, got {hb_grade}")
+
+    def fetch() -> Session | None:
+        return db.scalar(sa.select(Session).where(Session.subject_id == subject.id, Session.label == label))
+
+    session = fetch()
+    if session is None:
+        session, created = _savepoint_create(
+            db, Session(subject_id=subject.id, label=label, session_date=session_date, hb_grade=hb_grade), fetch
+        )
+        if created:
+            return session
+    if hb_grade is not None and session.hb_grade is None:
+        session.hb_grade = hb_grade
+        db.flush()
+    return session
+
+
+def _recording_key(db: DBSession, session: Session, task: str) -> str:
+    subject = db.get(Subject, session.subject_id)
+    site = db.get(Site, subject.site_id)
+    return f"{_session_key(site.label, subject.label, session.label)}_task-{task}"
+
+
+def register_recording(
+    db: DBSession,
+    session: Session,
+    task: str,
+    kind: str,
+    sha256: str,
+    raw_path: str | PurePath,
+    original_name: str,
+    media: Mapping[str, Any] | Any,
+) -> tuple[Recording, bool]:
+    """Record that a raw file now holds ``task`` of ``session``.
+
+    Idempotent: registering the same content (sha256) again returns the existing row.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    session : Session
+    task : str
+        Protocol task (:data:`palsyflow.conventions.TASKS`).
+    kind : {"video", "photo", "audio"}
+    sha256 : str
+        Hex digest of the file (64 characters, case-insensitive).
+    raw_path : str or pathlib.PurePath
+        Location relative to the data root; stored with ``/`` separators.
+    original_name : str
+        The file name as uploaded.
+    media : mapping or dataclass
+        Probe results; the keys ``size_bytes, duration_s, fps, width, height, codec,
+        has_audio`` are stored (missing ones as ``None``), others are ignored.
+
+    Returns
+    -------
+    (Recording, bool)
+        The row, and whether it was created by this call.
+
+    Raises
+    ------
+    RecordingConflict
+        If that session and task already hold a recording with another sha256.
+    ValueError
+        If ``kind``, ``sha256``, ``task`` or ``raw_path`` is invalid.
+    """
+    sha256 = _check_sha256(sha256)
+    if kind not in RECORDING_KINDS:
+        raise ValueError(f"kind must be one of {RECORDING_KINDS}, got {kind!r}")
+    if not task or not re.fullmatch(r"[A-Za-z0-9_]+", task):
+        raise ValueError(f"task {task!r} must be a non-empty protocol task name (letters, digits, _)")
+    raw = _posix(raw_path)
+    if PurePath(raw).is_absolute():
+        raise ValueError(f"raw_path {raw!r} must be relative to the data root")
+    if dataclasses.is_dataclass(media) and not isinstance(media, type):
+        media = dataclasses.asdict(media)
+    media = dict(media or {})
+
+    def fetch() -> Recording | None:
+        return db.scalar(sa.select(Recording).where(Recording.session_id == session.id, Recording.task == task))
+
+    def resolve(existing: Recording) -> tuple[Recording, bool]:
+        if existing.sha256 != sha256:
+            raise RecordingConflict(_recording_key(db, session, task), existing.sha256, sha256)
+        return existing, False
+
+    existing = fetch()
+    if existing is not None:
+        return resolve(existing)
+    row = Recording(
+        session_id=session.id,
+        task=task,
+        kind=kind,
+        sha256=sha256,
+        raw_path=raw,
+        original_name=str(original_name),
+        **{f: media.get(f) for f in _MEDIA_FIELDS},
+    )
+    row, created = _savepoint_create(db, row, fetch)
+    return (row, True) if created else resolve(row)
+
+
+def find_recording_by_sha(db: DBSession, sha256: str) -> Recording | None:
+    """The first registered recording with this content, or ``None``.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    sha256 : str
+        Hex digest (case-insensitive).
+
+    Returns
+    -------
+    Recording or None
+
+    Raises
+    ------
+    ValueError
+        If ``sha256`` is not 64 hex characters.
+    """
+    sha256 = _check_sha256(sha256)
+    return db.scalar(sa.select(Recording).where(Recording.sha256 == sha256).order_by(Recording.id).limit(1))
+
+
+def add_quarantine(
+    db: DBSession,
+    site_label: str,
+    original_name: str,
+    sha256: str | None,
+    reason: str,
+    quarantined_path: str | PurePath | None,
+) -> tuple[QuarantineItem, bool]:
+    """Record a refused upload; the same (site, file, reason) is recorded once.
+
+    On a repeat, a ``sha256`` or ``quarantined_path`` still unknown is filled in.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site_label : str
+        Site the file was dropped for (created if absent).
+    original_name : str
+        The file name as uploaded.
+    sha256 : str or None
+        Digest, ``None`` if the file could not be read.
+    reason : str
+        Why it was refused (human-readable).
+    quarantined_path : str, pathlib.PurePath or None
+        Where the file was moved, relative to the data root; ``None`` if not moved.
+
+    Returns
+    -------
+    (QuarantineItem, bool)
+        The row, and whether it was created by this call.
+
+    Raises
+    ------
+    ValueError
+        If ``reason`` is empty or ``sha256`` is malformed.
+    """
+    if not reason:
+        raise ValueError("a quarantine reason is required")
+    sha = _check_sha256(sha256) if sha256 else None
+    qpath = _posix(quarantined_path) if quarantined_path is not None else None
+    site = get_or_create_site(db, site_label)
+
+    def fetch() -> QuarantineItem | None:
+        return db.scalar(
+            sa.select(QuarantineItem).where(
+                QuarantineItem.site_id == site.id,
+                QuarantineItem.original_name == original_name,
+                QuarantineItem.reason == reason,
+            )
+        )
+
+    item = fetch()
+    if item is None:
+        item, created = _savepoint_create(
+            db,
+            QuarantineItem(
+                site_id=site.id, original_name=original_name, sha256=sha, reason=reason, quarantined_path=qpath
+            ),
+            fetch,
+        )
+        if created:
+            return item, True
+    changed = False
+    if item.sha256 is None and sha is not None:
+        item.sha256, changed = sha, True
+    if item.quarantined_path is None and qpath is not None:
+        item.quarantined_path, changed = qpath, True
+    if changed:
+        db.flush()
+    return item, False
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(
+    db: DBSession,
+    stage: str,
+    code_version: str,
+    params_hash: str,
+    input_hashes: Any,
+    site: str | None = None,
+) -> ProcessingRun:
+    """Open a processing run (status ``running``).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    stage : str
+        Pipeline stage name (``ingest``, ``landmarks`` ...).
+    code_version : str
+        Package version or git commit.
+    params_hash : str
+        Digest of the stage's parameter section (``Params.<section>.digest()``).
+    input_hashes : JSON-serialisable
+        What the stage read, usually ``{name: sha256}``.
+    site : str, optional
+        Site label when the run is restricted to one site.
+
+    Returns
+    -------
+    ProcessingRun
+        Flushed, so ``run.id`` is set.
+    """
+    run = ProcessingRun(
+        stage=stage,
+        started_at=utcnow(),
+        status="running",
+        code_version=code_version,
+        params_hash=params_hash,
+        input_hashes=input_hashes if input_hashes is not None else {},
+        site=site,
+    )
+    db.add(run)
+    db.flush()
+    return run
+
+
+def finish_run(
+    db: DBSession,
+    run: ProcessingRun,
+    status: str,
+    n_processed: int = 0,
+    n_skipped: int = 0,
+    n_failed: int = 0,
+    error: str | None = None,
+) -> ProcessingRun:
+    """Close a processing run.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    run : ProcessingRun
+        A run opened by :func:`start_run`, still ``running``.
+    status : {"succeeded", "failed"}
+    n_processed, n_skipped, n_failed : int, optional
+        Item counts.
+    error : str, optional
+        What went wrong (shown by :func:`status_summary` for failed runs).
+
+    Returns
+    -------
+    ProcessingRun
+
+    Raises
+    ------
+    ValueError
+        If ``status`` is not final or the run was already finished.
+    """
+    if status not in _FINISHED:
+        raise ValueError(f"status must be one of {_FINISHED}, got {status!r}")
+    run = db.merge(run) if run not in db else run
+    if run.status != "running":
+        raise ValueError(f"run {run.id} ({run.stage}) already finished with status {run.status!r}")
+    run.status = status
+    run.finished_at = utcnow()
+    run.n_processed, run.n_skipped, run.n_failed = int(n_processed), int(n_skipped), int(n_failed)
+    run.error = error
+    db.flush()
+    return run
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _find_session(db: DBSession, site: str, subject: str, session: str) -> Session | None:
+    return db.scalar(
+        sa.select(Session)
+        .join(Subject, Session.subject_id == Subject.id)
+        .join(Site, Subject.site_id == Site.id)
+        .where(Site.label == site, Subject.label == subject, Session.label == session)
+    )
+
+
+def upsert_scores(db: DBSession, rows: Iterable[Mapping[str, Any]] | Any, run: ProcessingRun | None = None) -> int:
+    """Write score rows, updating a session's existing measure in place.
+
+    Sessions missing from the store are created (site, subject and session from the
+    row's labels; ``session_date`` from the row or the label; the subject's
+    ``simulated`` from the row).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    rows : iterable of mappings, or a polars DataFrame
+        Shaped like :data:`palsyflow.schemas.SCORE_SCHEMA`; ``site``, ``subject``,
+        ``session`` and ``measure`` are required, other columns default to ``None``
+        (``simulated`` to ``False``). NaN is stored as ``None``.
+    run : ProcessingRun, optional
+        The scoring run that produced them.
+
+    Returns
+    -------
+    int
+        Number of distinct (session, measure) rows inserted or updated.
+
+    Raises
+    ------
+    KeyError
+        If a required column is missing from a row.
+    ValueError
+        If ``weaker_side`` is not ``left``, ``right`` or null, or a label is invalid.
+    """
+    if hasattr(rows, "to_dicts"):
+        rows = rows.to_dicts()
+    run_id = run.id if run is not None else None
+    sessions: dict[tuple[str, str, str], Session] = {}
+    existing: dict[int, dict[str, Score]] = {}
+    written: set[tuple[int, str]] = set()
+
+    for row in rows:
+        missing = [k for k in ("site", "subject", "session", "measure") if row.get(k) in (None, "")]
+        if missing:
+            raise KeyError(f"score row lacks {missing}: {dict(row)!r}")
+        key = (str(row["site"]), str(row["subject"]), str(row["session"]))
+        ses = sessions.get(key)
+        if ses is None:
+            ses = _find_session(db, *key)
+            if ses is None:
+                subject = get_or_create_subject(db, key[0], key[1], simulated=bool(row.get("simulated") or False))
+                ses = get_or_create_session(db, subject, key[2], row.get("session_date"))
+            sessions[key] = ses
+            existing[ses.id] = {s.measure: s for s in db.scalars(sa.select(Score).where(Score.session_id == ses.id))}
+
+        values = {f: row.get(f) for f in _SCORE_FIELDS}
+        for f in ("value", "z", "percentile", "change_since_first"):
+            values[f] = _clean_float(values[f])
+        values["simulated"] = bool(values["simulated"] or False)
+        if values["weaker_side"] not in (None, "left", "right"):
+            raise ValueError(f"weaker_side must be 'left', 'right' or null, got {values['weaker_side']!r}")
+
+        measure = str(row["measure"])
+        score = existing[ses.id].get(measure)
+        if score is None:
+            score = Score(session_id=ses.id, measure=measure)
+            db.add(score)
+            existing[ses.id][measure] = score
+        for f, v in values.items():
+            setattr(score, f, v)
+        score.run_id = run_id
+        written.add((ses.id, measure))
+
+    db.flush()
+    return len(written)
+
+
+def add_report(
+    db: DBSession,
+    site: str,
+    subject: str,
+    session: str,
+    path: str | PurePath,
+    sha256: str,
+    run: ProcessingRun | None = None,
+) -> Report:
+    """Record (or replace) the PDF report of a session.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site, subject, session : str
+        Labels of an existing session.
+    path : str or pathlib.PurePath
+        Where the PDF is (relative to the data root, ``/`` separators).
+    sha256 : str
+        Digest of the PDF.
+    run : ProcessingRun, optional
+        The report run that wrote it.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    NotFound
+        If the session is not in the store.
+    ValueError
+        If ``sha256`` is malformed.
+    """
+    sha256 = _check_sha256(sha256)
+    ses = _find_session(db, site, subject, session)
+    if ses is None:
+        raise NotFound(f"no session {_session_key(site, subject, session)} in the store")
+    run_id = run.id if run is not None else None
+
+    def fetch() -> Report | None:
+        return db.scalar(sa.select(Report).where(Report.session_id == ses.id))
+
+    report = fetch()
+    if report is None:
+        report, created = _savepoint_create(
+            db, Report(session_id=ses.id, path=_posix(path), sha256=sha256, run_id=run_id), fetch
+        )
+        if created:
+            return report
+    report.path, report.sha256, report.run_id, report.created_at = _posix(path), sha256, run_id, utcnow()
+    db.flush()
+    return report
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingInfo:
+    """One registered recording with the entities above it (read-only view)."""
+
+    key: str
+    site: str
+    subject: str
+    session: str
+    session_date: dt.date
+    task: str
+    kind: str
+    sha256: str
+    raw_path: str
+    healthy: bool | None
+    hb_grade: int | None
+    simulated: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """One session with the entities above it and what it holds (read-only view)."""
+
+    key: str  # site-<s>_sub-<id>_ses-<date>
+    site: str
+    subject: str
+    session: str
+    session_date: dt.date
+    healthy: bool | None
+    hb_grade: int | None
+    simulated: bool
+    tasks: tuple[str, ...]
+    has_report: bool
+
+
+def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInfo]:
+    """Every registered recording, ordered by site, subject, session, task.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : str, optional
+        Only this site's recordings.
+
+    Returns
+    -------
+    list of RecordingInfo
+    """
+    stmt = (
+        sa.select(Site.label, Subject.label, Subject.healthy, Subject.simulated, Session, Recording)
+        .join(Subject, Subject.site_id == Site.id)
+        .join(Session, Session.subject_id == Subject.id)
+        .join(Recording, Recording.session_id == Session.id)
+        .order_by(Site.label, Subject.label, Session.label, Recording.task)
+    )
+    if site is not None:
+        stmt = stmt.where(Site.label == site)
+    out = []
+    for site_label, sub_label, healthy, simulated, ses, rec in db.execute(stmt):
+        out.append(
+            RecordingInfo(
+                key=f"{_session_key(site_label, sub_label, ses.label)}_task-{rec.task}",
+                site=site_label,
+                subject=sub_label,
+                session=ses.label,
+                session_date=ses.session_date,
+                task=rec.task,
+                kind=rec.kind,
+                sha256=rec.sha256,
+                raw_path=rec.raw_path,
+                healthy=healthy,
+                hb_grade=ses.hb_grade,
+                simulated=bool(simulated),
+            )
+        )
+    return out
+
+
+def list_sessions(db: DBSession, site: str | None = None) -> list[SessionInfo]:
+    """Every session, ordered by site, subject, session.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : str, optional
+        Only this site's sessions.
+
+    Returns
+    -------
+    list of SessionInfo
+        ``tasks`` are the registered recordings' tasks, sorted.
+    """
+    stmt = (
+        sa.select(Site.label, Subject.label, Subject.healthy, Subject.simulated, Session, Report.id)
+        .join(Subject, Subject.site_id == Site.id)
+        .join(Session, Session.subject_id == Subject.id)
+        .outerjoin(Report, Report.session_id == Session.id)
+        .order_by(Site.label, Subject.label, Session.label)
+    )
+    if site is not None:
+        stmt = stmt.where(Site.label == site)
+    rows = db.execute(stmt).all()
+    tasks: dict[int, list[str]] = {}
+    ids = [r[4].id for r in rows]
+    if ids:
+        for sid, task in db.execute(
+            sa.select(Recording.session_id, Recording.task).where(Recording.session_id.in_(ids))
+        ):
+            tasks.setdefault(sid, []).append(task)
+    return [
+        SessionInfo(
+            key=_session_key(site_label, sub_label, ses.label),
+            site=site_label,
+            subject=sub_label,
+            session=ses.label,
+            session_date=ses.session_date,
+            healthy=healthy,
+            hb_grade=ses.hb_grade,
+            simulated=bool(simulated),
+            tasks=tuple(sorted(tasks.get(ses.id, []))),
+            has_report=report_id is not None,
+        )
+        for site_label, sub_label, healthy, simulated, ses, report_id in rows
+    ]
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def status_summary(db: DBSession) -> dict[str, Any]:
+    """Counts per site and the failures to look at (JSON-serialisable).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+
+    Returns
+    -------
+    dict
+        ``{"sites": {label: {"subjects", "sessions", "recordings", "quarantined",
+        "reports"}}, "failures": [{"site", "file", "reason", "kind", "when"}]}``.
+        Every site in the store is listed, with zeros where nothing exists. Failures
+        are quarantined files (``kind="quarantine"``, ``file`` = uploaded name) and
+        failed processing runs (``kind="run"``, ``file`` = the stage name, ``reason``
+        = the run's error, ``site`` possibly ``None``), newest first; ``when`` is an
+        ISO 8601 UTC timestamp.
+    """
+    sites: dict[str, dict[str, int]] = {}
+    ids: dict[int, str] = {}
+    for sid, label in db.execute(sa.select(Site.id, Site.label).order_by(Site.label)):
+        ids[sid] = label
+        sites[label] = {"subjects": 0, "sessions": 0, "recordings": 0, "quarantined": 0, "reports": 0}
+
+    def count(name: str, stmt: sa.Select) -> None:
+        for sid, n in db.execute(stmt):
+            sites[ids[sid]][name] = int(n)
+
+    cnt = sa.func.count()
+    count("subjects", sa.select(Subject.site_id, cnt).group_by(Subject.site_id))
+    count(
+        "sessions",
+        sa.select(Subject.site_id, cnt).select_from(Session).join(Subject).group_by(Subject.site_id),
+    )
+    count(
+        "recordings",
+        sa.select(Subject.site_id, cnt)
+        .select_from(Recording)
+        .join(Session, Recording.session_id == Session.id)
+        .join(Subject, Session.subject_id == Subject.id)
+        .group_by(Subject.site_id),
+    )
+    count("quarantined", sa.select(QuarantineItem.site_id, cnt).group_by(QuarantineItem.site_id))
+    count(
+        "reports",
+        sa.select(Subject.site_id, cnt)
+        .select_from(Report)
+        .join(Session, Report.session_id == Session.id)
+        .join(Subject, Session.subject_id == Subject.id)
+        .group_by(Subject.site_id),
+    )
+
+    failures: list[tuple[dt.datetime, dict[str, Any]]] = []
+    for item, site_label in db.execute(sa.select(QuarantineItem, Site.label).join(Site)):
+        failures.append(
+            (
+                item.created_at,
+                {
+                    "site": site_label,
+                    "file": item.original_name,
+                    "reason": item.reason,
+                    "kind": "quarantine",
+                    "when": _iso(item.created_at),
+                },
+            )
+        )
+    for run in db.scalars(sa.select(ProcessingRun).where(ProcessingRun.status == "failed")):
+        when = run.finished_at or run.started_at
+        failures.append(
+            (
+                when,
+                {
+                    "site": run.site,
+                    "file": run.stage,
+                    "reason": run.error or "failed (no error recorded)",
+                    "kind": "run",
+                    "when": _iso(when),
+                },
+            )
+        )
+    failures.sort(key=lambda f: f[0], reverse=True)
+    return {"sites": sites, "failures": [f for _, f in failures]}

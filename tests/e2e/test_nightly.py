@@ -1,0 +1,126 @@
+"""The nightly Prefect flow end to end on real GRID clips, with a corrupt upload.
+
+Builds a two-site project in a temporary folder (its own params.yaml, store, data tree),
+runs the real flow (Prefect's temporary server, MediaPipe, librosa, GX, scikit-learn,
+MLflow, ReportLab), then runs it again to check that nothing is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+# (site, subject, date, GRID clip); S05 appears twice: a follow-up session
+CLIPS = [
+    ("alpha", "A1", "2026-01-05", "bbaf2n"),
+    ("alpha", "A2", "2026-01-06", "brbk7n"),
+    ("alpha", "A3", "2026-01-07", "lbax4n"),
+    ("beta", "B1", "2026-01-08", "lwbsza"),
+    ("beta", "B2", "2026-01-09", "id2_vcd_swwp2s"),
+    ("beta", "B2", "2026-04-09", "pwij3p"),
+]
+
+
+def _make_project(tmp: Path, grid: Path, face_model: Path) -> Path:
+    root = tmp / "project"
+    drops = root / "drops"
+    for site in {c[0] for c in CLIPS}:
+        (drops / site).mkdir(parents=True)
+    manifests: dict[str, list[str]] = {}
+    for site, sub, day, clip in CLIPS:
+        name = f"{sub} {day}.mpg"  # clinic-chosen name with a space
+        shutil.copyfile(grid / f"{clip}.mpg", drops / site / name)
+        rows = manifests.setdefault(site, ["subject,session_date,task,file,hb_grade,healthy"])
+        rows += [f"{sub},{day},rest,{name},,yes", f"{sub},{day},speech,{name},,yes"]
+    # a corrupt upload: the first 20 kB of a real clip
+    (drops / "beta" / "B9_broken.mpg").write_bytes((grid / "sbia1a.mpg").read_bytes()[:20_000])
+    manifests["beta"] += ["B9,2026-01-10,rest,B9_broken.mpg,,yes"]
+    for site, rows in manifests.items():
+        (drops / site / "manifest.csv").write_text("\n".join(rows) + "\n")
+    params = {
+        "paths": {"drops": "drops", "data": "data", "face_model": str(face_model)},
+        "executor": {"kind": "process", "workers": 2},
+        "landmarks": {"tta_copies": 4},
+        "train": {"min_healthy_sessions": 4},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+@pytest.fixture(scope="module")
+def nightly_runs(tmp_path_factory, shared_data, face_model):
+    from flows.nightly import nightly
+
+    root = _make_project(tmp_path_factory.mktemp("e2e"), shared_data / "talking-faces" / "grid", face_model)
+    first = nightly(root=str(root), dvc_commit=False)
+    second = nightly(root=str(root), dvc_commit=False)
+    return root, first, second
+
+
+def test_one_pdf_per_session(nightly_runs):
+    root, first, _ = nightly_runs
+    pdfs = sorted((root / "data" / "reports").rglob("*.pdf"))
+    expected = {f"site-{s}_sub-{sub}_ses-{d.replace('-', '')}_report.pdf" for s, sub, d, _ in CLIPS}
+    assert {p.name for p in pdfs} == expected
+    for pdf in pdfs:
+        assert pdf.read_bytes().startswith(b"%PDF")
+    assert first["report"]["processed"] == len(expected)
+
+
+def test_corrupt_upload_is_quarantined_and_the_rest_goes_on(nightly_runs):
+    from palsyflow import stages
+    from palsyflow.project import Project
+
+    root, first, _ = nightly_runs
+    status = stages.status(Project.load(root))
+    failures = [f for f in status["failures"] if "B9_broken.mpg" in str(f.get("file"))]
+    assert failures, status["failures"]
+    assert "B9_broken.mpg" in failures[0]["reason"]
+    assert status["sites"]["beta"]["quarantined"] >= 1
+    assert status["sites"]["alpha"]["recordings"] == 6  # 3 clips x (rest, speech)
+    assert status["sites"]["beta"]["recordings"] == 6
+    assert status["sites"]["beta"]["reports"] == 2
+    assert list((root / "data" / "quarantine" / "site-beta").glob("*B9_broken.mpg"))
+
+
+def test_raw_tree_is_bids_like_and_immutable(nightly_runs):
+    root, _, _ = nightly_runs
+    raw = root / "data" / "raw" / "site-beta" / "sub-B2" / "ses-20260409" / "beh"
+    files = sorted(p.name for p in raw.iterdir())
+    assert files == ["sub-B2_ses-20260409_task-rest_video.mpg", "sub-B2_ses-20260409_task-speech_video.mpg"]
+    assert not (raw / files[0]).stat().st_mode & 0o222  # read-only
+
+
+def test_scores_cover_every_session_with_normative_percentiles(nightly_runs):
+    root, _, _ = nightly_runs
+    scores = pl.read_parquet(root / "data" / "scores" / "scores.parquet")
+    idx = scores.filter(pl.col("measure") == "symmetry_index")
+    assert idx.height == len(CLIPS)
+    assert idx["value"].is_between(0, 100).all()
+    assert idx["percentile"].drop_nulls().len() == len(CLIPS)
+    follow_up = idx.filter((pl.col("subject") == "B2") & (pl.col("session") == "20260409"))
+    first = idx.filter((pl.col("subject") == "B2") & (pl.col("session") == "20260109"))
+    assert follow_up["change_since_first"][0] == pytest.approx(follow_up["value"][0] - first["value"][0])
+
+
+def test_validation_summary_is_written(nightly_runs):
+    root, _, _ = nightly_runs
+    summary = json.loads((root / "data" / "validated" / "summary.json").read_text())
+    assert summary["n_rows"] == 12
+    assert summary["n_valid"] + summary["n_failed"] == 12
+
+
+def test_second_run_redoes_nothing(nightly_runs):
+    _, first, second = nightly_runs
+    assert first["landmarks"]["processed"] == len(CLIPS)  # one per distinct file (rest+speech share it)
+    assert second["landmarks"]["processed"] == 0
+    assert second["features"]["processed"] == 0
+    assert second["report"]["processed"] == 0
+    assert sum(r["processed"] for r in second["ingest"]) == 0

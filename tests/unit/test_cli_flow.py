@@ -1,0 +1,49 @@
+"""The CLI and the Prefect deployment: wiring, without running the pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from palsyflow.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_verb():
+    out = runner.invoke(app, ["--help"]).output
+    for verb in ("demo", "ingest", "run", "serve", "status", "landmarks"):
+        assert verb in out
+
+
+def test_status_json_on_an_empty_project(tmp_path):
+    (tmp_path / "params.yaml").write_text("paths:\n  data: data\n")
+    res = runner.invoke(app, ["status", "--json", "--root", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {"sites": {}, "failures": []}
+    assert (tmp_path / "data" / "store" / "palsyflow.db").exists()
+
+
+def test_ingest_reports_a_bad_drop_without_crashing(tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "manifest.csv").write_text("subject,session_date,task,file\nP1,2026-01-01,rest,missing.mp4\n")
+    (tmp_path / "params.yaml").write_text("paths:\n  data: data\n")
+    res = runner.invoke(app, ["ingest", "north", str(drop), "--root", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    status = json.loads(runner.invoke(app, ["status", "--json", "--root", str(tmp_path)]).output)
+    assert status["sites"]["north"]["quarantined"] == 1
+    assert "missing.mp4" in json.dumps(status["failures"])
+
+
+def test_nightly_deployment_is_scheduled_nightly(tmp_path):
+    pytest.importorskip("prefect")
+    from flows.deploy import DEFAULT_CRON, deployment
+
+    dep = deployment(str(tmp_path))
+    assert dep.name == "nightly-cohort"
+    crons = [getattr(s.schedule, "cron", None) for s in dep.schedules]
+    assert crons == [DEFAULT_CRON]
+    assert dep.parameters == {"root": str(tmp_path), "site": None}

@@ -1,0 +1,157 @@
+"""Regional L/R measures on synthetic, exactly symmetric faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from palsyflow.config import FeatureParams
+from palsyflow.features.regional import asymmetry, measure_names, recording_measures, weaker_side
+from palsyflow.features.regions import (
+    BROW,
+    CHEEK,
+    COMMISSURE,
+    EYE_UPPER_LID,
+    IRIS_CENTER,
+    MOUTH_CORNER_REGION,
+    mirror_pairs,
+)
+
+IOD_PX = 100.0
+ORIGIN = np.array([320.0, 200.0])
+
+
+def symmetric_face(seed: int = 0) -> np.ndarray:
+    """One frame (478, 3) in pixels: face-like right-side points mirrored to the left."""
+    rng = np.random.default_rng(seed)
+    pts = np.full((478, 3), np.nan)
+    pts[:, 0] = ORIGIN[0] + rng.normal(0, 1, 478)  # midline-ish filler
+    pts[:, 1] = ORIGIN[1] + rng.uniform(0, 150, 478)
+    pts[:, 2] = 0.0
+    # right side (image left): brows above the eye, lids around it, cheek and mouth below
+    def put(idx, dx, dy):
+        pts[idx, 0] = ORIGIN[0] - dx * IOD_PX
+        pts[idx, 1] = ORIGIN[1] + dy * IOD_PX
+
+    for i in range(478):
+        put(i, rng.uniform(0.05, 0.6), rng.uniform(-0.3, 1.2))
+    put(IRIS_CENTER["right"], 0.5, 0.0)
+    for k, i in enumerate(BROW["right"]):
+        put(i, 0.8 - 0.12 * k, -0.35 - 0.02 * k)
+    for k, (u, l) in enumerate(zip(EYE_UPPER_LID["right"], (144, 145, 153), strict=True)):
+        put(u, 0.6 - 0.1 * k, -0.06)
+        put(l, 0.6 - 0.1 * k, 0.06)
+    for k, i in enumerate(CHEEK["right"]):
+        put(i, 0.2 + 0.1 * k, 0.6 + 0.05 * k)
+    put(COMMISSURE["right"], 0.35, 1.0)
+    for r, l in mirror_pairs():
+        pts[l, 0] = 2 * ORIGIN[0] - pts[r, 0]
+        pts[l, 1:] = pts[r, 1:]
+    return pts
+
+
+def test_asymmetry_properties():
+    rng = np.random.default_rng(0)
+    for a, b in rng.normal(0, 2, size=(200, 2)):
+        v = asymmetry(a, b)
+        assert 0.0 <= v <= 1.0
+        assert v == pytest.approx(asymmetry(b, a))
+        assert asymmetry(a * 3.0, b * 3.0) == pytest.approx(v)  # scale free
+    assert asymmetry(0.4, 0.4) == 0.0 and asymmetry(0.0, 0.0) == 0.0
+    assert asymmetry(None, 1.0) is None and asymmetry(float("nan"), 1.0) is None
+    assert asymmetry(0.5, 1.0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "family,left,right,expected",
+    [
+        ("brow", 0.3, 0.4, "left"),  # lower brow
+        ("eye", 0.15, 0.10, "left"),  # wider fissure
+        ("mouth", 1.1, 1.0, "left"),  # commissure lower (larger y)
+        ("cheek", 0.6, 0.7, "right"),
+        ("mouth_excursion", 0.05, 0.2, "left"),  # moves less
+    ],
+)
+def test_weaker_side_rules(family, left, right, expected):
+    assert weaker_side(family, left, right) == expected
+    other = "right" if expected == "left" else "left"
+    assert weaker_side(family, right, left) == other
+    assert weaker_side(family, left, left) is None
+    assert weaker_side(family, left, right, min_asym=0.99) is None
+
+
+def test_symmetric_face_has_zero_asymmetry():
+    m = recording_measures(symmetric_face()[None])
+    assert set(m) == set(measure_names())
+    for region in ("brow", "eye", "cheek", "mouth"):
+        assert m[f"{region}_asym"] == pytest.approx(0.0, abs=1e-12)
+        assert m[f"{region}_weaker"] is None
+    assert m["brow_left"] == pytest.approx(np.mean([0.35 + 0.02 * k for k in range(5)]))
+    assert m["eye_left"] == pytest.approx(0.12)
+    assert m["mouth_right"] == pytest.approx(1.0)
+    assert m["mouth_lateral_left"] == pytest.approx(0.35)
+    assert m["mouth_excursion_left"] is None  # a photo has no movement
+
+
+@pytest.mark.parametrize(
+    "region,idx,dy,weaker",
+    [
+        ("brow", BROW["left"], +0.05, "left"),  # left brow pushed down
+        ("eye", EYE_UPPER_LID["right"], -0.03, "right"),  # right fissure opened wider
+        ("cheek", CHEEK["right"], +0.04, "right"),  # right cheek sags
+        ("mouth", MOUTH_CORNER_REGION["left"], +0.06, "left"),  # left corner droops
+    ],
+)
+def test_one_sided_change_names_that_side_and_leaves_other_regions(region, idx, dy, weaker):
+    base = symmetric_face()
+    face = base.copy()
+    face[list(idx), 1] += dy * IOD_PX
+    m = recording_measures(face[None])
+    assert m[f"{region}_weaker"] == weaker
+    assert m[f"{region}_asym"] > 0.02
+    for other in {"brow", "eye", "cheek", "mouth"} - {region}:
+        assert m[f"{other}_asym"] == pytest.approx(0.0, abs=1e-12)
+
+
+def _video(n: int = 20, move_left: float = 0.15, move_right: float = 0.03) -> np.ndarray:
+    base = symmetric_face()
+    frames = np.repeat(base[None], n, axis=0)
+    t = np.linspace(0, 1, n)
+    frames[:, COMMISSURE["left"], 0] += move_left * IOD_PX * t  # lateral pull (smile)
+    frames[:, COMMISSURE["right"], 0] -= move_right * IOD_PX * t
+    return frames
+
+
+def test_mouth_excursion_smaller_on_the_weak_side():
+    m = recording_measures(_video(), keyframes={"neutral": 0})
+    assert m["mouth_excursion_left"] > m["mouth_excursion_right"] > 0
+    assert m["mouth_excursion_weaker"] == "right"
+    # p95 of a linear ramp from 0 to the full displacement
+    assert m["mouth_excursion_left"] == pytest.approx(0.15 * 0.95, rel=0.02)
+    assert m["brow_excursion_asym"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_neutral_keyframe_selects_the_static_frame():
+    frames = _video()
+    last = recording_measures(frames, keyframes={"neutral": len(frames) - 1})
+    first = recording_measures(frames, keyframes={"neutral": 0})
+    median = recording_measures(frames)
+    assert first["mouth_lateral_left"] == pytest.approx(0.35)
+    assert last["mouth_lateral_left"] == pytest.approx(0.35 + 0.15)
+    assert first["mouth_lateral_left"] < median["mouth_lateral_left"] < last["mouth_lateral_left"]
+
+
+def test_too_few_face_frames_gives_all_none():
+    frames = _video(n=10)
+    found = np.zeros(10, dtype=bool)
+    found[:3] = True
+    frames[3:] = np.nan
+    m = recording_measures(frames, found, params=FeatureParams(min_face_found_fraction=0.5))
+    assert all(v is None for v in m.values())
+    m = recording_measures(frames, found, params=FeatureParams(min_face_found_fraction=0.2))
+    assert m["mouth_left"] is not None and m["mouth_excursion_left"] is not None
+
+
+def test_face_found_shape_is_checked():
+    with pytest.raises(ValueError):
+        recording_measures(_video(n=4), np.ones(3, dtype=bool))

@@ -1,0 +1,172 @@
+"""Session reports: content selection, patient summary, history plot and PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import polars as pl
+import pytest
+
+from palsyflow.config import ReportParams
+from palsyflow.reports.model import build_session_report
+from palsyflow.reports.pdf import DISCLAIMER, render_session_report
+from palsyflow.reports.plots import history_plot_png
+from palsyflow.reports.summary import plain_language_summary
+from palsyflow.schemas import SCORE_SCHEMA
+
+REGIONS = ("brow", "eye", "cheek", "mouth")
+SUBJECT = "subjALPHA7"
+OTHER = "subjBRAVO9"
+
+
+def _session_rows(site, subject, date, index, regional, weaker, percentile, first_index, first_regional,
+                  speech=True, simulated=False, model_version="normative-v3"):
+    session = date.strftime("%Y%m%d")
+    base = dict(site=site, subject=subject, session=session, session_date=date, simulated=simulated,
+                model_version=model_version, z=None)
+    rows = [dict(base, measure="symmetry_index", region="overall", value=index, unit="0-100",
+                 percentile=percentile, weaker_side=weaker, change_since_first=index - first_index)]
+    for r, v, v0 in zip(REGIONS, regional, first_regional, strict=True):
+        rows.append(dict(base, measure=f"symmetry_{r}", region=r, value=v, unit="0-100",
+                         percentile=None if percentile is None else percentile / 2,
+                         weaker_side=weaker, change_since_first=v - v0))
+    if speech:
+        rows += [
+            dict(base, measure="speech_f0_median_hz", region="speech", value=118.0, unit="Hz",
+                 percentile=percentile, weaker_side=None, change_since_first=0.0),
+            dict(base, measure="speech_rate_hz", region="speech", value=4.1, unit="Hz",
+                 percentile=None, weaker_side=None, change_since_first=0.0),
+        ]
+    return rows
+
+
+def make_scores() -> pl.DataFrame:
+    """Two subjects; SUBJECT has three sessions given out of date order."""
+    first = (60.0, (70.0, 55.0, 65.0, 50.0))
+    rows = []
+    # SUBJECT: patient's left weaker, improving; rows deliberately not in date order
+    rows += _session_rows("A", SUBJECT, dt.date(2024, 4, 20), 81.0, (88.0, 80.0, 84.0, 72.0), "left", 14.0,
+                          *first, simulated=True)
+    rows += _session_rows("A", SUBJECT, dt.date(2024, 2, 1), 60.0, first[1], "left", 3.0, *first, simulated=True)
+    rows += _session_rows("A", SUBJECT, dt.date(2024, 3, 5), 72.0, (80.0, 70.0, 76.0, 61.0), "left", None,
+                          *first, speech=False, simulated=True)
+    # OTHER: patient's right weaker, single session
+    rows += _session_rows("A", OTHER, dt.date(2024, 3, 5), 66.0, (75.0, 66.0, 70.0, 58.0), "right", 6.0,
+                          66.0, (75.0, 66.0, 70.0, 58.0), model_version=None)
+    return pl.DataFrame(rows).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+
+
+@pytest.fixture(scope="module")
+def scores() -> pl.DataFrame:
+    return make_scores()
+
+
+@pytest.fixture(scope="module")
+def report(scores):
+    return build_session_report(scores, "A", SUBJECT, "20240420", ReportParams())
+
+
+def test_build_picks_session_and_orders_history(report):
+    assert (report.site, report.subject, report.session) == ("A", SUBJECT, "20240420")
+    assert report.session_date == dt.date(2024, 4, 20)
+    assert [r.region for r in report.regions] == list(REGIONS)
+    assert [r.value for r in report.regions] == [88.0, 80.0, 84.0, 72.0]
+    assert report.overall.value == 81.0 and report.overall.percentile == 14.0
+    assert report.overall.change_since_first == pytest.approx(21.0)
+    assert [h.session for h in report.history] == ["20240201", "20240305", "20240420"]
+    assert [h.symmetry_index for h in report.history] == [60.0, 72.0, 81.0]
+    assert report.history[1].regions["mouth"] == 61.0
+    assert [s.measure for s in report.speech] == ["speech_f0_median_hz", "speech_rate_hz"]
+    assert report.simulated is True
+    assert report.model_version == "normative-v3"
+    assert not report.is_first_session
+
+
+def test_build_unknown_session_raises(scores):
+    with pytest.raises(KeyError, match="20240101"):
+        build_session_report(scores, "A", SUBJECT, "20240101", ReportParams())
+    with pytest.raises(KeyError, match="not in the score table"):
+        build_session_report(scores, "A", "nobody", "20240305", ReportParams())
+
+
+def test_summary_names_patient_side_and_change(report):
+    text = plain_language_summary(report)
+    assert "your left side" in text.lower()
+    assert "right side moved less" not in text.lower()
+    assert "14th percentile" in text
+    assert "risen by 21 points" in text
+    assert "around the mouth" in text  # lowest regional symmetry on the weaker side
+    assert "not a diagnosis" in text
+    n_sentences = len(re.findall(r"[.!?](?:\s|$)", text))
+    assert 2 <= n_sentences <= 5
+    assert plain_language_summary(report) == text
+
+
+def test_summary_other_side_and_missing_percentile(scores):
+    other = build_session_report(scores, "A", OTHER, "20240305", ReportParams())
+    text = plain_language_summary(other)
+    assert "Your right side moved less than your left side" in text
+    assert "first measured session" in text
+    middle = build_session_report(scores, "A", SUBJECT, "20240305", ReportParams())
+    text = plain_language_summary(middle)
+    assert middle.overall.percentile is None
+    assert "percentile" not in text and "not available" in text
+    assert "risen by 12 points" in text
+
+
+def test_summary_small_change_is_about_the_same(scores):
+    r = build_session_report(scores, "A", SUBJECT, "20240305", ReportParams(min_change_points=20.0))
+    assert "stayed about the same" in plain_language_summary(r)
+
+
+def test_history_plot_png(report, scores):
+    png = history_plot_png(report, 5.0, 2.5)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    single = build_session_report(scores, "A", OTHER, "20240305", ReportParams())
+    assert len(single.history) == 1
+    assert history_plot_png(single, 5.0, 2.5).startswith(b"\x89PNG")
+    assert history_plot_png(report, 5.0, 2.5) == png
+
+
+def _params(**kw) -> ReportParams:
+    return ReportParams(deterministic=True, page_compression=False, **kw)
+
+
+def test_pdf_valid_and_has_only_this_subject(report, tmp_path):
+    out = render_session_report(report, tmp_path / "r.pdf", _params())
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 1
+    # drawn on the page (a text-showing operator), not only in the document metadata
+    assert re.search(rb"\(" + SUBJECT.encode() + rb"\) Tj", data)
+    assert OTHER.encode() not in data
+    assert b"(SIMULATED DATA) Tj" in data
+    assert DISCLAIMER.encode() in data
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_pdf_no_simulated_banner_for_real_data(scores, tmp_path):
+    other = build_session_report(scores, "A", OTHER, "20240305", ReportParams())
+    data = render_session_report(other, tmp_path / "o.pdf", _params()).read_bytes()
+    assert OTHER.encode() in data and SUBJECT.encode() not in data
+    assert b"SIMULATED DATA" not in data
+
+
+def test_pdf_deterministic(report, tmp_path):
+    a = render_session_report(report, tmp_path / "a.pdf", ReportParams(deterministic=True)).read_bytes()
+    b = render_session_report(report, tmp_path / "b.pdf", ReportParams(deterministic=True)).read_bytes()
+    assert a == b
+    c = render_session_report(report, tmp_path / "c.pdf", ReportParams(deterministic=True, title="Other title"))
+    assert c.read_bytes() != a
+
+
+def test_speech_only_session(scores, tmp_path):
+    only_speech = scores.filter((pl.col("subject") == OTHER) & (pl.col("region") == "speech"))
+    r = build_session_report(only_speech, "A", OTHER, "20240305", ReportParams())
+    assert r.overall is None and r.regions == () and r.history == ()
+    assert len(r.speech) == 2
+    assert "could not be measured" in plain_language_summary(r)
+    data = render_session_report(r, tmp_path / "s.pdf", _params()).read_bytes()
+    assert data.startswith(b"%PDF-") and b"(No facial symmetry scores for this session) Tj" in data
