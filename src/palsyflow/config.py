@@ -172,6 +172,7 @@ class ReportParams(_Section):
     plot_height_in: float = 2.9
     plot_dpi: int = 150
     min_change_points: float = 5.0  # symmetry-index changes below this are worded "about the same"
+    healthy_range_percentile: float = 5.0  # at or above this percentile the summary names no weaker side
 
 
 class Params(_Section):

@@ -46,13 +46,13 @@ def make_scores() -> pl.DataFrame:
     first = (60.0, (70.0, 55.0, 65.0, 50.0))
     rows = []
     # SUBJECT: patient's left weaker, improving; rows deliberately not in date order
-    rows += _session_rows("A", SUBJECT, dt.date(2024, 4, 20), 81.0, (88.0, 80.0, 84.0, 72.0), "left", 14.0,
+    rows += _session_rows("A", SUBJECT, dt.date(2024, 4, 20), 81.0, (88.0, 80.0, 84.0, 72.0), "left", 2.0,
                           *first, simulated=True)
     rows += _session_rows("A", SUBJECT, dt.date(2024, 2, 1), 60.0, first[1], "left", 3.0, *first, simulated=True)
     rows += _session_rows("A", SUBJECT, dt.date(2024, 3, 5), 72.0, (80.0, 70.0, 76.0, 61.0), "left", None,
                           *first, speech=False, simulated=True)
     # OTHER: patient's right weaker, single session
-    rows += _session_rows("A", OTHER, dt.date(2024, 3, 5), 66.0, (75.0, 66.0, 70.0, 58.0), "right", 6.0,
+    rows += _session_rows("A", OTHER, dt.date(2024, 3, 5), 66.0, (75.0, 66.0, 70.0, 58.0), "right", 1.0,
                           66.0, (75.0, 66.0, 70.0, 58.0), model_version=None)
     return pl.DataFrame(rows).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
@@ -72,7 +72,7 @@ def test_build_picks_session_and_orders_history(report):
     assert report.session_date == dt.date(2024, 4, 20)
     assert [r.region for r in report.regions] == list(REGIONS)
     assert [r.value for r in report.regions] == [88.0, 80.0, 84.0, 72.0]
-    assert report.overall.value == 81.0 and report.overall.percentile == 14.0
+    assert report.overall.value == 81.0 and report.overall.percentile == 2.0
     assert report.overall.change_since_first == pytest.approx(21.0)
     assert [h.session for h in report.history] == ["20240201", "20240305", "20240420"]
     assert [h.symmetry_index for h in report.history] == [60.0, 72.0, 81.0]
@@ -94,13 +94,25 @@ def test_summary_names_patient_side_and_change(report):
     text = plain_language_summary(report)
     assert "your left side" in text.lower()
     assert "right side moved less" not in text.lower()
-    assert "14th percentile" in text
+    assert "2nd percentile" in text
     assert "risen by 21 points" in text
     assert "around the mouth" in text  # lowest regional symmetry on the weaker side
     assert "not a diagnosis" in text
     n_sentences = len(re.findall(r"[.!?](?:\s|$)", text))
     assert 2 <= n_sentences <= 5
     assert plain_language_summary(report) == text
+
+
+def test_summary_names_no_side_within_the_healthy_range(scores):
+    healthy_like = scores.with_columns(
+        pl.when(pl.col("percentile").is_not_null()).then(40.0).otherwise(None).alias("percentile")
+    )
+    rep = build_session_report(healthy_like, "A", SUBJECT, "20240420", ReportParams())
+    text = plain_language_summary(rep)
+    assert "within the range seen in people without facial weakness" in text
+    assert "side moved less" not in text
+    strict = build_session_report(healthy_like, "A", SUBJECT, "20240420", ReportParams(healthy_range_percentile=50.0))
+    assert "Your left side moved less" in plain_language_summary(strict)
 
 
 def test_summary_other_side_and_missing_percentile(scores):

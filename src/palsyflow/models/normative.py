@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -222,9 +223,14 @@ class NormativeModel(TransformerMixin, BaseEstimator):
     def percentile(self, X: Any) -> np.ndarray:
         """Percentile (0-100) of each value among healthy sessions.
 
-        Computed as ``100 * Phi(z)`` with ``Phi`` the standard normal CDF and ``z``
-        from :meth:`transform`. This **assumes** each measure is approximately normal
-        in the healthy population once centred and scaled robustly; for skewed or
+        Healthy reference samples are small (tens of sessions), so the percentile is
+        not ``Phi(z)`` but the single-case predictive percentile of Crawford & Howell
+        (1998, The Clinical Neuropsychologist 12(4):482-486,
+        doi:10.1076/clin.12.4.482.7241): ``100 * T_{n-1}(z / sqrt(1 + 1/n))`` with
+        ``T_{n-1}`` the Student t CDF and ``n`` the number of healthy sessions with
+        that measure. It widens the tails for small ``n`` and tends to ``Phi(z)`` for
+        large ``n``. This **assumes** each measure is approximately normal in the
+        healthy population once centred and scaled robustly (median, MAD); for
         bounded measures (e.g. symmetry near 100) the tails are approximate.
 
         Parameters
@@ -236,7 +242,10 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         ndarray, shape (n_samples, n_features)
             Percentiles in ``[0, 100]``; NaN where ``z`` is NaN.
         """
-        return 100.0 * norm.cdf(self.transform(X))
+        z = self.transform(X)
+        n = np.asarray(self.n_valid_, dtype=float)
+        df = np.maximum(n - 1.0, 1.0)
+        return 100.0 * student_t.cdf(z / np.sqrt(1.0 + 1.0 / np.maximum(n, 1.0)), df)
 
     def mahalanobis(self, X: Any) -> np.ndarray:
         """Robust Mahalanobis distance from the MCD centre (``method="mcd"``).

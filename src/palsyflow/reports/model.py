@@ -116,6 +116,10 @@ class SessionReport:
         True when any score of this session comes from simulated data.
     model_version : str or None
         Normative model version(s) used, comma-joined when several.
+    healthy_range_percentile : float
+        Overall percentiles at or above this are "within the healthy range": the
+        plain-language summary then names no weaker side (landmark noise and normal
+        asymmetry would make any side named there a guess).
     min_change_points : float
         Symmetry-index changes smaller than this are described as "about the same".
     """
@@ -131,6 +135,7 @@ class SessionReport:
     simulated: bool
     model_version: str | None
     min_change_points: float = 5.0
+    healthy_range_percentile: float = 5.0
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -257,4 +262,5 @@ def build_session_report(
         simulated=bool(this["simulated"].fill_null(False).any()),
         model_version=", ".join(versions) if versions else None,
         min_change_points=params.min_change_points,
+        healthy_range_percentile=params.healthy_range_percentile,
     )

@@ -56,6 +56,8 @@ def _weakest_region(report: SessionReport, side: str) -> MeasureRow | None:
 
 def _side_sentence(report: SessionReport) -> str:
     overall = report.overall
+    if overall is not None and overall.percentile is not None and overall.percentile >= report.healthy_range_percentile:
+        return "The difference between the two sides of your face was within the range seen in people without facial weakness."
     side = overall.weaker_side if overall is not None else None
     if side is None:
         sides = {r.weaker_side for r in report.regions if r.weaker_side is not None}
