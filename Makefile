@@ -34,7 +34,7 @@ $(UV):
 
 # the project environment, exactly as locked in uv.lock
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet
 	@touch $@
 
 # the MediaPipe face model, fetched once and checked against its sha256

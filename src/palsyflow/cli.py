@@ -32,6 +32,7 @@ def _runtime_env(root: Path) -> None:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
         "DVC_NO_ANALYTICS": "1",
         "NUMBA_CACHE_DIR": str(root / ".cache" / "numba"),
         "MPLCONFIGDIR": str(root / ".cache" / "matplotlib"),

@@ -314,6 +314,7 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
                 atomic_write_text(sidecar, json.dumps(meta, indent=2))
                 result.processed += 1
         run.finish(result)
+        result.notes.append(f"computed {len(jobs)} distinct files")
     result.outputs.append(str(project.layout.landmarks))
     return result
 

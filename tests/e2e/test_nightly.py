@@ -86,7 +86,7 @@ def test_corrupt_upload_is_quarantined_and_the_rest_goes_on(nightly_runs):
     assert status["sites"]["beta"]["quarantined"] >= 1
     assert status["sites"]["alpha"]["recordings"] == 6  # 3 clips x (rest, speech)
     assert status["sites"]["beta"]["recordings"] == 6
-    assert status["sites"]["beta"]["reports"] == 2
+    assert status["sites"]["beta"]["reports"] == 3  # B1 once, B2 twice
     assert list((root / "data" / "quarantine" / "site-beta").glob("*B9_broken.mpg"))
 
 
@@ -119,7 +119,8 @@ def test_validation_summary_is_written(nightly_runs):
 
 def test_second_run_redoes_nothing(nightly_runs):
     _, first, second = nightly_runs
-    assert first["landmarks"]["processed"] == len(CLIPS)  # one per distinct file (rest+speech share it)
+    assert first["landmarks"]["processed"] == 2 * len(CLIPS)  # rest and speech recordings
+    assert f"computed {len(CLIPS)} distinct files" in first["landmarks"]["notes"]  # they share one file
     assert second["landmarks"]["processed"] == 0
     assert second["features"]["processed"] == 0
     assert second["report"]["processed"] == 0
