@@ -47,3 +47,21 @@ def test_nightly_deployment_is_scheduled_nightly(tmp_path):
     crons = [getattr(s.schedule, "cron", None) for s in dep.schedules]
     assert crons == [DEFAULT_CRON]
     assert dep.parameters == {"root": str(tmp_path), "site": None}
+
+
+def test_landmarks_command_on_a_real_clip(tmp_path, shared_data, face_model):
+    import polars as pl
+
+    (tmp_path / "params.yaml").write_text(f"paths:\n  face_model: {face_model}\n")
+    out = tmp_path / "lm.parquet"
+    clip = shared_data / "talking-faces" / "grid" / "bbaf2n.mpg"
+    res = runner.invoke(app, ["landmarks", str(clip), "--out", str(out), "--tta", "2", "--root", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    points = pl.read_parquet(out)
+    assert {"frame", "point", "x", "y", "z", "spread", "face_found"} <= set(points.columns)
+    assert points["frame"].n_unique() == 75 and points["point"].n_unique() == 478
+    found = points.filter(pl.col("face_found"))
+    assert found.height >= 0.95 * points.height
+    assert found["x"].is_between(0, 360).all() and found["y"].is_between(0, 288).all()
+    assert found["spread"].drop_nans().len() > 0  # TTA key frames carry a spread
+    assert (tmp_path / "lm_quality.parquet").exists()
