@@ -209,6 +209,53 @@ def landmarks(
     console.print(f"{input.name}: {result.quality.height} frames, face found in {found}; wrote {out} and {quality}")
 
 
+@app.command()
+def measure(
+    task: Annotated[
+        list[str],
+        typer.Option("--task", help="TASK=FILE, repeated: rest=rest.jpg --task smile=smile.jpg (clinic aliases accepted)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output JSON: static, per-task and House-Brackmann measures.")],
+    backend: Annotated[str, typer.Option("--backend", help="Landmark backend: mediapipe or dlib.")] = "mediapipe",
+    root: RootOpt = Path("."),
+) -> None:
+    """Asymmetry measures of one session's task recordings (photos or videos) to JSON.
+
+    Left and right are the patient's sides. Tasks that were not recorded are absent;
+    a task below its activation threshold has no score.
+    """
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.atomic import atomic_write_text
+    from palsyflow.features.session import measure_session
+    from palsyflow.landmarks.model import verify_model
+    from palsyflow.project import Project
+
+    files: dict[str, Path] = {}
+    for item in task:
+        name, sep, file = item.partition("=")
+        if not sep or not name or not file:
+            raise typer.BadParameter(f"{item!r}: expected TASK=FILE", param_hint="--task")
+        path = Path(file)
+        if not path.is_file():
+            raise typer.BadParameter(f"{file}: no such file", param_hint="--task")
+        files[name] = path
+    if backend not in ("mediapipe", "dlib"):
+        raise typer.BadParameter(f"{backend!r}: expected mediapipe or dlib", param_hint="--backend")
+    p = Project.load(root).params
+    result = measure_session(
+        files,
+        backend=backend,
+        landmark_params=p.landmarks.model_copy(update={"backend": backend}),
+        feature_params=p.features,
+        ingest_params=p.ingest,
+        model_path=verify_model(Project.load(root).face_model),
+    )
+    atomic_write_text(out, json.dumps(result, indent=2, default=str))
+    activated = [t for t, m in result["tasks"].items() if m.get("activated")]
+    console.print(f"{len(result['tasks'])} tasks measured ({', '.join(activated) or 'none'} activated); wrote {out}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

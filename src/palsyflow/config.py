@@ -86,6 +86,8 @@ class LandmarkParams(_Section):
     """Landmark extraction (stage ``landmarks``)."""
 
     backend: Literal["mediapipe", "dlib"] = "mediapipe"
+    dlib_upsample: int = 1  # dlib HOG: extra 2x upsamplings tried when no face is found
+    dlib_fallback: bool = True  # dlib: HOG finds nothing -> box from MediaPipe's landmarks
     max_faces: int = 4
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -100,6 +102,16 @@ class LandmarkParams(_Section):
     tta_noise_sigma: float = 3.0
     tta_blur_prob: float = 0.3
     tta_flip: bool = True
+    # TTA copies k >= 1 are rendered on a square face crop of this side (px; 0 = whole frame)
+    tta_crop_side: int = 384
+    tta_crop_margin: float = 0.5  # crop = landmark box enlarged by this fraction of its size per side
+    # no face found: retry on a copy with this border (fraction of the longer side, per side; 0 = off)
+    pad_retry_frac: float = 0.5
+    pad_retry_mode: Literal["constant", "replicate"] = "constant"
+    # small faces: IOD below this (px, in the image the detector saw) -> crop, upscale, detect again
+    small_face_iod_px: float = 30.0  # 0 = off
+    small_face_target_iod_px: float = 80.0  # IOD in the upscaled crop, px
+    small_face_crop_margin: float = 0.5  # crop = landmark box enlarged by this fraction per side
     smoothing: Literal["none", "savgol", "one_euro"] = "none"
     savgol_window: int = 7  # frames, odd
     savgol_polyorder: int = 2
@@ -125,6 +137,8 @@ class FeatureParams(_Section):
     speech_active_db: float = 25.0  # speech frames: RMS within this many dB of its 99th pct
     syllable_prominence_db: float = 2.0  # min dip around an energy peak (de Jong & Wempe 2009)
     syllable_min_gap_s: float = 0.1  # min time between syllable nuclei
+    task_activation_factor: float = 3.0  # task gate: max(m_L, m_R) >= factor x landmark noise
+    task_noise_default_iod: float = 0.005  # landmark noise (IOD) of a posture without TTA spread
 
 
 class ValidationParams(_Section):

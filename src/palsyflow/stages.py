@@ -320,11 +320,19 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
 
 
 # --------------------------------------------------------------------------- features
-def _feature_job(ids: dict, points: str | None, quality: str | None, audio_src: str | None, params) -> dict:
+def _feature_job(
+    ids: dict,
+    points: str | None,
+    quality: str | None,
+    audio_src: str | None,
+    params,
+    rest: tuple[str, str] | None = None,
+) -> dict:
     from palsyflow.features.table import recording_row
 
     pts = pl.read_parquet(points) if points else None
     qual = pl.read_parquet(quality) if quality else None
+    rest_pts, rest_qual = (pl.read_parquet(rest[0]), pl.read_parquet(rest[1])) if rest else (None, None)
     audio = None
     if audio_src:
         from palsyflow.features.audio import AudioError, load_audio
@@ -333,7 +341,7 @@ def _feature_job(ids: dict, points: str | None, quality: str | None, audio_src: 
             audio = load_audio(Path(audio_src), params.speech_sr)
         except AudioError:
             audio = None
-    return recording_row(ids, pts, qual, audio, params.speech_sr, params)
+    return recording_row(ids, pts, qual, audio, params.speech_sr, params, rest_points=rest_pts, rest_quality=rest_qual)
 
 
 def features(project: Project, progress: Progress = _noop_progress) -> StageResult:
@@ -345,6 +353,7 @@ def features(project: Project, progress: Progress = _noop_progress) -> StageResu
     landmarks, the audio or the feature parameters change.
     """
     from palsyflow.features.table import build_feature_table, session_table
+    from palsyflow.features.tasks import DYNAMIC_TASKS
 
     params = project.params.features
     result = StageResult("features")
@@ -353,7 +362,10 @@ def features(project: Project, progress: Progress = _noop_progress) -> StageResu
     rows: list[dict] = []
     jobs = []
     stamps: dict[str, tuple[Path, str]] = {}
-    for rec in reg.iter_rows(named=True) if not reg.is_empty() else []:
+    records = list(reg.iter_rows(named=True)) if not reg.is_empty() else []
+    # a task photo is measured against its session's rest photo (videos use their own neutral frame)
+    rest_of = {(r["site"], r["subject"], r["session"]): r for r in records if r["task"] == "rest"}
+    for rec in records:
         ids = {
             "recording_key": rec["key"],
             **{k: rec[k] for k in ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")},
@@ -368,17 +380,24 @@ def features(project: Project, progress: Progress = _noop_progress) -> StageResu
                 result.failures.append({"site": rec["site"], "file": rec["key"], "reason": "features: no landmarks"})
                 continue
             points, quality = str(p), str(q)
+        rest = rest_state = None
+        rest_rec = rest_of.get((rec["site"], rec["subject"], rec["session"]))
+        if rec["kind"] == "photo" and rec["task"] in DYNAMIC_TASKS and rest_rec and rest_rec["kind"] == "photo":
+            rp, rq, rsidecar = _landmark_paths(project, rest_rec)
+            rest_state = _read_json(rsidecar)
+            if rest_state is not None and rp.exists():
+                rest = (str(rp), str(rq))
         raw = project.layout.root / rec["raw_path"]
-        audio = str(raw) if (rec["task"] == "speech" or rec["kind"] == "audio") else None
+        audio = str(raw) if (rec["task"] in params.speech_tasks or rec["kind"] == "audio") else None
         cache = _recording_path(rec).derivative(cache_root, "features", ".json")
-        fp = _digest(ids, lm_state, params.digest())
+        fp = _digest(ids, lm_state, rest_state, params.digest())
         old = _read_json(cache)
         if old and old.get("fingerprint") == fp:
             rows.append(old["row"])
             result.skipped += 1
             continue
         stamps[rec["key"]] = (cache, fp)
-        jobs.append((rec["key"], (ids, points, quality, audio, params)))
+        jobs.append((rec["key"], (ids, points, quality, audio, params, rest)))
 
     for i, out in enumerate(run_jobs(_feature_job, jobs, project.params.executor), 1):
         progress("features", i, len(jobs))

@@ -156,3 +156,64 @@ def test_choose_face_prefers_large_central_faces():
     assert choose_face(np.stack([small_centre, big_centre]), W, H) == 1
     assert choose_face(np.stack([big_corner, big_centre]), W, H) == 1
     assert choose_face(np.empty((0, 478, 3)), W, H) is None
+
+
+# face crop (tta_crop_side) and full-resolution mapping ---------------------------------
+def test_square_crop_maps_points_both_ways_and_fills_outside():
+    from palsyflow.landmarks.mediapipe_backend import square_crop
+
+    img = blob_image()
+    # a square that sticks out of the top-right corner, upscaled 3x
+    canvas, crop = square_crop(img, cx=190.0, cy=10.0, side=60.0, out_side=180, border="constant")
+    assert canvas.shape == (180, 180, 3) and crop.side == 60 and crop.scale == pytest.approx(3.0)
+    pts = np.array([[170.0, 5.0, 2.0], [199.0, 0.0, -1.0], [160.0, 39.0, 0.0]])
+    np.testing.assert_allclose(crop.to_frame(crop.to_canvas(pts)), pts, atol=1e-9)
+    # pixel centres: frame pixel (x, y) covers canvas [3(x - x0), 3(x - x0) + 3)
+    cx, cy = crop.to_canvas(pts[:1])[0, :2]
+    assert cx == pytest.approx(3 * (170 - crop.x0) + 1.0)
+    assert cy == pytest.approx(3 * (5 - crop.y0) + 1.0)
+    assert canvas[:3, -3:].max() == 0  # beyond the image: constant black border
+
+
+def test_face_crop_tta_lands_on_the_blob_in_full_resolution():
+    det = BlobDetector()
+    p = LandmarkParams(tta_copies=8, tta_crop_side=96)
+    res = run_tta(blob_image(), det, p)
+    assert det.calls == 8 and res.n_found == 8
+    assert res.points[0, :2] == pytest.approx(BLOB, abs=0.6)
+    a = run_tta(blob_image(), BlobDetector(), p)
+    np.testing.assert_array_equal(a.points, res.points)  # deterministic
+
+
+def test_face_crop_renders_copies_at_the_crop_size():
+    seen = []
+
+    class Recording(BlobDetector):
+        def detect(self, rgb, timestamp_ms=None):
+            seen.append(rgb.shape)
+            return super().detect(rgb, timestamp_ms)
+
+    run_tta(blob_image(), Recording(), LandmarkParams(tta_copies=4, tta_crop_side=64))
+    assert seen[0] == (H, W, 3)  # copy 0: the frame itself
+    assert seen[1:] == [(64, 64, 3)] * 3
+
+
+def test_whole_frame_tta_with_a_full_resolution_copy0_on_a_downscaled_frame():
+    # the frame is larger than detect_max_side: copies are augmented at half size, but
+    # copy 0 (e.g. the video pass) is in full-resolution pixels; all must agree
+    big = np.zeros((2 * H, 2 * W, 3), np.uint8)
+    yy, xx = np.mgrid[0 : 2 * H, 0 : 2 * W]
+    big[(xx - 2 * BLOB[0]) ** 2 + (yy - 2 * BLOB[1]) ** 2 <= 144] = 255
+    seen = []
+
+    class Recording(BlobDetector):
+        def detect(self, rgb, timestamp_ms=None):
+            seen.append(rgb.shape)
+            return super().detect(rgb, timestamp_ms)
+
+    copy0 = BlobDetector().detect(big)
+    p = LandmarkParams(tta_copies=6, tta_crop_side=0, detect_max_side=W, tta_noise_sigma=0.0, tta_blur_prob=0.0)
+    res = run_tta(big, Recording(), p, copy0=copy0)
+    assert seen == [(H, W, 3)] * 5  # copies 1..5 rendered at detection size
+    assert res.n_found == 6
+    assert res.points[0, :2] == pytest.approx((2 * BLOB[0], 2 * BLOB[1]), abs=1.0)

@@ -4,6 +4,13 @@ Columns are :data:`palsyflow.schemas.FEATURE_ID_SCHEMA` followed by
 :data:`MEASURE_COLUMNS`, described by :data:`MEASURES` (name, region, side, unit,
 kind, description). ``python -m palsyflow.features.table`` prints the schema as
 markdown (the source of ``docs/features.md``).
+
+Task measures (:mod:`palsyflow.features.tasks`) live in the ``task_<task>_*`` columns of
+the row of the recording of that task (a photo task needs the session's ``rest``
+landmarks: pass them to :func:`recording_row`); the House-Brackmann movements
+``hb_*_cm_*`` sit on the ``brow_raise`` and ``smile`` rows. The session-level summaries
+``hb_measure_*``, ``hb_grade_estimate``, ``eface_static`` and ``eface_dynamic`` are
+filled by :func:`session_table` only.
 """
 
 from __future__ import annotations
@@ -27,6 +34,17 @@ from palsyflow.features.regional import (
 )
 from palsyflow.features.regions import REGIONS
 from palsyflow.features.speech import SPEECH_MEASURES, speech_features
+from palsyflow.features.tasks import (
+    DYNAMIC_TASKS,
+    TASK_SPECS,
+    TaskMeasure,
+    combine,
+    eface_dynamic,
+    eface_static,
+    from_sides,
+    hb_from_cm,
+    recording_task_measure,
+)
 from palsyflow.schemas import FEATURE_ID_SCHEMA
 
 Kind = Literal["static", "dynamic", "speech"]
@@ -45,7 +63,8 @@ class MeasureSpec:
     side : str or None
         ``"left"``/``"right"`` (patient's) for per-side values, None otherwise.
     unit : str
-        ``IOD``, ``0-1``, ``side``, ``Hz``, ``st``, ``dBFS``, ``dB``, ``s``.
+        ``IOD``, ``0-1``, ``side``, ``bool``, ``cos`` (cosine, -1..1), ``0-100``,
+        ``cm``, ``points``, ``grade``, ``Hz``, ``st``, ``dBFS``, ``dB``, ``s``.
     kind : {"static", "dynamic", "speech"}
         Static posture, movement over a video, or speech.
     description : str
@@ -64,8 +83,12 @@ class MeasureSpec:
 
     @property
     def dtype(self) -> pl.DataType:
-        """Polars dtype of the column (Utf8 for ``*_weaker``, else Float64)."""
-        return pl.Utf8() if self.unit == "side" else pl.Float64()
+        """Polars dtype of the column (Utf8 for ``*_weaker``, Boolean for flags, else Float64)."""
+        if self.unit == "side":
+            return pl.Utf8()
+        if self.unit == "bool":
+            return pl.Boolean()
+        return pl.Float64()
 
 
 _FAMILY_TEXT: dict[str, tuple[str, Kind, str]] = {
@@ -106,10 +129,39 @@ def _build_measures() -> tuple[MeasureSpec, ...]:
                     f"patient side judged weaker: the one with the {rule} value", fam,
                 )
             )
+    specs += _task_measures()
     for name in SPEECH_MEASURES:
         unit, text = _SPEECH_TEXT[name]
         specs.append(MeasureSpec(name, "speech", None, unit, "speech", text, name))
     return tuple(specs)
+
+
+def _task_measures() -> list[MeasureSpec]:
+    specs: list[MeasureSpec] = []
+    for task, ts in TASK_SPECS.items():
+        fam, reg, u = f"task_{task}", ts.region, ts.unit
+        specs += [
+            MeasureSpec(f"{fam}_left", reg, "left", u, "dynamic", f"{ts.description}, patient's left", fam),
+            MeasureSpec(f"{fam}_right", reg, "right", u, "dynamic", f"{ts.description}, patient's right", fam),
+            MeasureSpec(f"{fam}_activated", reg, None, "bool", "dynamic", "max(left, right) reached the activation threshold", fam),
+            MeasureSpec(f"{fam}_threshold", reg, None, u, "dynamic", "activation threshold: task_activation_factor x landmark (TTA) noise of the movement", fam),
+            MeasureSpec(f"{fam}_asym", reg, None, "0-1", "dynamic", "asymmetry abs(L-R) / max(L, R) of the movement; null when not activated", fam),
+            MeasureSpec(f"{fam}_cosine", reg, None, "cos", "dynamic", "cosine similarity of the mirrored left and the right displacement vectors; null when not activated", fam),
+            MeasureSpec(f"{fam}_weaker", reg, None, "side", "dynamic", "patient side judged weaker: the one that moved less; null when not activated", fam),
+            MeasureSpec(f"{fam}_eface", reg, None, "0-100", "dynamic", "eFACE-style item: 100 x weaker / stronger movement; null when not activated", fam),
+        ]
+    for side in ("left", "right"):
+        specs.append(MeasureSpec(f"hb_brow_cm_{side}", "brow", side, "cm", "dynamic", f"House-Brackmann brow elevation: superior movement of the mid-brow in brow_raise, patient's {side}", "hb_brow_cm"))
+    for side in ("left", "right"):
+        specs.append(MeasureSpec(f"hb_commissure_cm_{side}", "mouth", side, "cm", "dynamic", f"House-Brackmann lateral commissure excursion in smile, patient's {side}", "hb_commissure_cm"))
+    specs += [
+        MeasureSpec("hb_measure_points", "overall", None, "points", "dynamic", "House-Brackmann measurement of the weaker side: 1 point per 0.25 cm brow + commissure movement, max 4 each, out of 8 (session only)", "hb_measure"),
+        MeasureSpec("hb_measure_weaker", "overall", None, "side", "dynamic", "side the House-Brackmann measurement was taken on: fewer points (session only)", "hb_measure"),
+        MeasureSpec("hb_grade_estimate", "overall", None, "grade", "dynamic", "ESTIMATE of the House-Brackmann grade (1-6) implied by hb_measure_points, not a clinician grade (session only)", "hb_measure"),
+        MeasureSpec("eface_static", "overall", None, "0-100", "static", "eFACE-style static subscore: mean 100 x (1 - asym) of rest brow, eye, cheek, mouth (session only)", "eface"),
+        MeasureSpec("eface_dynamic", "overall", None, "0-100", "dynamic", "eFACE-style dynamic subscore: mean task eFACE item of the activated brow_raise, eye closures, smile, eee (session only)", "eface"),
+    ]
+    return specs
 
 
 #: Every measure column, in table order.
@@ -178,6 +230,78 @@ def landmarks_to_array(points: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np
     return frames, xyz, found
 
 
+def spread_array(points: pl.DataFrame, frames: np.ndarray, n_points: int) -> np.ndarray:
+    """Per-point TTA spread as a dense array aligned with :func:`landmarks_to_array`.
+
+    Parameters
+    ----------
+    points : polars.DataFrame
+        Landmark table; a missing ``spread`` column gives all NaN.
+    frames : ndarray, shape (n_frames,)
+        Sorted frame numbers (the first output of :func:`landmarks_to_array`).
+    n_points : int
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_points), float64
+        Spread in pixels, NaN where absent (frames without TTA).
+    """
+    out = np.full((frames.size, n_points), np.nan)
+    if "spread" not in points.columns or frames.size == 0:
+        return out
+    row = np.searchsorted(frames, points["frame"].to_numpy().astype(np.int64))
+    pt = points["point"].to_numpy().astype(np.int64)
+    ok = (row < frames.size) & (pt < n_points)
+    vals = points["spread"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    out[row[ok], pt[ok]] = vals[ok]
+    return out
+
+
+def task_columns(measure: TaskMeasure) -> dict[str, Any]:
+    """The ``task_<task>_*`` (and ``hb_*_cm_*``) feature columns of one task measure.
+
+    Parameters
+    ----------
+    measure : TaskMeasure
+
+    Returns
+    -------
+    dict
+        Column -> value; all None when the measure is not available.
+    """
+    fam = f"task_{measure.task}"
+    ok = measure.available
+    out: dict[str, Any] = {
+        f"{fam}_left": measure.left if ok else None,
+        f"{fam}_right": measure.right if ok else None,
+        f"{fam}_activated": measure.activated if ok else None,
+        f"{fam}_threshold": measure.threshold if ok else None,
+        f"{fam}_asym": measure.asymmetry_score,
+        f"{fam}_cosine": measure.cosine_score,
+        f"{fam}_weaker": measure.weaker_side,
+        f"{fam}_eface": measure.eface,
+    }
+    hb = {"brow_raise": "hb_brow_cm", "smile": "hb_commissure_cm"}.get(measure.task)
+    if hb:
+        for side in ("left", "right"):
+            out[f"{hb}_{side}"] = measure.hb_cm.get(side) if ok else None
+    return out
+
+
+def task_measure_from_row(task: str, row: Mapping[str, Any], params: FeatureParams | None = None) -> TaskMeasure:
+    """Rebuild a :class:`~palsyflow.features.tasks.TaskMeasure` from a row's task columns."""
+    fam = f"task_{task}"
+    hb_fam = {"brow_raise": "hb_brow_cm", "smile": "hb_commissure_cm"}.get(task)
+    hb = {}
+    if hb_fam:
+        hb = {s: row.get(f"{hb_fam}_{s}") for s in ("left", "right")}
+        hb = {s: float(v) for s, v in hb.items() if v is not None} if all(v is not None for v in hb.values()) else {}
+    return from_sides(
+        task, _opt_float(row.get(f"{fam}_left")), _opt_float(row.get(f"{fam}_right")),
+        _opt_float(row.get(f"{fam}_threshold")), _opt_float(row.get(f"{fam}_cosine")), hb, params,
+    )
+
+
 def _keyframes(quality: pl.DataFrame | None, frames: np.ndarray) -> dict[str, int | None]:
     """Map the quality table's key frames (frame numbers) to row indices of ``frames``."""
     out: dict[str, int | None] = {"neutral": None, "peak": None}
@@ -206,6 +330,8 @@ def recording_row(
     audio: np.ndarray | None,
     sr: int,
     params: FeatureParams | None = None,
+    rest_points: pl.DataFrame | None = None,
+    rest_quality: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """One feature-table row for one recording.
 
@@ -230,13 +356,18 @@ def recording_row(
     sr : int
         Audio sampling rate, Hz.
     params : FeatureParams, optional
+    rest_points, rest_quality : polars.DataFrame, optional
+        Landmark and quality tables of the same session's ``rest`` recording. Needed
+        for the task measure of a **photo** of a dynamic task (its neutral posture);
+        a video task uses its own neutral and peak key frames and ignores them.
 
     Returns
     -------
     dict
         Keys: the FEATURE_ID_SCHEMA columns then :data:`MEASURE_COLUMNS`; values
         None where not available (face measures without landmarks, speech measures
-        for a non-speech task or without audio).
+        for a non-speech task or without audio, task measures of other tasks or of a
+        photo task without ``rest_points``, the session-only summaries).
 
     Raises
     ------
@@ -270,6 +401,17 @@ def recording_row(
 
     if xyz is not None and found is not None and xyz.shape[1] >= 468:
         row.update(recording_measures(xyz, found, _keyframes(quality, frames), params))
+        task = row.get("task")
+        if task in TASK_SPECS:
+            rest = None
+            if rest_points is not None and rest_points.height:
+                rframes, rxyz, rfound = landmarks_to_array(rest_points)
+                if rxyz.shape[1] >= 468:
+                    rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), _keyframes(rest_quality, rframes))
+            measure = recording_task_measure(
+                task, xyz, found, spread_array(points, frames, xyz.shape[1]), _keyframes(quality, frames), rest, params
+            )
+            row.update(task_columns(measure))
 
     if audio is not None and row.get("task") in params.speech_tasks:
         row.update(speech_features(np.asarray(audio), sr, params))
@@ -333,7 +475,16 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
       ``_weaker`` are recomputed from the combined sides (same rules as
       :mod:`palsyflow.features.regional`);
     * speech measures: the mean over recordings of a task in
-      ``params.speech_tasks`` (default ``speech``) with values.
+      ``params.speech_tasks`` (default ``speech``) with values;
+    * task measures ``task_<task>_*``: from the recording(s) of that task
+      (several: :func:`palsyflow.features.tasks.combine`, side values averaged, gate
+      and scores recomputed);
+    * ``hb_measure_points``, ``hb_measure_weaker``, ``hb_grade_estimate``: the
+      House-Brackmann measurement from the ``brow_raise`` and ``smile`` movements in cm
+      (:func:`palsyflow.features.tasks.hb_measure`); null without both or without mm
+      calibration;
+    * ``eface_static`` from the ``rest`` recording's static asymmetries, ``eface_dynamic``
+      from the activated eFACE tasks (:mod:`palsyflow.features.tasks`).
 
     Session fields: ``session_date`` and ``healthy`` the first non-null value,
     ``hb_grade`` the highest non-null grade, ``simulated`` True when any recording
@@ -378,6 +529,7 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
             "n_recordings": len(recs),
         }
         row.update(dict.fromkeys(MEASURE_COLUMNS))
+        rest_asym: dict[str, float | None] = {}
         for fam in (*REGIONS, "mouth_lateral", *DYNAMIC):
             def has(r: dict, fam: str = fam) -> bool:
                 return r[f"{fam}_left"] is not None and r[f"{fam}_right"] is not None
@@ -394,12 +546,38 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
             row[f"{fam}_asym"] = asymmetry(left, right)
             if fam not in NO_SIDE:
                 row[f"{fam}_weaker"] = weaker_side(fam, left, right, params.weaker_min_asym)
+            if rest and fam in REGIONS:
+                rest_asym[fam] = row[f"{fam}_asym"]
+        _session_tasks(row, recs, rest_asym, params)
         speech = [r for r in recs if r["task"] in params.speech_tasks]
         for name in SPEECH_MEASURES:
             row[name] = _mean([r[name] for r in speech])
         out_rows.append(row)
     data = {c: [r[c] for r in out_rows] for c in SESSION_TABLE_SCHEMA}
     return pl.DataFrame(data, schema=SESSION_TABLE_SCHEMA, strict=False)
+
+
+def _session_tasks(row: dict[str, Any], recs: list[dict], rest_asym: Mapping[str, float | None], params: FeatureParams) -> None:
+    """Fill a session row's task columns, House-Brackmann measure and eFACE subscores."""
+    measures: dict[str, TaskMeasure] = {}
+    for task in DYNAMIC_TASKS:
+        mine = [task_measure_from_row(task, r, params) for r in recs if r["task"] == task]
+        if not mine:
+            continue
+        m = combine(task, mine, params)
+        if m.available:
+            measures[task] = m
+            row.update(task_columns(m))
+    row["eface_static"] = eface_static(rest_asym)
+    row["eface_dynamic"] = eface_dynamic(measures)[0]
+    hb = hb_from_cm(
+        measures["brow_raise"].hb_cm if "brow_raise" in measures else None,
+        measures["smile"].hb_cm if "smile" in measures else None,
+    )
+    if hb is not None:
+        row["hb_measure_points"] = float(hb["points"])
+        row["hb_measure_weaker"] = hb["side"]
+        row["hb_grade_estimate"] = float(hb["grade_estimate"])
 
 
 def schema_markdown() -> str:

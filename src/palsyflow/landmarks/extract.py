@@ -63,9 +63,9 @@ class LandmarkResult:
     meta: dict = field(default_factory=dict)
 
     def points_array(self) -> np.ndarray:
-        """The points as an array, shape (n_frames, 478, 3), float32, pixels."""
+        """The points as an array, shape (n_frames, P, 3), float32, pixels (P = meta n_points)."""
         n = int(self.meta.get("n_frames", self.quality.height))
-        return self.points.select("x", "y", "z").to_numpy().reshape(n, N_POINTS, 3)
+        return self.points.select("x", "y", "z").to_numpy().reshape(n, int(self.meta.get("n_points", N_POINTS)), 3)
 
 
 def extract_landmarks(
@@ -112,13 +112,18 @@ def extract_landmarks(
     LandmarkError
         ``"<path>: <reason>"`` if the file cannot be opened or decoded, or has no frame.
     ValueError
-        If ``kind`` is unknown or ``params.backend`` is not ``"mediapipe"``.
+        If ``kind`` is unknown or ``params.backend`` is not ``"mediapipe"`` or ``"dlib"``
+        (``"dlib"``: :func:`palsyflow.landmarks.dlib_backend.extract_dlib`, 68 points).
     FileNotFoundError
         If ``model_path`` does not exist.
     """
     path = Path(path)
+    if params.backend == "dlib":
+        from palsyflow.landmarks.dlib_backend import extract_dlib
+
+        return extract_dlib(path, kind, params, Path(model_path))
     if params.backend != "mediapipe":
-        raise ValueError(f"landmark backend {params.backend!r} is not implemented (only 'mediapipe')")
+        raise ValueError(f"landmark backend {params.backend!r} is not implemented")
     if kind == "video":
         return _extract_video(path, params, Path(model_path))
     if kind == "photo":
@@ -353,8 +358,9 @@ def build_tables(
 
     Parameters
     ----------
-    points : ndarray, shape (n_frames, 478, 3), pixels; NaN rows for no-face frames
-    spread : ndarray, shape (n_frames, 478), pixels; NaN where no TTA ran
+    points : ndarray, shape (n_frames, P, 3), pixels; NaN rows for no-face frames
+        P = 478 (MediaPipe) or 68 (iBUG scheme; the IOD uses the iBUG eye corners).
+    spread : ndarray, shape (n_frames, P), pixels; NaN where no TTA ran
     n_faces : ndarray, shape (n_frames,), int
     tta_found : ndarray, shape (n_frames,), int
         TTA copies with a face (0 when the frame had no TTA).
@@ -363,27 +369,32 @@ def build_tables(
 
     Returns
     -------
-    points_df : polars.DataFrame, LANDMARK_SCHEMA, n_frames * 478 rows
+    points_df : polars.DataFrame, LANDMARK_SCHEMA, n_frames * P rows
     quality_df : polars.DataFrame, QUALITY_SCHEMA, n_frames rows
     """
-    n = points.shape[0]
-    flat = np.ascontiguousarray(points, dtype=np.float32).reshape(n * N_POINTS, 3)
+    n, n_pts = points.shape[0], points.shape[1]  # 478 (MediaPipe) or 68 (iBUG: dlib, mapped)
+    flat = np.ascontiguousarray(points, dtype=np.float32).reshape(n * n_pts, 3)
     found = np.isfinite(points[:, :, :2]).all(axis=(1, 2))
     pts_df = pl.DataFrame(
         [
-            pl.Series("frame", np.repeat(np.arange(n, dtype=np.int32), N_POINTS), dtype=pl.Int32),
-            pl.Series("point", np.tile(np.arange(N_POINTS, dtype=np.int16), n), dtype=pl.Int16),
+            pl.Series("frame", np.repeat(np.arange(n, dtype=np.int32), n_pts), dtype=pl.Int32),
+            pl.Series("point", np.tile(np.arange(n_pts, dtype=np.int16), n), dtype=pl.Int16),
             pl.Series("x", flat[:, 0], dtype=pl.Float32),
             pl.Series("y", flat[:, 1], dtype=pl.Float32),
             pl.Series("z", flat[:, 2], dtype=pl.Float32),
             pl.Series("spread", np.ascontiguousarray(spread, dtype=np.float32).reshape(-1), dtype=pl.Float32),
-            pl.Series("face_found", np.repeat(found, N_POINTS), dtype=pl.Boolean),
+            pl.Series("face_found", np.repeat(found, n_pts), dtype=pl.Boolean),
         ]
     )
     has_tta = tta_found > 0
     with np.errstate(invalid="ignore", divide="ignore"), _quiet_nan():
         spread_px = np.where(has_tta, np.nanmedian(np.where(has_tta[:, None], spread, 0.0), axis=1), np.nan)
-        iod = interocular_distance(points)
+        if n_pts == N_POINTS:
+            iod = interocular_distance(points)
+        else:
+            from palsyflow.landmarks.ibug68 import interocular_distance68
+
+            iod = interocular_distance68(points)
         spread_pct = np.where(iod > 0, 100.0 * spread_px / iod, np.nan)
     q_df = pl.DataFrame(
         [

@@ -1,5 +1,12 @@
 """MediaPipe FaceLandmarker (Tasks API) as a small context manager returning pixels.
 
+Inputs as they come: frames larger than ``detect_max_side`` are downscaled for
+detection (points are reported in full-resolution pixels); when no face is found the
+frame is retried with a border added (tight face crops, where the face detector needs
+context around the face); a face whose inter-ocular distance is small in the image the
+detector saw is cropped from the full-resolution frame, upscaled and detected again;
+of several faces the largest, most central one is chosen and the count reported.
+
 MediaPipe Face Mesh / attention mesh: Kartynnik et al. 2019, "Real-time Facial Surface
 Geometry from Monocular Video on Mobile GPUs", arXiv:1907.06724; iris points: Ablavatski
 et al. 2020, arXiv:2006.11341.
@@ -15,9 +22,9 @@ import cv2
 import numpy as np
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.topology import N_POINTS
+from palsyflow.landmarks.topology import N_POINTS, interocular_distance
 
-__all__ = ["Detection", "MediaPipeLandmarker", "choose_face"]
+__all__ = ["CropMap", "Detection", "MediaPipeLandmarker", "choose_face", "face_square", "square_crop"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +39,16 @@ class Detection:
         frame width (pixels, smaller is closer).
     chosen : int or None
         Index into ``faces`` of the subject's face (:func:`choose_face`), None if no face.
+    padded : bool
+        The faces come from the border-padded retry (the plain frame had none).
+    refined : bool
+        The chosen face was re-detected on an upscaled crop (small face).
     """
 
     faces: np.ndarray
     chosen: int | None
+    padded: bool = False
+    refined: bool = False
 
     @property
     def n_faces(self) -> int:
@@ -79,6 +92,119 @@ def choose_face(faces: np.ndarray, width: int, height: int) -> int | None:
     return int(np.argmax(score))
 
 
+@dataclass(frozen=True)
+class CropMap:
+    """Where a square crop came from: ``canvas = (frame - (x0, y0) + 0.5) * scale - 0.5``.
+
+    Attributes
+    ----------
+    x0, y0 : int
+        Top-left corner of the crop in frame pixels (may be negative or beyond the
+        frame: the outside is filled with a border).
+    side : int
+        Side of the crop in frame pixels.
+    scale : float
+        Canvas pixels per frame pixel (``out_side / side``).
+    """
+
+    x0: int
+    y0: int
+    side: int
+    scale: float
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        """Canvas pixels -> frame pixels; shape (..., D>=2) kept, z divided by ``scale``.
+
+        Pixel centres at integer coordinates in both frames.
+        """
+        out = np.array(points, dtype=np.float64, copy=True)
+        out[..., 0] = (out[..., 0] + 0.5) / self.scale - 0.5 + self.x0
+        out[..., 1] = (out[..., 1] + 0.5) / self.scale - 0.5 + self.y0
+        if out.shape[-1] > 2:
+            out[..., 2] = out[..., 2] / self.scale
+        return out
+
+    def to_canvas(self, points: np.ndarray) -> np.ndarray:
+        """Frame pixels -> canvas pixels (inverse of :meth:`to_frame`)."""
+        out = np.array(points, dtype=np.float64, copy=True)
+        out[..., 0] = (out[..., 0] - self.x0 + 0.5) * self.scale - 0.5
+        out[..., 1] = (out[..., 1] - self.y0 + 0.5) * self.scale - 0.5
+        if out.shape[-1] > 2:
+            out[..., 2] = out[..., 2] * self.scale
+        return out
+
+
+def face_square(points: np.ndarray, margin: float) -> tuple[float, float, float]:
+    """Square box around a face's landmarks.
+
+    Parameters
+    ----------
+    points : ndarray, shape (n_points, >=2), pixels
+    margin : float
+        The landmark bounding box's longer side is enlarged by ``margin`` times itself
+        on each side (side = ``(1 + 2 margin) * max(w, h)``).
+
+    Returns
+    -------
+    (cx, cy, side) : float
+        Centre and side of the square, pixels.
+
+    Raises
+    ------
+    ValueError
+        If the points are not finite.
+    """
+    xy = np.asarray(points, dtype=np.float64)[:, :2]
+    if not np.isfinite(xy).all():
+        raise ValueError("face_square needs finite points")
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    cx, cy = (lo + hi) / 2.0
+    side = (1.0 + 2.0 * float(margin)) * float(max(hi - lo))
+    return float(cx), float(cy), max(side, 1.0)
+
+
+def square_crop(
+    rgb: np.ndarray, cx: float, cy: float, side: float, out_side: int, border: str = "replicate"
+) -> tuple[np.ndarray, CropMap]:
+    """Cut a square around (cx, cy) and resize it to ``out_side`` x ``out_side``.
+
+    Parts of the square outside the image are filled (``border``: ``"replicate"``
+    repeats the edge pixels, ``"constant"`` fills black). Downscaling uses
+    ``cv2.INTER_AREA`` (no aliasing), upscaling ``cv2.INTER_CUBIC``.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+    cx, cy, side : float
+        Square centre and side, frame pixels.
+    out_side : int
+        Canvas side, pixels.
+    border : {"replicate", "constant"}
+
+    Returns
+    -------
+    canvas : ndarray, shape (out_side, out_side, 3), uint8, C-contiguous
+    crop : CropMap
+        Maps points between the canvas and the frame.
+    """
+    h, w = rgb.shape[:2]
+    side_i = max(1, int(round(side)))
+    x0 = int(np.floor(cx - side_i / 2.0 + 0.5))
+    y0 = int(np.floor(cy - side_i / 2.0 + 0.5))
+    x1, y1 = x0 + side_i, y0 + side_i
+    pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))  # top, bottom, left, right
+    patch = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    if any(pad):
+        mode = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
+        if patch.size == 0:  # the square lies wholly outside the image
+            patch = np.zeros((side_i, side_i, 3), np.uint8)
+        else:
+            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(0, 0, 0))
+    interp = cv2.INTER_AREA if out_side < side_i else cv2.INTER_CUBIC
+    canvas = cv2.resize(patch, (int(out_side), int(out_side)), interpolation=interp)
+    return np.ascontiguousarray(canvas), CropMap(x0, y0, side_i, out_side / side_i)
+
+
 class MediaPipeLandmarker:
     """``mediapipe.tasks.python.vision.FaceLandmarker`` returning pixel arrays.
 
@@ -93,10 +219,13 @@ class MediaPipeLandmarker:
         ``face_landmarker.task``.
     mode : {"image", "video"}
         MediaPipe running mode. ``video`` tracks the face between frames and needs
-        strictly increasing timestamps.
+        strictly increasing timestamps. The padded retry and the small-face second
+        pass always run in IMAGE mode (a second landmarker, created on first use).
     params : LandmarkParams
         ``max_faces``, ``min_detection_confidence``, ``min_tracking_confidence``
-        (also used as the face presence threshold) and ``detect_max_side``.
+        (also used as the face presence threshold), ``detect_max_side``,
+        ``pad_retry_frac``, ``pad_retry_mode``, ``small_face_iod_px``,
+        ``small_face_target_iod_px``, ``small_face_crop_margin``.
 
     Raises
     ------
@@ -113,13 +242,14 @@ class MediaPipeLandmarker:
         self.mode = mode
         self.params = params
         self._landmarker = None
+        self._still = None  # IMAGE-mode landmarker for retries in video mode
         self._last_ts = -1
 
     # context manager --------------------------------------------------------
-    def __enter__(self) -> MediaPipeLandmarker:
+    def _create(self, mode: str):
         from mediapipe.tasks.python import BaseOptions, vision
 
-        running_mode = vision.RunningMode.VIDEO if self.mode == "video" else vision.RunningMode.IMAGE
+        running_mode = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
             running_mode=running_mode,
@@ -128,24 +258,56 @@ class MediaPipeLandmarker:
             min_face_presence_confidence=float(self.params.min_detection_confidence),
             min_tracking_confidence=float(self.params.min_tracking_confidence),
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        self._landmarker.__enter__()
+        lm = vision.FaceLandmarker.create_from_options(options)
+        lm.__enter__()
+        return lm
+
+    def __enter__(self) -> MediaPipeLandmarker:
+        self._landmarker = self._create(self.mode)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self._landmarker is not None:
-            self._landmarker.__exit__(exc_type, exc, tb)
-            self._landmarker = None
+        still, main = self._still, self._landmarker
+        self._still = self._landmarker = None
+        for lm in (still, main):
+            if lm is not None:
+                lm.__exit__(exc_type, exc, tb)
+
+    def _image_landmarker(self):
+        if self.mode == "image":
+            return self._landmarker
+        if self._still is None:
+            self._still = self._create("image")
+        return self._still
 
     # detection -------------------------------------------------------------
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> Detection:
         """Detect all faces in one frame.
 
-        Frames whose longer side exceeds ``params.detect_max_side`` are downscaled
-        (``cv2.INTER_AREA``) for detection; MediaPipe's normalised coordinates are
-        then scaled by the FULL frame size, so points are in full-resolution pixels.
-        Normalised (0..1 = image edges) to pixel-centre coordinates:
-        ``x = x_n * W - 0.5``, ``y = y_n * H - 0.5``, ``z = z_n * W``.
+        1. Frames whose longer side exceeds ``params.detect_max_side`` are downscaled
+           (``cv2.INTER_AREA``) for detection; MediaPipe's normalised coordinates are
+           scaled by the FULL frame size, so points are in full-resolution pixels.
+           Normalised (0..1 = image edges) to pixel-centre coordinates:
+           ``x = x_n * W - 0.5``, ``y = y_n * H - 0.5``, ``z = z_n * W``.
+        2. No face and ``params.pad_retry_frac > 0``: the (downscaled) frame is
+           detected again with a border of ``pad_retry_frac`` times its longer side on
+           every side (``pad_retry_mode``): MediaPipe's face detector misses faces that
+           fill the frame (tight crops) and finds them with context around. Points are
+           shifted back and may lie outside the frame. ``Detection.padded`` is set.
+        3. The chosen face's inter-ocular distance (eye-corner midpoints), measured in
+           the image the detector saw, is below ``params.small_face_iod_px``: a square
+           of ``(1 + 2 small_face_crop_margin)`` times the face's landmark box is cut
+           from the FULL-resolution frame, resized so the IOD becomes
+           ``small_face_target_iod_px`` and detected again; the face nearest the first
+           estimate (mean point distance < 0.5 IOD) replaces it
+           (``Detection.refined``). MediaPipe's landmark network sees a fixed
+           256x256 crop of the face, but the face detector that places that crop sees
+           the whole frame at 128x128 (Bazarevsky et al. 2019, "BlazeFace:
+           Sub-millisecond Neural Face Detection on Mobile GPUs", arXiv:1907.05047),
+           so a small face gets a coarse crop; the second pass gives it a full-size one.
+
+        Steps 2 and 3 run in IMAGE mode, also for video frames (each such frame costs
+        one more detection).
 
         Parameters
         ----------
@@ -156,6 +318,8 @@ class MediaPipeLandmarker:
         Returns
         -------
         Detection
+            ``faces`` in full-resolution pixels; ``n_faces`` counts the faces of the
+            first pass that found any (plain or padded).
 
         Raises
         ------
@@ -165,30 +329,75 @@ class MediaPipeLandmarker:
             If the frame is not (H, W, 3) uint8, or a video timestamp is missing or
             does not increase.
         """
-        import mediapipe as mp
-
         if self._landmarker is None:
             raise RuntimeError("MediaPipeLandmarker must be used inside a `with` block")
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        height, width = rgb.shape[:2]
-        img = rgb
-        longest = max(height, width)
-        if longest > self.params.detect_max_side:
-            s = self.params.detect_max_side / longest
-            img = cv2.resize(rgb, (max(1, round(width * s)), max(1, round(height * s))), interpolation=cv2.INTER_AREA)
-        if not img.flags["C_CONTIGUOUS"]:
-            img = np.ascontiguousarray(img)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=img)
         if self.mode == "video":
             if timestamp_ms is None or timestamp_ms <= self._last_ts:
                 raise ValueError(f"video mode needs increasing timestamps, got {timestamp_ms} after {self._last_ts}")
             self._last_ts = int(timestamp_ms)
-            result = self._landmarker.detect_for_video(image, int(timestamp_ms))
+        p = self.params
+        height, width = rgb.shape[:2]
+        img = rgb
+        longest = max(height, width)
+        if longest > p.detect_max_side:
+            s = p.detect_max_side / longest
+            img = cv2.resize(rgb, (max(1, round(width * s)), max(1, round(height * s))), interpolation=cv2.INTER_AREA)
+        ih, iw = img.shape[:2]
+        sx, sy = width / iw, height / ih  # full-resolution pixels per detection pixel
+
+        faces = self._run(self._landmarker, img, timestamp_ms if self.mode == "video" else None)
+        padded = False
+        if faces.shape[0] == 0 and p.pad_retry_frac > 0:
+            pad = max(1, int(round(p.pad_retry_frac * max(ih, iw))))
+            mode = cv2.BORDER_CONSTANT if p.pad_retry_mode == "constant" else cv2.BORDER_REPLICATE
+            big = cv2.copyMakeBorder(img, pad, pad, pad, pad, mode, value=(0, 0, 0))
+            faces = self._run(self._image_landmarker(), big, None)
+            faces[..., :2] -= pad
+            padded = faces.shape[0] > 0
+        if (sx, sy) != (1.0, 1.0) and faces.shape[0]:
+            faces[..., 0] = (faces[..., 0] + 0.5) * sx - 0.5
+            faces[..., 1] = (faces[..., 1] + 0.5) * sy - 0.5
+            faces[..., 2] *= sx
+        chosen = choose_face(faces, width, height)
+        refined = False
+        if chosen is not None and p.small_face_iod_px > 0:
+            iod_full = float(interocular_distance(faces[chosen]))
+            if 0.0 < iod_full / sx < p.small_face_iod_px:
+                better = self._refine(rgb, faces[chosen], iod_full)
+                if better is not None:
+                    faces[chosen] = better
+                    refined = True
+        return Detection(faces=faces, chosen=chosen, padded=padded, refined=refined)
+
+    def _run(self, landmarker, img: np.ndarray, timestamp_ms: int | None) -> np.ndarray:
+        """One MediaPipe call; (n_faces, 478, 3) in pixels of ``img``."""
+        import mediapipe as mp
+
+        if not img.flags["C_CONTIGUOUS"]:
+            img = np.ascontiguousarray(img)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=img)
+        if timestamp_ms is not None:
+            result = landmarker.detect_for_video(image, int(timestamp_ms))
         else:
-            result = self._landmarker.detect(image)
-        faces = _to_pixels(result.face_landmarks, width, height)
-        return Detection(faces=faces, chosen=choose_face(faces, width, height))
+            result = landmarker.detect(image)
+        return _to_pixels(result.face_landmarks, img.shape[1], img.shape[0])
+
+    def _refine(self, rgb: np.ndarray, face: np.ndarray, iod: float) -> np.ndarray | None:
+        """Second pass on an upscaled crop around ``face`` (full-resolution pixels)."""
+        p = self.params
+        cx, cy, side = face_square(face, p.small_face_crop_margin)
+        out_side = int(round(side * p.small_face_target_iod_px / iod))
+        out_side = int(np.clip(out_side, 64, max(64, p.detect_max_side)))
+        canvas, crop = square_crop(rgb, cx, cy, side, out_side, border="replicate")
+        found = self._run(self._image_landmarker(), canvas, None)
+        if found.shape[0] == 0:
+            return None
+        back = crop.to_frame(found)
+        d = np.linalg.norm(back[..., :2] - face[None, :, :2], axis=-1).mean(axis=1)
+        j = int(np.argmin(d))
+        return back[j] if d[j] < 0.5 * iod else None
 
 
 def _to_pixels(face_landmarks, width: int, height: int) -> np.ndarray:
@@ -196,7 +405,9 @@ def _to_pixels(face_landmarks, width: int, height: int) -> np.ndarray:
     faces = [f for f in face_landmarks if len(f) == N_POINTS]
     out = np.empty((len(faces), N_POINTS, 3), dtype=np.float64)
     for k, face in enumerate(faces):
-        out[k] = [(p.x, p.y, p.z) for p in face]
+        out[k, :, 0] = [p.x for p in face]
+        out[k, :, 1] = [p.y for p in face]
+        out[k, :, 2] = [p.z for p in face]
     out[..., 0] = out[..., 0] * width - 0.5
     out[..., 1] = out[..., 1] * height - 0.5
     out[..., 2] *= width

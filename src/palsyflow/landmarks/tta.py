@@ -16,6 +16,14 @@ networks", Neurocomputing 338:34-45, doi:10.1016/j.neucom.2019.01.103); the medi
 and MAD are robust location/scale estimates (Hampel 1974, JASA 69(346):383-393,
 doi:10.1080/01621459.1974.10482962).
 
+Where the copies are rendered (``tta_crop_side``): by default copies ``k >= 1`` are
+drawn from a square crop around the face of copy 0, resized to ``tta_crop_side``
+pixels, so a copy costs the same on a 640 px webcam frame and a 3264 px phone photo
+(measured by ``benchmarks/landmark_speed.py``: TTA N = 16 on a 1600 px photo went from
+~1.4 s to ~0.34 s on one loaded core, with the same spread); the whole-frame mode
+(``tta_crop_side = 0``) remains. Points from a crop are mapped back with
+:class:`~palsyflow.landmarks.mediapipe_backend.CropMap`.
+
 Affine convention: matrices are 2x3 and map ORIGINAL pixel coordinates to AUGMENTED
 pixel coordinates (pixel centres at integers, as ``cv2.warpAffine``); when ``flip`` is
 set the image is mirrored with ``cv2.flip(img, 1)`` first and the matrix applies to
@@ -260,13 +268,23 @@ def run_tta(
 ) -> TTAResult:
     """Detect landmarks on augmented copies of ``rgb`` and combine them.
 
+    Copy 0 is the unaugmented frame (``copy0`` when given, else ``detector.detect(rgb)``).
+    With ``params.tta_crop_side > 0`` (default) and a face in copy 0, copies
+    ``k >= 1`` are rendered from a square face crop (:func:`~palsyflow.landmarks.
+    mediapipe_backend.face_square` with ``params.tta_crop_margin``) resized to
+    ``tta_crop_side`` pixels: rotations and flips then act about the face, and the
+    per-copy image work no longer grows with the frame size (the detector's networks
+    see a 128x128 frame and a 256x256 face crop whatever the input size). Otherwise
+    (``tta_crop_side == 0``, no face in copy 0, or explicit ``augmentations``) the
+    copies are rendered from the whole frame, first downscaled to
+    ``params.detect_max_side`` when larger. All copies are mapped back to
+    full-resolution pixels.
+
     In every copy, the face kept is the one nearest (mean point distance, after
     mapping back) to the face chosen in copy 0 (or, when copy 0 has none, in the first
     copy with a face), so multi-face images stay on one person; a copy whose nearest
     face is more than half an inter-ocular distance away (mean over points) counts as
-    not found. Images larger than ``params.detect_max_side`` are downscaled once
-    before augmenting (the detector works at that size anyway) and the points are
-    scaled back to full-resolution pixels.
+    not found.
 
     Parameters
     ----------
@@ -278,37 +296,69 @@ def run_tta(
     seed : int, optional
         Augmentation seed, default ``params.tta_seed``.
     augmentations : list of Augmentation, optional
-        Explicit copies (overrides ``params``/``seed``); the first should be the identity.
+        Explicit whole-frame copies (overrides ``params``/``seed``); the first should
+        be the identity.
     copy0 : Detection, optional
-        An existing detection of the unaugmented image (e.g. the VIDEO-mode pass over a
-        key frame), used as copy 0 instead of detecting again when ``augs[0]`` is the
-        identity.
+        An existing detection of the unaugmented image in full-resolution pixels (e.g.
+        the VIDEO-mode pass over a key frame), used as copy 0 instead of detecting
+        again when copy 0 is the identity.
 
     Returns
     -------
     TTAResult
+        ``points`` and ``spread`` in full-resolution pixels.
     """
+    from palsyflow.landmarks.mediapipe_backend import face_square, square_crop
+
     full_h, full_w = rgb.shape[:2]
-    if max(full_h, full_w) > params.detect_max_side and copy0 is None:
-        # augment at detection resolution (the detector would downscale anyway)
-        s = params.detect_max_side / max(full_h, full_w)
-        rgb = cv2.resize(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), interpolation=cv2.INTER_AREA)
-    height, width = rgb.shape[:2]
-    sx, sy = full_w / width, full_h / height
-    augs = augmentations if augmentations is not None else make_augmentations(params, width, height, seed)
-    per_copy: list[np.ndarray] = []  # each (n_faces, 478, 3) in the original frame
+    per_copy: list[np.ndarray] = []  # each (n_faces, 478, 3), full-resolution pixels
     chosen: list[int | None] = []
-    n_faces0 = 0
-    for k, aug in enumerate(augs):
-        identity = aug.is_geometric_identity and aug.is_photometric_identity
-        if k == 0 and identity and copy0 is not None:
-            det = copy0
-        else:
-            det = detector.detect(rgb if identity else apply_augmentation(rgb, aug))
-        if k == 0:
-            n_faces0 = det.n_faces
-        per_copy.append(points_to_original(det.faces, aug, width) if det.n_faces else det.faces)
-        chosen.append(det.chosen)
+    use_crop = augmentations is None and params.tta_crop_side > 0
+    if use_crop:
+        det0 = copy0 if copy0 is not None else detector.detect(rgb)
+        ref0 = det0.points
+        if ref0 is None or not np.isfinite(ref0[:, :2]).all():
+            use_crop = False
+    if use_crop:
+        side = int(params.tta_crop_side)
+        cx, cy, crop_side = face_square(ref0, params.tta_crop_margin)
+        canvas, crop = square_crop(rgb, cx, cy, crop_side, side, border="replicate")
+        augs = make_augmentations(params, side, side, seed)
+        n_faces0 = det0.n_faces
+        per_copy.append(np.asarray(det0.faces, dtype=np.float64))
+        chosen.append(det0.chosen)
+        for aug in augs[1:]:
+            det = detector.detect(apply_augmentation(canvas, aug))
+            faces = crop.to_frame(points_to_original(det.faces, aug, side)) if det.n_faces else det.faces
+            per_copy.append(faces)
+            chosen.append(det.chosen)
+    else:
+        small = rgb
+        if max(full_h, full_w) > params.detect_max_side:
+            # augment at detection resolution (the detector would downscale anyway)
+            s = params.detect_max_side / max(full_h, full_w)
+            small = cv2.resize(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), interpolation=cv2.INTER_AREA)
+        height, width = small.shape[:2]
+        sx, sy = full_w / width, full_h / height
+        augs = augmentations if augmentations is not None else make_augmentations(params, width, height, seed)
+        n_faces0 = 0
+        for k, aug in enumerate(augs):
+            identity = aug.is_geometric_identity and aug.is_photometric_identity
+            if identity:
+                # the detector maps a full-resolution frame to full-resolution pixels
+                det = copy0 if (k == 0 and copy0 is not None) else detector.detect(rgb)
+                faces = np.asarray(det.faces, dtype=np.float64)
+            else:
+                det = detector.detect(apply_augmentation(small, aug))
+                faces = points_to_original(det.faces, aug, width) if det.n_faces else det.faces
+                if det.n_faces and (sx, sy) != (1.0, 1.0):
+                    faces[..., 0] = (faces[..., 0] + 0.5) * sx - 0.5
+                    faces[..., 1] = (faces[..., 1] + 0.5) * sy - 0.5
+                    faces[..., 2] *= sx
+            if k == 0:
+                n_faces0 = det.n_faces
+            per_copy.append(faces)
+            chosen.append(det.chosen)
 
     ref = None
     for faces, c in zip(per_copy, chosen, strict=True):
@@ -330,10 +380,6 @@ def run_tta(
         if d[j] <= gate:
             picked.append(faces[j])
     stack = np.stack(picked)  # (n_found, 478, 3)
-    if (sx, sy) != (1.0, 1.0):  # back to full-resolution pixel centres
-        stack[..., 0] = (stack[..., 0] + 0.5) * sx - 0.5
-        stack[..., 1] = (stack[..., 1] + 0.5) * sy - 0.5
-        stack[..., 2] *= sx
     med = np.median(stack, axis=0)
     if len(picked) >= 2:
         spread = np.median(np.linalg.norm(stack[..., :2] - med[None, :, :2], axis=-1), axis=0)

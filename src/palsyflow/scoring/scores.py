@@ -25,24 +25,20 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from palsyflow.features.regions import REGIONS as FEATURE_REGIONS
+from palsyflow.features.speech import SPEECH_MEASURES as FEATURE_SPEECH_MEASURES
 from palsyflow.config import ScoreParams
 from palsyflow.schemas import SCORE_SCHEMA, conform, empty
 
 if TYPE_CHECKING:
     from palsyflow.models.normative import NormativeModel
 
-#: Face regions with left/right measures in the session table.
-REGIONS: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
+#: Face regions with left/right measures in the session table (owned by features.regions).
+REGIONS: tuple[str, ...] = FEATURE_REGIONS
 
-#: Speech measures passed through from the session table (null when no speech).
-SPEECH_MEASURES: tuple[str, ...] = (
-    "speech_f0_median_hz",
-    "speech_f0_sd_st",
-    "speech_voiced_fraction",
-    "speech_energy_db_mean",
-    "speech_energy_db_sd",
-    "speech_rate_hz",
-)
+#: Speech measures scored per session: the features' speech measures except the
+#: amount of active speech, which describes the recording rather than the voice.
+SPEECH_MEASURES: tuple[str, ...] = tuple(m for m in FEATURE_SPEECH_MEASURES if m != "speech_active_s")
 
 #: Identification columns that lead every row of :func:`session_measures`.
 ID_COLUMNS: tuple[str, ...] = ("site", "subject", "session", "session_date")

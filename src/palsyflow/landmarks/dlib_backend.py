@@ -1,0 +1,530 @@
+"""dlib backend: HOG face detector + 68-point shape predictor (the Emotrics approach).
+
+Emotrics (Guarin et al. 2018, "Toward an Automatic System for Computer-Aided
+Assessment in Facial Palsy", JAMA Facial Plast Surg 20(4):335,
+doi:10.1001/jamafacial.2018.0030 and doi:10.1089/fpsam.2019.29000.gua) measures
+facial palsy on dlib's 68-point landmarks. Here:
+
+- Detection: dlib's frontal face detector, HOG features + a linear SVM with an image
+  pyramid (Dalal & Triggs 2005, doi:10.1109/CVPR.2005.177); it finds faces of roughly
+  80 px and larger, so when it finds nothing the image is upsampled 2x (dlib's
+  ``upsample_num_times``) up to ``params.dlib_upsample`` times.
+- Fallback: when HOG still finds nothing (rotated or tightly cropped faces, profile
+  views) and ``params.dlib_fallback`` is set, MediaPipe's FaceLandmarker finds the face
+  and its landmarks give a box in dlib's box convention (:func:`mediapipe_box`, with a
+  relation learned on annotated data, :data:`DEFAULT_BOX`). If MediaPipe's eye line
+  is tilted by more than :data:`DEROTATE_DEG`, the predictor runs on an upright copy of
+  the image (rotated about the box centre) and the points are rotated back, since the
+  predictor was trained on upright detector boxes. The same is done for faces HOG
+  finds but whose first landmark estimate is tilted (HOG tolerates roughly ±40 degrees
+  of roll, the predictor much less).
+- Landmarks: the ensemble-of-regression-trees shape predictor (Kazemi & Sullivan 2014,
+  "One millisecond face alignment with an ensemble of regression trees", CVPR,
+  doi:10.1109/CVPR.2014.241), ``shape_predictor_68_face_landmarks.dat`` from the
+  ``face_recognition_models`` package, 68 points in the iBUG scheme
+  (:mod:`palsyflow.landmarks.ibug68`).
+
+Licence: the 68-point model was trained on the iBUG 300-W data set, whose licence
+excludes commercial use: **research use only**.
+
+Pixel convention: dlib's ``point(x, y)`` has pixel centres at integer coordinates, the
+same as palsyflow's (:mod:`palsyflow.landmarks.topology`); z is NaN (2-D model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from palsyflow.config import LandmarkParams
+from palsyflow.landmarks.ibug68 import (
+    DEFAULT_OFFSETS_PATH,
+    MP_TO_IBUG68,
+    N_IBUG,
+    eye_frame,
+    flip_points68,
+    interocular_distance68,
+)
+from palsyflow.landmarks.mediapipe_backend import Detection, MediaPipeLandmarker, choose_face
+
+__all__ = [
+    "DEFAULT_BOX",
+    "DEROTATE_DEG",
+    "TILT_REFINE_DEG",
+    "DlibLandmarker",
+    "extract_dlib",
+    "mediapipe_box",
+    "predictor_path",
+    "run_tta68",
+]
+
+#: Box relation used by the fallback, in the eye-line frame of MediaPipe's outer eye
+#: corners (mapped iBUG 36 and 45; unit = their distance d): the dlib box centre is at
+#: ``origin + d * (cx * ex + cy * ey)`` and its side is ``d * side``. Overridden by the
+#: ``"dlib_box"`` entry of ``models/ibug68_offsets.json`` when present (learned by
+#: ``benchmarks/landmark_accuracy.py --learn`` on the training split of faces-68pt:
+#: mean of the HOG boxes in that frame).
+DEFAULT_BOX: dict[str, float] = {"cx": 0.0, "cy": 0.55, "side": 1.9}
+
+#: Tilt of MediaPipe's eye line (degrees) above which the fallback predicts on an
+#: upright copy of the image.
+DEROTATE_DEG = 10.0
+
+#: Re-predictions on an upright copy for a tilted face found by HOG, and the tilt of
+#: the first estimate's eye line (degrees) that triggers them. A trade-off measured on
+#: faces-68pt: re-predicting mildly tilted faces costs a little (testing-split NME
+#: 2.02 % without refinement, 2.10 % with this 15-degree trigger), while faces rolled by
+#: 40-60 degrees that HOG still finds go from 24-48 % NME to about 2 % (a 20-degree
+#: trigger missed some of them, whose first estimate is too poor to show the tilt).
+TILT_ITERATIONS = 2
+TILT_REFINE_DEG = 15.0
+
+
+def predictor_path() -> Path:
+    """Path of ``shape_predictor_68_face_landmarks.dat`` (``face_recognition_models``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package or its model file is missing.
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pkg_resources deprecation inside the package
+            import face_recognition_models
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise FileNotFoundError("face_recognition_models is not installed (dlib 68-point model)") from exc
+    p = Path(face_recognition_models.pose_predictor_model_location())
+    if not p.is_file():  # pragma: no cover
+        raise FileNotFoundError(f"dlib 68-point model not found: {p}")
+    return p
+
+
+def _load_box() -> dict[str, float]:
+    import json
+
+    try:
+        doc = json.loads(DEFAULT_OFFSETS_PATH.read_text())
+        box = doc.get("dlib_box") or {}
+        return {k: float(box.get(k, v)) for k, v in DEFAULT_BOX.items()}
+    except (OSError, ValueError):
+        return dict(DEFAULT_BOX)
+
+
+def mediapipe_box(points478: np.ndarray, box: dict[str, float] | None = None) -> tuple[float, float, float, float]:
+    """A dlib-convention face box from MediaPipe's landmarks.
+
+    Parameters
+    ----------
+    points478 : ndarray, shape (478, D>=2), pixels
+    box : dict, optional
+        ``cx``, ``cy``, ``side`` in the eye-line frame (see :data:`DEFAULT_BOX`); default
+        the learned relation.
+
+    Returns
+    -------
+    (left, top, right, bottom) : float, pixels (an axis-aligned square; rotate the
+    image by the eye-line angle first for a tilted face)
+    """
+    box = _load_box() if box is None else box
+    p = np.asarray(points478, dtype=np.float64)[MP_TO_IBUG68, :2]
+    origin, basis, d = eye_frame(p[36], p[45])
+    c = origin + d * (box["cx"] * basis[0] + box["cy"] * basis[1])
+    half = 0.5 * d * box["side"]
+    return float(c[0] - half), float(c[1] - half), float(c[0] + half), float(c[1] + half)
+
+
+class DlibLandmarker:
+    """dlib HOG detector + 68-point predictor with a MediaPipe-box fallback.
+
+    Use as a context manager, like
+    :class:`~palsyflow.landmarks.mediapipe_backend.MediaPipeLandmarker`::
+
+        with DlibLandmarker(params, model_path) as lm:
+            det = lm.detect(rgb)          # Detection, faces (n, 68, 3), z NaN
+
+    Parameters
+    ----------
+    params : LandmarkParams
+        ``dlib_upsample``, ``dlib_fallback``, ``detect_max_side`` (larger images are
+        downscaled for HOG; the predictor runs at full resolution) and, for the
+        fallback detector, ``max_faces`` and ``min_detection_confidence``.
+    model_path : Path, optional
+        MediaPipe ``face_landmarker.task`` for the fallback; None disables it.
+
+    Attributes
+    ----------
+    n_fallback : int
+        Calls of :meth:`detect` whose faces came from the MediaPipe fallback.
+    """
+
+    def __init__(self, params: LandmarkParams, model_path: Path | None = None):
+        self.params = params
+        self.model_path = None if model_path is None else Path(model_path)
+        self._detector = None
+        self._predictor = None
+        self._mp: MediaPipeLandmarker | None = None
+        self._box = _load_box()
+        self.n_fallback = 0
+
+    def __enter__(self) -> DlibLandmarker:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(predictor_path()))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._mp is not None:
+            self._mp.__exit__(exc_type, exc, tb)
+            self._mp = None
+        self._detector = self._predictor = None
+
+    # detection -------------------------------------------------------------
+    def hog_boxes(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """HOG face boxes, (left, top, right, bottom) in full-resolution pixels.
+
+        Tries upsampling 0, 1, ... ``params.dlib_upsample`` times, stopping at the first
+        level that finds a face; images longer than ``params.detect_max_side`` are first
+        downscaled (never upsampled beyond that size).
+        """
+        if self._detector is None:
+            raise RuntimeError("DlibLandmarker must be used inside a `with` block")
+        h, w = rgb.shape[:2]
+        s = min(1.0, self.params.detect_max_side / max(h, w))
+        img = rgb if s == 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        for up in range(0, max(0, int(self.params.dlib_upsample)) + 1):
+            if up > 0 and max(img.shape[:2]) * 2**up > 2 * self.params.detect_max_side:
+                break
+            rects = self._detector(gray, up)
+            if len(rects):
+                return [
+                    ((r.left() + 0.5) / s - 0.5, (r.top() + 0.5) / s - 0.5, (r.right() + 0.5) / s - 0.5, (r.bottom() + 0.5) / s - 0.5)
+                    for r in rects
+                ]
+        return []
+
+    def _predict(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        import dlib
+
+        rect = dlib.rectangle(*(int(round(v)) for v in box))
+        shape = self._predictor(rgb, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+    def _predict_upright(self, rgb: np.ndarray, box: tuple[float, float, float, float], angle: float) -> np.ndarray:
+        """Predict on a copy of ``rgb`` rotated by ``angle`` degrees about the box centre.
+
+        ``box`` is the face box in the upright copy; the points are rotated back.
+        """
+        c = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
+        m = cv2.getRotationMatrix2D(c, angle, 1.0)
+        h, w = rgb.shape[:2]
+        upright = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        pts = self._predict(upright, box)
+        inv = cv2.invertAffineTransform(m)
+        return pts @ inv[:, :2].T + inv[:, 2]
+
+    def _refine_tilt(self, rgb: np.ndarray, pts: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """Re-predict a tilted face on an upright copy (up to :data:`TILT_ITERATIONS` times).
+
+        HOG also fires on faces tilted by 30-50 degrees but returns an upright box, on
+        which the predictor (trained on upright boxes) places the points poorly; the eye
+        line of that first estimate (iBUG 36-45) gives the angle to undo. The box keeps
+        its size and centre.
+        """
+        side = box[2] - box[0]
+        for _ in range(TILT_ITERATIONS):
+            angle = math.degrees(math.atan2(pts[45, 1] - pts[36, 1], pts[45, 0] - pts[36, 0]))
+            if abs(angle) <= TILT_REFINE_DEG:
+                break
+            c = np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0])
+            pts = self._predict_upright(rgb, (c[0] - side / 2, c[1] - side / 2, c[0] + side / 2, c[1] + side / 2), angle)
+        return pts
+
+    def _fallback_faces(self, rgb: np.ndarray) -> list[np.ndarray]:
+        if self.model_path is None or not self.params.dlib_fallback:
+            return []
+        if self._mp is None:
+            self._mp = MediaPipeLandmarker(self.model_path, "image", self.params).__enter__()
+        det = self._mp.detect(rgb)
+        faces = []
+        for mp_pts in det.faces:
+            p = mp_pts[MP_TO_IBUG68, :2]
+            angle = math.degrees(math.atan2(p[45, 1] - p[36, 1], p[45, 0] - p[36, 0]))
+            box = mediapipe_box(mp_pts, self._box)
+            if abs(angle) <= DEROTATE_DEG:
+                faces.append(self._predict(rgb, box))
+            else:  # the box is axis-aligned in the upright copy
+                faces.append(self._predict_upright(rgb, box, angle))
+        return faces
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> Detection:
+        """Detect all faces in one frame and their 68 landmarks.
+
+        Parameters
+        ----------
+        rgb : ndarray, shape (H, W, 3), uint8, RGB
+        timestamp_ms : int, optional
+            Ignored (dlib does not track); accepted for interface compatibility.
+
+        Returns
+        -------
+        Detection
+            ``faces`` shape (n_faces, 68, 3), float64, pixels of the full frame, z NaN;
+            ``chosen`` by :func:`~palsyflow.landmarks.mediapipe_backend.choose_face`.
+
+        Raises
+        ------
+        RuntimeError
+            If used outside the ``with`` block.
+        ValueError
+            If the frame is not (H, W, 3) uint8.
+        """
+        if self._predictor is None:
+            raise RuntimeError("DlibLandmarker must be used inside a `with` block")
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+        rgb = np.ascontiguousarray(rgb)
+        faces = [self._refine_tilt(rgb, self._predict(rgb, b), b) for b in self.hog_boxes(rgb)]
+        if not faces:
+            faces = self._fallback_faces(rgb)
+            if faces:
+                self.n_fallback += 1
+        out = np.full((len(faces), N_IBUG, 3), np.nan, dtype=np.float64)
+        for k, f in enumerate(faces):
+            out[k, :, :2] = f
+        h, w = rgb.shape[:2]
+        return Detection(faces=out, chosen=choose_face(out, w, h))
+
+
+# test-time augmentation ------------------------------------------------------------------
+def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams, seed: int | None = None):
+    """Test-time augmentation for a 68-point detector.
+
+    The same augmentations as the MediaPipe path
+    (:func:`palsyflow.landmarks.tta.make_augmentations` /
+    :func:`~palsyflow.landmarks.tta.apply_augmentation`); points are mapped back with
+    the inverse affine and un-mirrored with :func:`~palsyflow.landmarks.ibug68.flip_points68`
+    (x mirrored and left/right indices swapped), then combined by a per-point median;
+    the spread is the per-point median distance to the median (MAD, pixels). In each
+    copy the face nearest to the reference face (copy 0's chosen face, else the first
+    found) is kept if its mean point distance is within half an inter-ocular distance.
+    Images longer than ``params.detect_max_side`` are downscaled before augmenting and
+    the points scaled back.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8, RGB
+    detector : DlibLandmarker
+        Entered (``with`` block).
+    params : LandmarkParams
+    seed : int, optional
+        Default ``params.tta_seed``.
+
+    Returns
+    -------
+    palsyflow.landmarks.tta.TTAResult
+        ``points`` (68, 3) with z NaN, ``spread`` (68,), pixels of the full frame.
+    """
+    from palsyflow.landmarks.tta import TTAResult, apply_augmentation, make_augmentations, points_to_original
+
+    full_h, full_w = rgb.shape[:2]
+    if max(full_h, full_w) > params.detect_max_side:
+        s = params.detect_max_side / max(full_h, full_w)
+        rgb = cv2.resize(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), interpolation=cv2.INTER_AREA)
+    height, width = rgb.shape[:2]
+    sx, sy = full_w / width, full_h / height
+    augs = make_augmentations(params, width, height, seed)
+    per_copy: list[np.ndarray] = []
+    chosen: list[int | None] = []
+    n_faces0 = 0
+    for k, aug in enumerate(augs):
+        identity = aug.is_geometric_identity and aug.is_photometric_identity
+        det = detector.detect(rgb if identity else apply_augmentation(rgb, aug))
+        if k == 0:
+            n_faces0 = det.n_faces
+        faces = det.faces
+        if det.n_faces:
+            faces = points_to_original(faces, dataclasses.replace(aug, flip=False), width)
+            if aug.flip:
+                faces = flip_points68(faces, width)
+        per_copy.append(faces)
+        chosen.append(det.chosen)
+    ref = next((f[c] for f, c in zip(per_copy, chosen, strict=True) if c is not None), None)
+    if ref is None:
+        return TTAResult(np.full((N_IBUG, 3), np.nan), np.full(N_IBUG, np.nan), 0, len(augs), n_faces0)
+    gate = 0.5 * float(interocular_distance68(ref))
+    picked = []
+    for faces in per_copy:
+        if faces.shape[0] == 0:
+            continue
+        d = np.linalg.norm(faces[..., :2] - ref[None, :, :2], axis=-1).mean(axis=1)
+        j = int(np.argmin(d))
+        if d[j] <= gate:
+            picked.append(faces[j])
+    stack = np.stack(picked)
+    if (sx, sy) != (1.0, 1.0):
+        stack[..., 0] = (stack[..., 0] + 0.5) * sx - 0.5
+        stack[..., 1] = (stack[..., 1] + 0.5) * sy - 0.5
+    med = np.median(stack, axis=0)
+    med[:, 2] = np.nan
+    if len(picked) >= 2:
+        spread = np.median(np.linalg.norm(stack[..., :2] - med[None, :, :2], axis=-1), axis=0)
+    else:
+        spread = np.full(N_IBUG, np.nan)
+    return TTAResult(med, spread, len(picked), len(augs), n_faces0)
+
+
+# recordings -----------------------------------------------------------------------------
+_NAN68 = np.full((N_IBUG, 3), np.nan, dtype=np.float32)
+_NAN68.setflags(write=False)
+
+#: Each MediaPipe index -> an iBUG index, used only to hand 68-point tracks to
+#: :func:`palsyflow.landmarks.keyframes.select_keyframes` (written for 478 points): the
+#: four eye-corner slots it reads (33, 133, 263, 362) get iBUG 36, 39, 45, 42, every
+#: other slot cycles through the 68 points, so the RMS shape distance it computes
+#: weighs the 68 points almost equally (7 or 8 slots each).
+_KEYFRAME_SLOTS = np.arange(478) % N_IBUG
+_KEYFRAME_SLOTS[[33, 133, 263, 362]] = [36, 39, 45, 42]
+
+
+def _keyframes68(points: np.ndarray, params: LandmarkParams, fps: float) -> dict[str, int]:
+    from palsyflow.landmarks.keyframes import select_keyframes
+
+    if params.tta_keyframes <= 0:
+        return {}
+    rest = max(1, int(round(params.rest_window_s * fps))) if params.rest_window_s > 0 else None
+    return select_keyframes(points[:, _KEYFRAME_SLOTS, :2], params.tta_keyframes, rest_frames=rest)
+
+
+def extract_dlib(
+    path: Path,
+    kind: Literal["video", "photo"],
+    params: LandmarkParams,
+    model_path: Path | None,
+):
+    """The dlib backend of :func:`palsyflow.landmarks.extract.extract_landmarks`.
+
+    Same tables as the MediaPipe backend with 68 points per frame (iBUG scheme; z NaN).
+    Photos: EXIF orientation applied, then detection (or :func:`run_tta68` when
+    ``params.tta_copies > 1``) on frame 0. Videos: streamed frame by frame, every
+    frame detected independently (dlib does not track), optional temporal smoothing
+    of x, y, then key frames (``neutral``, ``peak``, ...) re-detected with TTA.
+
+    Parameters
+    ----------
+    path : Path
+    kind : {"video", "photo"}
+    params : LandmarkParams
+        ``backend`` should be ``"dlib"``.
+    model_path : Path or None
+        MediaPipe ``face_landmarker.task`` for the fallback detector (None: no fallback).
+
+    Returns
+    -------
+    LandmarkResult
+        ``meta`` adds ``scheme`` = ``"ibug68"``, ``n_points`` = 68, ``dlib_version``,
+        ``dlib_model``, ``dlib_fallback_frames`` and ``licence``.
+
+    Raises
+    ------
+    LandmarkError
+        If the file cannot be read.
+    ValueError
+        If ``kind`` is unknown.
+    """
+    from palsyflow.landmarks import extract as ex
+    from palsyflow.landmarks.smoothing import smooth_points
+
+    path = Path(path)
+    if model_path is not None and not Path(model_path).is_file():
+        model_path = None  # fallback unavailable; HOG alone
+    if kind == "photo":
+        rgb = ex.read_photo(path)
+        height, width = rgb.shape[:2]
+        spread = np.full((1, N_IBUG), np.nan, dtype=np.float32)
+        tta_found = np.zeros(1, dtype=np.int16)
+        with DlibLandmarker(params, model_path) as lm:
+            if params.tta_copies > 1:
+                res = run_tta68(rgb, lm, params)
+                pts, n_faces = (res.points if res.face_found else None), res.n_faces
+                if res.face_found:
+                    spread[0], tta_found[0] = res.spread, res.n_found
+            else:
+                det = lm.detect(rgb)
+                pts, n_faces = det.points, det.n_faces
+            n_fallback = lm.n_fallback
+        points = (_NAN68 if pts is None else pts.astype(np.float32))[None]
+        pts_df, q_df = ex.build_tables(points, spread, np.array([n_faces], dtype=np.int16), tta_found, np.zeros(1), [None])
+        meta = ex._meta(path, "photo", width, height, None, 1, params, {})
+    elif kind == "video":
+        cap = ex._open_video(path)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not math.isfinite(fps) or fps <= 0.0 or fps > 1000.0:
+            fps = ex._DEFAULT_FPS
+        frames: list[np.ndarray] = []
+        n_faces_l: list[int] = []
+        width = height = 0
+        stream = ex._FrameStream(cap)
+        try:
+            with DlibLandmarker(params, model_path) as lm:
+                for rgb in stream:
+                    if not frames:
+                        height, width = rgb.shape[:2]
+                    det = lm.detect(rgb)
+                    frames.append(_NAN68 if det.points is None else det.points.astype(np.float32))
+                    n_faces_l.append(det.n_faces)
+                n_fallback = lm.n_fallback
+        finally:
+            stream.close()
+            cap.release()
+        if not frames:
+            raise ex.LandmarkError(f"{path}: no decodable video frames")
+        raw = np.stack(frames)
+        del frames
+        points = raw.copy()
+        if params.smoothing != "none":  # z is NaN for dlib: smooth x, y only
+            xy0 = np.concatenate([raw[..., :2], np.zeros_like(raw[..., :1])], axis=-1)
+            points[..., :2] = smooth_points(xy0, params, fps)[..., :2]
+        n = points.shape[0]
+        spread = np.full((n, N_IBUG), np.nan, dtype=np.float32)
+        tta_found = np.zeros(n, dtype=np.int16)
+        keyframes = _keyframes68(points, params, fps)
+        if params.tta_copies > 1 and keyframes:
+            wanted = sorted(set(keyframes.values()))
+            images = ex._read_frames(path, wanted)
+            with DlibLandmarker(params, model_path) as lm:
+                for idx in wanted:
+                    rgb = images.get(idx)
+                    if rgb is None:
+                        continue
+                    res = run_tta68(rgb, lm, params, seed=None)
+                    if res.face_found:
+                        points[idx], spread[idx], tta_found[idx] = res.points, res.spread, res.n_found
+        key_names: list[str | None] = [None] * n
+        for name, idx in keyframes.items():
+            key_names[idx] = name
+        times = np.arange(n, dtype=np.float64) / fps
+        pts_df, q_df = ex.build_tables(points, spread, np.asarray(n_faces_l, dtype=np.int16), tta_found, times, key_names)
+        meta = ex._meta(path, "video", width, height, fps, n, params, keyframes)
+    else:
+        raise ValueError(f"kind must be 'video' or 'photo', got {kind!r}")
+    import dlib
+
+    meta.update(
+        n_points=N_IBUG,
+        scheme="ibug68",
+        dlib_version=dlib.__version__,
+        dlib_model="face_recognition_models/shape_predictor_68_face_landmarks.dat",
+        dlib_fallback_frames=int(n_fallback),
+        licence="dlib 68-point model trained on iBUG 300-W: research use only",
+    )
+    return ex.LandmarkResult(points=pts_df, quality=q_df, meta=meta)
