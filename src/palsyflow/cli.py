@@ -178,11 +178,20 @@ def landmarks(
     input: Annotated[Path, typer.Argument(help="A video or photo.", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="Output parquet: frame, point, x, y, z, spread, face_found.")],
     tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented copies per key frame (1 = off).")] = None,
+    backend: Annotated[
+        Optional[str], typer.Option("--backend", help="mediapipe (478 points) or dlib (68 points, research use only).")
+    ] = None,
+    scheme: Annotated[
+        Optional[str],
+        typer.Option("--scheme", help="mediapipe478 or ibug68 (MediaPipe mapped to iBUG-68, offsets corrected)."),
+    ] = None,
     root: RootOpt = Path("."),
 ) -> None:
     """Facial landmarks of one file to parquet (pixels of the orientation-corrected input, x right, y down).
 
-    The per-frame quality table is written beside it as ``<out stem>_quality.parquet``.
+    Columns: frame, point, x, y, z (NaN for dlib), spread (TTA MAD, pixels), face_found.
+    A photo is frame 0. The per-frame quality table is written beside it as
+    ``<out stem>_quality.parquet``.
     """
     root = root.resolve()
     _runtime_env(root)
@@ -194,6 +203,15 @@ def landmarks(
     params = project.params.landmarks
     if tta is not None:
         params = params.model_copy(update={"tta_copies": tta})
+    if backend is not None:
+        if backend not in ("mediapipe", "dlib"):
+            raise typer.BadParameter(f"{backend!r}: expected mediapipe or dlib", param_hint="--backend")
+        params = params.model_copy(update={"backend": backend})
+    scheme = scheme or ("ibug68" if params.backend == "dlib" else "mediapipe478")
+    if scheme not in ("mediapipe478", "ibug68"):
+        raise typer.BadParameter(f"{scheme!r}: expected mediapipe478 or ibug68", param_hint="--scheme")
+    if params.backend == "dlib" and scheme == "mediapipe478":
+        raise typer.BadParameter("the dlib backend gives only the ibug68 scheme", param_hint="--scheme")
     ing = project.params.ingest
     suffix = input.suffix.lower()
     if suffix in ing.photo_extensions:
@@ -203,6 +221,10 @@ def landmarks(
     else:
         raise typer.BadParameter(f"{input.name}: not a known photo or video extension", param_hint="INPUT")
     result = extract_landmarks(input, kind, params, verify_model(project.face_model))
+    if scheme == "ibug68" and params.backend == "mediapipe":
+        from palsyflow.landmarks.ibug68 import to_scheme
+
+        result = to_scheme(result, "ibug68")
     quality = out.with_name(out.stem + "_quality.parquet")
     write_landmarks(result, out, quality)
     found = result.quality["face_found"].sum()

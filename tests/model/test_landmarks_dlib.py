@@ -83,8 +83,15 @@ def _rotate(crop, truth, angle):
 def test_fallback_box_on_a_rotated_face(face_model, test_faces):
     params = LandmarkParams(backend="dlib", dlib_upsample=0)
     with DlibLandmarker(params, face_model) as lm:
-        cases = [_rotate(crop, truth, angle) for crop, truth in test_faces[:6] for angle in (40.0, 50.0, 60.0)]
-        cases = [(rot, tr) for rot, tr in cases if not lm.hog_boxes(rot)][:2]
+        cases = []
+        for crop, truth in test_faces[:6]:
+            for angle in (50.0, 60.0, 40.0):
+                rot, tr = _rotate(crop, truth, angle)
+                if not lm.hog_boxes(rot):  # HOG misses this one: the fallback must find it
+                    cases.append((rot, tr))
+                    break
+            if len(cases) == 2:
+                break
         if not cases:
             pytest.skip("HOG found every rotated face; no fallback to test")
         for rot, truth_rot in cases:

@@ -65,3 +65,33 @@ def test_landmarks_command_on_a_real_clip(tmp_path, shared_data, face_model):
     assert found["x"].is_between(0, 360).all() and found["y"].is_between(0, 288).all()
     assert found["spread"].drop_nans().len() > 0  # TTA key frames carry a spread
     assert (tmp_path / "lm_quality.parquet").exists()
+
+
+@pytest.mark.parametrize("backend,scheme", [("mediapipe", "ibug68"), ("dlib", "ibug68")])
+def test_landmarks_command_ibug68_on_a_sideways_phone_photo(tmp_path, shared_data, face_model, backend, scheme):
+    import polars as pl
+    from PIL import Image, ImageOps
+
+    photos = sorted((shared_data / "healthy-tasks" / "app_uploads").glob("*/at-rest-1*"))
+    assert photos, "expected a phone photo"
+    (tmp_path / "params.yaml").write_text(f"paths:\n  face_model: {face_model}\n")
+    out = tmp_path / "lm.parquet"
+    args = ["landmarks", str(photos[0]), "--out", str(out), "--tta", "1", "--backend", backend, "--scheme", scheme]
+    res = runner.invoke(app, [*args, "--root", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    pts = pl.read_parquet(out).sort("point")
+    assert pts["frame"].unique().to_list() == [0] and pts.height == 68 and pts["face_found"].all()
+    width, height = ImageOps.exif_transpose(Image.open(photos[0])).size
+    assert pts["x"].is_between(0, width).all() and pts["y"].is_between(0, height).all()
+    # upright: iBUG eyes (36-47) above the mouth (48-67); patient's right eye (36) on the image left
+    eyes_y = pts.filter(pl.col("point").is_between(36, 47))["y"].mean()
+    mouth_y = pts.filter(pl.col("point") >= 48)["y"].mean()
+    assert eyes_y < mouth_y
+    assert pts["x"][36] < pts["x"][45]
+
+
+def test_landmarks_command_rejects_dlib_with_the_mediapipe_scheme(tmp_path, shared_data):
+    clip = shared_data / "talking-faces" / "grid" / "bbaf2n.mpg"
+    res = runner.invoke(app, ["landmarks", str(clip), "--out", str(tmp_path / "x.parquet"), "--backend", "dlib", "--scheme", "mediapipe478"])
+    assert res.exit_code != 0
+    assert "ibug68" in res.output

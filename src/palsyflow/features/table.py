@@ -33,7 +33,10 @@ from palsyflow.features.regional import (
     weaker_side,
 )
 from palsyflow.features.regions import REGIONS
+from palsyflow.features.parra import FEATURES as PARRA_FEATURES
+from palsyflow.features.parra import parra_features_batch
 from palsyflow.features.speech import SPEECH_MEASURES, speech_features
+from palsyflow.landmarks.ibug68 import mediapipe_to_ibug68
 from palsyflow.features.tasks import (
     DYNAMIC_TASKS,
     TASK_SPECS,
@@ -129,11 +132,57 @@ def _build_measures() -> tuple[MeasureSpec, ...]:
                     f"patient side judged weaker: the one with the {rule} value", fam,
                 )
             )
+    specs += _parra_measures()
     specs += _task_measures()
     for name in SPEECH_MEASURES:
         unit, text = _SPEECH_TEXT[name]
         specs.append(MeasureSpec(name, "speech", None, unit, "speech", text, name))
     return tuple(specs)
+
+
+_PARRA_UNITS = {"angle": "deg", "minmax": "ratio", "maxnorm": "ratio", "norm": "ratio", "slope": "ratio"}
+
+
+def _parra_measures() -> list[MeasureSpec]:
+    """Parra-Dominguez et al. 2021 f0-f28 (doi:10.3390/app11052435), see docs/parra_features.md."""
+    return [
+        MeasureSpec(
+            name, "face", None, _PARRA_UNITS.get(kind, "ratio"), "static",
+            f"Parra-Dominguez 2021 {name.removeprefix('parra_')}: {text.replace('|', '')}; iBUG-68 points (MediaPipe via the 478->68 map), neutral posture",
+            "parra",
+        )
+        for name, (kind, text) in PARRA_FEATURES.items()
+    ]
+
+
+def parra_static(xyz: np.ndarray, found: np.ndarray, keyframes: Mapping[str, int | None]) -> dict[str, float | None]:
+    """Parra-Dominguez features of a recording's neutral posture.
+
+    Parameters
+    ----------
+    xyz : ndarray, shape (n_frames, 478 or 68, 2|3)
+        Landmarks in pixels (x right, y down); 478 MediaPipe points are mapped to
+        iBUG-68 with :func:`palsyflow.landmarks.ibug68.mediapipe_to_ibug68`.
+    found : ndarray of bool, shape (n_frames,)
+    keyframes : mapping
+        Row index of the ``neutral`` key frame, if any.
+
+    Returns
+    -------
+    dict
+        ``parra_f00`` .. ``parra_f28``: at the neutral frame, else the per-feature
+        median over face frames; None when no frame has a face.
+    """
+    rows = np.flatnonzero(np.asarray(found, dtype=bool))
+    neutral = keyframes.get("neutral")
+    if neutral is not None and bool(found[neutral]):
+        rows = np.array([neutral])
+    if rows.size == 0:
+        return dict.fromkeys(PARRA_FEATURES)
+    pts = np.asarray(xyz[rows], dtype=np.float64)
+    pts68 = mediapipe_to_ibug68(pts) if pts.shape[1] >= 468 else pts[:, :68]
+    batch = parra_features_batch(pts68[..., :2])
+    return {name: _opt_float(np.nanmedian(vals)) if np.isfinite(vals).any() else None for name, vals in batch.items()}
 
 
 def _task_measures() -> list[MeasureSpec]:
@@ -188,6 +237,7 @@ SESSION_ID_SCHEMA: dict[str, pl.DataType] = {
 SESSION_TABLE_SCHEMA: dict[str, pl.DataType] = {**SESSION_ID_SCHEMA, **MEASURE_SCHEMA}
 
 _FACE_COLUMNS = tuple(m.name for m in MEASURES if m.kind != "speech")
+PARRA_NAMES: tuple[str, ...] = tuple(PARRA_FEATURES)
 
 
 # -- landmark table -> arrays ---------------------------------------------------
@@ -401,6 +451,7 @@ def recording_row(
 
     if xyz is not None and found is not None and xyz.shape[1] >= 468:
         row.update(recording_measures(xyz, found, _keyframes(quality, frames), params))
+        row.update(parra_static(xyz, found, _keyframes(quality, frames)))
         task = row.get("task")
         if task in TASK_SPECS:
             rest = None
@@ -484,7 +535,9 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
       (:func:`palsyflow.features.tasks.hb_measure`); null without both or without mm
       calibration;
     * ``eface_static`` from the ``rest`` recording's static asymmetries, ``eface_dynamic``
-      from the activated eFACE tasks (:mod:`palsyflow.features.tasks`).
+      from the activated eFACE tasks (:mod:`palsyflow.features.tasks`);
+    * Parra-Dominguez features ``parra_f00``..``parra_f28``: the mean over the
+      ``rest`` recording(s), else over all face recordings.
 
     Session fields: ``session_date`` and ``healthy`` the first non-null value,
     ``hb_grade`` the highest non-null grade, ``simulated`` True when any recording
@@ -548,6 +601,10 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
                 row[f"{fam}_weaker"] = weaker_side(fam, left, right, params.weaker_min_asym)
             if rest and fam in REGIONS:
                 rest_asym[fam] = row[f"{fam}_asym"]
+        with_parra = [r for r in recs if r[PARRA_NAMES[0]] is not None]
+        parra_src = [r for r in with_parra if r["task"] == "rest"] or with_parra
+        for name in PARRA_NAMES:
+            row[name] = _mean([r[name] for r in parra_src])
         _session_tasks(row, recs, rest_asym, params)
         speech = [r for r in recs if r["task"] in params.speech_tasks]
         for name in SPEECH_MEASURES:

@@ -66,7 +66,7 @@ __all__ = [
 #: Box relation used by the fallback, in the eye-line frame of MediaPipe's outer eye
 #: corners (mapped iBUG 36 and 45; unit = their distance d): the dlib box centre is at
 #: ``origin + d * (cx * ex + cy * ey)`` and its side is ``d * side``. Overridden by the
-#: ``"dlib_box"`` entry of ``models/ibug68_offsets.json`` when present (learned by
+#: ``"dlib_box"`` entry of ``palsyflow/landmarks/ibug68_offsets.json`` when present (learned by
 #: ``benchmarks/landmark_accuracy.py --learn`` on the training split of faces-68pt:
 #: mean of the HOG boxes in that frame).
 DEFAULT_BOX: dict[str, float] = {"cx": 0.0, "cy": 0.55, "side": 1.9}

@@ -54,7 +54,7 @@ a face-normalised frame: origin at the midpoint of the mapped outer eye corners 
 263), x along the eye line towards the image right, y down, unit = their distance.
 The offsets are symmetrised (a point and its mirror partner get mirror-image offsets),
 so the correction treats both sides of the face alike. :func:`mediapipe_to_ibug68`
-adds them back in pixels. The committed offsets (``models/ibug68_offsets.json``) were
+adds them back in pixels. The committed offsets (``palsyflow/landmarks/ibug68_offsets.json``) were
 learned on the training split of ``faces-68pt`` only, with provenance in the file.
 """
 
@@ -97,7 +97,7 @@ JAW: tuple[int, ...] = tuple(range(0, 17))
 INNER: tuple[int, ...] = tuple(range(17, 68))
 
 #: Default location of the committed offsets (repository ``models/``).
-DEFAULT_OFFSETS_PATH = Path(__file__).resolve().parents[3] / "models" / "ibug68_offsets.json"
+DEFAULT_OFFSETS_PATH = Path(__file__).resolve().with_name("ibug68_offsets.json")  # shipped as package data
 
 _PAIRS: tuple[tuple[int, int], ...] = (
     *((i, 16 - i) for i in range(8)),  # jaw; 8 (menton) is on the midline
