@@ -68,7 +68,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--clips", type=int, default=11, help="GRID clips for speech (0-11)")
     ap.add_argument("--blend", default="morph", choices=("morph", "warp"))
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--summarise", type=Path, help="only re-summarise the rows of a saved result JSON")
     args = ap.parse_args(argv)
+    if args.summarise:
+        from palsyflow.phantom.response import summarise
+
+        saved = json.loads(args.summarise.read_text())
+        saved["summary"] = summarise(saved["rows"])
+        print(json.dumps(saved["summary"], indent=1))
+        return saved
     if not SHARED.is_dir() or not MODEL.is_file():
         print(f"skipped: needs {SHARED} and {MODEL}")
         return {}
@@ -94,14 +102,14 @@ def main(argv: list[str] | None = None) -> dict:
     summary = summarise(rows)
 
     print(f"phantom response (blend={args.blend}), w = {list(FRACTIONS)}, both sides")
-    print(f"{'task':<20}{'series':>7}{'rho_pooled':>11}{'rho_med':>9}{'rho_min':>9}"
+    print(f"{'task':<20}{'excl':>5}{'series':>7}{'rho_pooled':>11}{'rho_med':>9}{'rho_min':>9}"
           f"{'s_rho_pool':>11}{'s_rho_min':>10}{'side_acc':>9}{'side_n':>7}{'not_act':>8}")
 
     def f(v):
         return "   -" if v is None else f"{v:.3f}"
 
     for task, s in summary.items():
-        print(f"{task:<20}{s['n_series']:>7}{f(s['rho_pooled']):>11}{f(s['rho_series_median']):>9}"
+        print(f"{task:<20}{s['excluded_series']:>5}{s['n_series']:>7}{f(s['rho_pooled']):>11}{f(s['rho_series_median']):>9}"
               f"{f(s['rho_series_min']):>9}{f(s['signed_rho_pooled']):>11}{f(s['signed_rho_series_min']):>10}"
               f"{f(s['side_accuracy']):>9}{s['side_n']:>7}{s['not_activated']:>8}")
     print(f"photo sweeps {t_photo:.1f} s, video sweeps ({len(clips)} clips) {t_video:.1f} s (wall, shared 2-core machine)")

@@ -278,6 +278,35 @@ def measure(
     console.print(f"{len(result['tasks'])} tasks measured ({', '.join(activated) or 'none'} activated); wrote {out}")
 
 
+@app.command()
+def phantom(
+    src: Annotated[Path, typer.Argument(help="A real healthy recording: a task photo (with --rest) or a video.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output photo or .mp4 (audio kept); a .phantom.json sidecar is written beside it.")],
+    side: Annotated[str, typer.Option("--side", help="The patient's side to weaken: left or right.")],
+    weakness: Annotated[float, typer.Option("--weakness", min=0.0, max=1.0, help="Fraction of that side's movement removed, 0-1.")],
+    rest: Annotated[
+        Optional[Path], typer.Option("--rest", help="The rest photo of the same session (photos only).", exists=True, dir_okay=False)
+    ] = None,
+    droop: Annotated[float, typer.Option("--droop", help="Extra commissure droop at full weakness, IOD units.")] = 0.0,
+    root: RootOpt = Path("."),
+) -> None:
+    """Simulate unilateral facial weakness of known side and severity on real pixels (labelled simulated)."""
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.landmarks.model import verify_model
+    from palsyflow.phantom import simulate_weakness
+    from palsyflow.project import Project
+
+    if side not in ("left", "right"):
+        raise typer.BadParameter(f"{side!r}: expected left or right (the patient's side)", param_hint="--side")
+    project = Project.load(root)
+    params = project.params.landmarks.model_copy(update={"tta_copies": 1})
+    path = simulate_weakness(
+        src, out, side, weakness, verify_model(project.face_model), rest=rest, params=params, droop=droop
+    )
+    console.print(f"wrote {path} (patient's {side} side, {weakness:.0%} weaker, SIMULATED)")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

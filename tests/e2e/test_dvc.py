@@ -35,7 +35,10 @@ def clone(tmp_path_factory, face_model) -> Path:
     dest = tmp_path_factory.mktemp("dvc") / "palsyflow"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
     (dest / "models" / "face_landmarker.task").symlink_to(face_model)
-    # keep one clip per site
+    # keep two sites with one clip each
+    for extra in (dest / "data" / "sample").iterdir():
+        if extra.is_dir() and extra.name not in ("north", "south"):
+            shutil.rmtree(extra)
     for site in ("north", "south"):
         drop = dest / "data" / "sample" / site
         lines = (drop / "manifest.csv").read_text().splitlines()

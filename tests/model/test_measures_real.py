@@ -122,19 +122,44 @@ def test_json_and_tables_agree_on_real_photos(webcam_session):
 
 @pytest.mark.slow
 def test_repeated_session_pair_gives_close_values(shared_data, face_model):
+    """Test-retest: one person on two days (mpeschel A, B), beside other healthy people.
+
+    The A/B differences are reported (here and by benchmarks/healthy_asymmetry.py).
+    Measured on 2026-11-21: task asymmetry differs by 0.077-0.100 between the two days,
+    about as much as it differs between different healthy people (0.054-0.119):
+    healthy faces are all near-symmetric, so day-to-day variation (different photos,
+    expression intensity) is of the same size as the spread between people, and a
+    change in task asymmetry below ~0.1 should not be read as real. The bound below
+    (0.15) guards against regressions; static rest asymmetries must agree within 0.05.
+    """
     root = shared_data / "healthy-tasks"
     a_dir = next(root.glob("mpeschel_session_A*"), None)
     b_dir = next(root.glob("mpeschel_session_B*"), None)
-    if a_dir is None or b_dir is None:
-        pytest.skip("mpeschel sessions absent")
+    others = sorted(d for d in (root / "app_uploads").iterdir() if d.is_dir()) if (root / "app_uploads").is_dir() else []
+    if a_dir is None or b_dir is None or not others:
+        pytest.skip("mpeschel sessions or other volunteers absent")
     a = measure_results(_detect(_files(a_dir), face_model))
     b = measure_results(_detect(_files(b_dir), face_model))
-    diffs = {}
+    strangers = [measure_results(_detect(_files(d, suffix="-0"), face_model)) for d in others]
+
+    def asym(m: dict, task: str) -> float | None:
+        t = m["tasks"].get(task)
+        return t["asymmetry_score"] if t and t["activated"] else None
+
+    within, between = {}, {}
     for task in MAIN_TASKS:
-        ma, mb = a["tasks"][task], b["tasks"][task]
-        assert ma["activated"] and mb["activated"]
-        diffs[task] = abs(ma["asymmetry_score"] - mb["asymmetry_score"])
-    print("A vs B |d asym|:", {k: round(v, 4) for k, v in diffs.items()})
-    assert max(diffs.values()) <= 0.1, diffs
+        va, vb = asym(a, task), asym(b, task)
+        assert va is not None and vb is not None, task
+        within[task] = abs(va - vb)
+        vs = [v for v in (asym(o, task) for o in strangers) if v is not None]
+        between[task] = float(np.mean([abs(va - v) for v in vs] + [abs(vb - v) for v in vs])) if vs else None
+    print("A vs B |d asym|:", {k: round(v, 4) for k, v in within.items()})
+    print("A/B vs other people |d asym|:", {k: round(v, 4) if v is not None else None for k, v in between.items()})
+    assert max(within.values()) <= 0.15, within
+    # the weaker side of a clearly asymmetric task (asym > 0.1 on both days) is the same on both days
+    for task in MAIN_TASKS:
+        ta, tb = a["tasks"][task], b["tasks"][task]
+        if ta["asymmetry_score"] > 0.1 and tb["asymmetry_score"] > 0.1:
+            assert ta["weaker_side"] == tb["weaker_side"], task
     for fam in ("brow", "eye", "cheek", "mouth"):
         assert abs(a["static"][f"{fam}_asym"] - b["static"][f"{fam}_asym"]) <= 0.05

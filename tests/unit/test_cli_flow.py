@@ -95,3 +95,22 @@ def test_landmarks_command_rejects_dlib_with_the_mediapipe_scheme(tmp_path, shar
     res = runner.invoke(app, ["landmarks", str(clip), "--out", str(tmp_path / "x.parquet"), "--backend", "dlib", "--scheme", "mediapipe478"])
     assert res.exit_code != 0
     assert "ibug68" in res.output
+
+
+def test_phantom_command_weakens_the_named_side(tmp_path, shared_data, face_model):
+    from palsyflow.features.session import measure_session
+
+    src = shared_data / "healthy-tasks" / "mpeschel_session_A_original_assets"
+    rest, smile = src / "face-mp-at-rest.jpg", src / "face-mp-big-smile-teeth-closed.jpg"
+    (tmp_path / "params.yaml").write_text(f"paths:\n  face_model: {face_model}\n")
+    out = tmp_path / "smile-weak-left.png"
+    args = ["phantom", str(smile), "--rest", str(rest), "--out", str(out), "--side", "left", "--weakness", "0.8"]
+    res = runner.invoke(app, [*args, "--root", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    from palsyflow.phantom import sidecar_path
+
+    meta = json.loads(sidecar_path(out).read_text())
+    assert meta["simulated"] is True and meta["side"] == "left" and meta["fraction"] == 0.8
+    m = measure_session({"rest": rest, "smile": out}, model_path=face_model)["tasks"]["smile"]
+    assert m["activated"] and m["weaker_side"] == "left"
+    assert m["left"] < m["right"]

@@ -309,7 +309,9 @@ class DlibLandmarker:
 def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams, seed: int | None = None):
     """Test-time augmentation for a 68-point detector.
 
-    The same augmentations as the MediaPipe path
+    The same mirror-closed augmentation set as the MediaPipe path (whole frame, no face
+    crop), so with ``tta_flip`` the estimate of a mirrored image is the mirrored estimate
+    up to floating-point rounding
     (:func:`palsyflow.landmarks.tta.make_augmentations` /
     :func:`~palsyflow.landmarks.tta.apply_augmentation`); points are mapped back with
     the inverse affine and un-mirrored with :func:`~palsyflow.landmarks.ibug68.flip_points68`
@@ -334,12 +336,19 @@ def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams,
     palsyflow.landmarks.tta.TTAResult
         ``points`` (68, 3) with z NaN, ``spread`` (68,), pixels of the full frame.
     """
-    from palsyflow.landmarks.tta import TTAResult, apply_augmentation, make_augmentations, points_to_original
+    from palsyflow.landmarks.tta import (
+        TTAResult,
+        apply_augmentation,
+        make_augmentations,
+        points_to_original,
+        resize_mirror_symmetric,
+    )
 
     full_h, full_w = rgb.shape[:2]
     if max(full_h, full_w) > params.detect_max_side:
         s = params.detect_max_side / max(full_h, full_w)
-        rgb = cv2.resize(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), interpolation=cv2.INTER_AREA)
+        # mirror-symmetric resize keeps the mirror-closed copy set exactly equivariant
+        rgb = resize_mirror_symmetric(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), cv2.INTER_AREA)
     height, width = rgb.shape[:2]
     sx, sy = full_w / width, full_h / height
     augs = make_augmentations(params, width, height, seed)

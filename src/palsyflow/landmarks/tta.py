@@ -16,13 +16,32 @@ networks", Neurocomputing 338:34-45, doi:10.1016/j.neucom.2019.01.103); the medi
 and MAD are robust location/scale estimates (Hampel 1974, JASA 69(346):383-393,
 doi:10.1080/01621459.1974.10482962).
 
-Where the copies are rendered (``tta_crop_side``): by default copies ``k >= 1`` are
-drawn from a square crop around the face of copy 0, resized to ``tta_crop_side``
+Where the copies are rendered (``tta_crop_side``): copy 0 (identity) and, with
+``tta_flip``, copy 1 (pure mirror) are detected on the full frame; by default copies
+``k >= 2`` are drawn from a square crop around that face, resized to ``tta_crop_side``
 pixels, so a copy costs the same on a 640 px webcam frame and a 3264 px phone photo
 (measured by ``benchmarks/landmark_speed.py``: TTA N = 16 on a 1600 px photo went from
 ~1.4 s to ~0.34 s on one loaded core, with the same spread); the whole-frame mode
 (``tta_crop_side = 0``) remains. Points from a crop are mapped back with
 :class:`~palsyflow.landmarks.mediapipe_backend.CropMap`.
+
+Mirror equivariance (issue 3): the set of copies is CLOSED UNDER MIRRORING. Write F for
+the left-right mirror of an image and ``A`` for one augmentation (warp, photometric
+change, blur, noise field). With ``tta_flip`` the copies come in groups
+``{A, F A F, A F, F A}`` (``F A F``: rotation angle and x-shift negated, noise field
+mirrored; ``A F``: ``A`` applied to the mirrored image), plus the identity and the pure
+mirror ``F``. The set ``S`` then satisfies ``S F = S``: the copies of a mirrored input
+``F(I)`` are, pixel for pixel, the copies of ``I`` (copy ``s`` of ``F(I)`` is copy
+``s F`` of ``I``), the detector sees the same images, and after mapping back the
+per-point median of ``F(I)`` is exactly ``flip_points`` of the median of ``I``, whatever
+the detector's own left/right bias (the detector is not assumed mirror-equivariant).
+This needs everything the copies are rendered from to be mirror-equivariant too: the
+face crop is centred on the mean of copy 0 and the un-mirrored pure-flip copy (both
+detected on the full frame), its corner is rounded symmetrically, and resizing uses
+:func:`resize_mirror_symmetric`. It does NOT hold when ``copy0`` is a different
+detection (a VIDEO-mode pass) or without ``tta_flip`` (then ``S`` is only closed under
+``A -> F A F``, which makes the nuisance distribution symmetric but leaves the
+detector's own bias in place).
 
 Affine convention: matrices are 2x3 and map ORIGINAL pixel coordinates to AUGMENTED
 pixel coordinates (pixel centres at integers, as ``cv2.warpAffine``); when ``flip`` is
@@ -32,6 +51,7 @@ the mirrored image.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,7 +67,9 @@ __all__ = [
     "TTAResult",
     "apply_augmentation",
     "make_augmentations",
+    "closed_copy_count",
     "points_to_original",
+    "resize_mirror_symmetric",
     "run_tta",
 ]
 
@@ -80,6 +102,9 @@ class Augmentation:
         Gaussian blur kernel size (0 = no blur).
     noise_seed : int
         Seed of the noise generator.
+    noise_mirror : bool
+        Mirror the noise field left-right before adding it (the mirror conjugate of an
+        augmentation adds the mirrored field).
     """
 
     matrix: np.ndarray = field(default_factory=lambda: np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
@@ -91,6 +116,32 @@ class Augmentation:
     noise_sigma: float = 0.0
     blur_ksize: int = 0
     noise_seed: int = 0
+    noise_mirror: bool = False
+
+    def mirror_conjugate(self, width: int) -> Augmentation:
+        """``F A F``: the same augmentation seen in a mirrored image.
+
+        For a rotation by ``a`` about the centre with shift ``(tx, ty)`` this is the
+        rotation by ``-a`` with shift ``(-tx, ty)``; in general the matrix becomes
+        ``Fm M Fm`` with ``Fm: x -> width - 1 - x``. Photometric change and blur are
+        unchanged, the noise field is mirrored, the flip flag is kept.
+
+        Parameters
+        ----------
+        width : int
+            Width of the image the augmentation is applied to, pixels.
+
+        Returns
+        -------
+        Augmentation
+        """
+        fm = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        m3 = np.vstack([np.asarray(self.matrix, dtype=np.float64), [0.0, 0.0, 1.0]])
+        return dataclasses.replace(self, matrix=(fm @ m3 @ fm)[:2], noise_mirror=not self.noise_mirror)
+
+    def input_flipped(self) -> Augmentation:
+        """``A F``: mirror the input first, then apply ``A`` (the flip flag toggled)."""
+        return dataclasses.replace(self, flip=not self.flip)
 
     @property
     def is_geometric_identity(self) -> bool:
@@ -139,61 +190,172 @@ class TTAResult:
         return self.n_found > 0
 
 
-def make_augmentations(params: LandmarkParams, width: int, height: int, seed: int | None = None) -> list[Augmentation]:
-    """The ``params.tta_copies`` augmentations of an image, deterministically seeded.
+def closed_copy_count(n: int, flip: bool) -> int:
+    """Number of copies :func:`make_augmentations` returns for ``tta_copies = n``.
 
-    Copy 0 is the identity. Copy ``k >= 1`` draws from ``numpy.random.default_rng([seed,
-    k])``: rotation ~ U(±tta_rotation_deg) degrees, scale ~ 1 + U(±tta_scale), shift ~
-    U(±tta_shift_frac) × (width, height) pixels, brightness ~ U(±tta_photometric) × 64
-    grey levels, contrast ~ 1 + U(±tta_photometric), gamma ~ exp(U(±tta_photometric)),
-    noise sigma ~ U(0, tta_noise_sigma) grey levels, a 3x3 or 5x5 Gaussian blur with
-    probability ``tta_blur_prob``. With ``tta_flip`` the odd-numbered copies are
-    mirrored (half the augmented copies, so left/right biases of the detector cancel).
+    The largest mirror-closed set size not above ``n``: with ``flip``, ``n`` rounded
+    down to an even number (identity and pure mirror, groups of 4, and when 2 remain a
+    pair ``{B, B F}`` with a mirror-symmetric ``B``); without ``flip`` any ``n``. At
+    least 1 (``n <= 1``: no TTA). The stage's cost is therefore never above the
+    requested ``tta_copies`` detections per key frame.
+
+    Parameters
+    ----------
+    n : int
+        Requested copies (``params.tta_copies``).
+    flip : bool
+        ``params.tta_flip``.
+
+    Returns
+    -------
+    int
+    """
+    n = int(n)
+    if n <= 1:
+        return 1
+    return n - (n % 2) if flip else n
+
+
+def _draw(params: LandmarkParams, width: int, height: int, rng: np.random.Generator, symmetric: bool) -> Augmentation:
+    """One random augmentation; ``symmetric``: no rotation, x-shift or noise (``F B F == B``)."""
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    angle = rng.uniform(-1.0, 1.0) * params.tta_rotation_deg
+    scale = 1.0 + rng.uniform(-1.0, 1.0) * params.tta_scale
+    shift = rng.uniform(-1.0, 1.0, size=2) * params.tta_shift_frac * np.array([width, height])
+    p = params.tta_photometric
+    brightness = rng.uniform(-1.0, 1.0) * p * 64.0
+    contrast = 1.0 + rng.uniform(-1.0, 1.0) * p
+    gamma = float(np.exp(rng.uniform(-1.0, 1.0) * p))
+    noise = rng.uniform(0.0, params.tta_noise_sigma)
+    blur = int(rng.choice([3, 5])) if rng.uniform() < params.tta_blur_prob else 0
+    noise_seed = int(rng.integers(0, 2**31 - 1))
+    if symmetric:
+        angle, shift[0], noise = 0.0, 0.0, 0.0
+    m = cv2.getRotationMatrix2D(centre, float(angle), float(scale))
+    m[:, 2] += shift
+    return Augmentation(
+        matrix=m,
+        scale=float(scale),
+        brightness=float(brightness),
+        contrast=float(contrast),
+        gamma=gamma,
+        noise_sigma=float(noise),
+        blur_ksize=blur,
+        noise_seed=noise_seed,
+    )
+
+
+def make_augmentations(params: LandmarkParams, width: int, height: int, seed: int | None = None) -> list[Augmentation]:
+    """A mirror-closed set of ``closed_copy_count(tta_copies, tta_flip)`` augmentations.
+
+    Copy 0 is the identity. Group ``g = 1, 2, ...`` draws one augmentation ``A`` from
+    ``numpy.random.default_rng([seed, g])``: rotation ~ U(±tta_rotation_deg) degrees
+    about the image centre, scale ~ 1 + U(±tta_scale), shift ~ U(±tta_shift_frac) ×
+    (width, height) pixels, brightness ~ U(±tta_photometric) × 64 grey levels, contrast
+    ~ 1 + U(±tta_photometric), gamma ~ exp(U(±tta_photometric)), noise sigma ~ U(0,
+    tta_noise_sigma) grey levels (a seeded field), a 3x3 or 5x5 Gaussian blur with
+    probability ``tta_blur_prob``.
+
+    With ``tta_flip``: ``[I, F]`` then groups ``[A, F A F, A F, F A]``
+    (:meth:`Augmentation.mirror_conjugate`, :meth:`Augmentation.input_flipped`); when
+    two copies remain, a pair ``[B, B F]`` whose ``B`` has no rotation, x-shift or
+    noise (so ``F B F = B``). Without ``tta_flip``: ``[I]`` then pairs
+    ``[A, F A F]``; when one copy remains, a single such ``B``. Either way the set is
+    closed under ``s -> F s F``, and with ``tta_flip`` also under ``s -> s F`` (which
+    makes :func:`run_tta` exactly mirror-equivariant).
 
     Parameters
     ----------
     params : LandmarkParams
     width, height : int
-        Image size, pixels.
+        Image size, pixels (the frame or face crop the copies are rendered from).
     seed : int, optional
         Defaults to ``params.tta_seed``; pass e.g. ``hash((tta_seed, frame))`` to vary
         augmentations between frames while staying deterministic.
 
     Returns
     -------
-    list of Augmentation, length ``max(params.tta_copies, 1)``
+    list of Augmentation, length ``closed_copy_count(params.tta_copies, params.tta_flip)``
     """
     seed = params.tta_seed if seed is None else int(seed)
-    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    n = closed_copy_count(params.tta_copies, params.tta_flip)
+    flip = bool(params.tta_flip)
     augs = [Augmentation()]
-    for k in range(1, max(int(params.tta_copies), 1)):
-        rng = np.random.default_rng([abs(seed), k])
-        angle = rng.uniform(-1.0, 1.0) * params.tta_rotation_deg
-        scale = 1.0 + rng.uniform(-1.0, 1.0) * params.tta_scale
-        shift = rng.uniform(-1.0, 1.0, size=2) * params.tta_shift_frac * np.array([width, height])
-        m = cv2.getRotationMatrix2D(centre, float(angle), float(scale))
-        m[:, 2] += shift
-        p = params.tta_photometric
-        brightness = rng.uniform(-1.0, 1.0) * p * 64.0
-        contrast = 1.0 + rng.uniform(-1.0, 1.0) * p
-        gamma = float(np.exp(rng.uniform(-1.0, 1.0) * p))
-        noise = rng.uniform(0.0, params.tta_noise_sigma)
-        blur = int(rng.choice([3, 5])) if rng.uniform() < params.tta_blur_prob else 0
-        noise_seed = int(rng.integers(0, 2**31 - 1))
-        augs.append(
-            Augmentation(
-                matrix=m,
-                scale=float(scale),
-                flip=bool(params.tta_flip and k % 2 == 1),
-                brightness=float(brightness),
-                contrast=float(contrast),
-                gamma=gamma,
-                noise_sigma=float(noise),
-                blur_ksize=blur,
-                noise_seed=noise_seed,
-            )
-        )
+    if n >= 2 and flip:
+        augs.append(Augmentation(flip=True))
+    g = 0
+    while len(augs) < n:
+        g += 1
+        rng = np.random.default_rng([abs(seed), g])
+        room = n - len(augs)
+        full = 4 if flip else 2
+        a = _draw(params, width, height, rng, symmetric=room < full)
+        if room < full:
+            group = [a, a.input_flipped()] if flip else [a]
+        else:
+            c = a.mirror_conjugate(width)
+            group = [a, c, a.input_flipped(), c.input_flipped()] if flip else [a, c]
+        augs.extend(group)
     return augs
+
+
+def resize_mirror_symmetric(img: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """``cv2.resize`` made exactly mirror-equivariant.
+
+    ``cv2.resize`` of a mirrored image differs from the mirrored resize by one grey
+    level at a few pixels (fixed-point weights, ~1e-5 of the pixels measured on a
+    3264 px photo); the average (rounded half up) of ``resize(img)`` and
+    ``flip(resize(flip(img)))`` is symmetric in the two, so
+    ``resize_mirror_symmetric(flip(img)) == flip(resize_mirror_symmetric(img))``
+    bit for bit.
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W, C), uint8
+    size : (width, height)
+        Output size, pixels (``cv2.resize`` order).
+    interpolation : int
+        ``cv2.INTER_*`` flag.
+
+    Returns
+    -------
+    ndarray, shape (height, width, C), uint8, C-contiguous
+    """
+    a = cv2.resize(img, size, interpolation=interpolation)
+    b = cv2.flip(cv2.resize(cv2.flip(img, 1), size, interpolation=interpolation), 1)
+    if np.array_equal(a, b):
+        return np.ascontiguousarray(a)
+    out = (a.astype(np.uint16) + b.astype(np.uint16) + 1) >> 1
+    return np.ascontiguousarray(out.astype(np.uint8))
+
+
+def _symmetric_face_crop(rgb: np.ndarray, ref: np.ndarray, margin: float, out_side: int):
+    """Face crop (canvas, CropMap) whose square for the mirrored frame is the mirrored square.
+
+    As :func:`~palsyflow.landmarks.mediapipe_backend.square_crop` with
+    :func:`~palsyflow.landmarks.mediapipe_backend.face_square`, but the crop's left
+    pixel column is rounded to nearest (``rint`` is odd-symmetric) so that ``x0`` maps
+    to ``W - side - x0`` under mirroring, and the resize is
+    :func:`resize_mirror_symmetric`. Border: replicate.
+    """
+    from palsyflow.landmarks.mediapipe_backend import CropMap, face_square
+
+    h, w = rgb.shape[:2]
+    cx, cy, side = face_square(ref, margin)
+    side_i = max(1, int(round(side)))
+    x0 = int(np.rint(cx - (side_i - 1) / 2.0))
+    y0 = int(np.floor(cy - side_i / 2.0 + 0.5))
+    x1, y1 = x0 + side_i, y0 + side_i
+    pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
+    patch = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    if any(pad):
+        if patch.size == 0:
+            patch = np.zeros((side_i, side_i, 3), np.uint8)
+        else:
+            patch = cv2.copyMakeBorder(patch, *pad, cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if out_side < side_i else cv2.INTER_CUBIC
+    canvas = resize_mirror_symmetric(patch, (int(out_side), int(out_side)), interp)
+    return canvas, CropMap(x0, y0, side_i, out_side / side_i)
 
 
 def apply_augmentation(rgb: np.ndarray, aug: Augmentation) -> np.ndarray:
@@ -228,6 +390,8 @@ def apply_augmentation(rgb: np.ndarray, aug: Augmentation) -> np.ndarray:
         noise = np.empty(out.shape, dtype=np.int16)
         s = float(aug.noise_sigma)
         cv2.randn(noise, (0.0, 0.0, 0.0), (s, s, s))  # per-channel mean and sigma
+        if aug.noise_mirror:
+            noise = cv2.flip(noise, 1)
         out = cv2.add(out, noise, dtype=cv2.CV_8U)  # saturating add
     return np.ascontiguousarray(out)
 
@@ -266,25 +430,33 @@ def run_tta(
     augmentations: list[Augmentation] | None = None,
     copy0: Detection | None = None,
 ) -> TTAResult:
-    """Detect landmarks on augmented copies of ``rgb`` and combine them.
+    """Detect landmarks on a mirror-closed set of augmented copies of ``rgb`` and combine them.
 
-    Copy 0 is the unaugmented frame (``copy0`` when given, else ``detector.detect(rgb)``).
-    With ``params.tta_crop_side > 0`` (default) and a face in copy 0, copies
-    ``k >= 1`` are rendered from a square face crop (:func:`~palsyflow.landmarks.
-    mediapipe_backend.face_square` with ``params.tta_crop_margin``) resized to
-    ``tta_crop_side`` pixels: rotations and flips then act about the face, and the
-    per-copy image work no longer grows with the frame size (the detector's networks
-    see a 128x128 frame and a 256x256 face crop whatever the input size). Otherwise
-    (``tta_crop_side == 0``, no face in copy 0, or explicit ``augmentations``) the
-    copies are rendered from the whole frame, first downscaled to
-    ``params.detect_max_side`` when larger. All copies are mapped back to
-    full-resolution pixels.
+    Copy 0 is the unaugmented frame (``copy0`` when given, else ``detector.detect(rgb)``)
+    and, with ``params.tta_flip``, copy 1 is the mirrored full frame; both are detected at
+    full resolution. The remaining copies (:func:`make_augmentations`) are rendered:
 
-    In every copy, the face kept is the one nearest (mean point distance, after
-    mapping back) to the face chosen in copy 0 (or, when copy 0 has none, in the first
-    copy with a face), so multi-face images stay on one person; a copy whose nearest
-    face is more than half an inter-ocular distance away (mean over points) counts as
-    not found.
+    * with ``params.tta_crop_side > 0`` (default) and a face in copy 0 or 1, from a
+      square face crop resized to ``tta_crop_side`` pixels (rotations and flips then act
+      about the face, and the per-copy image work no longer grows with the frame size).
+      The crop is centred on the mean of copy 0's face and copy 1's face mapped back
+      (a mirror-equivariant reference), with ``params.tta_crop_margin``;
+    * otherwise (``tta_crop_side == 0`` or no face), from the whole frame, first
+      downscaled to ``params.detect_max_side`` when larger
+      (:func:`resize_mirror_symmetric`).
+
+    All copies are mapped back to full-resolution pixels. With ``tta_flip``,
+    ``run_tta(np.fliplr(rgb))`` equals ``flip_points(run_tta(rgb).points, W)`` up to
+    floating-point rounding (~1e-12 px): the detector sees the same images for both
+    inputs (see the module docstring). Not exactly when ``copy0`` is given (e.g. a
+    VIDEO-mode detection, which differs from the IMAGE-mode detection copy 1 is paired
+    with).
+
+    In every copy, the face kept is the one nearest (mean point distance, after mapping
+    back) to the reference face (the mean of copies 0 and 1 when both found the same
+    face, else the first chosen face), so multi-face images stay on one person; a copy
+    whose nearest face is more than half an inter-ocular distance away (mean over
+    points) counts as not found.
 
     Parameters
     ----------
@@ -297,74 +469,98 @@ def run_tta(
         Augmentation seed, default ``params.tta_seed``.
     augmentations : list of Augmentation, optional
         Explicit whole-frame copies (overrides ``params``/``seed``); the first should
-        be the identity.
+        be the identity. Geometric-identity copies (with or without flip) without
+        photometric change are detected on the full-resolution frame.
     copy0 : Detection, optional
         An existing detection of the unaugmented image in full-resolution pixels (e.g.
         the VIDEO-mode pass over a key frame), used as copy 0 instead of detecting
-        again when copy 0 is the identity.
+        again.
 
     Returns
     -------
     TTAResult
         ``points`` and ``spread`` in full-resolution pixels.
     """
-    from palsyflow.landmarks.mediapipe_backend import face_square, square_crop
-
     full_h, full_w = rgb.shape[:2]
     per_copy: list[np.ndarray] = []  # each (n_faces, 478, 3), full-resolution pixels
     chosen: list[int | None] = []
-    use_crop = augmentations is None and params.tta_crop_side > 0
-    if use_crop:
-        det0 = copy0 if copy0 is not None else detector.detect(rgb)
-        ref0 = det0.points
-        if ref0 is None or not np.isfinite(ref0[:, :2]).all():
-            use_crop = False
-    if use_crop:
-        side = int(params.tta_crop_side)
-        cx, cy, crop_side = face_square(ref0, params.tta_crop_margin)
-        canvas, crop = square_crop(rgb, cx, cy, crop_side, side, border="replicate")
-        augs = make_augmentations(params, side, side, seed)
-        n_faces0 = det0.n_faces
-        per_copy.append(np.asarray(det0.faces, dtype=np.float64))
-        chosen.append(det0.chosen)
-        for aug in augs[1:]:
-            det = detector.detect(apply_augmentation(canvas, aug))
-            faces = crop.to_frame(points_to_original(det.faces, aug, side)) if det.n_faces else det.faces
-            per_copy.append(faces)
-            chosen.append(det.chosen)
-    else:
+
+    def full_frame(aug: Augmentation, k: int) -> Detection:
+        # identity or pure mirror: detect on the full-resolution frame
+        if not aug.flip:
+            det = copy0 if (k == 0 and copy0 is not None) else detector.detect(rgb)
+            faces = np.asarray(det.faces, dtype=np.float64)
+        else:
+            det = detector.detect(np.ascontiguousarray(cv2.flip(rgb, 1)))
+            faces = flip_points(np.asarray(det.faces, dtype=np.float64), full_w)
+        per_copy.append(faces)
+        chosen.append(det.chosen)
+        return det
+
+    def downscaled() -> tuple[np.ndarray, float, float]:
         small = rgb
         if max(full_h, full_w) > params.detect_max_side:
             # augment at detection resolution (the detector would downscale anyway)
             s = params.detect_max_side / max(full_h, full_w)
-            small = cv2.resize(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), interpolation=cv2.INTER_AREA)
-        height, width = small.shape[:2]
-        sx, sy = full_w / width, full_h / height
-        augs = augmentations if augmentations is not None else make_augmentations(params, width, height, seed)
-        n_faces0 = 0
-        for k, aug in enumerate(augs):
-            identity = aug.is_geometric_identity and aug.is_photometric_identity
-            if identity:
-                # the detector maps a full-resolution frame to full-resolution pixels
-                det = copy0 if (k == 0 and copy0 is not None) else detector.detect(rgb)
-                faces = np.asarray(det.faces, dtype=np.float64)
-            else:
-                det = detector.detect(apply_augmentation(small, aug))
-                faces = points_to_original(det.faces, aug, width) if det.n_faces else det.faces
-                if det.n_faces and (sx, sy) != (1.0, 1.0):
-                    faces[..., 0] = (faces[..., 0] + 0.5) * sx - 0.5
-                    faces[..., 1] = (faces[..., 1] + 0.5) * sy - 0.5
-                    faces[..., 2] *= sx
-            if k == 0:
-                n_faces0 = det.n_faces
-            per_copy.append(faces)
-            chosen.append(det.chosen)
+            size = (max(1, round(full_w * s)), max(1, round(full_h * s)))
+            small = resize_mirror_symmetric(rgb, size, cv2.INTER_AREA)
+        return small, full_w / small.shape[1], full_h / small.shape[0]
+
+    def from_small(aug: Augmentation, small: np.ndarray, sx: float, sy: float) -> None:
+        det = detector.detect(apply_augmentation(small, aug))
+        faces = np.asarray(det.faces, dtype=np.float64)
+        if det.n_faces:
+            faces = points_to_original(faces, aug, small.shape[1])
+            if (sx, sy) != (1.0, 1.0):
+                faces[..., 0] = (faces[..., 0] + 0.5) * sx - 0.5
+                faces[..., 1] = (faces[..., 1] + 0.5) * sy - 0.5
+                faces[..., 2] *= sx
+        per_copy.append(faces)
+        chosen.append(det.chosen)
 
     ref = None
-    for faces, c in zip(per_copy, chosen, strict=True):
-        if c is not None:
-            ref = faces[c]
-            break
+    if augmentations is not None:
+        augs = list(augmentations)
+        small, sx, sy = downscaled()
+        n_faces0 = 0
+        for k, aug in enumerate(augs):
+            if np.allclose(aug.matrix, [[1, 0, 0], [0, 1, 0]]) and aug.is_photometric_identity:
+                full_frame(aug, k)
+            else:
+                from_small(aug, small, sx, sy)
+            if k == 0:
+                n_faces0 = per_copy[0].shape[0]
+    else:
+        n_total = closed_copy_count(params.tta_copies, params.tta_flip)
+        det0 = full_frame(Augmentation(), 0)
+        n_faces0 = det0.n_faces
+        n_full = 1
+        if params.tta_flip and n_total >= 2:
+            full_frame(Augmentation(flip=True), 1)
+            n_full = 2
+        ref = _mirror_reference(per_copy, chosen)
+        if params.tta_crop_side > 0 and ref is not None:
+            side = int(params.tta_crop_side)
+            canvas, crop = _symmetric_face_crop(rgb, ref, params.tta_crop_margin, side)
+            augs = make_augmentations(params, side, side, seed)
+            for aug in augs[n_full:]:
+                det = detector.detect(apply_augmentation(canvas, aug))
+                faces = np.asarray(det.faces, dtype=np.float64)
+                if det.n_faces:
+                    faces = crop.to_frame(points_to_original(faces, aug, side))
+                per_copy.append(faces)
+                chosen.append(det.chosen)
+        else:
+            small, sx, sy = downscaled()
+            augs = make_augmentations(params, small.shape[1], small.shape[0], seed)
+            for aug in augs[n_full:]:
+                from_small(aug, small, sx, sy)
+
+    if ref is None:
+        for faces, c in zip(per_copy, chosen, strict=True):
+            if c is not None:
+                ref = faces[c]
+                break
     if ref is None:
         nan = np.full((N_POINTS, 3), np.nan)
         return TTAResult(nan, np.full(N_POINTS, np.nan), 0, len(augs), n_faces0)
@@ -386,3 +582,20 @@ def run_tta(
     else:  # a spread needs two copies
         spread = np.full(N_POINTS, np.nan)
     return TTAResult(med, spread, len(picked), len(augs), n_faces0)
+
+
+def _mirror_reference(per_copy: list[np.ndarray], chosen: list[int | None]) -> np.ndarray | None:
+    """Reference face from the full-frame copies: copy 0's chosen face, averaged with the
+    pure-mirror copy's (mapped back) when that is the same face (mean point distance
+    within half an inter-ocular distance). Swapping the two copies gives the same mean,
+    so the reference of a mirrored frame is the mirrored reference. (478, 3) or None.
+    """
+    found = [faces[c] for faces, c in zip(per_copy[:2], chosen[:2], strict=True) if c is not None]
+    if not found:
+        return None
+    if len(found) == 2:
+        a, b = found
+        iod = 0.5 * (float(interocular_distance(a)) + float(interocular_distance(b)))
+        if np.linalg.norm(a[:, :2] - b[:, :2], axis=-1).mean() <= 0.5 * iod:
+            return 0.5 * (a + b)
+    return found[0]

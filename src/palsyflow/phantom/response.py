@@ -100,9 +100,10 @@ def photo_sweep(
     Returns
     -------
     list of dict
-        One row per (side, fraction): ``task, side, fraction, left, right, activated,
-        asymmetry, signed, weaker`` (``asymmetry``/``weaker`` None when the task is not
-        activated; ``signed`` from :func:`signed_asymmetry` always when measured).
+        One row per (side, fraction): ``task, side, fraction, left, right, threshold,
+        activated, asymmetry, signed, weaker`` (``asymmetry``/``weaker`` None when the
+        task is not activated; ``signed`` from :func:`signed_asymmetry` always when
+        measured; ``threshold`` the activation threshold, same unit as left/right).
 
     Raises
     ------
@@ -127,12 +128,15 @@ def photo_sweep(
                 if found is None:
                     raise PhantomError(f"{task_photo}: no face found in the phantom (side {side}, w {w})")
                 m = task_measure(task, neutral, make_pose(found), feature_params)
-                rows.append(_row(task, side, w, m.left, m.right, m.activated, m.asymmetry_score, m.weaker_side))
+                rows.append(
+                    _row(task, side, w, m.left, m.right, m.activated, m.asymmetry_score, m.weaker_side, m.threshold)
+                )
     return rows
 
 
-def _row(task, side, w, left, right, activated, asym, weaker) -> dict:
+def _row(task, side, w, left, right, activated, asym, weaker, threshold=None) -> dict:
     return {
+        "threshold": threshold,
         "task": task,
         "side": side,
         "fraction": float(w),
@@ -178,7 +182,8 @@ def video_sweep(
     Returns
     -------
     list of dict
-        Rows as :func:`photo_sweep`; ``activated`` is True when both excursions exist.
+        Rows as :func:`photo_sweep`; ``activated`` is True when both excursions exist;
+        ``threshold`` is None (regional measures have no activation gate).
     """
     from palsyflow.features.regional import recording_measures
     from palsyflow.landmarks import extract_landmarks
@@ -208,6 +213,15 @@ def video_sweep(
     return rows
 
 
+def _evaluable(series: Sequence[dict]) -> bool:
+    base = min(series, key=lambda r: r["fraction"])
+    if not base["activated"]:
+        return False
+    weak = base["left"] if base["side"] == "left" else base["right"]
+    thr = base.get("threshold")
+    return weak is not None and (thr is None or weak >= thr)
+
+
 def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
     """Spearman's rho per task and the weaker-side accuracy of a sweep.
 
@@ -222,8 +236,12 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
     Returns
     -------
     dict
-        Per task: ``rho_pooled`` (w against the asymmetry score over all series; a
-        non-activated phantom counts as asymmetry 0), ``rho_series_median`` and
+        Only **evaluable** series count: those whose unweakened phantom (the smallest
+        ``w``, normally 0, i.e. the healthy original) is activated and whose weakened
+        side itself moved at least the activation threshold there (a movement the
+        volunteer did not make cannot be weakened). Per task: ``n_series``,
+        ``excluded_series``, ``rho_pooled`` (w against the asymmetry score over the
+        evaluable series' rows; a non-activated phantom counts as asymmetry 0), ``rho_series_median`` and
         ``rho_series_min`` (per series), the same three for the signed score
         (``signed_*``), ``side_accuracy`` (weaker side == weakened side among
         activated phantoms with ``w >= min_fraction_for_side``), ``side_n``,
@@ -247,12 +265,13 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
     out: dict = {}
     tasks = sorted({r["task"] for r in rows})
     for task in [*tasks, "all"]:
-        sel = [r for r in rows if task == "all" or r["task"] == task]
-        res: dict = {"n_rows": len(sel)}
-        series: dict[tuple, list[dict]] = {}
-        for r in sel:
-            series.setdefault((r.get("subject"), r["task"], r["side"]), []).append(r)
-        res["n_series"] = len(series)
+        chosen = [r for r in rows if task == "all" or r["task"] == task]
+        all_series: dict[tuple, list[dict]] = {}
+        for r in chosen:
+            all_series.setdefault((r.get("subject"), r["task"], r["side"]), []).append(r)
+        series = {k: v for k, v in all_series.items() if _evaluable(v)}
+        sel = [r for v in series.values() for r in v]
+        res: dict = {"n_rows": len(sel), "n_series": len(series), "excluded_series": len(all_series) - len(series)}
         for key, name in (("asymmetry", ""), ("signed", "signed_")):
             res[f"{name}rho_pooled"] = rho([r["fraction"] for r in sel], [score(r, key) for r in sel])
             per = [rho([r["fraction"] for r in s], [score(r, key) for r in s]) for s in series.values()]

@@ -333,8 +333,6 @@ def _frame_at(src: Path, index: int) -> np.ndarray:
 
 
 def _simulate_video(src, out, side, fraction, model_path, params, blend, falloff, droop, bitrate, tracks) -> PhantomInfo:
-    import av
-
     from palsyflow.landmarks.keyframes import select_keyframes
 
     p = _params(params)
@@ -348,6 +346,22 @@ def _simulate_video(src, out, side, fraction, model_path, params, blend, falloff
     img0 = _frame_at(src, neutral)
 
     tmp = out.with_name(f".{out.name}.partial{out.suffix}")
+    try:
+        warped, copied_audio = _encode(src, tmp, out, points, pts0, img0, fps, side, fraction, blend, falloff, droop, bitrate)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return PhantomInfo(
+        source=src.name, rest=None, kind="video", side=side, fraction=fraction, blend=blend,
+        falloff=falloff, droop=droop, neutral_frame=int(neutral), frames=int(points.shape[0]),
+        frames_warped=warped, audio=copied_audio,
+    )
+
+
+def _encode(src, tmp, out, points, pts0, img0, fps, side, fraction, blend, falloff, droop, bitrate) -> tuple[int, bool]:
+    """Pass 2: decode, warp every face frame, encode MPEG-4 video, copy the audio packets."""
+    import av
+
     warped = 0
     copied_audio = False
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format=_container_format(out)) as outp:
@@ -400,12 +414,7 @@ def _simulate_video(src, out, side, fraction, model_path, params, blend, falloff
                 copied_audio = True
         for pk in vout.encode(None):
             outp.mux(pk)
-    tmp.replace(out)
-    return PhantomInfo(
-        source=src.name, rest=None, kind="video", side=side, fraction=fraction, blend=blend,
-        falloff=falloff, droop=droop, neutral_frame=int(neutral), frames=int(points.shape[0]),
-        frames_warped=warped, audio=copied_audio,
-    )
+    return warped, copied_audio
 
 
 def _start_time(container) -> float:
