@@ -159,7 +159,9 @@ def test_z_and_percentile_from_model_and_null_for_unmodelled_measures():
     scores = score_sessions(session_measures(t), model, ScoreParams(), "7")
     mouth = scores.filter(pl.col("measure") == "symmetry_mouth").row(0, named=True)
     assert mouth["z"] == pytest.approx((85.0 - loc) / scale)
-    assert mouth["percentile"] == pytest.approx(100 * norm.cdf((85.0 - loc) / scale))
+    # the model's small-sample percentile (Crawford & Howell), not a bare normal CDF of z
+    assert mouth["percentile"] == pytest.approx(model.percentile(np.array([[85.0]]))[0, 0])
+    assert mouth["percentile"] > 100 * norm.cdf((85.0 - loc) / scale)
     assert mouth["model_version"] == "7"
     eye = scores.filter(pl.col("measure") == "symmetry_eye").row(0, named=True)
     assert eye["value"] == pytest.approx(90.0)
@@ -231,3 +233,26 @@ def test_measure_info_is_consistent():
         assert isinstance(unit, str) and unit
         assert better in (True, False, None)
     assert MEASURE_INFO['symmetry_index'][0] == 'overall'
+
+
+def test_movement_weakness_lowers_the_index_and_names_the_side_that_moved_less():
+    rest = {r: 0.02 for r in REGIONS}
+    rest_weaker = {r: "right" for r in REGIONS}  # a slight resting asymmetry to the right
+    rows = []
+    for i, (exc_l, exc_r) in enumerate([(0.07, 0.07), (0.05, 0.07), (0.02, 0.07)]):
+        rows.append(
+            session_row(
+                f"s{i}", asym=rest, weaker=rest_weaker,
+                mouth_excursion_left=exc_l, mouth_excursion_right=exc_r,
+                mouth_excursion_asym=abs(exc_l - exc_r) / max(exc_l, exc_r),
+            )
+        )
+    m = session_measures(table(rows)).sort("subject")
+    assert m["symmetry_rest"].to_list() == pytest.approx([98.0] * 3)
+    # rest is unchanged, so the index falls only because movement does
+    assert m["symmetry_movement"].to_list() == pytest.approx([100.0, 100 * (1 - 2 / 7), 100 * (1 - 5 / 7)])
+    idx = m["symmetry_index"].to_list()
+    assert idx[0] > idx[1] > idx[2]
+    assert idx[2] == pytest.approx((98.0 + 100 * (1 - 5 / 7)) / 2)
+    # the side that moves less is the weaker side, over the resting vote
+    assert m["weaker_side"].to_list() == ["right", "left", "left"]

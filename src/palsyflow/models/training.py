@@ -30,6 +30,9 @@ NORMATIVE_MEASURES: tuple[str, ...] = tuple(
     m for m in MEASURE_INFO if m.startswith("symmetry_") or m.startswith("speech_")
 )
 
+#: Means of other measures: left out of a joint (MCD) covariance, which they would make singular.
+COMPOSITE_MEASURES: tuple[str, ...] = ("symmetry_index", "symmetry_rest", "symmetry_movement")
+
 NORMATIVE_FILE = "normative.joblib"
 GRADER_FILE = "grader.joblib"
 METRICS_FILE = "train_metrics.json"
@@ -141,7 +144,7 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
         )
     else:
         for m in present:
-            if params.normative_method == "mcd" and m == "symmetry_index":
+            if params.normative_method == "mcd" and m in COMPOSITE_MEASURES:
                 # a linear combination of the regional symmetries: singular joint covariance
                 skipped[f"normative.{m}"] = "excluded from the mcd fit (mean of the regional symmetries)"
                 continue

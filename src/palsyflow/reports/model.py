@@ -28,6 +28,12 @@ SPEECH_LABELS: dict[str, str] = {
     "speech_energy_db_sd": "Loudness variation",
     "speech_rate_hz": "Speech rate",
 }
+#: Components of the overall index (rest and movement), with reader-facing labels.
+COMPONENT_LABELS: dict[str, str] = {
+    "symmetry_rest": "At rest (mean of the regions)",
+    "symmetry_mouth_excursion": "Mouth movement (speech)",
+    "symmetry_movement": "Movement (all movement measured)",
+}
 REGION_LABELS: dict[str, str] = {
     "brow": "Brow",
     "eye": "Eye",
@@ -92,6 +98,7 @@ class HistoryPoint:
     session_date: dt.date
     symmetry_index: float | None
     regions: dict[str, float | None] = field(default_factory=dict)
+    movement: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class SessionReport:
     model_version: str | None
     min_change_points: float = 5.0
     healthy_range_percentile: float = 5.0
+    components: tuple[MeasureRow, ...] = ()
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -219,13 +227,14 @@ def build_session_report(
         if OVERALL_MEASURE in by_measure
         else None
     )
+    components = tuple(_measure_row(by_measure[m], label) for m, label in COMPONENT_LABELS.items() if m in by_measure)
     speech_names = [m for m in SPEECH_LABELS if m in by_measure]
     speech_names += sorted(
         m for m, r in by_measure.items() if r["region"] == "speech" and m not in SPEECH_LABELS
     )
     speech = tuple(_measure_row(by_measure[m], SPEECH_LABELS.get(m, m)) for m in speech_names)
 
-    wanted = [OVERALL_MEASURE] + [region_measure(r) for r in REGIONS]
+    wanted = [OVERALL_MEASURE, "symmetry_movement"] + [region_measure(r) for r in REGIONS]
     hist_rows = (
         subject_rows.filter(pl.col("measure").is_in(wanted))
         .group_by("session", "measure")
@@ -241,6 +250,7 @@ def build_session_report(
             session_date=d,
             symmetry_index=_opt(values.get((s, OVERALL_MEASURE))),
             regions={r: _opt(values.get((s, region_measure(r)))) for r in REGIONS},
+            movement=_opt(values.get((s, "symmetry_movement"))),
         )
         for s, d in dates.select("session", "session_date").iter_rows()
         if any((s, m) in values for m in wanted)
@@ -263,4 +273,5 @@ def build_session_report(
         model_version=", ".join(versions) if versions else None,
         min_change_points=params.min_change_points,
         healthy_range_percentile=params.healthy_range_percentile,
+        components=components,
     )

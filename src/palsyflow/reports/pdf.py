@@ -171,7 +171,7 @@ def render_session_report(
     # Regional symmetry
     story.append(Paragraph("Facial symmetry by region", h2))
     rows = [heads(["Region", "Symmetry (0-100)", "Percentile vs healthy", "Weaker side (patient's)", "Change since first"])]
-    regional = list(report.regions) + ([report.overall] if report.overall is not None else [])
+    regional = list(report.regions) + list(report.components) + ([report.overall] if report.overall is not None else [])
     for r in regional:
         rows.append([r.label, _num(r.value), _percentile(r), _side(r.weaker_side), _signed(r.change_since_first)])
     if len(rows) == 1:

@@ -57,6 +57,9 @@ def history_plot_png(report: SessionReport, width_in: float = 6.7, height_in: fl
             if all(math.isnan(y) for y in ys):
                 continue
             ax.plot(dates, ys, color=colour, marker=marker, markersize=4, linewidth=1.2, label=REGION_LABELS[region])
+        ys = [_nan(p.movement) for p in report.history]
+        if not all(math.isnan(y) for y in ys):
+            ax.plot(dates, ys, color="tab:red", marker="D", markersize=5, linewidth=1.6, linestyle="--", label="Movement")
         ys = [_nan(p.symmetry_index) for p in report.history]
         if not all(math.isnan(y) for y in ys):
             ax.plot(dates, ys, color="black", marker="o", markersize=6, linewidth=2.4, label="Overall")

@@ -4,8 +4,9 @@ Two steps:
 
 1. :func:`session_measures` turns the session table (one row per site/subject/session,
    regional left/right measures and asymmetry ratios) into the derived, clinician-facing
-   measures: a 0-100 symmetry score per region, their mean (``symmetry_index``), the
-   weaker side per region and overall, and the speech measures.
+   measures: a 0-100 symmetry score per region at rest, a movement symmetry, the
+   overall ``symmetry_index`` combining rest and movement, the weaker side per region
+   and overall, and the speech measures.
 2. :func:`score_sessions` puts every measure of every session in the long
    :data:`palsyflow.schemas.SCORE_SCHEMA` table, with z-score and percentile against the
    normative model of healthy sessions and the change since the subject's first session.
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
 
 from palsyflow.features.regions import REGIONS as FEATURE_REGIONS
 from palsyflow.features.speech import SPEECH_MEASURES as FEATURE_SPEECH_MEASURES
@@ -51,6 +51,8 @@ CONTEXT_COLUMNS: tuple[str, ...] = ("healthy", "hb_grade", "simulated")
 MEASURE_INFO: dict[str, tuple[str, str, bool | None]] = {
     **{f"symmetry_{r}": (r, "0-100", True) for r in REGIONS},
     "symmetry_mouth_excursion": ("mouth", "0-100", True),
+    "symmetry_rest": ("overall", "0-100", True),
+    "symmetry_movement": ("overall", "0-100", True),
     "symmetry_index": ("overall", "0-100", True),
     "speech_f0_median_hz": ("speech", "Hz", None),
     "speech_f0_sd_st": ("speech", "semitones", None),
@@ -64,6 +66,8 @@ MEASURE_INFO: dict[str, tuple[str, str, bool | None]] = {
 WEAKER_COLUMN: dict[str, str] = {
     **{f"symmetry_{r}": f"weaker_{r}" for r in REGIONS},
     "symmetry_mouth_excursion": "weaker_mouth_excursion",
+    "symmetry_rest": "weaker_rest",
+    "symmetry_movement": "weaker_movement",
     "symmetry_index": "weaker_side",
 }
 
@@ -120,8 +124,21 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
           as ``|L - R| / max(|L|, |R|)`` (null when both are 0).
         - ``symmetry_mouth_excursion`` likewise from ``mouth_excursion_*`` (only when
           the session table has ``mouth_excursion_*`` columns).
-        - ``symmetry_index``: mean of the available ``symmetry_{r}`` of the four
-          regions (null when none is available).
+        - ``symmetry_rest``: mean of the available ``symmetry_{r}`` of the four
+          regions at rest (null when none is available).
+        - ``symmetry_movement``: mean of the available movement symmetries: the mouth
+          excursion in a video (``symmetry_mouth_excursion``) and the eFACE-style
+          dynamic subscore of the task photos (``eface_dynamic``, 100 x weaker /
+          stronger movement).
+        - ``symmetry_index``: mean of ``symmetry_rest`` and ``symmetry_movement``
+          (whichever exist). Rest and movement are kept as separate components, as
+          in the Sunnybrook composite (Ross et al. 1996, Otolaryngol Head Neck Surg
+          114(3):380, doi:10.1016/S0194-5998(96)70206-1) and eFACE (Banks et al. 2015,
+          doi:10.1097/PRS.0000000000001447), because a palsy shows in movement more
+          than at rest.
+        - ``weaker_rest``: the rest regions' vote (below); ``weaker_movement``: the side
+          that moved less (mouth excursion, else the House-Brackmann measurement side);
+          ``weaker_side``: ``weaker_movement`` when known, else ``weaker_rest``.
         - ``weaker_{r}``: passed through unchanged from ``{r}_weaker``.
         - ``weaker_mouth_excursion`` (with ``symmetry_mouth_excursion``): the side with
           the smaller absolute excursion when ``|L - R| > noise_floor_iod``, else null.
@@ -195,23 +212,41 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
         .when((n_left > 0) & (w_right > w_left))
         .then(pl.lit("right"))
         .otherwise(pl.lit(None, dtype=pl.Utf8))
-        .alias("weaker_side")
+        .alias("weaker_rest")
     )
+    # Movement: the side that moved less (mouth excursion in a video; the House-Brackmann
+    # measurement side of a photo task session), when the difference exceeds the floor.
+    movement_side = pl.coalesce(
+        pl.col("weaker_mouth_excursion"),
+        _side(df, "hb_measure_weaker") if "hb_measure_weaker" in df.columns else pl.lit(None, dtype=pl.Utf8),
+    ).alias("weaker_movement")
     speech = [_num(df, m).alias(m) for m in SPEECH_MEASURES]
 
     has_excursion = any(c.startswith("mouth_excursion_") for c in df.columns)
-    out = df.select(ids + sym + weaker + [overall] + speech)
+    eface_dyn = _num(df, "eface_dynamic").alias("_eface_dynamic")
+    out = df.select(ids + sym + weaker + [overall] + speech + [eface_dyn])
+    out = out.with_columns(movement_side.alias("weaker_movement")) if has_excursion else out.with_columns(
+        (_side(df, "hb_measure_weaker") if "hb_measure_weaker" in df.columns else pl.lit(None, dtype=pl.Utf8)).alias(
+            "weaker_movement"
+        )
+    )
     return out.with_columns(
-        pl.mean_horizontal([f"symmetry_{r}" for r in REGIONS]).alias("symmetry_index")
+        pl.mean_horizontal([f"symmetry_{r}" for r in REGIONS]).alias("symmetry_rest"),
+        pl.mean_horizontal(
+            (["symmetry_mouth_excursion"] if has_excursion else []) + ["_eface_dynamic"]
+        ).alias("symmetry_movement"),
+    ).with_columns(
+        pl.mean_horizontal(["symmetry_rest", "symmetry_movement"]).alias("symmetry_index"),
+        pl.coalesce("weaker_movement", "weaker_rest").alias("weaker_side"),
     ).select(
         list(ID_COLUMNS)
         + list(CONTEXT_COLUMNS)
         + [f"symmetry_{r}" for r in REGIONS]
         + (["symmetry_mouth_excursion"] if has_excursion else [])
-        + ["symmetry_index"]
+        + ["symmetry_rest", "symmetry_movement", "symmetry_index"]
         + [f"weaker_{r}" for r in REGIONS]
         + (["weaker_mouth_excursion"] if has_excursion else [])
-        + ["weaker_side"]
+        + ["weaker_rest", "weaker_movement", "weaker_side"]
         + list(SPEECH_MEASURES)
     )
 
@@ -221,7 +256,7 @@ def _normative_columns(measures: pl.DataFrame, normative: NormativeModel) -> dic
     names = [str(c) for c in normative.feature_names_in_]
     table = measures.select([_num(measures, c).alias(c) for c in names])
     z = np.asarray(normative.transform(table), dtype=np.float64).reshape(measures.height, len(names))
-    pct = 100.0 * norm.cdf(z)
+    pct = np.asarray(normative.percentile(table), dtype=np.float64).reshape(measures.height, len(names))
     return {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
 
 
@@ -254,7 +289,7 @@ def score_sessions(
 
         - ``value``: the measure, in ``unit``.
         - ``z`` = ``(value - location) / scale`` and ``percentile`` =
-          ``100 * Phi(z)`` from :class:`~palsyflow.models.normative.NormativeModel`
+          the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`
           (null when there is no model, the measure is not in it, or the value is
           null). The percentile ranks the raw value, whatever ``higher_is_better``.
         - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure (null for speech).
