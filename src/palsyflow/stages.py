@@ -13,6 +13,7 @@ almost nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -57,6 +58,25 @@ def _digest(*parts: object) -> str:
     h = hashlib.sha256()
     for part in parts:
         h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def code_digest(*parts: str) -> str:
+    """sha256 over the source of palsyflow sub-packages or modules (``"scoring"``, ``"landmarks/ibug68.py"``).
+
+    Part of every stage's fingerprint, like the code deps of the stage in ``dvc.yaml``:
+    changed code reruns the stage.
+    """
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for part in parts:
+        target = pkg / part
+        files = sorted(target.rglob("*")) if target.is_dir() else [target]
+        for f in files:
+            if f.suffix in (".py", ".json") and f.is_file():
+                h.update(str(f.relative_to(pkg)).encode())
+                h.update(f.read_bytes())
     return h.hexdigest()
 
 
@@ -280,7 +300,7 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
         return result
     reg = reg.filter(pl.col("kind").is_in(["video", "photo"]))
     model = verify_model(project.face_model)
-    fingerprint = {"params": params.digest(), "model": MODEL_SHA256}
+    fingerprint = {"params": params.digest(), "model": MODEL_SHA256, "code": code_digest("landmarks")}
 
     todo: dict[str, list[dict]] = defaultdict(list)
     for rec in reg.iter_rows(named=True):
@@ -390,7 +410,7 @@ def features(project: Project, progress: Progress = _noop_progress) -> StageResu
         raw = project.layout.root / rec["raw_path"]
         audio = str(raw) if (rec["task"] in params.speech_tasks or rec["kind"] == "audio") else None
         cache = _recording_path(rec).derivative(cache_root, "features", ".json")
-        fp = _digest(ids, lm_state, rest_state, params.digest())
+        fp = _digest(ids, lm_state, rest_state, params.digest(), code_digest("features", "landmarks/ibug68.py", "landmarks/ibug68_offsets.json"))
         old = _read_json(cache)
         if old and old.get("fingerprint") == fp:
             rows.append(old["row"])
@@ -436,7 +456,7 @@ def validate(project: Project) -> StageResult:
     src = project.layout.features / "features.parquet"
     out = project.layout.validated
     outputs = [out / "features.parquet", out / "failed.parquet", out / "sessions.parquet", out / "summary.json"]
-    fp = _digest(_files_digest([src]), project.params.validate_.digest())
+    fp = _digest(_files_digest([src]), project.params.validate_.digest(), code_digest("validation", "features/table.py"))
     if _unchanged(out / ".inputs.json", fp, outputs):
         result.skipped = 1
         return result
@@ -469,7 +489,7 @@ def train(project: Project) -> StageResult:
     result = StageResult("train")
     src = project.layout.validated / "sessions.parquet"
     out = project.models_dir
-    fp = _digest(_files_digest([src]), project.params.train.digest())
+    fp = _digest(_files_digest([src]), project.params.train.digest(), code_digest("models", "scoring"))
     if _unchanged(out / ".inputs.json", fp, [out / "train_metrics.json"]):
         result.skipped = 1
         return result
@@ -514,7 +534,7 @@ def score(project: Project) -> StageResult:
     src = project.layout.validated / "sessions.parquet"
     model_path = project.models_dir / "normative.joblib"
     out = project.layout.scores / "scores.parquet"
-    fp = _digest(_files_digest([src, model_path]), project.params.score.digest())
+    fp = _digest(_files_digest([src, model_path]), project.params.score.digest(), code_digest("scoring", "models"))
     if _unchanged(project.layout.scores / ".inputs.json", fp, [out]):
         result.skipped = 1
         return result
@@ -553,7 +573,7 @@ def report(project: Project, progress: Progress = _noop_progress) -> StageResult
         progress("reports", i, len(sessions))
         pdf = project.layout.session_report(site, subject, session)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
-        fp = _digest(subject_rows.to_dicts(), params.digest(), session)
+        fp = _digest(subject_rows.to_dicts(), params.digest(), session, code_digest("reports"))
         stamp = pdf.with_suffix(".json")
         if _unchanged(stamp, fp, [pdf]):
             result.skipped += 1

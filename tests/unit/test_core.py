@@ -105,3 +105,12 @@ def test_run_jobs_on_a_dask_cluster():
         outcomes = {o.key: o for o in run_jobs(_square_or_fail, [("a", (2,)), ("b", (3,))], params)}
     assert outcomes["a"].value == 4
     assert not outcomes["b"].ok
+
+
+def test_code_digest_changes_with_the_stage_source(tmp_path, monkeypatch):
+    from palsyflow import stages
+
+    a = stages.code_digest("scoring")
+    assert a == stages.code_digest("scoring")
+    assert a != stages.code_digest("reports")
+    assert stages.code_digest("scoring", "models") != a
