@@ -364,6 +364,21 @@ def _feature_job(
     return recording_row(ids, pts, qual, audio, params.speech_sr, params, rest_points=rest_pts, rest_quality=rest_qual)
 
 
+def _warm_speech_jit(params) -> None:
+    """Compile (or load) librosa's numba-cached pYIN kernels once, in this process.
+
+    Worker processes then only read the on-disk numba cache (``NUMBA_CACHE_DIR``):
+    two workers compiling and writing it at the same time can leave a corrupt cache
+    that crashes every later run with a segmentation fault.
+    """
+    import numpy as np
+
+    from palsyflow.features.speech import speech_features
+
+    t = np.arange(params.speech_sr // 2) / params.speech_sr
+    speech_features((0.1 * np.sin(2 * np.pi * 150.0 * t)).astype(np.float32), params.speech_sr, params)
+
+
 def features(project: Project, progress: Progress = _noop_progress) -> StageResult:
     """Per-recording asymmetry and speech features, then the cohort and session tables.
 
@@ -419,6 +434,8 @@ def features(project: Project, progress: Progress = _noop_progress) -> StageResu
         stamps[rec["key"]] = (cache, fp)
         jobs.append((rec["key"], (ids, points, quality, audio, params, rest)))
 
+    if any(args[3] for _, args in jobs):
+        _warm_speech_jit(params)
     for i, out in enumerate(run_jobs(_feature_job, jobs, project.params.executor), 1):
         progress("features", i, len(jobs))
         if not out.ok:
