@@ -256,3 +256,19 @@ def test_movement_weakness_lowers_the_index_and_names_the_side_that_moved_less()
     assert idx[2] == pytest.approx((98.0 + 100 * (1 - 5 / 7)) / 2)
     # the side that moves less is the weaker side, over the resting vote
     assert m["weaker_side"].to_list() == ["right", "left", "left"]
+
+
+def test_session_measures_on_a_real_shaped_session_table():
+    """The features stage's session table (every measure column) goes through scoring."""
+    from palsyflow.features.table import SESSION_TABLE_SCHEMA
+
+    row = {c: None for c in SESSION_TABLE_SCHEMA}
+    row.update(site="a", subject="s1", session="20240101", session_date=dt.date(2024, 1, 1), healthy=True, simulated=False)
+    for r in REGIONS:
+        row.update({f"{r}_left": 0.5, f"{r}_right": 0.45, f"{r}_asym": 0.1, f"{r}_weaker": "right"})
+    row.update(hb_measure_weaker="left", eface_dynamic=60.0)
+    t = pl.DataFrame([row], schema=SESSION_TABLE_SCHEMA)
+    m = session_measures(t).row(0, named=True)
+    assert m["symmetry_movement"] == pytest.approx(60.0)
+    assert m["symmetry_index"] == pytest.approx((90.0 + 60.0) / 2)
+    assert m["weaker_side"] == "left"  # the photo tasks' House-Brackmann side, over the resting vote

@@ -216,20 +216,14 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
     )
     # Movement: the side that moved less (mouth excursion in a video; the House-Brackmann
     # measurement side of a photo task session), when the difference exceeds the floor.
-    movement_side = pl.coalesce(
-        pl.col("weaker_mouth_excursion"),
-        _side(df, "hb_measure_weaker") if "hb_measure_weaker" in df.columns else pl.lit(None, dtype=pl.Utf8),
-    ).alias("weaker_movement")
+    hb_side = (_side(df, "hb_measure_weaker") if "hb_measure_weaker" in df.columns else pl.lit(None, dtype=pl.Utf8))
     speech = [_num(df, m).alias(m) for m in SPEECH_MEASURES]
 
     has_excursion = any(c.startswith("mouth_excursion_") for c in df.columns)
     eface_dyn = _num(df, "eface_dynamic").alias("_eface_dynamic")
-    out = df.select(ids + sym + weaker + [overall] + speech + [eface_dyn])
-    out = out.with_columns(movement_side.alias("weaker_movement")) if has_excursion else out.with_columns(
-        (_side(df, "hb_measure_weaker") if "hb_measure_weaker" in df.columns else pl.lit(None, dtype=pl.Utf8)).alias(
-            "weaker_movement"
-        )
-    )
+    out = df.select(ids + sym + weaker + [overall] + speech + [eface_dyn, hb_side.alias("_hb_weaker")])
+    movement_side = pl.coalesce("weaker_mouth_excursion", "_hb_weaker") if has_excursion else pl.col("_hb_weaker")
+    out = out.with_columns(movement_side.cast(pl.Utf8).alias("weaker_movement"))
     return out.with_columns(
         pl.mean_horizontal([f"symmetry_{r}" for r in REGIONS]).alias("symmetry_rest"),
         pl.mean_horizontal(
