@@ -340,6 +340,7 @@ def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams,
         TTAResult,
         apply_augmentation,
         make_augmentations,
+        pick_reference_faces,
         points_to_original,
         resize_mirror_symmetric,
     )
@@ -370,15 +371,7 @@ def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams,
     ref = next((f[c] for f, c in zip(per_copy, chosen, strict=True) if c is not None), None)
     if ref is None:
         return TTAResult(np.full((N_IBUG, 3), np.nan), np.full(N_IBUG, np.nan), 0, len(augs), n_faces0)
-    gate = 0.5 * float(interocular_distance68(ref))
-    picked = []
-    for faces in per_copy:
-        if faces.shape[0] == 0:
-            continue
-        d = np.linalg.norm(faces[..., :2] - ref[None, :, :2], axis=-1).mean(axis=1)
-        j = int(np.argmin(d))
-        if d[j] <= gate:
-            picked.append(faces[j])
+    picked = pick_reference_faces(per_copy, ref, 0.5 * float(interocular_distance68(ref)))
     stack = np.stack(picked)
     if (sx, sy) != (1.0, 1.0):
         stack[..., 0] = (stack[..., 0] + 0.5) * sx - 0.5

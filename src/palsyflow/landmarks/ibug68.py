@@ -166,12 +166,9 @@ def flip_points68(points: np.ndarray, width: int) -> np.ndarray:
     ValueError
         If the point axis is not 68 long.
     """
-    points = np.asarray(points)
-    if points.ndim < 2 or points.shape[-2] != N_IBUG:
-        raise ValueError(f"expected shape (..., {N_IBUG}, D), got {points.shape}")
-    out = points[..., IBUG68_FLIP, :].copy()
-    out[..., 0] = (width - 1) - out[..., 0]
-    return out
+    from palsyflow.landmarks.topology import mirror_points
+
+    return mirror_points(points, width, IBUG68_FLIP)
 
 
 def outer_canthal_distance(points68: np.ndarray) -> np.ndarray:

@@ -171,10 +171,34 @@ def flip_points(points: np.ndarray, width: int) -> np.ndarray:
     ValueError
         If the point axis is not 478 long.
     """
+    return mirror_points(points, width, MP_FLIP)
+
+
+def mirror_points(points: np.ndarray, width: int, pairs: np.ndarray) -> np.ndarray:
+    """Mirror landmarks of any scheme: ``x -> width - 1 - x`` and re-index by ``pairs``.
+
+    Parameters
+    ----------
+    points : ndarray, shape (..., n_points, D), pixels, x right y down
+    width : int
+        Image width in pixels (pixel centres at integer x, as ``cv2.flip``).
+    pairs : ndarray of int, shape (n_points,)
+        The scheme's symmetric pair permutation (``MP_FLIP``, ``IBUG68_FLIP``).
+
+    Returns
+    -------
+    ndarray, same shape and dtype (a new array)
+
+    Raises
+    ------
+    ValueError
+        If the point axis does not match ``pairs``.
+    """
     points = np.asarray(points)
-    if points.ndim < 2 or points.shape[-2] != N_POINTS:
-        raise ValueError(f"expected shape (..., {N_POINTS}, D), got {points.shape}")
-    out = points[..., MP_FLIP, :].copy()
+    n = len(pairs)
+    if points.ndim < 2 or points.shape[-2] != n:
+        raise ValueError(f"expected shape (..., {n}, D), got {points.shape}")
+    out = points[..., pairs, :].copy()
     out[..., 0] = (width - 1) - out[..., 0]
     return out
 

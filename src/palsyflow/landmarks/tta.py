@@ -565,16 +565,7 @@ def run_tta(
         nan = np.full((N_POINTS, 3), np.nan)
         return TTAResult(nan, np.full(N_POINTS, np.nan), 0, len(augs), n_faces0)
 
-    # a copy whose nearest face is far from the reference saw someone else: drop it
-    gate = 0.5 * float(interocular_distance(ref))
-    picked = []
-    for faces in per_copy:
-        if faces.shape[0] == 0:
-            continue
-        d = np.linalg.norm(faces[..., :2] - ref[None, :, :2], axis=-1).mean(axis=1)
-        j = int(np.argmin(d))
-        if d[j] <= gate:
-            picked.append(faces[j])
+    picked = pick_reference_faces(per_copy, ref, 0.5 * float(interocular_distance(ref)))
     stack = np.stack(picked)  # (n_found, 478, 3)
     med = np.median(stack, axis=0)
     if len(picked) >= 2:
@@ -599,3 +590,32 @@ def _mirror_reference(per_copy: list[np.ndarray], chosen: list[int | None]) -> n
         if np.linalg.norm(a[:, :2] - b[:, :2], axis=-1).mean() <= 0.5 * iod:
             return 0.5 * (a + b)
     return found[0]
+
+
+def pick_reference_faces(per_copy: list[np.ndarray], ref: np.ndarray, gate: float) -> list[np.ndarray]:
+    """From each TTA copy's faces, the one nearest the reference face, if within ``gate``.
+
+    A copy whose nearest face is far from the reference saw someone else: it is dropped.
+
+    Parameters
+    ----------
+    per_copy : list of ndarray, each shape (n_faces, n_points, D)
+        Faces found in each copy, mapped back to the original frame (pixels).
+    ref : ndarray, shape (n_points, D)
+        The reference face (copy 0's, or the first copy with a face).
+    gate : float
+        Largest accepted mean point distance to ``ref``, pixels (half the IOD).
+
+    Returns
+    -------
+    list of ndarray, each shape (n_points, D)
+    """
+    picked = []
+    for faces in per_copy:
+        if faces.shape[0] == 0:
+            continue
+        d = np.linalg.norm(faces[..., :2] - ref[None, :, :2], axis=-1).mean(axis=1)
+        j = int(np.argmin(d))
+        if d[j] <= gate:
+            picked.append(faces[j])
+    return picked
