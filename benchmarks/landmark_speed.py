@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _results import save_result  # benchmarks/_results.py (scripts run with benchmarks/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -312,10 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{'  process threads (1 core / all)':<40}{str(one['threads']) + ' / ' + str(allc['threads']):>14}")
             print(f"{'  TTA spread [% IOD] (crop / whole)':<40}{str(one['crop']['spread_iod_pct']) + ' / ' + str(one['whole']['spread_iod_pct']):>14}")
     if not args.no_save:
-        dest = ROOT / "benchmarks" / "results" / f"landmark_speed-{result['date']}.json"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"saved {dest.relative_to(ROOT)}")
+        save_result("landmark_speed", result, result["date"])
     return result
 
 

@@ -54,6 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _results import save_result  # benchmarks/_results.py (scripts run with benchmarks/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -378,10 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "run_time_s": round(elapsed, 1),
     }
     if not a.no_save:
-        dest = ROOT / "benchmarks" / "results" / f"palsy_web_auc-{result['date']}.json"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"saved {dest.relative_to(ROOT)}")
+        save_result("palsy_web_auc", result, result["date"])
     return 0
 
 

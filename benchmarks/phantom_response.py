@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from _results import save_result  # benchmarks/_results.py (scripts run with benchmarks/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -125,10 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if not args.no_save:
         suffix = "" if args.blend == "morph" else f"-{args.blend}"
-        dest = ROOT / "benchmarks" / "results" / f"phantom_response{suffix}-{result['date']}.json"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"saved {dest.relative_to(ROOT)}")
+        save_result(f"phantom_response{suffix}", result, result["date"])
     return result
 
 

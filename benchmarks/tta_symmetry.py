@@ -37,6 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from _results import save_result  # benchmarks/_results.py (scripts run with benchmarks/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PALSYFLOW_SHARED_DATA", ROOT.parent / "shared" / "data"))
 GLOBS = ("app_uploads/*/*", "mpeschel_session_A_original_assets/*", "mpeschel_session_B_test_resources/*")
@@ -159,10 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         "overall": overall,
     }
     if not args.no_save:
-        dest = ROOT / "benchmarks" / "results" / f"tta_symmetry-{result['date']}.json"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"saved {dest.relative_to(ROOT)}")
+        save_result("tta_symmetry", result, result["date"])
     return result
 
 

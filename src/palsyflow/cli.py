@@ -212,14 +212,14 @@ def landmarks(
         raise typer.BadParameter(f"{scheme!r}: expected mediapipe478 or ibug68", param_hint="--scheme")
     if params.backend == "dlib" and scheme == "mediapipe478":
         raise typer.BadParameter("the dlib backend gives only the ibug68 scheme", param_hint="--scheme")
-    ing = project.params.ingest
-    suffix = input.suffix.lower()
-    if suffix in ing.photo_extensions:
-        kind = "photo"
-    elif suffix in ing.video_extensions:
-        kind = "video"
-    else:
-        raise typer.BadParameter(f"{input.name}: not a known photo or video extension", param_hint="INPUT")
+    from palsyflow.ingest.probe import MediaError, media_kind
+
+    try:
+        kind = media_kind(input, project.params.ingest)
+    except MediaError as exc:
+        raise typer.BadParameter(str(exc), param_hint="INPUT") from exc
+    if kind == "audio":
+        raise typer.BadParameter(f"{input.name}: an audio file has no face", param_hint="INPUT")
     result = extract_landmarks(input, kind, params, verify_model(project.face_model))
     if scheme == "ibug68" and params.backend == "mediapipe":
         from palsyflow.landmarks.ibug68 import to_scheme

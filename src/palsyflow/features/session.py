@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from palsyflow.ingest.probe import media_kind
 from palsyflow.config import FeatureParams, IngestParams, LandmarkParams
 from palsyflow.conventions import TASKS
 from palsyflow.features.regional import DYNAMIC, recording_measures
@@ -269,13 +270,9 @@ def measure_session(
     results: dict[str, Any] = {}
     for name, path in task_files.items():
         path = Path(path)
-        ext = path.suffix.lower()
-        if ext in ingest.photo_extensions:
-            kind = "photo"
-        elif ext in ingest.video_extensions:
-            kind = "video"
-        else:
-            raise ValueError(f"{path}: extension {ext!r} is neither a photo nor a video extension")
+        kind = media_kind(path, ingest)  # MediaError (a ValueError) for an unknown extension
+        if kind == "audio":
+            raise ValueError(f"{path}: an audio file has no face")
         if canonical_task(name, ingest.task_aliases) is None:
             raise ValueError(f"unknown task {name!r}")
         results[name] = extract_landmarks(path, kind, lp, Path(model_path))
