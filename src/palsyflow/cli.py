@@ -79,7 +79,8 @@ def _print_summary(summary: dict) -> None:
     for name, res in summary.items():
         for r in res if isinstance(res, list) else [res]:
             if isinstance(r, dict):
-                table.add_row(name, str(r["processed"]), str(r["skipped"]), str(r["failed"]))
+                label = f"{name} {r['site']}" if r.get("site") else name
+                table.add_row(label, str(r["processed"]), str(r["skipped"]), str(r["failed"]))
     console.print(table)
     for res in summary.values():
         for r in res if isinstance(res, list) else [res]:

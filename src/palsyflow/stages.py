@@ -42,6 +42,7 @@ class StageResult:
     """What a stage did: counts, outputs, and the failures it quarantined."""
 
     stage: str
+    site: str | None = None
     processed: int = 0
     skipped: int = 0
     failed: int = 0
@@ -162,8 +163,9 @@ def site_drops(project: Project, sites: Iterable[str] | None = None) -> dict[str
 
 def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progress = _noop_progress) -> StageResult:
     """Ingest every site's drop under ``paths.drops`` (or only ``sites``)."""
-    total = StageResult("ingest")
-    for site, drop in site_drops(project, sites).items():
+    drops = site_drops(project, sites)
+    total = StageResult("ingest", site=next(iter(drops)) if len(drops) == 1 else None)
+    for site, drop in drops.items():
         r = ingest_drop(project, site, drop, progress=progress)
         total.processed += r.processed
         total.skipped += r.skipped
@@ -189,7 +191,7 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = _n
 
     check_label("site", site)
     layout = project.layout
-    result = StageResult("ingest")
+    result = StageResult("ingest", site=site)
     run = _Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site)
 
     def reject(source: Path | None, sha: str | None, reason: str) -> None:
