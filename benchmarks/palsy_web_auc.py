@@ -126,6 +126,17 @@ class Landmarkers:
         return pts, path
 
 
+def _store_landmarks(out: dict, prefix: str, i: int, lm, rgb) -> None:
+    """MediaPipe 478 and dlib 68 points of one photo into ``out[prefix + ...][i]``."""
+    mp = lm.mediapipe(rgb)
+    if mp is not None:
+        out[f"{prefix}mp478"][i] = mp
+    pts, path = lm.dlib68(rgb, mp)
+    out["dlib_path" if not prefix else f"{prefix}path"][i] = path
+    if pts is not None:
+        out[f"{prefix}dlib68"][i] = pts
+
+
 def celeba_like_crop(rgb: np.ndarray, pts68: np.ndarray, iod_target: float, eye_y: float) -> np.ndarray:
     """Crop + resize to 178x218 with the eye midpoint at CelebA's position and the
     inter-ocular distance (eye-centre to eye-centre, iBUG 36-41 / 42-47) = ``iod_target``
@@ -169,13 +180,7 @@ def extract(data: Path, model: Path, files: list[str]) -> dict[str, np.ndarray]:
             if rgb is None:
                 continue
             out["height"][i], out["width"][i] = rgb.shape[:2]
-            mp = lm.mediapipe(rgb)
-            if mp is not None:
-                out["mp478"][i] = mp
-            pts, path = lm.dlib68(rgb, mp)
-            out["dlib_path"][i] = path
-            if pts is not None:
-                out["dlib68"][i] = pts
+            _store_landmarks(out, "", i, lm, rgb)
             if (i + 1) % 100 == 0:
                 print(f"  {i + 1}/{n} photos, {time.perf_counter() - t0:.0f} s", flush=True)
         # framing-matched control: CelebA-like geometry from the healthy photos' medians
@@ -192,13 +197,7 @@ def extract(data: Path, model: Path, files: list[str]) -> dict[str, np.ndarray]:
             if rgb is None:
                 continue
             crop = rgb if healthy[i] else celeba_like_crop(rgb, out["dlib68"][i], iod_t, eye_y)
-            mp = lm.mediapipe(crop)
-            if mp is not None:
-                out["crop_mp478"][i] = mp
-            pts, path = lm.dlib68(crop, mp)
-            out["crop_path"][i] = path
-            if pts is not None:
-                out["crop_dlib68"][i] = pts
+            _store_landmarks(out, "crop_", i, lm, crop)
     finally:
         lm.close()
     print(f"landmarked {n} photos (+ framing-matched crops) in {time.perf_counter() - t0:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -12,8 +13,14 @@ from pathlib import Path
 from typing import IO
 
 _CHUNK = 1 << 20
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask (read once, on the first write; reading it means setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -39,7 +46,7 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, target)

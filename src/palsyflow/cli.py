@@ -97,8 +97,9 @@ def demo(root: RootOpt = Path(".")) -> None:
     _print_summary(summary)
     from palsyflow.project import Project
 
-    reports = sorted(Project.load(root).layout.reports.rglob("*.pdf"))
-    console.print(f"\n[bold green]{len(reports)} session reports[/] in {Project.load(root).layout.reports}")
+    reports_dir = Project.load(root).layout.reports
+    reports = sorted(reports_dir.rglob("*.pdf"))
+    console.print(f"\n[bold green]{len(reports)} session reports[/] in {reports_dir}")
     for pdf in reports:
         typer.echo(str(pdf))
 

@@ -33,8 +33,7 @@ from palsyflow.project import Project
 
 log = logging.getLogger("palsyflow.stages")
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
-_noop_progress: Progress = report_progress  # the CLI installs a rich reporter
+Progress = Callable[[str, int, int], None]  # (what, done, total); default: the process-wide hook the CLI sets
 
 
 @dataclass
@@ -161,7 +160,7 @@ def site_drops(project: Project, sites: Iterable[str] | None = None) -> dict[str
     return found
 
 
-def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progress = _noop_progress) -> StageResult:
+def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progress = report_progress) -> StageResult:
     """Ingest every site's drop under ``paths.drops`` (or only ``sites``)."""
     drops = site_drops(project, sites)
     total = StageResult("ingest", site=next(iter(drops)) if len(drops) == 1 else None)
@@ -176,7 +175,7 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
     return total
 
 
-def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = _noop_progress) -> StageResult:
+def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = report_progress) -> StageResult:
     """Check, hash, copy into the raw tree and register one site's drop.
 
     Bad files go to quarantine (``data/quarantine/site-<s>/``) with their reason, in the
@@ -284,7 +283,7 @@ def _extract_job(raw: str, kind: str, params, model: str):
     return extract_landmarks(Path(raw), kind, params, Path(model))
 
 
-def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Progress = _noop_progress) -> StageResult:
+def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Progress = report_progress) -> StageResult:
     """MediaPipe landmarks with TTA for every face recording not yet done with these parameters.
 
     A recording is recomputed only when its content hash, the landmark parameters or the
@@ -381,7 +380,7 @@ def _warm_speech_jit(params) -> None:
     speech_features((0.1 * np.sin(2 * np.pi * 150.0 * t)).astype(np.float32), params.speech_sr, params)
 
 
-def features(project: Project, progress: Progress = _noop_progress) -> StageResult:
+def features(project: Project, progress: Progress = report_progress) -> StageResult:
     """Per-recording asymmetry and speech features, then the cohort and session tables.
 
     Writes ``features/features.parquet`` (one row per recording, schema in
@@ -573,7 +572,7 @@ def score(project: Project) -> StageResult:
 
 
 # --------------------------------------------------------------------------- report
-def report(project: Project, progress: Progress = _noop_progress) -> StageResult:
+def report(project: Project, progress: Progress = report_progress) -> StageResult:
     """One PDF per session; a subject's PDFs are redrawn only when their scores change."""
     from palsyflow.reports.model import build_session_report
     from palsyflow.reports.pdf import render_session_report
