@@ -105,14 +105,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     print(f"phantom response (blend={args.blend}), w = {list(FRACTIONS)}, both sides")
     print(f"{'task':<20}{'excl':>5}{'series':>7}{'rho_pooled':>11}{'rho_med':>9}{'rho_min':>9}"
-          f"{'s_rho_pool':>11}{'s_rho_min':>10}{'side_acc':>9}{'side_n':>7}{'not_act':>8}")
+          f"{'s_rho_pool':>11}{'s_rho_med':>10}{'s_rho_min':>10}{'s>=0.9':>7}{'chg_rho':>8}"
+          f"{'side_acc':>9}{'side_n':>7}{'not_act':>8}")
 
     def f(v):
         return "   -" if v is None else f"{v:.3f}"
 
     for task, s in summary.items():
         print(f"{task:<20}{s['excluded_series']:>5}{s['n_series']:>7}{f(s['rho_pooled']):>11}{f(s['rho_series_median']):>9}"
-              f"{f(s['rho_series_min']):>9}{f(s['signed_rho_pooled']):>11}{f(s['signed_rho_series_min']):>10}"
+              f"{f(s['rho_series_min']):>9}{f(s['signed_rho_pooled']):>11}{f(s['signed_rho_series_median']):>10}"
+              f"{f(s['signed_rho_series_min']):>10}{f(s['series_rho_at_least_0_9']):>7}{f(s['change_rho_pooled']):>8}"
               f"{f(s['side_accuracy']):>9}{s['side_n']:>7}{s['not_activated']:>8}")
     print(f"photo sweeps {t_photo:.1f} s, video sweeps ({len(clips)} clips) {t_video:.1f} s (wall, shared 2-core machine)")
     result = {

@@ -11,8 +11,11 @@ from palsyflow.features.regions import (
     BROW,
     CHEEK,
     COMMISSURE,
+    EYE_INNER,
+    EYE_OUTER,
     EYE_UPPER_LID,
     IRIS_CENTER,
+    IRIS_RING,
     MOUTH_CORNER_REGION,
     mirror_pairs,
 )
@@ -36,6 +39,8 @@ def symmetric_face(seed: int = 0) -> np.ndarray:
     for i in range(478):
         put(i, rng.uniform(0.05, 0.6), rng.uniform(-0.3, 1.2))
     put(IRIS_CENTER["right"], 0.5, 0.0)
+    put(EYE_OUTER["right"], 0.75, 0.0)  # canthus midpoint on the iris centre: same IOD
+    put(EYE_INNER["right"], 0.25, 0.0)
     for k, i in enumerate(BROW["right"]):
         put(i, 0.8 - 0.12 * k, -0.35 - 0.02 * k)
     for k, (u, l) in enumerate(zip(EYE_UPPER_LID["right"], (144, 145, 153), strict=True)):
@@ -129,6 +134,27 @@ def test_mouth_excursion_smaller_on_the_weak_side():
     # p95 of a linear ramp from 0 to the full displacement
     assert m["mouth_excursion_left"] == pytest.approx(0.15 * 0.95, rel=0.02)
     assert m["brow_excursion_asym"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_excursions_ignore_gaze():
+    """Irises sweeping sideways and up (gaze) are not brow or mouth movement."""
+    still = np.repeat(symmetric_face()[None], 20, axis=0)
+    gaze = still.copy()
+    shift = np.linspace(0, 1, 20)[:, None] * np.array([0.25, -0.1]) * IOD_PX  # both eyes look right and up
+    for s in ("left", "right"):
+        ring = [IRIS_CENTER[s], *IRIS_RING[s]]
+        gaze[:, ring, :2] += shift[:, None, :]
+    m = recording_measures(gaze, keyframes={"neutral": 0})
+    for fam in ("brow", "eye", "mouth"):
+        assert m[f"{fam}_excursion_left"] == pytest.approx(0.0, abs=1e-9)
+        assert m[f"{fam}_excursion_right"] == pytest.approx(0.0, abs=1e-9)
+    # the same sweep with real mouth movement keeps that movement and its side
+    moving = _video()
+    for s in ("left", "right"):
+        moving[:, [IRIS_CENTER[s], *IRIS_RING[s]], :2] += shift[:, None, :]
+    m = recording_measures(moving, keyframes={"neutral": 0})
+    assert m["mouth_excursion_left"] == pytest.approx(0.15 * 0.95, rel=0.02)
+    assert m["mouth_excursion_weaker"] == "right"
 
 
 def test_neutral_keyframe_selects_the_static_frame():

@@ -40,8 +40,14 @@ the per-frame **median** over frames with a face (per measure and side).
 Dynamic measures (videos, >= 2 frames with a face)
     ``{brow,eye,mouth}_excursion_*``: a robust range of movement, the
     ``params.excursion_percentile`` (default 95th) percentile over face frames of
-    the displacement from the reference posture: ``|m_t - m_ref|`` for the scalar
-    brow height and fissure height, and the Euclidean displacement (IOD) of the
+    the displacement from the reference posture, computed in the face frame aligned
+    on the **eye-corner midpoints** (canthi; :func:`~palsyflow.features.geometry.align_face`
+    on the 468 mesh points), not the iris centres: the irises move with gaze during a
+    recording, and an iris-based frame turns every glance into apparent brow and mouth
+    movement (on the palsy phantom's speech videos, ``benchmarks/phantom_response.py``,
+    the iris frame gave a weakened side's series a Spearman rho as low as -0.09; the
+    canthus frame 0.60 and a median of 0.94). The displacement is ``|m_t - m_ref|``
+    for the scalar brow height and fissure height, and the Euclidean displacement (IOD) of the
     commissure point for the mouth (Emotrics/Parra-Dominguez style excursion,
     Parra-Dominguez et al. 2021, doi:10.3390/app11052435). The reference posture is
     the neutral key frame when given, else the median face-frame coordinates of the
@@ -73,6 +79,7 @@ from palsyflow.features.regions import (
     COMMISSURE,
     EYE_LOWER_LID,
     EYE_UPPER_LID,
+    N_MESH_POINTS,
     REGIONS,
 )
 
@@ -267,7 +274,12 @@ def recording_measures(
         _fill(out, fam, static(f"{fam}_left"), static(f"{fam}_right"), params.weaker_min_asym)
 
     if n_valid >= 2:
-        if has_neutral:
+        # movement over time: canthus-aligned frame (gaze-independent, module docstring)
+        moving = align_face(p[:, :N_MESH_POINTS])
+        valid = valid & moving.valid
+        coords = moving.coords
+        per_frame = frame_measures(coords)
+        if has_neutral and bool(valid[int(neutral)]):
             ref = coords[int(neutral)]
         else:
             first = np.flatnonzero(valid)[: max(1, params.neutral_fallback_frames)]

@@ -27,13 +27,19 @@ IOD units, x towards the patient's left, y down; definitions mirror invariant: t
     Mean displacement length of the commissure and the three lateral lower-lip points
     (depressor labii inferioris; eFACE "lower lip movement (EEEE)", Banks et al. 2015).
 ``pucker`` (unit IOD)
-    Medial movement of the lip corner region: mean decrease of the horizontal distance
-    ``|x - x_c|`` of the commissure and four neighbouring outer-lip points from the lip
-    centre line ``x_c`` (mean x of the midline lip points 0, 13, 14, 17) of the same
-    posture (orbicularis oris; Sunnybrook "lip pucker", Ross et al. 1996,
+    Medial movement of the mouth corner: mean decrease of the horizontal distance
+    ``|x - x_c|`` of the outer commissure (61/291), the inner commissure (78/308) and
+    the two inner-lip points beside it (95/324, 191/415) from the lip centre line
+    ``x_c`` (mean x of the midline lip points 0, 13, 14, 17) of the same posture
+    (orbicularis oris; Sunnybrook "lip pucker", Ross et al. 1996,
     doi:10.1016/S0194-5998(96)70206-1). Measured against the lip centre rather than the
     facial midline because a pucker often shifts the whole mouth sideways; on healthy
-    photo pairs that shift was as large as the corners' medial movement.
+    photo pairs that shift was as large as the corners' medial movement. The corner
+    itself, not the outer vermilion around it: the vermilion mostly protrudes (invisible
+    in a frontal photo), and with it the measure named the phantom's weakened side in
+    26 of 32 pucker phantoms and read healthy pucker asymmetry up to 1.0; the corner
+    points moved about twice as far and gave 27/32 and at most 0.50
+    (``benchmarks/phantom_response.py``, ``benchmarks/healthy_asymmetry.py``).
 ``snarl`` (nose wrinkle, unit IOD)
     Rise (``-d_y``) of the alar base, alar crease, upper nasolabial fold and two upper-lip
     points (levator labii superioris alaeque nasi; Sunnybrook "snarl").
@@ -94,8 +100,8 @@ def _both(right: Sequence[int]) -> dict[Side, tuple[int, ...]]:
 EYE_CONTOUR: dict[Side, tuple[int, ...]] = _both((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7))
 #: Commissure plus the lateral lower lip (outer vermilion), corner to midline.
 LOWER_LIP: dict[Side, tuple[int, ...]] = _both((61, 146, 91, 181))
-#: Commissure plus the outer lip around the corner (pucker).
-LIP_CORNER: dict[Side, tuple[int, ...]] = _both((61, 146, 91, 185, 40))
+#: Mouth corner: outer and inner commissure and the inner-lip points beside it (pucker).
+LIP_CORNER: dict[Side, tuple[int, ...]] = _both((61, 78, 95, 191))
 #: Midline lip points (upper and lower vermilion centre, inner lip centre).
 LIP_MIDLINE: tuple[int, ...] = (0, 13, 14, 17)
 #: Alar base, alar crease, upper nasolabial fold, two upper-lip points (snarl).
@@ -149,7 +155,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
         TaskSpec("eye_closure_full", "closure", EYE_CONTOUR, EYE_CONTOUR, "0-1", "eye", "full eye closure fraction 1 - area/area_rest of the eye contour"),
         TaskSpec("smile", "excursion", _MOUTH_C, SMILE_VECTOR, "IOD", "mouth", "commissure excursion (displacement length of the mouth corner, Manktelow)"),
         TaskSpec("snarl", "rise", SNARL_POINTS, SNARL_POINTS, "IOD", "cheek", "nose wrinkle: mean rise of alar, nasolabial and upper-lip points"),
-        TaskSpec("pucker", "medial", LIP_CORNER, LIP_CORNER, "IOD", "mouth", "lip pucker: mean medial movement of the lip corner points"),
+        TaskSpec("pucker", "medial", LIP_CORNER, LIP_CORNER, "IOD", "mouth", "lip pucker: mean medial movement of the mouth corner points (outer and inner commissure)"),
         TaskSpec("eee", "excursion", LOWER_LIP, LOWER_LIP, "IOD", "mouth", "lower teeth bared: mean displacement of the commissure and lateral lower lip"),
     )
 }

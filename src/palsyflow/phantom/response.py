@@ -245,7 +245,11 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
         ``rho_series_min`` (per series), the same three for the signed score
         (``signed_*``), ``side_accuracy`` (weaker side == weakened side among
         activated phantoms with ``w >= min_fraction_for_side``), ``side_n``,
-        ``n_series``, ``not_activated``. Plus ``"all"``: the pooled numbers over tasks.
+        ``n_series``, ``not_activated``; ``change_rho_pooled``: pooled rho of the signed
+        score's change from its own series' unweakened value (each person's natural
+        asymmetry removed, as in a longitudinal comparison with their own baseline); and
+        ``series_rho_at_least_0_9``: the fraction of series whose signed rho is >= 0.9.
+        Plus ``"all"``: the pooled numbers over tasks.
     """
     from scipy.stats import spearmanr
 
@@ -278,6 +282,16 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
             per = [v for v in per if v is not None]
             res[f"{name}rho_series_median"] = float(np.median(per)) if per else None
             res[f"{name}rho_series_min"] = float(np.min(per)) if per else None
+        change_x, change_y = [], []
+        for s in series.values():
+            base = score(min(s, key=lambda r: r["fraction"]), "signed")
+            for r in s:
+                change_x.append(r["fraction"])
+                change_y.append(score(r, "signed") - base)
+        res["change_rho_pooled"] = rho(change_x, change_y)
+        per = [rho([r["fraction"] for r in s], [score(r, "signed") for r in s]) for s in series.values()]
+        per = [v for v in per if v is not None]
+        res["series_rho_at_least_0_9"] = float(np.mean([v >= 0.9 for v in per])) if per else None
         strong = [r for r in sel if r["fraction"] >= min_fraction_for_side and r["activated"]]
         hits = sum(r["weaker"] == r["side"] for r in strong)
         res["side_n"] = len(strong)
