@@ -212,26 +212,27 @@ def test_real_dose_response_smile_brow_pucker(shared_data, face_model):
 
 
 @pytest.mark.slow
-def test_real_speech_dose_response(shared_data, face_model, tmp_path):
-    """A weakened side's commissure excursion in speech falls with w on a real clip.
+@pytest.mark.parametrize("clip", ["id2_vcd_swwp2s", "bbaf2n"])
+def test_real_speech_dose_response(shared_data, face_model, tmp_path, clip):
+    """A weakened right side's commissure movement in speech falls with w on real clips.
 
-    The speaker looks around while talking: in the iris-based face frame used before,
-    gaze hid the weakening (the right commissure's excursion stayed within 10 % of its
-    healthy value at w = 1 and the left side stayed the weaker one).
+    ``id2_vcd_swwp2s``: the speaker looks around while talking; in the iris-based face
+    frame used before, gaze hid the weakening (the right commissure's excursion stayed
+    within 10 % of its healthy value at w = 1). ``bbaf2n``: with the 95th-percentile
+    displacement from the neutral frame used before, landmark jitter reordered the
+    last weakening steps (rho 0.60).
     """
     from scipy.stats import spearmanr
 
     from palsyflow.phantom.response import video_sweep
 
-    src = shared_data / "talking-faces" / "grid" / "id2_vcd_swwp2s.mpg"
-    rows = video_sweep(src, face_model, fractions=(0.0, 0.25, 0.5, 0.75, 1.0), sides=("right",), workdir=tmp_path)
-    for side in ("right",):
-        s = [r for r in rows if r["side"] == side]
-        rho = spearmanr([r["fraction"] for r in s], [r["signed"] for r in s]).statistic
-        assert rho >= 0.9, (side, rho, [(r["left"], r["right"]) for r in s])
-        weak = [r[side] for r in s]
-        assert weak[-1] < 0.5 * weak[0], (side, weak)
-        assert all(r["weaker"] == side for r in s if r["fraction"] >= 0.5)
+    src = shared_data / "talking-faces" / "grid" / f"{clip}.mpg"
+    rows = video_sweep(src, face_model, sides=("right",), workdir=tmp_path)
+    rho = spearmanr([r["fraction"] for r in rows], [r["signed"] for r in rows]).statistic
+    assert rho >= 0.9, (clip, rho, [(r["left"], r["right"]) for r in rows])
+    weak = [r["right"] for r in rows]
+    assert weak[-1] < 0.7 * weak[0], (clip, weak)
+    assert all(r["weaker"] == "right" for r in rows if r["fraction"] >= 0.5)
 
 
 @pytest.mark.slow

@@ -47,12 +47,23 @@ Dynamic measures (videos, >= 2 frames with a face)
     movement (on the palsy phantom's speech videos, ``benchmarks/phantom_response.py``,
     the iris frame gave a weakened side's series a Spearman rho as low as -0.09; the
     canthus frame 0.60 and a median of 0.94). The displacement is ``|m_t - m_ref|``
-    for the scalar brow height and fissure height, and the Euclidean displacement (IOD) of the
-    commissure point for the mouth (Emotrics/Parra-Dominguez style excursion,
-    Parra-Dominguez et al. 2021, doi:10.3390/app11052435). The reference posture is
-    the neutral key frame when given, else the median face-frame coordinates of the
-    first ``params.neutral_fallback_frames`` face frames (the protocol starts at
-    rest). **Weaker side = the SMALLER excursion** (less voluntary movement).
+    for the scalar brow height and fissure height (Emotrics/Parra-Dominguez style
+    excursion, Parra-Dominguez et al. 2021, doi:10.3390/app11052435). The reference
+    posture is the neutral key frame when given, else the median face-frame
+    coordinates of the first ``params.neutral_fallback_frames`` face frames (the
+    protocol starts at rest).
+
+    ``mouth_excursion_*`` is the commissure's **root-mean-square movement about its
+    mean position** over the face frames, ``sqrt(mean_t |c_t - mean(c)|^2)`` (IOD; the
+    radius of gyration of the commissure's 2-D trajectory). It needs no reference
+    frame and averages over every frame instead of reading one tail value, so single
+    frames of landmark jitter weigh little: on the phantom's speech videos (11 GRID
+    clips x 2 sides, ``benchmarks/phantom_response.py``) every weakened side's series
+    reached Spearman rho >= 0.9 with it, against 19 of 22 with the 95th-percentile
+    displacement from the neutral frame, whose residual noise on the weakened side
+    (0.02-0.04 IOD at 360x288) was as large as the last weakening steps.
+
+    **Weaker side = the SMALLER excursion** (less voluntary movement).
 
 Asymmetry of every pair: ``|m_L - m_R| / max(|m_L|, |m_R|)`` in [0, 1]
 (:mod:`palsyflow.conventions`); 0 when both are 0. ``*_weaker`` is ``None`` when the
@@ -291,9 +302,9 @@ def recording_measures(
             for fam in ("brow", "eye"):
                 d = np.abs(per_frame[f"{fam}_{s}"][valid] - ref_m[f"{fam}_{s}"][0])
                 exc[f"{fam}_excursion_{s}"] = float(np.percentile(d, q))
-            c = COMMISSURE[s]
-            disp = np.linalg.norm(coords[valid, c] - ref[c], axis=1)
-            exc[f"mouth_excursion_{s}"] = float(np.percentile(disp, q))
+            traj = coords[valid, COMMISSURE[s]]
+            spread = np.linalg.norm(traj - traj.mean(axis=0), axis=1)
+            exc[f"mouth_excursion_{s}"] = float(np.sqrt(np.mean(spread**2)))
         for fam in DYNAMIC:
             _fill(out, fam, exc[f"{fam}_left"], exc[f"{fam}_right"], params.weaker_min_asym)
     return out

@@ -103,7 +103,7 @@ _FAMILY_TEXT: dict[str, tuple[str, Kind, str]] = {
     "mouth_lateral": ("mouth", "static", "oral commissure distance from the facial midline"),
     "brow_excursion": ("brow", "dynamic", "robust range (p95) of brow-height change from the neutral posture"),
     "eye_excursion": ("eye", "dynamic", "robust range (p95) of fissure-height change from the neutral posture"),
-    "mouth_excursion": ("mouth", "dynamic", "robust range (p95) of commissure displacement from the neutral posture"),
+    "mouth_excursion": ("mouth", "dynamic", "RMS commissure movement about its mean position (radius of gyration of its trajectory)"),
 }
 
 _SPEECH_TEXT: dict[str, tuple[str, str]] = {

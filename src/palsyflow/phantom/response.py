@@ -8,7 +8,7 @@ phantom's pixels**, and the task is measured as palsyflow measures patients:
   on the unchanged rest photo and the phantom task photo (movement per side, asymmetry
   score ``|m_L - m_R| / max``, weaker side = smaller movement);
 * speech (a video): :func:`palsyflow.features.regional.recording_measures`'
-  ``mouth_excursion`` (95th-percentile commissure displacement from the neutral frame).
+  ``mouth_excursion`` (root-mean-square commissure movement about its mean position).
 
 Besides the (unsigned) asymmetry score, each row carries the **signed** asymmetry
 towards the weakened side, ``(m_other - m_weakened) / max(m_L, m_R)`` in [-1, 1]:
@@ -164,8 +164,8 @@ def video_sweep(
     Each phantom is written to ``workdir`` with
     :func:`~palsyflow.phantom.simulate.simulate_weakness` (source landmarks tracked once),
     then read back with :func:`palsyflow.landmarks.extract_landmarks` (TTA off) and
-    measured with :func:`palsyflow.features.regional.recording_measures` from the
-    recording's own ``neutral`` key frame.
+    measured with :func:`palsyflow.features.regional.recording_measures`
+    (``mouth_excursion``, the commissures' RMS movement about their mean position).
 
     Parameters
     ----------
