@@ -173,7 +173,10 @@ class TrainParams(_Section):
 class ScoreParams(_Section):
     """Per-session scoring (stage ``score``)."""
 
-    noise_floor_iod: float = 0.01
+    noise_floor_iod: float = 0.01  # rest positions: smallest |L - R| that names a side
+    # mouth excursion (RMS movement): smallest |L - R| that names a side; one SD of
+    # MediaPipe's per-frame landmark noise without TTA (features.task_noise_default_iod)
+    movement_noise_floor_iod: float = 0.005
 
 
 class ReportParams(_Section):

@@ -108,6 +108,12 @@ def test_mouth_excursion_optional():
     m = session_measures(table([row])).row(0, named=True)
     assert m["symmetry_mouth_excursion"] == pytest.approx(100 * (1 - 0.1 / 0.3))
     assert m["weaker_mouth_excursion"] == "left"  # smaller excursion
+    # movement has its own floor: a 0.006 IOD difference names a side at the default
+    # (0.005), not under a rest-position floor of 0.01, and not when that floor is raised
+    small = dict(base, mouth_excursion_left=0.020, mouth_excursion_right=0.026, mouth_excursion_asym=None)
+    assert session_measures(table([small])).row(0, named=True)["weaker_mouth_excursion"] == "left"
+    raised = ScoreParams(movement_noise_floor_iod=0.01)
+    assert session_measures(table([small]), raised).row(0, named=True)["weaker_mouth_excursion"] is None
 
 
 def test_missing_measures_give_nulls_not_errors():

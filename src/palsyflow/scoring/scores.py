@@ -111,8 +111,10 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
         asym``; speech columns of :data:`SPEECH_MEASURES`. Any measure column may be
         null or absent; it then yields nulls, never an error.
     params : ScoreParams, optional
-        ``noise_floor_iod`` (IOD units) is the smallest ``|L - R|`` that counts as a
-        real side difference. Defaults to ``ScoreParams()``.
+        ``noise_floor_iod`` (IOD units) is the smallest ``|L - R|`` of a rest
+        position that counts as a real side difference, ``movement_noise_floor_iod``
+        the same for the mouth excursion (an RMS movement, smaller than positions).
+        Defaults to ``ScoreParams()``.
 
     Returns
     -------
@@ -141,7 +143,8 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
           ``weaker_side``: ``weaker_movement`` when known, else ``weaker_rest``.
         - ``weaker_{r}``: passed through unchanged from ``{r}_weaker``.
         - ``weaker_mouth_excursion`` (with ``symmetry_mouth_excursion``): the side with
-          the smaller absolute excursion when ``|L - R| > noise_floor_iod``, else null.
+          the smaller absolute excursion when ``|L - R| > movement_noise_floor_iod``,
+          else null.
         - ``weaker_side`` (overall): each region whose ``{r}_weaker`` is set and whose
           ``|{r}_left - {r}_right| > noise_floor_iod`` casts one vote for its weaker
           side; the side with more votes wins. A tie is broken by the larger summed
@@ -185,7 +188,7 @@ def session_measures(session_table: pl.DataFrame, params: ScoreParams | None = N
 
     exc_l, exc_r = _num(df, "mouth_excursion_left").abs(), _num(df, "mouth_excursion_right").abs()
     weaker.append(
-        pl.when((exc_l - exc_r).abs() > floor)
+        pl.when((exc_l - exc_r).abs() > float(params.movement_noise_floor_iod))
         .then(pl.when(exc_l < exc_r).then(pl.lit("left")).otherwise(pl.lit("right")))
         .otherwise(None)
         .alias("weaker_mouth_excursion")
