@@ -38,13 +38,13 @@ come from the ``neutral`` key frame when one is given and has a face, else they 
 the per-frame **median** over frames with a face (per measure and side).
 
 Dynamic measures (videos, >= 2 frames with a face)
-    ``{brow,eye,mouth}_excursion_*``: a robust range of movement, the
+    ``{brow,eye}_excursion_*``: a robust range of movement, the
     ``params.excursion_percentile`` (default 95th) percentile over face frames of
     the displacement from the reference posture, computed in the face frame aligned
     on the **eye-corner midpoints** (canthi; :func:`~palsyflow.features.geometry.align_face`
     on the 468 mesh points), not the iris centres: the irises move with gaze during a
     recording, and an iris-based frame turns every glance into apparent brow and mouth
-    movement (on the palsy phantom's speech videos, ``benchmarks/phantom_response.py``,
+    movement (the mouth excursion below uses the same frame; on the palsy phantom's speech videos, ``benchmarks/phantom_response.py``,
     the iris frame gave a weakened side's series a Spearman rho as low as -0.09; the
     canthus frame 0.60 and a median of 0.94). The displacement is ``|m_t - m_ref|``
     for the scalar brow height and fissure height (Emotrics/Parra-Dominguez style

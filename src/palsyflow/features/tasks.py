@@ -37,8 +37,8 @@ IOD units, x towards the patient's left, y down; definitions mirror invariant: t
     photo pairs that shift was as large as the corners' medial movement. The corner
     itself, not the outer vermilion around it: the vermilion mostly protrudes (invisible
     in a frontal photo), and with it the measure named the phantom's weakened side in
-    26 of 32 pucker phantoms and read healthy pucker asymmetry up to 1.0; the corner
-    points moved about twice as far and gave 27/32 and at most 0.50
+    79 % of pucker phantoms (w >= 0.4) and read healthy pucker asymmetry as median
+    0.60, max 0.63; with the corner points, 84 % and median 0.24, max 0.44
     (``benchmarks/phantom_response.py``, ``benchmarks/healthy_asymmetry.py``).
 ``snarl`` (nose wrinkle, unit IOD)
     Rise (``-d_y``) of the alar base, alar crease, upper nasolabial fold and two upper-lip

@@ -282,6 +282,7 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
             per = [v for v in per if v is not None]
             res[f"{name}rho_series_median"] = float(np.median(per)) if per else None
             res[f"{name}rho_series_min"] = float(np.min(per)) if per else None
+        signed_per = per  # the loop's last pass is the signed score
         change_x, change_y = [], []
         for s in series.values():
             base = score(min(s, key=lambda r: r["fraction"]), "signed")
@@ -289,9 +290,7 @@ def summarise(rows: Sequence[dict], min_fraction_for_side: float = 0.4) -> dict:
                 change_x.append(r["fraction"])
                 change_y.append(score(r, "signed") - base)
         res["change_rho_pooled"] = rho(change_x, change_y)
-        per = [rho([r["fraction"] for r in s], [score(r, "signed") for r in s]) for s in series.values()]
-        per = [v for v in per if v is not None]
-        res["series_rho_at_least_0_9"] = float(np.mean([v >= 0.9 for v in per])) if per else None
+        res["series_rho_at_least_0_9"] = float(np.mean([v >= 0.9 for v in signed_per])) if signed_per else None
         strong = [r for r in sel if r["fraction"] >= min_fraction_for_side and r["activated"]]
         hits = sum(r["weaker"] == r["side"] for r in strong)
         res["side_n"] = len(strong)
