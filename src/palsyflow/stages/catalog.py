@@ -7,7 +7,9 @@ datasets it reads (``inputs``) and writes (``outputs``, ``metrics``), the
 ``tests/unit/test_catalog.py`` checks that ``dvc.yaml`` declares exactly these ``deps``,
 ``outs``, ``metrics`` and ``params``, and :func:`palsyflow.stages.fingerprint.stage_code_digest`
 hashes the same ``code`` into every stage's fingerprint, so code dependencies are
-declared once, here.
+declared once, here. A stage's fingerprint hashes the parameter sections that change
+its outputs; ``params`` may list more (``executor`` for landmarks: DVC reruns the stage
+when the parallelism changes, the stage itself sees nothing new to compute).
 
 Datasets live under one of the roots of ``params.paths`` (all relative to the project
 root unless absolute)::
