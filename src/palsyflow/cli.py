@@ -1,4 +1,10 @@
-"""The ``palsyflow`` command line (typer + rich). Each verb parses options and calls the library."""
+"""The ``palsyflow`` command line (typer + rich). Each verb parses options and calls the library.
+
+Verbs import palsyflow inside their body on purpose, after :func:`_runtime_env`: the
+libraries palsyflow drives (Prefect, Great Expectations, numba, matplotlib, MediaPipe)
+read their settings from the environment when first imported, so the entry point sets
+the environment first. Nothing imports this module, so these imports make no cycle.
+"""
 
 from __future__ import annotations
 
