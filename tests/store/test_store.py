@@ -455,6 +455,8 @@ def test_migration_0002_rewrites_stored_recording_keys_and_back(db_url):
 
     old, new = "site-A_sub-P01_ses-20250102_task-brow_raise", "site-A_sub-P01_ses-20250102_task-browraise"
     plain = "site-A_sub-P01_ses-20250102_task-smile"
+    columns = ("stage", "started_at", "status", "code_version", "params_hash")
+    runs = sa.table("processing_runs", *(sa.column(c) for c in columns), sa.column("input_hashes", sa.JSON))
     if db_url.startswith("sqlite:///"):
         Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(db_url)
@@ -475,21 +477,21 @@ def test_migration_0002_rewrites_stored_recording_keys_and_back(db_url):
                 ),
                 {"s": sha("b"), "t": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)},
             )
-            for name, reason in ((old, "validation: too asymmetric"), (plain, "validation: x"), (old, "not listed in manifest.csv")):
+            quarantined = ((old, "validation: too asymmetric"), (plain, "validation: x"), (old, "not listed in manifest.csv"))
+            for name, reason in quarantined:
                 conn.execute(
                     sa.text(
                         "INSERT INTO quarantine_items (site_id, original_name, reason, created_at) VALUES (1, :n, :r, :t)"
                     ),
                     {"n": name, "r": reason, "t": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)},
                 )
-            runs = sa.table("processing_runs", *(sa.column(c) for c in ("stage", "started_at", "status", "code_version", "params_hash")), sa.column("input_hashes", sa.JSON))
+            when = dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)
+            base = {"started_at": when, "status": "succeeded", "code_version": "0", "params_hash": "p"}
             conn.execute(
                 runs.insert(),
                 [
-                    {"stage": "landmarks", "started_at": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc), "status": "succeeded",
-                     "code_version": "0", "params_hash": "p", "input_hashes": {sha("b"): [old, plain]}},
-                    {"stage": "ingest", "started_at": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc), "status": "succeeded",
-                     "code_version": "0", "params_hash": "p", "input_hashes": {"drop": "/drops/A/" + old}},
+                    {**base, "stage": "landmarks", "input_hashes": {sha("b"): [old, plain]}},
+                    {**base, "stage": "ingest", "input_hashes": {"drop": "/drops/A/" + old}},
                 ],
             )
 
