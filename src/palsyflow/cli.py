@@ -1,4 +1,10 @@
-"""The ``palsyflow`` command line (typer + rich). Each verb parses options and calls the library."""
+"""The ``palsyflow`` command line (typer + rich). Each verb parses options and calls the library.
+
+Verbs import palsyflow inside their body on purpose, after :func:`_runtime_env`: the
+libraries palsyflow drives (Prefect, Great Expectations, numba, matplotlib, MediaPipe)
+read their settings from the environment when first imported, so the entry point sets
+the environment first. Nothing imports this module, so these imports make no cycle.
+"""
 
 from __future__ import annotations
 
@@ -96,8 +102,9 @@ def demo(root: RootOpt = Path(".")) -> None:
     summary = _run_flow(root, None)
     _print_summary(summary)
     from palsyflow.project import Project
+    from palsyflow.stages.catalog import Catalog
 
-    reports_dir = Project.load(root).layout.reports
+    reports_dir = Catalog.of(Project.load(root)).reports
     reports = sorted(reports_dir.rglob("*.pdf"))
     console.print(f"\n[bold green]{len(reports)} session reports[/] in {reports_dir}")
     for pdf in reports:
@@ -200,6 +207,7 @@ def landmarks(
     from palsyflow.landmarks import extract_landmarks, write_landmarks
     from palsyflow.landmarks.model import verify_model
     from palsyflow.project import Project
+    from palsyflow.stages.catalog import Catalog
 
     project = Project.load(root)
     params = project.params.landmarks
@@ -222,7 +230,7 @@ def landmarks(
         raise typer.BadParameter(str(exc), param_hint="INPUT") from exc
     if kind == "audio":
         raise typer.BadParameter(f"{input.name}: an audio file has no face", param_hint="INPUT")
-    result = extract_landmarks(input, kind, params, verify_model(project.face_model))
+    result = extract_landmarks(input, kind, params, verify_model(Catalog.of(project).face_model))
     if scheme == "ibug68" and params.backend == "mediapipe":
         from palsyflow.landmarks.ibug68 import to_scheme
 
@@ -254,6 +262,7 @@ def measure(
     from palsyflow.features.session import measure_session
     from palsyflow.landmarks.model import verify_model
     from palsyflow.project import Project
+    from palsyflow.stages.catalog import Catalog
 
     files: dict[str, Path] = {}
     for item in task:
@@ -266,14 +275,15 @@ def measure(
         files[name] = path
     if backend not in ("mediapipe", "dlib"):
         raise typer.BadParameter(f"{backend!r}: expected mediapipe or dlib", param_hint="--backend")
-    p = Project.load(root).params
+    project = Project.load(root)
+    p = project.params
     result = measure_session(
         files,
         backend=backend,
         landmark_params=p.landmarks.model_copy(update={"backend": backend}),
         feature_params=p.features,
         ingest_params=p.ingest,
-        model_path=verify_model(Project.load(root).face_model),
+        model_path=verify_model(Catalog.of(project).face_model),
     )
     atomic_write_text(out, json.dumps(result, indent=2, default=str))
     activated = [t for t, m in result["tasks"].items() if m.get("activated")]
@@ -298,13 +308,14 @@ def phantom(
     from palsyflow.landmarks.model import verify_model
     from palsyflow.phantom import simulate_weakness
     from palsyflow.project import Project
+    from palsyflow.stages.catalog import Catalog
 
     if side not in ("left", "right"):
         raise typer.BadParameter(f"{side!r}: expected left or right (the patient's side)", param_hint="--side")
     project = Project.load(root)
     params = project.params.landmarks.model_copy(update={"tta_copies": 1})
     path = simulate_weakness(
-        src, out, side, weakness, verify_model(project.face_model), rest=rest, params=params, droop=droop
+        src, out, side, weakness, verify_model(Catalog.of(project).face_model), rest=rest, params=params, droop=droop
     )
     console.print(f"wrote {path} (patient's {side} side, {weakness:.0%} weaker, SIMULATED)")
 

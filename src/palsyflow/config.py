@@ -30,9 +30,9 @@ class _Section(BaseModel):
 class PathParams(_Section):
     """Where data lives, relative to the project root unless absolute."""
 
-    drops: Path = Path("data/sample")
-    data: Path = Path("data")
-    models: Path = Path("models")
+    drops: Path = Path("data/sample")  # clinics' drop folders, one per site
+    data: Path = Path("data")  # the data tree (raw, derivatives, tables, reports)
+    models: Path = Path("data/models")  # fitted models: written by train, read by score
     face_model: Path = Path("models/face_landmarker.task")
     mlflow_uri: str = "sqlite:///data/mlflow/mlflow.db"
     mlflow_artifacts: Path = Path("data/mlflow/artifacts")

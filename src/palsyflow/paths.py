@@ -1,7 +1,9 @@
-"""Every file name palsyflow writes, built from BIDS-like entities.
+"""Recording and session keys and per-recording file names, built from BIDS-like entities.
 
-Nobody concatenates path strings elsewhere: the raw tree, the derivatives and the
-reports are all addressed through :class:`RecordingPath` and :class:`Layout`.
+:class:`RecordingPath` is the only builder of recording keys (the registry's ``key``
+column, the store's messages) and of the file names derived from one recording; nobody
+concatenates these strings elsewhere. Where each tree lives (raw, landmarks, feature
+caches, reports ...) is named once, in :mod:`palsyflow.stages.catalog`.
 
 Raw tree (immutable once written)::
 
@@ -10,6 +12,9 @@ Raw tree (immutable once written)::
 Derivatives mirror it::
 
     derivatives/landmarks/site-<s>/sub-<id>/ses-<date>/sub-<id>_ses-<date>_task-<task>_landmarks.parquet
+
+``<task>`` is the alphanumeric label of the protocol task (``brow_raise`` ->
+``browraise``, see :func:`to_label`), in file names and keys alike.
 """
 
 from __future__ import annotations
@@ -46,6 +51,22 @@ def check_label(entity: str, value: str) -> str:
     return value
 
 
+def session_key(site: str, subject: str, session: str) -> str:
+    """Unique, stable key of one session across sites: ``site-<s>_sub-<id>_ses-<date>``.
+
+    Raises
+    ------
+    InvalidLabelError
+        If a label is not alphanumeric.
+    """
+    for entity, value in (("site", site), ("subject", subject), ("session", session)):
+        check_label(entity, value)
+    return f"site-{site}_sub-{subject}_ses-{session}"
+
+
+_KEY = re.compile(r"site-([A-Za-z0-9]+)_sub-([A-Za-z0-9]+)_ses-([A-Za-z0-9]+)_task-([A-Za-z0-9]+)")
+
+
 @dataclass(frozen=True)
 class RecordingPath:
     """Entities that name one recording, and every file derived from it.
@@ -79,9 +100,14 @@ class RecordingPath:
         return f"sub-{self.subject}_ses-{self.session}_task-{self.task}"
 
     @property
+    def session_key(self) -> str:
+        """Key of the recording's session, :func:`session_key`."""
+        return session_key(self.site, self.subject, self.session)
+
+    @property
     def key(self) -> str:
         """Unique, stable key across sites: ``site-<s>_sub-<id>_ses-<date>_task-<task>``."""
-        return f"site-{self.site}_{self.stem}"
+        return f"{self.session_key}_task-{self.task}"
 
     @property
     def session_dir(self) -> Path:
@@ -101,54 +127,43 @@ class RecordingPath:
         return replace(self, **changes)
 
     @classmethod
+    def from_task(
+        cls, site: str, subject: str, session: str, task: str, kind: str = "video", extension: str = ".mp4"
+    ) -> RecordingPath:
+        """Entities of one recording of protocol task ``task`` (``brow_raise`` becomes ``browraise``).
+
+        Parameters
+        ----------
+        site, subject, session : str
+            Alphanumeric labels.
+        task : str
+            Protocol task name (:data:`palsyflow.conventions.TASKS`), turned into its
+            label by :func:`to_label`.
+        kind, extension : str
+            As for :class:`RecordingPath`.
+
+        Raises
+        ------
+        InvalidLabelError
+            If a label is not alphanumeric or ``task`` has no alphanumeric character.
+        """
+        return cls(site, subject, session, to_label(task), kind=kind, extension=extension)
+
+    @classmethod
     def from_key(cls, key: str, kind: str = "video", extension: str = ".mp4") -> RecordingPath:
-        """Parse :attr:`key` back into entities.
+        """Parse :attr:`key` back into entities (the task comes back as its label, ``browraise``).
+
+        Every key the registry holds parses: the store builds them through
+        :meth:`from_task` (``RecordingPath.from_key(rp.key) == rp`` for the default
+        ``kind`` and ``extension``).
 
         Raises
         ------
         ValueError
-            If ``key`` is not of the form ``site-X_sub-Y_ses-Z_task-T``.
+            If ``key`` is not of the form ``site-X_sub-Y_ses-Z_task-T`` with
+            alphanumeric labels.
         """
-        m = re.fullmatch(r"site-([A-Za-z0-9]+)_sub-([A-Za-z0-9]+)_ses-([A-Za-z0-9]+)_task-([A-Za-z0-9]+)", key)
+        m = _KEY.fullmatch(key)
         if not m:
             raise ValueError(f"not a recording key: {key!r}")
         return cls(*m.groups(), kind=kind, extension=extension)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each kind of data lives, relative to a data root (``params.paths``)."""
-
-    root: Path
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
-    def landmarks(self) -> Path:
-        return self.root / "derivatives" / "landmarks"
-
-    @property
-    def features(self) -> Path:
-        return self.root / "features"
-
-    @property
-    def validated(self) -> Path:
-        return self.root / "validated"
-
-    @property
-    def scores(self) -> Path:
-        return self.root / "scores"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    def session_report(self, site: str, subject: str, session: str) -> Path:
-        """PDF path for one session: pseudonymous IDs only."""
-        return self.reports / f"site-{site}" / f"sub-{subject}" / f"site-{site}_sub-{subject}_ses-{session}_report.pdf"

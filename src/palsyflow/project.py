@@ -1,4 +1,8 @@
-"""The project context a stage runs in: root folder, parameters, layout, store, code version."""
+"""The project context a stage runs in: root folder, parameters, store, MLflow URI, code version.
+
+Where each dataset lives is not decided here but in :mod:`palsyflow.stages.catalog`
+(``Catalog.of(project)``), from ``params.paths``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from palsyflow import __version__
 from palsyflow.config import Params, load_params
-from palsyflow.paths import Layout
+from palsyflow.store.db import init_db, resolve_url
 
 
 @dataclass
@@ -35,28 +40,8 @@ class Project:
         return p if p.is_absolute() else self.root / p
 
     @property
-    def layout(self) -> Layout:
-        return Layout(self.path(self.params.paths.data))
-
-    @property
-    def drops(self) -> Path:
-        return self.path(self.params.paths.drops)
-
-    @property
-    def face_model(self) -> Path:
-        return self.path(self.params.paths.face_model)
-
-    @property
-    def models_dir(self) -> Path:
-        return self.layout.root / "models"
-
-    @property
-    def registry(self) -> Path:
-        """Index of the raw tree: one row per registered recording."""
-        return self.layout.raw / "recordings.parquet"
-
-    @property
     def mlflow_uri(self) -> str:
+        """``paths.mlflow_uri``; a relative SQLite file resolves against the root (its folder is created)."""
         uri = self.params.paths.mlflow_uri
         prefix = "sqlite:///"
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
@@ -67,24 +52,19 @@ class Project:
 
     @property
     def db_url(self) -> str:
-        from palsyflow.store.db import resolve_url
-
+        """``store.url`` (or ``PALSYFLOW_DB_URL``), a relative SQLite file resolved against the root."""
         return resolve_url(self.params.store.url, self.root)
 
     @property
     def engine(self):
         """The store's engine, migrated to the newest schema on first use."""
         if self._engine is None:
-            from palsyflow.store.db import init_db
-
             self._engine = init_db(self.db_url)
         return self._engine
 
     @functools.cached_property
     def code_version(self) -> str:
         """Package version plus the git commit (``+dirty`` when the tree has changes)."""
-        from palsyflow import __version__
-
         try:
             sha = subprocess.run(
                 ["git", "rev-parse", "--short=12", "HEAD"], cwd=self.root, capture_output=True, text=True, check=True

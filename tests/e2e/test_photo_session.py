@@ -44,12 +44,13 @@ def photo_project(tmp_path_factory, shared_data, face_model) -> Path:
 def test_photo_tasks_get_task_measures_in_the_feature_table(photo_project):
     from palsyflow import stages
     from palsyflow.project import Project
+    from palsyflow.stages.catalog import Catalog
 
     project = Project.load(photo_project)
     assert stages.ingest(project).processed == 4
     assert stages.landmarks(project).failed == 0
     stages.features(project)
-    sessions = pl.read_parquet(project.layout.features / "sessions.parquet")
+    sessions = pl.read_parquet(Catalog.of(project).path("sessions_table"))
     assert sessions.height == 1
     row = sessions.row(0, named=True)
     # a healthy volunteer's big smile is activated and near-symmetric

@@ -425,3 +425,92 @@ def test_downgrade_to_base_and_back(engine):
     init_db(engine)
     assert set(TABLES) <= set(sa.inspect(engine).get_table_names())
     assert current_revision(engine) == head_revision()
+
+
+# --------------------------------------------------------------------------- recording keys
+
+
+def test_registry_keys_are_recording_paths_for_every_protocol_task(engine):
+    from palsyflow.conventions import TASKS
+    from palsyflow.paths import RecordingPath, to_label
+
+    with session_scope(engine) as db:
+        ses = make_session(db)
+        for task in TASKS:
+            repo.register_recording(db, ses, task, "video", sha(task), f"raw/{task}.mp4", f"{task}.mp4", {})
+        infos = repo.list_recordings(db)
+        assert len(infos) == len(TASKS)
+        for info in infos:
+            rp = RecordingPath.from_key(info.key)  # the old `task-brow_raise` keys did not parse
+            assert (rp.site, rp.subject, rp.session, rp.task) == (info.site, info.subject, info.session, to_label(info.task))
+        with pytest.raises(repo.RecordingConflict) as conflict:
+            repo.register_recording(db, ses, "brow_raise", "video", sha("x"), "raw/x.mp4", "x.mp4", {})
+        assert conflict.value.key == "site-A_sub-P01_ses-20250102_task-browraise"
+
+
+def test_migration_0002_rewrites_stored_recording_keys_and_back(db_url):
+    from alembic import command
+
+    from palsyflow.store.db import alembic_config, make_engine
+
+    old, new = "site-A_sub-P01_ses-20250102_task-brow_raise", "site-A_sub-P01_ses-20250102_task-browraise"
+    plain = "site-A_sub-P01_ses-20250102_task-smile"
+    columns = ("stage", "started_at", "status", "code_version", "params_hash")
+    runs = sa.table("processing_runs", *(sa.column(c) for c in columns), sa.column("input_hashes", sa.JSON))
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO sites (id, label) VALUES (1, 'A')"))
+            conn.execute(sa.text("INSERT INTO subjects (id, site_id, label, simulated) VALUES (1, 1, 'P01', false)"))
+            conn.execute(
+                sa.text("INSERT INTO sessions (id, subject_id, label, session_date) VALUES (1, 1, '20250102', :d)"),
+                {"d": dt.date(2025, 1, 2)},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO recordings (session_id, task, kind, sha256, raw_path, original_name, created_at) "
+                    "VALUES (1, 'brow_raise', 'video', :s, 'raw/b.mp4', 'b.mp4', :t)"
+                ),
+                {"s": sha("b"), "t": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)},
+            )
+            quarantined = ((old, "validation: too asymmetric"), (plain, "validation: x"), (old, "not listed in manifest.csv"))
+            for name, reason in quarantined:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO quarantine_items (site_id, original_name, reason, created_at) VALUES (1, :n, :r, :t)"
+                    ),
+                    {"n": name, "r": reason, "t": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)},
+                )
+            when = dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)
+            base = {"started_at": when, "status": "succeeded", "code_version": "0", "params_hash": "p"}
+            conn.execute(
+                runs.insert(),
+                [
+                    {**base, "stage": "landmarks", "input_hashes": {sha("b"): [old, plain]}},
+                    {**base, "stage": "ingest", "input_hashes": {"drop": "/drops/A/" + old}},
+                ],
+            )
+
+        def state():
+            with engine.connect() as conn:
+                names = conn.execute(sa.text("SELECT original_name, reason FROM quarantine_items ORDER BY id")).all()
+                docs = conn.execute(sa.select(runs.c.input_hashes).order_by(sa.text("id"))).scalars().all()
+            return [tuple(n) for n in names], docs
+
+        init_db(engine)  # upgrade to head
+        assert current_revision(engine) == head_revision()
+        names, docs = state()
+        assert names == [(new, "validation: too asymmetric"), (plain, "validation: x"), (old, "not listed in manifest.csv")]
+        assert docs == [{sha("b"): [new, plain]}, {"drop": "/drops/A/" + old}]  # a path is not a key
+
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0001")
+        names, docs = state()
+        assert names[0] == (old, "validation: too asymmetric")
+        assert docs[0] == {sha("b"): [old, plain]}
+    finally:
+        engine.dispose()

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
 from palsyflow.config import ExecutorParams, Params, load_params
 from palsyflow.executors import run_jobs
-from palsyflow.paths import InvalidLabelError, Layout, RecordingPath, to_label
+from palsyflow.conventions import TASKS
+from palsyflow.paths import InvalidLabelError, RecordingPath, session_key, to_label
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,9 +37,20 @@ def test_to_label_strips_separators_and_refuses_empty():
         to_label("--")
 
 
-def test_session_report_names_carry_pseudonymous_ids_only(tmp_path):
-    pdf = Layout(tmp_path).session_report("north", "N01", "20260114")
-    assert pdf.name == "site-north_sub-N01_ses-20260114_report.pdf"
+@pytest.mark.parametrize("task", TASKS)
+def test_recording_key_round_trips_for_every_protocol_task(task):
+    rp = RecordingPath.from_task("north", "N01", "20260114", task)
+    assert rp.task == to_label(task)
+    assert rp.key == f"site-north_sub-N01_ses-20260114_task-{to_label(task)}"
+    assert RecordingPath.from_key(rp.key) == rp
+    assert rp.key.startswith(rp.session_key + "_") and rp.session_key == session_key("north", "N01", "20260114")
+
+
+def test_from_key_refuses_keys_with_separators_in_a_label():
+    with pytest.raises(ValueError):
+        RecordingPath.from_key("site-north_sub-N01_ses-20260114_task-brow_raise")
+    with pytest.raises(InvalidLabelError):
+        session_key("north", "N-01", "20260114")
 
 
 def test_params_yaml_in_repo_is_valid_and_complete():

@@ -221,7 +221,7 @@ def copy_in(item: IngestItem, raw_root: Path | str) -> tuple[Path, bool]:
     item : IngestItem
         From :func:`plan_ingest`.
     raw_root : path-like
-        Root of the raw tree (``Layout.raw``).
+        Root of the raw tree (the catalog's ``raw``, :mod:`palsyflow.stages.catalog`).
 
     Returns
     -------
@@ -284,7 +284,7 @@ def quarantine(
     reason : str
         Why it was refused.
     quarantine_root : path-like
-        Root of the quarantine (``Layout.quarantine``).
+        Root of the quarantine (the catalog's ``quarantine``).
     site : str
         Site label.
     sha256 : str, optional

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 
-from palsyflow.paths import check_label
+from palsyflow.paths import RecordingPath, check_label, session_key
 from palsyflow.store.models import (
     RECORDING_KINDS,
     ProcessingRun,
@@ -104,10 +104,6 @@ def _savepoint_create(db: DBSession, obj: T, refetch: Callable[[], T | None]) ->
             raise
         return existing, False
     return obj, True
-
-
-def _session_key(site: str, subject: str, session: str) -> str:
-    return f"site-{site}_sub-{subject}_ses-{session}"
 
 
 def _parse_session_label(label: str) -> dt.date:
@@ -266,7 +262,7 @@ def get_or_create_session(
 def _recording_key(db: DBSession, session: Session, task: str) -> str:
     subject = db.get(Subject, session.subject_id)
     site = db.get(Site, subject.site_id)
-    return f"{_session_key(site.label, subject.label, session.label)}_task-{task}"
+    return RecordingPath.from_task(site.label, subject.label, session.label, task).key
 
 
 def register_recording(
@@ -653,7 +649,7 @@ def add_report(
     sha256 = _check_sha256(sha256)
     ses = _find_session(db, site, subject, session)
     if ses is None:
-        raise NotFound(f"no session {_session_key(site, subject, session)} in the store")
+        raise NotFound(f"no session {session_key(site, subject, session)} in the store")
     run_id = run.id if run is not None else None
 
     def fetch() -> Report | None:
@@ -678,7 +674,7 @@ def add_report(
 class RecordingInfo:
     """One registered recording with the entities above it (read-only view)."""
 
-    key: str
+    key: str  # RecordingPath key: site-<s>_sub-<id>_ses-<date>_task-<task label>
     site: str
     subject: str
     session: str
@@ -734,7 +730,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
     for site_label, sub_label, healthy, simulated, ses, rec in db.execute(stmt):
         out.append(
             RecordingInfo(
-                key=f"{_session_key(site_label, sub_label, ses.label)}_task-{rec.task}",
+                key=RecordingPath.from_task(site_label, sub_label, ses.label, rec.task).key,
                 site=site_label,
                 subject=sub_label,
                 session=ses.label,
@@ -784,7 +780,7 @@ def list_sessions(db: DBSession, site: str | None = None) -> list[SessionInfo]:
             tasks.setdefault(sid, []).append(task)
     return [
         SessionInfo(
-            key=_session_key(site_label, sub_label, ses.label),
+            key=session_key(site_label, sub_label, ses.label),
             site=site_label,
             subject=sub_label,
             session=ses.label,

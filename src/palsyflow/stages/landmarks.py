@@ -1,0 +1,103 @@
+"""Stage ``landmarks``: raw videos and photos -> per-recording landmarks, quality and stamp.
+
+Reads the registry and the raw files, the face model (catalog ``face_model``); writes
+three files per recording under ``landmarks`` (:meth:`Catalog.landmark_files`) through
+:func:`palsyflow.landmarks.write_landmarks`, whose paths the stage passes in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from palsyflow.atomic import atomic_write_text
+from palsyflow.config import LandmarkParams
+from palsyflow.executors import run_jobs
+from palsyflow.features.inputs import FACE_KINDS
+from palsyflow.landmarks import LandmarkResult, extract_landmarks, write_landmarks
+from palsyflow.landmarks.model import MODEL_SHA256, verify_model
+from palsyflow.paths import RecordingPath
+from palsyflow.progress import report as report_progress
+from palsyflow.project import Project
+from palsyflow.stages.catalog import Catalog, LandmarkFiles
+from palsyflow.stages.fingerprint import read_json, stage_code_digest
+from palsyflow.stages.ingest import read_registry
+from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store
+
+
+def recording_path(record: dict) -> RecordingPath:
+    """Entities of a registry row (protocol task names like ``brow_raise`` become ``browraise``)."""
+    return RecordingPath.from_task(record["site"], record["subject"], record["session"], record["task"])
+
+
+def landmark_files(project: Project, record: dict) -> LandmarkFiles:
+    """The landmark files of a registry row (:meth:`Catalog.landmark_files`)."""
+    return Catalog.of(project).landmark_files(recording_path(record))
+
+
+def _extract_job(raw: str, kind: str, params: LandmarkParams, model: str) -> LandmarkResult:
+    return extract_landmarks(Path(raw), kind, params, Path(model))
+
+
+def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Progress = report_progress) -> StageResult:
+    """MediaPipe landmarks with TTA for every face recording not yet done with these parameters.
+
+    A recording is recomputed only when its content hash, the landmark parameters, the
+    model or the stage's code change (recorded in a JSON stamp next to its parquet).
+    Recordings sharing the same file (one video serving ``rest`` and ``speech``) are
+    computed once.
+
+    Raises
+    ------
+    palsyflow.landmarks.model.ModelChecksumError
+        If the face model is missing or its sha256 is wrong.
+    """
+    cat = Catalog.of(project)
+    params = project.params.landmarks
+    result = StageResult("landmarks")
+    reg = read_registry(project, sites)
+    if reg.is_empty():
+        result.notes.append("no recordings registered")
+        return result
+    reg = reg.filter(pl.col("kind").is_in(list(FACE_KINDS)))
+    model = verify_model(cat.face_model)
+    fingerprint = {"params": params.digest(), "model": MODEL_SHA256, "code": stage_code_digest("landmarks")}
+
+    todo: dict[str, list[dict]] = defaultdict(list)
+    for rec in reg.iter_rows(named=True):
+        old = read_json(landmark_files(project, rec).stamp)
+        if old and old.get("sha256") == rec["sha256"] and old.get("fingerprint") == fingerprint:
+            result.skipped += 1
+        else:
+            todo[rec["sha256"]].append(rec)
+
+    if todo:
+        run = Run(project, "landmarks", params.digest(), {sha: [r["key"] for r in recs] for sha, recs in todo.items()})
+        jobs = [
+            (sha, (str(cat.in_data(recs[0]["raw_path"])), recs[0]["kind"], params, str(model)))
+            for sha, recs in todo.items()
+        ]
+        for i, out in enumerate(run_jobs(_extract_job, jobs, project.params.executor), 1):
+            progress("landmarks", i, len(jobs))
+            for rec in todo[out.key]:
+                if not out.ok:
+                    result.failed += 1
+                    reason = f"landmarks: {out.error}"
+                    result.failures.append({"site": rec["site"], "file": rec["key"], "reason": reason})
+                    quarantine_in_store(project, rec["site"], Path(rec["raw_path"]).name, rec["sha256"], reason)
+                    continue
+                files = landmark_files(project, rec)
+                write_landmarks(out.value, files.points, files.quality)
+                meta = {"sha256": rec["sha256"], "fingerprint": fingerprint, "code_version": project.code_version}
+                meta["frames"] = int(out.value.meta.get("n_frames", 0))
+                meta["face_found_fraction"] = float(out.value.quality["face_found"].mean() or 0.0)
+                atomic_write_text(files.stamp, json.dumps(meta, indent=2))
+                result.processed += 1
+        run.finish(result)
+        result.notes.append(f"computed {len(jobs)} distinct files")
+    result.outputs.append(str(cat.landmarks))
+    return result

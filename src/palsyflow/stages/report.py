@@ -1,0 +1,52 @@
+"""Stage ``report``: the score table -> one clinician PDF per session, recorded in the store.
+
+Reads ``scores_table``; writes each session's PDF at :meth:`Catalog.session_report`
+through :func:`palsyflow.reports.pdf.render_session_report` (the stage passes the path)
+and a JSON stamp beside it (:meth:`Catalog.report_stamp`).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from palsyflow.atomic import sha256_file
+from palsyflow.progress import report as report_progress
+from palsyflow.project import Project
+from palsyflow.reports.model import build_session_report
+from palsyflow.reports.pdf import render_session_report
+from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.fingerprint import digest, stage_code_digest, unchanged, write_stamp
+from palsyflow.stages.runs import Progress, StageResult
+from palsyflow.store import repo
+from palsyflow.store.db import session_scope
+
+
+def report(project: Project, progress: Progress = report_progress) -> StageResult:
+    """One PDF per session; a subject's PDFs are redrawn only when their scores change."""
+    cat = Catalog.of(project)
+    result = StageResult("report")
+    src = cat.path("scores_table")
+    if not src.exists():
+        result.notes.append("no scores")
+        return result
+    scores = pl.read_parquet(src)
+    params = project.params.report
+    code = stage_code_digest("report")
+    sessions = scores.select("site", "subject", "session").unique().sort("site", "subject", "session").rows()
+    for i, (site, subject, session) in enumerate(sessions, 1):
+        progress("reports", i, len(sessions))
+        pdf = cat.session_report(site, subject, session)
+        subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
+        fp = digest(subject_rows.to_dicts(), params.digest(), session, code)
+        stamp = cat.report_stamp(pdf)
+        if unchanged(stamp, fp, [pdf]):
+            result.skipped += 1
+            continue
+        render_session_report(build_session_report(scores, site, subject, session, params), pdf, params)
+        sha = sha256_file(pdf)
+        write_stamp(stamp, fp, sha256=sha)
+        with session_scope(project.engine) as db:
+            repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
+        result.processed += 1
+        result.outputs.append(str(pdf))
+    return result

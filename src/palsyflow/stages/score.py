@@ -1,0 +1,50 @@
+"""Stage ``score``: the validated session table and the normative model -> the score table.
+
+Reads ``validated_sessions``, ``normative_model`` and the train stamp (for the MLflow
+model version); writes ``scores_table`` and ``scores_stamp``, and the scores to the store.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from palsyflow.atomic import atomic_write_parquet, sha256_file
+from palsyflow.models.training import load_normative
+from palsyflow.project import Project
+from palsyflow.scoring.scores import score_sessions, session_measures
+from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.fingerprint import digest, files_digest, read_json, stage_code_digest, unchanged, write_stamp
+from palsyflow.stages.runs import StageResult
+from palsyflow.store import repo
+from palsyflow.store.db import session_scope
+
+
+def score(project: Project) -> StageResult:
+    """Per-session scores against the normative model, with change since the first session.
+
+    The ``score`` parameters (noise floors) tune :func:`session_measures` and
+    :func:`score_sessions`; they are part of the fingerprint.
+    """
+    cat = Catalog.of(project)
+    params = project.params.score
+    result = StageResult("score")
+    src = cat.path("validated_sessions")
+    model_path = cat.path("normative_model")
+    out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
+    registered = project.params.train.registered_model  # names the model version in every row
+    fp = digest(files_digest([src, model_path]), params.digest(), registered, stage_code_digest("score"))
+    if unchanged(stamp, fp, [out]):
+        result.skipped = 1
+        return result
+    version = ((read_json(cat.path("train_stamp")) or {}).get("mlflow") or {}).get("normative_version")
+    normative = load_normative(model_path) if model_path.exists() else None
+    model_version = f"{registered}/{version}" if version else (
+        f"local:{sha256_file(model_path)[:12]}" if normative is not None else None
+    )
+    scores = score_sessions(session_measures(pl.read_parquet(src), params), normative, params, model_version)
+    atomic_write_parquet(scores, out)
+    with session_scope(project.engine) as db:
+        result.processed = repo.upsert_scores(db, scores.to_dicts())
+    write_stamp(stamp, fp)
+    result.outputs.append(str(out))
+    return result
