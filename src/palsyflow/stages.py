@@ -63,7 +63,7 @@ def _digest(*parts: object) -> str:
 
 @functools.lru_cache(maxsize=32)
 def code_digest(*parts: str) -> str:
-    """sha256 over the source of palsyflow sub-packages or modules (``"scoring"``, ``"landmarks/ibug68.py"``).
+    """sha256 over the source of palsyflow sub-packages or modules (``"scoring"``, ``"landmarks/schemes"``).
 
     Part of every stage's fingerprint, like the code deps of the stage in ``dvc.yaml``:
     changed code reruns the stage.
@@ -426,7 +426,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
         raw = project.layout.root / rec["raw_path"]
         audio = str(raw) if (rec["task"] in params.speech_tasks or rec["kind"] == "audio") else None
         cache = _recording_path(rec).derivative(cache_root, "features", ".json")
-        fp = _digest(ids, lm_state, rest_state, params.digest(), code_digest("features", "landmarks/ibug68.py", "landmarks/ibug68_offsets.json"))
+        fp = _digest(ids, lm_state, rest_state, params.digest(), code_digest("features", "landmarks/schemes"))
         old = _read_json(cache)
         if old and old.get("fingerprint") == fp:
             rows.append(old["row"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from palsyflow.landmarks.keyframes import normalise_shapes, select_keyframes
-from palsyflow.landmarks.topology import NAMED
+from palsyflow.landmarks.schemes.mediapipe478 import NAMED
 
 
 def base_face(rng) -> np.ndarray:
@@ -72,7 +72,9 @@ def test_normalisation_removes_similarity_transforms():
 
 def test_rejects_wrong_shape():
     with pytest.raises(ValueError):
-        select_keyframes(np.zeros((3, 68, 2)), 2)
+        select_keyframes(np.zeros((3, 50, 2)), 2)  # no scheme has 50 points
+    with pytest.raises(ValueError):
+        select_keyframes(np.zeros((3, 478)), 2)
 
 
 def test_rest_window_finds_neutral_when_the_expression_is_held():

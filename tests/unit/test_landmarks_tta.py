@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.mediapipe_backend import Detection, choose_face
-from palsyflow.landmarks.topology import MP_FLIP, flip_points
+from palsyflow.landmarks.base import Detection, choose_face
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP, flip_points
+from palsyflow.landmarks.schemes.mediapipe478 import SCHEME as MEDIAPIPE478
 from palsyflow.landmarks.tta import (
     Augmentation,
     apply_augmentation,
@@ -26,6 +27,12 @@ BLOB = (130.0, 50.0)  # (x, y), off-centre so a wrong flip or shift shows
 
 
 class BlobDetector:
+    """A fake MediaPipe-layout landmarker (478 points, face-crop TTA layout)."""
+
+    scheme = MEDIAPIPE478
+    tta_layout = "face_crop"
+    tracks = False
+
     def __init__(self):
         self.calls = 0
 
@@ -46,6 +53,9 @@ class BlobDetector:
 
 
 class NoFace:
+    scheme = MEDIAPIPE478
+    tta_layout = "face_crop"
+
     def detect(self, rgb, timestamp_ms=None):
         return Detection(np.empty((0, 478, 3)), None)
 
@@ -161,7 +171,7 @@ def test_choose_face_prefers_large_central_faces():
 
 # face crop (tta_crop_side) and full-resolution mapping ---------------------------------
 def test_square_crop_maps_points_both_ways_and_fills_outside():
-    from palsyflow.landmarks.mediapipe_backend import square_crop
+    from palsyflow.landmarks.crop import square_crop
 
     img = blob_image()
     # a square that sticks out of the top-right corner, upscaled 3x
@@ -348,9 +358,9 @@ def test_closed_set_tta_is_not_exactly_equivariant_without_flips():
 
 
 def test_real_photo_tta_is_mirror_equivariant(shared_data, face_model):
-    from palsyflow.landmarks.extract import read_photo
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
-    from palsyflow.landmarks.topology import interocular_distance
+    from palsyflow.landmarks.media import read_photo
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+    from palsyflow.landmarks.schemes.mediapipe478 import interocular_distance
 
     path = shared_data / "healthy-tasks" / "mpeschel_session_A_original_assets" / "face-mp-at-rest.jpg"
     if not path.is_file():
