@@ -23,10 +23,10 @@ doi:10.1080/01621459.1974.10482962).
 Where the copies are rendered (the landmarker's ``tta_layout``). ``"face_crop"``
 (MediaPipe): copy 0 (identity) and, with ``tta_flip``, copy 1 (pure mirror) are
 detected on the full frame; by default (``tta_crop_side > 0``) copies ``k >= 2`` are
-drawn from a square crop around that face, resized to ``tta_crop_side`` pixels, so a copy costs the same on a 640 px webcam frame and a 3264 px phone photo
-(measured by ``benchmarks/landmark_speed.py``: TTA N = 16 on a 1600 px photo went from
-~1.4 s to ~0.34 s on one loaded core, with the same spread); the whole-frame mode
-(``tta_crop_side = 0``) remains. Points from a crop are mapped back with
+drawn from a square crop around that face, resized to ``tta_crop_side`` pixels, so a
+copy costs the same on a webcam frame and a phone photo (timings:
+``benchmarks/landmark_speed.py``); the whole-frame mode (``tta_crop_side = 0``)
+remains. Points from a crop are mapped back with
 :class:`~palsyflow.landmarks.crop.CropMap`. ``"downscaled_frame"`` (dlib): every
 copy, copies 0 and 1 included, is rendered from the frame downscaled to
 ``detect_max_side`` (:func:`resize_mirror_symmetric`), and ``tta_crop_side`` is not

@@ -76,10 +76,10 @@ DEROTATE_DEG = 10.0
 
 #: Re-predictions on an upright copy for a tilted face found by HOG, and the tilt of
 #: the first estimate's eye line (degrees) that triggers them. A trade-off measured on
-#: faces-68pt: re-predicting mildly tilted faces costs a little (testing-split NME
-#: 2.02 % without refinement, 2.10 % with this 15-degree trigger), while faces rolled by
-#: 40-60 degrees that HOG still finds go from 24-48 % NME to about 2 % (a 20-degree
-#: trigger missed some of them, whose first estimate is too poor to show the tilt).
+#: faces-68pt by ``benchmarks/landmark_accuracy.py``: re-predicting mildly tilted faces
+#: costs a little accuracy, while faces rolled by 40-60 degrees that HOG still finds
+#: improve from failures to typical errors (a 20-degree trigger missed some of them,
+#: whose first estimate is too poor to show the tilt).
 TILT_ITERATIONS = 2
 TILT_REFINE_DEG = 15.0
 
