@@ -8,7 +8,7 @@ Reads ``../shared/data/healthy-tasks`` (internal use only: nothing is copied):
 * ``mpeschel_session_A_*`` / ``mpeschel_session_B_*``: the same person on two days.
 
 For every session it runs :func:`palsyflow.features.session.measure_results` on the
-photos (landmarks: :func:`palsyflow.landmarks.extract.extract_landmarks`, default
+photos (landmarks: :func:`palsyflow.landmarks.extract_landmarks`, default
 ``LandmarkParams``, TTA on) and, for the mirror test, on the same photos mirrored
 left-right (pixels flipped after EXIF orientation, landmarks re-detected).
 
@@ -75,7 +75,8 @@ def detect(files: dict[str, Path], model: Path, mirror_dir: Path | None = None) 
     import cv2
 
     from palsyflow.config import LandmarkParams
-    from palsyflow.landmarks.extract import extract_landmarks, read_photo
+    from palsyflow.landmarks import extract_landmarks
+    from palsyflow.landmarks.media import read_photo
 
     lp = LandmarkParams()
     out = {}

@@ -10,11 +10,11 @@ offsets and the dlib fallback box relation).
 
 Backends and rows:
 
-- ``mediapipe``: 478 points mapped to iBUG 68 (:data:`palsyflow.landmarks.ibug68.MP_TO_IBUG68`)
+- ``mediapipe``: 478 points mapped to iBUG 68 (:data:`palsyflow.landmarks.schemes.ibug68.MP_TO_IBUG68`)
   without (``mediapipe-raw``) and with (``mediapipe-corr``) the learned offset
   correction; TTA by :func:`palsyflow.landmarks.tta.run_tta`.
-- ``dlib``: HOG + 68-point predictor (:class:`palsyflow.landmarks.dlib_backend.DlibLandmarker`);
-  TTA by :func:`palsyflow.landmarks.dlib_backend.run_tta68`.
+- ``dlib``: HOG + 68-point predictor (:class:`palsyflow.landmarks.backends.dlib.DlibLandmarker`);
+  TTA by the same :func:`palsyflow.landmarks.tta.run_tta` (whole downscaled frame layout).
 
 For N = 1, 4, 8, 16, 32 TTA copies: NME in % of the annotated outer-canthal distance
 (iBUG 36-45), mean over faces, all 68 points and the 51 inner points (17-67), per
@@ -53,10 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from palsyflow.config import LandmarkParams  # noqa: E402
-from palsyflow.landmarks import ibug68 as ib  # noqa: E402
-from palsyflow.landmarks.dlib_backend import DlibLandmarker, run_tta68  # noqa: E402
-from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker  # noqa: E402
-from palsyflow.landmarks.topology import flip_points  # noqa: E402
+from palsyflow.landmarks.schemes import ibug68 as ib  # noqa: E402
+from palsyflow.landmarks.backends.dlib import DlibLandmarker  # noqa: E402
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker  # noqa: E402
+from palsyflow.landmarks.schemes.mediapipe478 import flip_points  # noqa: E402
 from palsyflow.landmarks.tta import run_tta  # noqa: E402
 
 DATA = Path(os.environ.get("PALSYFLOW_SHARED_DATA", ROOT.parent / "shared" / "data")) / "faces-68pt"
@@ -106,17 +106,11 @@ def to_original(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return out
 
 
-def detect_mp(lm, crop, params, n):
+def detect(lm, crop, params, n):
+    """One detection (n <= 1) or the TTA median of either backend."""
     if n <= 1:
         return lm.detect(crop).points
     res = run_tta(crop, lm, params)
-    return res.points if res.face_found else None
-
-
-def detect_dlib(lm, crop, params, n):
-    if n <= 1:
-        return lm.detect(crop).points
-    res = run_tta68(crop, lm, params)
     return res.points if res.face_found else None
 
 
@@ -125,10 +119,10 @@ def run_all(faces, images, ns, margin, size, offsets):
     rows = []
     raw = {}  # (backend, n, face index) -> original-frame points (478 or 68)
     base = LandmarkParams()
-    with MediaPipeLandmarker(MODEL, "image", base) as mp_lm, DlibLandmarker(base, MODEL) as dl_lm:
+    with MediaPipeLandmarker(MODEL, "image", base) as mp_lm, DlibLandmarker(MODEL, "image", base) as dl_lm:
         for n in ns:
             params = base.model_copy(update={"tta_copies": n}) if hasattr(base, "model_copy") else LandmarkParams(tta_copies=n)
-            for backend, lm, fn in (("mediapipe", mp_lm, detect_mp), ("dlib", dl_lm, detect_dlib)):
+            for backend, lm, fn in (("mediapipe", mp_lm, detect), ("dlib", dl_lm, detect)):
                 print(f"  {backend} N={n} ...", file=sys.stderr, flush=True)
                 for i, f in enumerate(faces):
                     crop, m = crop_face(images[f["image"]], f["box"], margin, size)
@@ -167,7 +161,7 @@ def learn(faces, images, margin, size) -> tuple[np.ndarray, dict, int]:
     train = [f for f in faces if f["split"] == "training"]
     mp_pts, truth, boxes = [], [], []
     params = LandmarkParams()
-    with MediaPipeLandmarker(MODEL, "image", params) as mp_lm, DlibLandmarker(params, None) as dl_lm:
+    with MediaPipeLandmarker(MODEL, "image", params) as mp_lm, DlibLandmarker(None, "image", params) as dl_lm:
         for f in train:
             crop, m = crop_face(images[f["image"]], f["box"], margin, size)
             p = mp_lm.detect(crop).points
@@ -199,12 +193,12 @@ def flip_symmetry(faces, images, margin, size, ns=(1, 16)):
     out = {}
     base = LandmarkParams()
     test = [f for f in faces if f["split"] == "testing"]
-    with MediaPipeLandmarker(MODEL, "image", base) as mp_lm, DlibLandmarker(base, MODEL) as dl_lm:
+    with MediaPipeLandmarker(MODEL, "image", base) as mp_lm, DlibLandmarker(MODEL, "image", base) as dl_lm:
         for n in ns:
             params = base.model_copy(update={"tta_copies": n})
             for backend, lm, fn, unflip in (
-                ("mediapipe", mp_lm, detect_mp, flip_points),
-                ("dlib", dl_lm, detect_dlib, ib.flip_points68),
+                ("mediapipe", mp_lm, detect, flip_points),
+                ("dlib", dl_lm, detect, ib.flip_points68),
             ):
                 diffs = []
                 for f in test:

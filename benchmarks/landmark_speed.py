@@ -121,7 +121,7 @@ def make_long_clip(videos: list[Path], dest: Path, seconds: float = 60.0, size=(
 def _child_memory(video: Path, model: Path) -> dict:
     """Run in a fresh process: peak RSS of the stage on ``video``."""
     from palsyflow.config import LandmarkParams
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
     params = LandmarkParams()
     with MediaPipeLandmarker(model, "video", params):

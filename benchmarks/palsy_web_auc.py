@@ -20,7 +20,7 @@ Per photo
       ``face_recognition_models``. When dlib finds no face, MediaPipe FaceLandmarker
       (IMAGE mode) gives a face box (bounding box of its 478 points, enlarged 10 %)
       for dlib's shape predictor; the counts of each path are printed.
-    * MediaPipe 478 points (IMAGE mode, :class:`palsyflow.landmarks.mediapipe_backend.
+    * MediaPipe 478 points (IMAGE mode, :class:`palsyflow.landmarks.backends.mediapipe.
       MediaPipeLandmarker`) for the regional static measures of
       :func:`palsyflow.features.regional.recording_measures` (``*_asym``).
     * Parra-Dominguez f0-f28 (:func:`palsyflow.features.parra.parra_features`), plus
@@ -89,7 +89,7 @@ class Landmarkers:
         import face_recognition_models
 
         from palsyflow.config import LandmarkParams
-        from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+        from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
         self.dlib = dlib
         self.detector = dlib.get_frontal_face_detector()

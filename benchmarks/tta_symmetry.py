@@ -7,7 +7,7 @@ frame (:func:`palsyflow.landmarks.keyframes.normalise_shapes`: origin at the eye
 midpoint, x along the eye line, unit = inter-ocular distance; printed in % IOD):
 
 * horizontal ``h = x_L + x_R - 2 c`` with ``c`` the mean x of the facial midline
-  points (:data:`palsyflow.landmarks.topology.MIDLINE`): > 0 when the pair sits
+  points (:data:`palsyflow.landmarks.schemes.mediapipe478.MIDLINE`): > 0 when the pair sits
   towards the image right of the midline;
 * vertical ``v = y_L - y_R``: > 0 when the patient's left point is lower.
 
@@ -65,7 +65,7 @@ def asymmetry(points: np.ndarray) -> np.ndarray:
     ndarray, shape (len(PAIRS), 2): (horizontal h, vertical v) per pair, % IOD.
     """
     from palsyflow.landmarks.keyframes import normalise_shapes
-    from palsyflow.landmarks.topology import MIDLINE
+    from palsyflow.landmarks.schemes.mediapipe478 import MIDLINE
 
     s = normalise_shapes(points[None])[0]
     c = s[list(MIDLINE), 0].mean()
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     from palsyflow.config import LandmarkParams
-    from palsyflow.landmarks.extract import read_photo
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.media import read_photo
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
     from palsyflow.landmarks.tta import run_tta
 
     root = DATA / "healthy-tasks"

@@ -232,7 +232,7 @@ def landmarks(
         raise typer.BadParameter(f"{input.name}: an audio file has no face", param_hint="INPUT")
     result = extract_landmarks(input, kind, params, verify_model(Catalog.of(project).face_model))
     if scheme == "ibug68" and params.backend == "mediapipe":
-        from palsyflow.landmarks.ibug68 import to_scheme
+        from palsyflow.landmarks.result import to_scheme
 
         result = to_scheme(result, "ibug68")
     quality = out.with_name(out.stem + "_quality.parquet")

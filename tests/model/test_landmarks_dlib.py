@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks import ibug68 as ib
+from palsyflow.landmarks.schemes import ibug68 as ib
 
 dlib = pytest.importorskip("dlib")
-from palsyflow.landmarks.dlib_backend import DlibLandmarker, mediapipe_box, run_tta68  # noqa: E402
+from palsyflow.landmarks.backends.dlib import DlibLandmarker, mediapipe_box  # noqa: E402
+from palsyflow.landmarks.tta import run_tta  # noqa: E402
 
 
 def _faces(shared_data, split):
@@ -49,7 +50,7 @@ def test_faces(shared_data):
 def test_dlib_finds_faces_with_low_nme(test_faces):
     params = LandmarkParams(backend="dlib")
     errs = []
-    with DlibLandmarker(params, None) as lm:
+    with DlibLandmarker(None, "image", params) as lm:
         for crop, truth in test_faces[::4]:  # 7 faces over all test photos
             det = lm.detect(crop)
             assert det.points is not None, "dlib missed an annotated face"
@@ -62,7 +63,7 @@ def test_dlib_finds_faces_with_low_nme(test_faces):
 def test_dlib_flip_pair_map_matches_the_model(test_faces):
     """Detect on a mirrored crop, un-mirror with IBUG68_FLIP: the same face comes back."""
     params = LandmarkParams(backend="dlib")
-    with DlibLandmarker(params, None) as lm:
+    with DlibLandmarker(None, "image", params) as lm:
         for crop, truth in test_faces[:3]:
             a = lm.detect(crop).points
             b = ib.flip_points68(lm.detect(np.ascontiguousarray(cv2.flip(crop, 1))).points, crop.shape[1])
@@ -82,7 +83,7 @@ def _rotate(crop, truth, angle):
 
 def test_fallback_box_on_a_rotated_face(face_model, test_faces):
     params = LandmarkParams(backend="dlib", dlib_upsample=0)
-    with DlibLandmarker(params, face_model) as lm:
+    with DlibLandmarker(face_model, "image", params) as lm:
         cases = []
         for crop, truth in test_faces[:6]:
             for angle in (50.0, 60.0, 40.0):
@@ -100,7 +101,7 @@ def test_fallback_box_on_a_rotated_face(face_model, test_faces):
             assert lm.n_fallback == before + 1
             assert det.points is not None
             assert ib.nme(det.points, truth_rot) < 10.0
-    with DlibLandmarker(params, None) as lm:  # without the fallback: no face, no exception
+    with DlibLandmarker(None, "image", params) as lm:  # without the fallback: no face, no exception
         det = lm.detect(cases[0][0])
         assert det.points is None and det.n_faces == 0
 
@@ -109,7 +110,7 @@ def test_tilted_face_found_by_hog_is_refined_upright(test_faces):
     """HOG fires on a 40-degree roll with an upright box; the tilt refinement recovers."""
     params = LandmarkParams(backend="dlib", dlib_upsample=0)
     errs = []
-    with DlibLandmarker(params, None) as lm:
+    with DlibLandmarker(None, "image", params) as lm:
         for crop, truth in test_faces[:9:2]:
             rot, truth_rot = _rotate(crop, truth, 40.0)
             boxes = lm.hog_boxes(rot)
@@ -123,11 +124,11 @@ def test_tilted_face_found_by_hog_is_refined_upright(test_faces):
 
 
 def test_mediapipe_box_resembles_the_hog_box(face_model, test_faces):
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
     params = LandmarkParams()
     ious = []
-    with MediaPipeLandmarker(face_model, "image", params) as mp_lm, DlibLandmarker(params, None) as dl_lm:
+    with MediaPipeLandmarker(face_model, "image", params) as mp_lm, DlibLandmarker(None, "image", params) as dl_lm:
         for crop, _ in test_faces[::5]:
             hog = dl_lm.hog_boxes(crop)
             mp = mp_lm.detect(crop).points
@@ -141,7 +142,7 @@ def test_mediapipe_box_resembles_the_hog_box(face_model, test_faces):
 
 
 def test_offset_correction_reduces_train_nme(shared_data, face_model):
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
     raw, corr = [], []
     with MediaPipeLandmarker(face_model, "image", LandmarkParams()) as lm:
@@ -154,12 +155,12 @@ def test_offset_correction_reduces_train_nme(shared_data, face_model):
     assert np.mean(corr) < np.mean(raw) - 0.3, (np.mean(raw), np.mean(corr))
 
 
-def test_run_tta68_combines_copies(test_faces):
+def test_run_tta_combines_dlib_copies(test_faces):
     crop, truth = test_faces[0]
     params = LandmarkParams(backend="dlib", tta_copies=4)
-    with DlibLandmarker(params, None) as lm:
-        res = run_tta68(crop, lm, params)
-        again = run_tta68(crop, lm, params)
+    with DlibLandmarker(None, "image", params) as lm:
+        res = run_tta(crop, lm, params)
+        again = run_tta(crop, lm, params)
     assert res.n_found == 4 and res.points.shape == (68, 3)
     assert np.isfinite(res.spread).all() and (res.spread >= 0).all()
     np.testing.assert_array_equal(res.points, again.points)  # seeded, deterministic

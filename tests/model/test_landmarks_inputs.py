@@ -16,9 +16,9 @@ import pytest
 
 from palsyflow.config import LandmarkParams
 from palsyflow.landmarks import extract_landmarks
-from palsyflow.landmarks.extract import read_photo
-from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
-from palsyflow.landmarks.topology import NAMED, interocular_distance
+from palsyflow.landmarks.media import read_photo
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.landmarks.schemes.mediapipe478 import NAMED, interocular_distance
 
 
 def _image(shared_data: Path, rel: str) -> np.ndarray:

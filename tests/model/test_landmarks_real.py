@@ -15,9 +15,9 @@ import pytest
 
 from palsyflow.config import LandmarkParams
 from palsyflow.landmarks import LandmarkError, extract_landmarks, read_landmarks, write_landmarks
-from palsyflow.landmarks.extract import read_photo
-from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
-from palsyflow.landmarks.topology import MP_FLIP, NAMED, derive_mesh_flip, flip_points
+from palsyflow.landmarks.media import read_photo
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP, NAMED, derive_mesh_flip, flip_points
 from palsyflow.landmarks.tta import Augmentation, run_tta
 from palsyflow.schemas import LANDMARK_SCHEMA, QUALITY_SCHEMA
 

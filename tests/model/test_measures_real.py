@@ -21,7 +21,8 @@ import pytest
 from palsyflow.config import LandmarkParams
 from palsyflow.features.session import measure_results, task_from_filename
 from palsyflow.features.table import build_feature_table, recording_row, session_table
-from palsyflow.landmarks.extract import extract_landmarks, read_photo
+from palsyflow.landmarks import extract_landmarks
+from palsyflow.landmarks.media import read_photo
 
 SUBJECT = "K8bhUx2Hqv2LjfP4BsKy"
 MAIN_TASKS = ("brow_raise", "eye_closure_full", "smile", "eee")

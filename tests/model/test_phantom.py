@@ -188,7 +188,7 @@ def test_real_phantom_is_mirror_consistent(pair, face_model, tmp_path):
 
 def _detect_array(rgb, model):
     from palsyflow.config import LandmarkParams
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
     rgb = np.ascontiguousarray(rgb)
     with MediaPipeLandmarker(model, "image", LandmarkParams(tta_copies=1)) as lm:

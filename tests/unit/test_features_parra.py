@@ -216,8 +216,8 @@ def test_real_healthy_faces_are_near_symmetric(shared_data):
 
 
 def test_local_flip_matches_the_landmarks_package():
-    """The local permutation must agree with palsyflow.landmarks.ibug68 once that exists."""
-    ibug68 = pytest.importorskip("palsyflow.landmarks.ibug68")
+    """The local permutation must agree with palsyflow.landmarks.schemes.ibug68 once that exists."""
+    ibug68 = pytest.importorskip("palsyflow.landmarks.schemes.ibug68")
     if not hasattr(ibug68, "IBUG68_FLIP"):
-        pytest.skip("palsyflow.landmarks.ibug68 has no IBUG68_FLIP")
+        pytest.skip("palsyflow.landmarks.schemes.ibug68 has no IBUG68_FLIP")
     assert np.array_equal(np.asarray(ibug68.IBUG68_FLIP), IBUG68_FLIP)

@@ -19,8 +19,8 @@ from palsyflow.features.table import (
     recording_row,
     session_table,
 )
-from palsyflow.landmarks.extract import build_tables
-from palsyflow.landmarks.topology import MP_FLIP, flip_points
+from palsyflow.landmarks.result import build_tables
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP, flip_points
 
 W, H = 640, 480
 CX, CY, IOD = 320.0, 200.0, 100.0

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from palsyflow.landmarks import ibug68 as ib
-from palsyflow.landmarks.extract import build_tables, LandmarkResult
-from palsyflow.landmarks.topology import MP_FLIP, flip_points
+from palsyflow.landmarks.schemes import ibug68 as ib
+from palsyflow.landmarks.result import LandmarkResult, build_tables, to_scheme
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP, flip_points
 
 
 def _rng_face478(rng, n=None):
@@ -159,23 +159,23 @@ def _result478(n_frames=3, missing=(1,)):
 
 def test_to_scheme_converts_478_to_68():
     res, pts, spread = _result478()
-    out = ib.to_scheme(res, "ibug68", correct=False)
+    out = to_scheme(res, "ibug68", correct=False)
     assert out.points.height == 3 * 68 and out.meta["n_points"] == 68 and out.meta["scheme"] == "ibug68"
     arr = out.points_array()
     np.testing.assert_allclose(arr[0], pts[0, ib.MP_TO_IBUG68], rtol=1e-6)
     assert np.isnan(arr[1]).all() and not out.quality["face_found"][1]
     np.testing.assert_allclose(out.points["spread"].to_numpy().reshape(3, 68)[2], spread[2, ib.MP_TO_IBUG68])
     assert out.quality["tta_spread_px"][0] == pytest.approx(float(np.median(spread[0, ib.MP_TO_IBUG68])), rel=1e-5)
-    assert ib.to_scheme(res, "mediapipe478") is res
-    assert ib.to_scheme(out, "ibug68") is out
+    assert to_scheme(res, "mediapipe478") is res
+    assert to_scheme(out, "ibug68") is out
     with pytest.raises(ValueError):
-        ib.to_scheme(out, "mediapipe478")
+        to_scheme(out, "mediapipe478")
     with pytest.raises(ValueError):
-        ib.to_scheme(res, "ibug98")
+        to_scheme(res, "ibug98")
 
 
 def test_to_scheme_corrected_records_provenance():
     res, _, _ = _result478()
-    out = ib.to_scheme(res, "ibug68")
+    out = to_scheme(res, "ibug68")
     assert out.meta["ibug68_offsets"] is True
     assert out.meta["ibug68_offsets_provenance"]["split"] == "training"

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from palsyflow.landmarks import LandmarkResult, read_landmarks, write_landmarks
-from palsyflow.landmarks.extract import build_tables
+from palsyflow.landmarks.result import build_tables
 from palsyflow.landmarks.io import read_meta
 from palsyflow.schemas import LANDMARK_SCHEMA, QUALITY_SCHEMA
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from palsyflow.landmarks.keyframes import normalise_shapes, select_keyframes
-from palsyflow.landmarks.topology import NAMED
+from palsyflow.landmarks.schemes.mediapipe478 import NAMED
 
 
 def base_face(rng) -> np.ndarray:
@@ -72,7 +72,9 @@ def test_normalisation_removes_similarity_transforms():
 
 def test_rejects_wrong_shape():
     with pytest.raises(ValueError):
-        select_keyframes(np.zeros((3, 68, 2)), 2)
+        select_keyframes(np.zeros((3, 50, 2)), 2)  # no scheme has 50 points
+    with pytest.raises(ValueError):
+        select_keyframes(np.zeros((3, 478)), 2)
 
 
 def test_rest_window_finds_neutral_when_the_expression_is_held():
@@ -100,3 +102,22 @@ def test_isolated_detections_are_not_keyframes():
     pts[[8, 10]] = np.nan  # frame 9 (a wild outlier) is a one-frame detection
     keys = select_keyframes(pts, 2)
     assert 9 not in keys.values() and keys["peak"] == 5
+
+
+def test_68_point_tracks_are_picked_directly_with_the_ibug_eye_corners():
+    """The picker reads the scheme's eye corners: no 68 -> 478 slot map (issue 8)."""
+    from palsyflow.landmarks.schemes.ibug68 import SCHEME as IBUG68
+
+    expr = np.concatenate([np.zeros(5), np.linspace(0.1, 1.0, 10), np.linspace(0.9, 0.0, 10)])
+    seq478 = sequence(expr)
+    # iBUG eye corners 36, 39 | 42, 45 carry MediaPipe's 33, 133 | 362, 263; mouth corners 48, 54
+    idx = np.arange(68) * 7
+    idx[[36, 39, 42, 45, 48, 54]] = [33, 133, 362, 263, NAMED["right_mouth_corner"], NAMED["left_mouth_corner"]]
+    seq68 = seq478[:, idx]
+    keys = select_keyframes(seq68, 2, rest_frames=5)
+    assert keys["peak"] == int(np.argmax(expr)) and keys["neutral"] < 5
+    assert keys == select_keyframes(seq68, 2, rest_frames=5, scheme=IBUG68)
+    # the face frame is the iBUG eye-corner frame: eye centres at (-0.5, 0) and (0.5, 0)
+    shapes = normalise_shapes(seq68[:1])
+    right = (shapes[0, 36] + shapes[0, 39]) / 2
+    assert right == pytest.approx([-0.5, 0.0])

@@ -42,3 +42,25 @@ def test_none_is_identity_and_bad_window_rejected():
     assert smooth_points(noisy, LandmarkParams(), fps=25.0) is noisy
     with pytest.raises(ValueError):
         smooth_points(noisy, LandmarkParams(smoothing="savgol", savgol_window=6), fps=25.0)
+
+
+@pytest.mark.parametrize("method", ["savgol", "one_euro"])
+def test_a_2d_track_with_nan_depth_is_smoothed_in_x_and_y(method):
+    """A scheme without depth (dlib, z NaN in every frame) is smoothed like any other."""
+    clean, noisy = noisy_track()
+    clean, noisy = clean[:, :68].copy(), noisy[:, :68].copy()
+    noisy[..., 2] = np.nan
+    noisy[40:43] = np.nan  # a no-face gap
+    out = smooth_points(noisy, LandmarkParams(smoothing=method), fps=25.0)
+    assert np.isnan(out[..., 2]).all() and np.isnan(out[40:43]).all()
+    assert np.isfinite(out[:40, :, :2]).all() and np.isfinite(out[43:, :, :2]).all()
+    err_in = np.abs(noisy - clean)[10:38, :, :2].mean()
+    err_out = np.abs(out - clean)[10:38, :, :2].mean()
+    assert err_out < 0.8 * err_in
+
+
+def test_a_track_without_any_face_stays_nan():
+    _, noisy = noisy_track(10)
+    noisy[:] = np.nan
+    out = smooth_points(noisy, LandmarkParams(smoothing="savgol"), fps=25.0)
+    assert out is not noisy and np.isnan(out).all()

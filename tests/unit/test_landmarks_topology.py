@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from palsyflow.landmarks.topology import (
+from palsyflow.landmarks.schemes.mediapipe478 import (
     LEFT_IRIS,
     MIDLINE,
     MP_FLIP,

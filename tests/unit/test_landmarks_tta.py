@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.mediapipe_backend import Detection, choose_face
-from palsyflow.landmarks.topology import MP_FLIP, flip_points
+from palsyflow.landmarks.base import Detection, choose_face
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP, flip_points
+from palsyflow.landmarks.schemes.ibug68 import SCHEME as IBUG68
+from palsyflow.landmarks.schemes.mediapipe478 import SCHEME as MEDIAPIPE478
 from palsyflow.landmarks.tta import (
     Augmentation,
     apply_augmentation,
     make_augmentations,
     points_to_original,
     run_tta,
+    tta_enabled,
 )
 
 W, H = 200, 150
@@ -26,6 +29,12 @@ BLOB = (130.0, 50.0)  # (x, y), off-centre so a wrong flip or shift shows
 
 
 class BlobDetector:
+    """A fake MediaPipe-layout landmarker (478 points, face-crop TTA layout)."""
+
+    scheme = MEDIAPIPE478
+    tta_layout = "face_crop"
+    tracks = False
+
     def __init__(self):
         self.calls = 0
 
@@ -46,6 +55,9 @@ class BlobDetector:
 
 
 class NoFace:
+    scheme = MEDIAPIPE478
+    tta_layout = "face_crop"
+
     def detect(self, rgb, timestamp_ms=None):
         return Detection(np.empty((0, 478, 3)), None)
 
@@ -161,7 +173,7 @@ def test_choose_face_prefers_large_central_faces():
 
 # face crop (tta_crop_side) and full-resolution mapping ---------------------------------
 def test_square_crop_maps_points_both_ways_and_fills_outside():
-    from palsyflow.landmarks.mediapipe_backend import square_crop
+    from palsyflow.landmarks.crop import square_crop
 
     img = blob_image()
     # a square that sticks out of the top-right corner, upscaled 3x
@@ -348,9 +360,9 @@ def test_closed_set_tta_is_not_exactly_equivariant_without_flips():
 
 
 def test_real_photo_tta_is_mirror_equivariant(shared_data, face_model):
-    from palsyflow.landmarks.extract import read_photo
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
-    from palsyflow.landmarks.topology import interocular_distance
+    from palsyflow.landmarks.media import read_photo
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+    from palsyflow.landmarks.schemes.mediapipe478 import interocular_distance
 
     path = shared_data / "healthy-tasks" / "mpeschel_session_A_original_assets" / "face-mp-at-rest.jpg"
     if not path.is_file():
@@ -374,3 +386,71 @@ def test_real_photo_tta_is_mirror_equivariant(shared_data, face_model):
     for n in (8, 16):  # ... the closed-set TTA is, to floating-point round-off
         assert out[n][0] < 1e-6
         assert out[n][0] < 1e-3 * out[1][0]
+
+
+# one routine for every scheme and layout -------------------------------------------------
+class Blob68(BiasedDetector):
+    """A biased fake with the dlib layout: 68 iBUG points, every copy on the downscaled frame."""
+
+    scheme = IBUG68
+    tta_layout = "downscaled_frame"
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def detect(self, rgb, timestamp_ms=None):
+        self.sizes.append(rgb.shape[:2])
+        det = super().detect(rgb, timestamp_ms)
+        faces = det.faces[:, :68].copy()
+        if det.n_faces:
+            faces[0, :, 0] += 0.02 * np.arange(68)  # a point-dependent bias, like a real model
+            faces[0, [42, 45], 0] += 20.0  # eye corners one IOD apart for the face gate
+            faces[..., 2] = np.nan  # 2-D scheme
+        return Detection(faces, det.chosen)
+
+
+@pytest.mark.parametrize("n", [2, 6])
+def test_the_same_tta_is_exactly_mirror_equivariant_for_68_points(n):
+    img = textured_image(2 * H, 2 * W)
+    mir = np.ascontiguousarray(img[:, ::-1])
+    p = LandmarkParams(tta_copies=n, detect_max_side=W, tta_noise_sigma=6.0, tta_blur_prob=0.5)
+    a, b = run_tta(img, Blob68(), p), run_tta(mir, Blob68(), p)
+    assert a.points.shape == (68, 3) and a.spread.shape == (68,)
+    assert a.n_found == b.n_found == n and np.isnan(a.points[:, 2]).all()
+    np.testing.assert_allclose(IBUG68.mirror(b.points, 2 * W)[:, :2], a.points[:, :2], atol=1e-9)
+    # un-mirroring with the 478-point pairs would be wrong for 68 points
+    with pytest.raises(ValueError):
+        flip_points(b.points, 2 * W)
+
+
+def test_downscaled_layout_renders_every_copy_at_detect_max_side_and_maps_back():
+    img = textured_image(2 * H, 2 * W)
+    det = Blob68()
+    res = run_tta(img, det, LandmarkParams(tta_copies=6, detect_max_side=W, tta_crop_side=64))
+    assert det.sizes == [(H, W)] * 6  # no full-resolution anchor, no face crop
+    # the blob is at 2 x BLOB in the full frame; the biased fake is about 3 px right of it
+    # in the image it sees (6 px at full resolution), the median cancels the mirror pairs
+    x0 = np.median(res.points[:, 0] - 2 * BLOB[0] - 2 * 0.02 * np.arange(68))
+    assert abs(res.points[30, 1] - 2 * BLOB[1]) < 2.0 and abs(x0) < 3.0
+
+
+def test_face_crop_layout_detects_the_anchors_at_full_resolution():
+    img = textured_image(2 * H, 2 * W)
+
+    class Sizes(BiasedDetector):
+        sizes: list = []
+
+        def detect(self, rgb, timestamp_ms=None):
+            self.sizes.append(rgb.shape[:2])
+            return super().detect(rgb, timestamp_ms)
+
+    d = Sizes()
+    d.sizes = []
+    run_tta(img, d, LandmarkParams(tta_copies=6, detect_max_side=W, tta_crop_side=64))
+    assert d.sizes == [(2 * H, 2 * W)] * 2 + [(64, 64)] * 4
+
+
+def test_tta_enabled_is_the_tta_copies_gate():
+    assert [tta_enabled(LandmarkParams(tta_copies=n)) for n in (0, 1, 2, 3, 6)] == [False, False, True, True, True]
+    assert tta_enabled(LandmarkParams(tta_copies=3, tta_flip=False))

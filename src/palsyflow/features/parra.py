@@ -107,7 +107,7 @@ def _build_ibug68_flip() -> np.ndarray:
 
 #: iBUG-68 left/right pair permutation (an involution). Kept local so this module has
 #: no dependency on the landmarks package; a test checks it equals
-#: ``palsyflow.landmarks.ibug68.IBUG68_FLIP``.
+#: ``palsyflow.landmarks.schemes.ibug68.IBUG68_FLIP``.
 IBUG68_FLIP: np.ndarray = _build_ibug68_flip()
 IBUG68_FLIP.setflags(write=False)
 

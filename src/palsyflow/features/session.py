@@ -157,7 +157,7 @@ def measure_results(
     ----------
     results : mapping
         Task name (protocol name or alias) -> a
-        :class:`~palsyflow.landmarks.extract.LandmarkResult`, or a ``(points, quality)``
+        :class:`~palsyflow.landmarks.LandmarkResult`, or a ``(points, quality)``
         pair of tables (:data:`~palsyflow.schemas.LANDMARK_SCHEMA`,
         :data:`~palsyflow.schemas.QUALITY_SCHEMA`; quality may be None). Pixels of the
         orientation-corrected frame.
@@ -260,10 +260,10 @@ def measure_session(
     ------
     ValueError
         Unknown task name or file extension.
-    palsyflow.landmarks.extract.LandmarkError
+    palsyflow.landmarks.LandmarkError
         A file cannot be decoded.
     """
-    from palsyflow.landmarks.extract import extract_landmarks
+    from palsyflow.landmarks import extract_landmarks
 
     ingest = ingest_params or IngestParams()
     lp = (landmark_params or LandmarkParams()).model_copy(update={"backend": backend})

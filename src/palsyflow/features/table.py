@@ -36,7 +36,7 @@ from palsyflow.features.regions import REGIONS
 from palsyflow.features.parra import FEATURES as PARRA_FEATURES
 from palsyflow.features.parra import parra_features_batch
 from palsyflow.features.speech import SPEECH_MEASURES, speech_features
-from palsyflow.landmarks.ibug68 import mediapipe_to_ibug68
+from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
 from palsyflow.features.tasks import (
     DYNAMIC_TASKS,
     TASK_SPECS,
@@ -162,7 +162,7 @@ def parra_static(xyz: np.ndarray, found: np.ndarray, keyframes: Mapping[str, int
     ----------
     xyz : ndarray, shape (n_frames, 478 or 68, 2|3)
         Landmarks in pixels (x right, y down); 478 MediaPipe points are mapped to
-        iBUG-68 with :func:`palsyflow.landmarks.ibug68.mediapipe_to_ibug68`.
+        iBUG-68 with :func:`palsyflow.landmarks.schemes.ibug68.mediapipe_to_ibug68`.
     found : ndarray of bool, shape (n_frames,)
     keyframes : mapping
         Row index of the ``neutral`` key frame, if any.

@@ -85,7 +85,7 @@ from palsyflow.config import FeatureParams
 from palsyflow.conventions import IRIS_DIAMETER_MM, SIDES, Side
 from palsyflow.features.geometry import align_face, as_points, iris_diameter_px
 from palsyflow.features.regions import BROW, COMMISSURE, N_MESH_POINTS, N_POINTS
-from palsyflow.landmarks.topology import MP_FLIP
+from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP
 
 MeasureKind = Literal["rise", "closure", "excursion", "medial"]
 

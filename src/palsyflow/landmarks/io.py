@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from palsyflow.atomic import atomic_path
-from palsyflow.landmarks.extract import LandmarkResult
+from palsyflow.landmarks.result import LandmarkResult
 from palsyflow.schemas import LANDMARK_SCHEMA, QUALITY_SCHEMA, conform
 
 __all__ = ["META_KEY", "read_landmarks", "read_meta", "write_landmarks"]

@@ -6,7 +6,9 @@ Method
    size: points are expressed in the face frame of :mod:`palsyflow.conventions`
    (origin at the midpoint of the eye centres, x along the eye line, unit = the
    inter-ocular distance, IOD). Eye centres are eye-corner midpoints, which stay
-   defined when the eyes close.
+   defined when the eyes close; the scheme names the corners
+   (:class:`~palsyflow.landmarks.schemes.base.Scheme`), so the same picker serves
+   478-point and 68-point tracks, every point weighing the same in the distances.
    Frames in runs of fewer than :data:`MIN_RUN` consecutive face frames are not
    candidates (in video, a face seen for one or two frames is usually a false
    detection or a face entering/leaving), unless no longer run exists.
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from palsyflow.landmarks.topology import N_POINTS, eye_centres
+from palsyflow.landmarks.schemes import Scheme, scheme_for_points
 
 __all__ = ["MIN_RUN", "normalise_shapes", "select_keyframes"]
 
@@ -51,21 +53,29 @@ def _in_long_runs(ok: np.ndarray, min_run: int) -> np.ndarray:
     return keep
 
 
-def normalise_shapes(points: np.ndarray) -> np.ndarray:
+def normalise_shapes(points: np.ndarray, scheme: Scheme | None = None) -> np.ndarray:
     """Express each frame's points in the eye-line face frame, in IOD units.
 
     Parameters
     ----------
-    points : ndarray, shape (n_frames, 478, D>=2), pixels, x right y down; NaN frames allowed
+    points : ndarray, shape (n_frames, n_points, D>=2), pixels, x right y down; NaN frames allowed
+    scheme : Scheme, optional
+        Names the eye corners; default: the scheme with ``n_points`` points.
 
     Returns
     -------
-    ndarray, shape (n_frames, 478, 2), IOD units; origin at the eye-centre midpoint,
-    x along the eye line towards the image right, y down. NaN for frames without a
-    face or with a degenerate (zero) IOD.
+    ndarray, shape (n_frames, n_points, 2), IOD units; origin at the eye-centre
+    midpoint, x along the eye line towards the image right, y down. NaN for frames
+    without a face or with a degenerate (zero) IOD.
+
+    Raises
+    ------
+    ValueError
+        If no scheme has ``n_points`` points (and none is given).
     """
     pts = np.asarray(points, dtype=np.float64)[..., :2]
-    right, left = eye_centres(pts)  # (n, 2)
+    scheme = scheme or scheme_for_points(pts)
+    right, left = scheme.eye_centres(pts)  # (n, 2)
     origin = (right + left) / 2.0
     axis = left - right
     iod = np.linalg.norm(axis, axis=-1)
@@ -79,19 +89,24 @@ def normalise_shapes(points: np.ndarray) -> np.ndarray:
     return out
 
 
-def select_keyframes(points: np.ndarray, n: int, rest_frames: int | None = None) -> dict[str, int]:
+def select_keyframes(
+    points: np.ndarray, n: int, rest_frames: int | None = None, scheme: Scheme | None = None
+) -> dict[str, int]:
     """Choose up to ``n`` distinct key frames: ``neutral``, ``peak``, ``key2``, ...
 
     See the module docstring for the method.
 
     Parameters
     ----------
-    points : ndarray, shape (n_frames, 478, D>=2), pixels; frames without a face are NaN
+    points : ndarray, shape (n_frames, n_points, D>=2), pixels; frames without a face are NaN
     n : int
         Number of key frames wanted.
     rest_frames : int, optional
         Length of the rest window, frames (e.g. ``round(0.5 s * fps)``), starting at
         the first frame with a face; None uses the whole recording.
+    scheme : Scheme, optional
+        The landmark scheme of ``points`` (its eye corners fix the face frame);
+        default: the scheme with ``n_points`` points.
 
     Returns
     -------
@@ -102,20 +117,23 @@ def select_keyframes(points: np.ndarray, n: int, rest_frames: int | None = None)
     Raises
     ------
     ValueError
-        If ``points`` is not (n_frames, 478, D).
+        If ``points`` is not (n_frames, n_points, D>=2) with the scheme's ``n_points``.
     """
     pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim != 3 or pts.shape[1] != N_POINTS or pts.shape[2] < 2:
-        raise ValueError(f"expected shape (n_frames, {N_POINTS}, D), got {pts.shape}")
+    if pts.ndim != 3 or pts.shape[2] < 2:
+        raise ValueError(f"expected shape (n_frames, n_points, D), got {pts.shape}")
+    scheme = scheme or scheme_for_points(pts)
+    if pts.shape[1] != scheme.n_points:
+        raise ValueError(f"expected shape (n_frames, {scheme.n_points}, D), got {pts.shape}")
     if n <= 0 or pts.shape[0] == 0:
         return {}
-    shapes = normalise_shapes(pts)
+    shapes = normalise_shapes(pts, scheme)
     ok = np.isfinite(shapes).all(axis=(1, 2))
     long_runs = _in_long_runs(ok, MIN_RUN)
     valid = np.flatnonzero(long_runs if long_runs.any() else ok)
     if valid.size == 0:
         return {}
-    s = shapes[valid]  # (m, 478, 2)
+    s = shapes[valid]  # (m, n_points, 2)
 
     def rms_to(shape: np.ndarray) -> np.ndarray:
         return np.sqrt(((s - shape[None]) ** 2).sum(-1).mean(-1))

@@ -2,7 +2,9 @@
 
 Each point coordinate is filtered over time, independently within every run of
 consecutive frames that have a face (filters restart after a no-face gap, so
-nothing is interpolated across gaps and NaN frames stay NaN).
+nothing is interpolated across gaps and NaN frames stay NaN). A coordinate that is NaN
+in every frame (z of a 2-D scheme such as iBUG-68) stays NaN and does not decide which
+frames have a face.
 
 - ``savgol``: Savitzky-Golay local polynomial smoothing (Savitzky & Golay 1964,
   Anal. Chem. 36(8):1627-1639, doi:10.1021/ac60214a047), window
@@ -60,7 +62,8 @@ def smooth_points(points: np.ndarray, params: LandmarkParams, fps: float) -> np.
 
     Parameters
     ----------
-    points : ndarray, shape (n_frames, 478, 3), pixels; NaN rows for no-face frames
+    points : ndarray, shape (n_frames, n_points, 3), pixels; NaN rows for no-face frames
+        (any scheme; a coordinate NaN in all frames, e.g. z without depth, is left NaN)
     params : LandmarkParams
         ``smoothing`` and its ``savgol_*`` / ``one_euro_*`` settings.
     fps : float
@@ -82,13 +85,22 @@ def smooth_points(points: np.ndarray, params: LandmarkParams, fps: float) -> np.
         params.savgol_window % 2 == 0 or params.savgol_window <= params.savgol_polyorder
     ):
         raise ValueError("savgol_window must be odd and larger than savgol_polyorder")
-    out = points.copy()
-    valid = np.isfinite(points).all(axis=(1, 2))
+    absent = ~np.isfinite(points).any(axis=(0, 1))  # (3,): coordinate NaN in every frame
+    if absent.all():
+        return points.copy()
+    work = points
+    if absent.any():
+        work = points.copy()
+        work[..., absent] = 0.0
+    out = work.copy()
+    valid = np.isfinite(work).all(axis=(1, 2))
     for start, stop in _runs(valid):
-        seg = points[start:stop].astype(np.float64)
+        seg = work[start:stop].astype(np.float64)
         if params.smoothing == "savgol":
             seg = _savgol(seg, params.savgol_window, params.savgol_polyorder)
         else:
             seg = _one_euro(seg, fps, params.one_euro_min_cutoff_hz, params.one_euro_beta, params.one_euro_d_cutoff_hz)
         out[start:stop] = seg
+    if absent.any():
+        out[..., absent] = np.nan
     return out

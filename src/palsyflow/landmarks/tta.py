@@ -4,8 +4,12 @@ Each copy of the image is warped by a small random similarity transform (rotatio
 scale, shift about the image centre), optionally mirrored, and photometrically
 perturbed (brightness, contrast, gamma, Gaussian noise, Gaussian blur). The detector
 runs on every copy; the points are mapped back into the original frame with the
-inverse affine (and un-mirrored with :func:`~palsyflow.landmarks.topology.flip_points`)
-and combined by a per-point median. The per-point spread (median absolute deviation
+inverse affine (and un-mirrored with the scheme's mirror pairs,
+:meth:`~palsyflow.landmarks.schemes.base.Scheme.mirror`) and combined by a per-point
+median. One routine, :func:`run_tta`, serves every backend and landmark scheme: the
+scheme comes from the landmarker (:attr:`~palsyflow.landmarks.base.Landmarker.scheme`),
+and so does the layout of the copies
+(:data:`~palsyflow.landmarks.base.TTALayout`, below). The per-point spread (median absolute deviation
 of the 2-D positions) measures how stable the landmark is under nuisance changes that
 should not move it.
 
@@ -16,14 +20,17 @@ networks", Neurocomputing 338:34-45, doi:10.1016/j.neucom.2019.01.103); the medi
 and MAD are robust location/scale estimates (Hampel 1974, JASA 69(346):383-393,
 doi:10.1080/01621459.1974.10482962).
 
-Where the copies are rendered (``tta_crop_side``): copy 0 (identity) and, with
-``tta_flip``, copy 1 (pure mirror) are detected on the full frame; by default copies
-``k >= 2`` are drawn from a square crop around that face, resized to ``tta_crop_side``
-pixels, so a copy costs the same on a 640 px webcam frame and a 3264 px phone photo
-(measured by ``benchmarks/landmark_speed.py``: TTA N = 16 on a 1600 px photo went from
-~1.4 s to ~0.34 s on one loaded core, with the same spread); the whole-frame mode
-(``tta_crop_side = 0``) remains. Points from a crop are mapped back with
-:class:`~palsyflow.landmarks.mediapipe_backend.CropMap`.
+Where the copies are rendered (the landmarker's ``tta_layout``). ``"face_crop"``
+(MediaPipe): copy 0 (identity) and, with ``tta_flip``, copy 1 (pure mirror) are
+detected on the full frame; by default (``tta_crop_side > 0``) copies ``k >= 2`` are
+drawn from a square crop around that face, resized to ``tta_crop_side`` pixels, so a
+copy costs the same on a webcam frame and a phone photo (timings:
+``benchmarks/landmark_speed.py``); the whole-frame mode (``tta_crop_side = 0``)
+remains. Points from a crop are mapped back with
+:class:`~palsyflow.landmarks.crop.CropMap`. ``"downscaled_frame"`` (dlib): every
+copy, copies 0 and 1 included, is rendered from the frame downscaled to
+``detect_max_side`` (:func:`resize_mirror_symmetric`), and ``tta_crop_side`` is not
+used.
 
 Mirror equivariance (issue 3): the set of copies is CLOSED UNDER MIRRORING. Write F for
 the left-right mirror of an image and ``A`` for one augmentation (warp, photometric
@@ -52,15 +59,16 @@ the mirrored image.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import cv2
 import numpy as np
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.mediapipe_backend import Detection
-from palsyflow.landmarks.topology import N_POINTS, flip_points, interocular_distance
+from palsyflow.landmarks.base import Detection, Landmarker
+from palsyflow.landmarks.crop import CropMap, face_square
+from palsyflow.landmarks.schemes import Scheme, scheme_for_points
 
 __all__ = [
     "Augmentation",
@@ -70,12 +78,10 @@ __all__ = [
     "closed_copy_count",
     "points_to_original",
     "resize_mirror_symmetric",
+    "pick_reference_faces",
     "run_tta",
+    "tta_enabled",
 ]
-
-
-class _Detector(Protocol):
-    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None): ...
 
 
 @dataclass(frozen=True)
@@ -164,10 +170,10 @@ class TTAResult:
 
     Attributes
     ----------
-    points : ndarray, shape (478, 3), float64
+    points : ndarray, shape (n_points, 3), float64
         Per-point median over copies with a face, original-frame pixels (x right,
-        y down, z relative depth); all NaN when no copy found a face.
-    spread : ndarray, shape (478,), float64
+        y down, z the backend's depth or NaN); all NaN when no copy found a face.
+    spread : ndarray, shape (n_points,), float64
         Per-point median absolute deviation of the 2-D position,
         ``median_k ||p_k - median(p)||``, pixels; NaN when fewer than two copies
         found the face.
@@ -214,6 +220,23 @@ def closed_copy_count(n: int, flip: bool) -> int:
     if n <= 1:
         return 1
     return n - (n % 2) if flip else n
+
+
+def tta_enabled(params: LandmarkParams) -> bool:
+    """Whether test-time augmentation runs: more than one copy per image.
+
+    The one switch of TTA in the pipeline: true exactly when ``params.tta_copies > 1``
+    (:func:`closed_copy_count` is then at least 2).
+
+    Parameters
+    ----------
+    params : LandmarkParams
+
+    Returns
+    -------
+    bool
+    """
+    return closed_copy_count(params.tta_copies, params.tta_flip) > 1
 
 
 def _draw(params: LandmarkParams, width: int, height: int, rng: np.random.Generator, symmetric: bool) -> Augmentation:
@@ -332,14 +355,12 @@ def resize_mirror_symmetric(img: np.ndarray, size: tuple[int, int], interpolatio
 def _symmetric_face_crop(rgb: np.ndarray, ref: np.ndarray, margin: float, out_side: int):
     """Face crop (canvas, CropMap) whose square for the mirrored frame is the mirrored square.
 
-    As :func:`~palsyflow.landmarks.mediapipe_backend.square_crop` with
-    :func:`~palsyflow.landmarks.mediapipe_backend.face_square`, but the crop's left
+    As :func:`~palsyflow.landmarks.crop.square_crop` with
+    :func:`~palsyflow.landmarks.crop.face_square`, but the crop's left
     pixel column is rounded to nearest (``rint`` is odd-symmetric) so that ``x0`` maps
     to ``W - side - x0`` under mirroring, and the resize is
     :func:`resize_mirror_symmetric`. Border: replicate.
     """
-    from palsyflow.landmarks.mediapipe_backend import CropMap, face_square
-
     h, w = rgb.shape[:2]
     cx, cy, side = face_square(ref, margin)
     side_i = max(1, int(round(side)))
@@ -396,20 +417,31 @@ def apply_augmentation(rgb: np.ndarray, aug: Augmentation) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def points_to_original(points: np.ndarray, aug: Augmentation, width: int) -> np.ndarray:
+def points_to_original(points: np.ndarray, aug: Augmentation, width: int, scheme: Scheme | None = None) -> np.ndarray:
     """Map landmarks detected on an augmented copy back into the original frame.
+
+    The inverse affine of ``aug`` first, then, for a mirrored copy, the scheme's mirror
+    (x mirrored about the image centre and left/right indices swapped).
 
     Parameters
     ----------
-    points : ndarray, shape (..., 478, 3), augmented-copy pixels
+    points : ndarray, shape (..., n_points, 3), augmented-copy pixels
     aug : Augmentation
     width : int
         Original image width, pixels (for un-mirroring).
+    scheme : Scheme, optional
+        The landmark scheme; default: the one with ``n_points`` points
+        (:func:`~palsyflow.landmarks.schemes.scheme_for_points`).
 
     Returns
     -------
-    ndarray, shape (..., 478, 3), original-frame pixels, indices of the original face
-    (z divided by the augmentation scale).
+    ndarray, shape (..., n_points, 3), original-frame pixels, indices of the original
+    face (z divided by the augmentation scale).
+
+    Raises
+    ------
+    ValueError
+        If ``aug`` mirrors and no scheme has ``n_points`` points.
     """
     inv = cv2.invertAffineTransform(np.asarray(aug.matrix, dtype=np.float64))
     out = np.array(points, dtype=np.float64, copy=True)
@@ -418,13 +450,55 @@ def points_to_original(points: np.ndarray, aug: Augmentation, width: int) -> np.
     out[..., 1] = inv[1, 0] * xy[..., 0] + inv[1, 1] * xy[..., 1] + inv[1, 2]
     out[..., 2] = out[..., 2] / aug.scale
     if aug.flip:
-        out = flip_points(out, width)
+        out = (scheme or scheme_for_points(out)).mirror(out, width)
     return out
+
+
+@dataclass(frozen=True)
+class _Canvas:
+    """An image the copies are rendered from, and the map of its pixels to the frame's."""
+
+    image: np.ndarray
+    to_frame: Callable[[np.ndarray], np.ndarray] | None = None  # None: the frame itself
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    def back(self, faces: np.ndarray) -> np.ndarray:
+        """Canvas pixels -> frame pixels, shape (n_faces, n_points, 3)."""
+        return faces if self.to_frame is None else self.to_frame(faces)
+
+
+def _downscaled(rgb: np.ndarray, max_side: int) -> _Canvas:
+    """The frame downscaled to ``max_side`` (mirror-symmetric resize), or the frame itself."""
+    full_h, full_w = rgb.shape[:2]
+    if max(full_h, full_w) <= max_side:
+        return _Canvas(rgb)
+    # augment at detection resolution (the detector would downscale anyway)
+    s = max_side / max(full_h, full_w)
+    small = resize_mirror_symmetric(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), cv2.INTER_AREA)
+    sx, sy = full_w / small.shape[1], full_h / small.shape[0]
+    if (sx, sy) == (1.0, 1.0):
+        return _Canvas(small)
+
+    def to_frame(faces: np.ndarray) -> np.ndarray:
+        out = np.array(faces, dtype=np.float64, copy=True)
+        out[..., 0] = (out[..., 0] + 0.5) * sx - 0.5
+        out[..., 1] = (out[..., 1] + 0.5) * sy - 0.5
+        out[..., 2] *= sx
+        return out
+
+    return _Canvas(small, to_frame)
+
+
+def _crop_canvas(canvas: np.ndarray, crop: CropMap) -> _Canvas:
+    return _Canvas(canvas, crop.to_frame)
 
 
 def run_tta(
     rgb: np.ndarray,
-    detector: _Detector,
+    detector: Landmarker,
     params: LandmarkParams,
     seed: int | None = None,
     augmentations: list[Augmentation] | None = None,
@@ -432,21 +506,26 @@ def run_tta(
 ) -> TTAResult:
     """Detect landmarks on a mirror-closed set of augmented copies of ``rgb`` and combine them.
 
-    Copy 0 is the unaugmented frame (``copy0`` when given, else ``detector.detect(rgb)``)
-    and, with ``params.tta_flip``, copy 1 is the mirrored full frame; both are detected at
-    full resolution. The remaining copies (:func:`make_augmentations`) are rendered:
+    Any backend and scheme: the scheme (point count, mirror pairs, inter-ocular
+    distance) is ``detector.scheme``, the layout of the copies ``detector.tta_layout``.
 
-    * with ``params.tta_crop_side > 0`` (default) and a face in copy 0 or 1, from a
-      square face crop resized to ``tta_crop_side`` pixels (rotations and flips then act
-      about the face, and the per-copy image work no longer grows with the frame size).
-      The crop is centred on the mean of copy 0's face and copy 1's face mapped back
-      (a mirror-equivariant reference), with ``params.tta_crop_margin``;
-    * otherwise (``tta_crop_side == 0`` or no face), from the whole frame, first
-      downscaled to ``params.detect_max_side`` when larger
-      (:func:`resize_mirror_symmetric`).
+    Copy 0 is the unaugmented frame (``copy0`` when given, else ``detector.detect``) and,
+    with ``params.tta_flip``, copy 1 is the mirrored frame; both are detected on the
+    "anchor" image: the full-resolution frame in the ``"face_crop"`` layout, the frame
+    downscaled to ``params.detect_max_side`` in the ``"downscaled_frame"`` layout. The
+    remaining copies (:func:`make_augmentations`) are rendered:
+
+    * in the ``"face_crop"`` layout with ``params.tta_crop_side > 0`` (default) and a
+      face in copy 0 or 1, from a square face crop resized to ``tta_crop_side`` pixels
+      (rotations and flips then act about the face, and the per-copy image work no
+      longer grows with the frame size). The crop is centred on the mean of copy 0's
+      face and copy 1's face mapped back (a mirror-equivariant reference), with
+      ``params.tta_crop_margin``;
+    * otherwise, from the whole frame, first downscaled to ``params.detect_max_side``
+      when larger (:func:`resize_mirror_symmetric`).
 
     All copies are mapped back to full-resolution pixels. With ``tta_flip``,
-    ``run_tta(np.fliplr(rgb))`` equals ``flip_points(run_tta(rgb).points, W)`` up to
+    ``run_tta(np.fliplr(rgb))`` equals ``scheme.mirror(run_tta(rgb).points, W)`` up to
     floating-point rounding (~1e-12 px): the detector sees the same images for both
     inputs (see the module docstring). Not exactly when ``copy0`` is given (e.g. a
     VIDEO-mode detection, which differs from the IMAGE-mode detection copy 1 is paired
@@ -461,132 +540,120 @@ def run_tta(
     Parameters
     ----------
     rgb : ndarray, shape (H, W, 3), uint8, RGB
-    detector : MediaPipeLandmarker
+    detector : Landmarker
         In IMAGE mode (entered ``with`` block).
     params : LandmarkParams
-        ``tta_*`` knobs (see :func:`make_augmentations`).
+        ``tta_*`` knobs (see :func:`make_augmentations`), ``detect_max_side``.
     seed : int, optional
         Augmentation seed, default ``params.tta_seed``.
     augmentations : list of Augmentation, optional
         Explicit whole-frame copies (overrides ``params``/``seed``); the first should
         be the identity. Geometric-identity copies (with or without flip) without
-        photometric change are detected on the full-resolution frame.
+        photometric change are detected on the anchor image, the others on the
+        downscaled frame.
     copy0 : Detection, optional
         An existing detection of the unaugmented image in full-resolution pixels (e.g.
         the VIDEO-mode pass over a key frame), used as copy 0 instead of detecting
-        again.
+        again when the anchor image is the full-resolution frame (ignored otherwise).
 
     Returns
     -------
     TTAResult
-        ``points`` and ``spread`` in full-resolution pixels.
+        ``points`` (n_points, 3) and ``spread`` (n_points,) in full-resolution pixels.
     """
-    full_h, full_w = rgb.shape[:2]
-    per_copy: list[np.ndarray] = []  # each (n_faces, 478, 3), full-resolution pixels
+    scheme = detector.scheme
+    per_copy: list[np.ndarray] = []  # each (n_faces, n_points, 3), full-resolution pixels
     chosen: list[int | None] = []
+    small: list[_Canvas] = []  # the downscaled frame, made on first use
 
-    def full_frame(aug: Augmentation, k: int) -> Detection:
-        # identity or pure mirror: detect on the full-resolution frame
-        if not aug.flip:
-            det = copy0 if (k == 0 and copy0 is not None) else detector.detect(rgb)
+    def downscaled() -> _Canvas:
+        if not small:
+            small.append(_downscaled(rgb, params.detect_max_side))
+        return small[0]
+
+    anchor = _Canvas(rgb) if detector.tta_layout == "face_crop" else downscaled()
+
+    def detect_anchor(mirrored: bool, k: int) -> None:
+        # identity or pure mirror of the anchor image
+        if not mirrored:
+            reuse = k == 0 and copy0 is not None and anchor.image is rgb
+            det = copy0 if reuse else detector.detect(anchor.image)
             faces = np.asarray(det.faces, dtype=np.float64)
         else:
-            det = detector.detect(np.ascontiguousarray(cv2.flip(rgb, 1)))
-            faces = flip_points(np.asarray(det.faces, dtype=np.float64), full_w)
+            det = detector.detect(np.ascontiguousarray(cv2.flip(anchor.image, 1)))
+            faces = scheme.mirror(np.asarray(det.faces, dtype=np.float64), anchor.width)
+        if det.n_faces:
+            faces = anchor.back(faces)
         per_copy.append(faces)
         chosen.append(det.chosen)
-        return det
 
-    def downscaled() -> tuple[np.ndarray, float, float]:
-        small = rgb
-        if max(full_h, full_w) > params.detect_max_side:
-            # augment at detection resolution (the detector would downscale anyway)
-            s = params.detect_max_side / max(full_h, full_w)
-            size = (max(1, round(full_w * s)), max(1, round(full_h * s)))
-            small = resize_mirror_symmetric(rgb, size, cv2.INTER_AREA)
-        return small, full_w / small.shape[1], full_h / small.shape[0]
-
-    def from_small(aug: Augmentation, small: np.ndarray, sx: float, sy: float) -> None:
-        det = detector.detect(apply_augmentation(small, aug))
+    def detect_augmented(canvas: _Canvas, aug: Augmentation) -> None:
+        det = detector.detect(apply_augmentation(canvas.image, aug))
         faces = np.asarray(det.faces, dtype=np.float64)
         if det.n_faces:
-            faces = points_to_original(faces, aug, small.shape[1])
-            if (sx, sy) != (1.0, 1.0):
-                faces[..., 0] = (faces[..., 0] + 0.5) * sx - 0.5
-                faces[..., 1] = (faces[..., 1] + 0.5) * sy - 0.5
-                faces[..., 2] *= sx
+            faces = canvas.back(points_to_original(faces, aug, canvas.width, scheme))
         per_copy.append(faces)
         chosen.append(det.chosen)
 
     ref = None
     if augmentations is not None:
         augs = list(augmentations)
-        small, sx, sy = downscaled()
-        n_faces0 = 0
         for k, aug in enumerate(augs):
             if np.allclose(aug.matrix, [[1, 0, 0], [0, 1, 0]]) and aug.is_photometric_identity:
-                full_frame(aug, k)
+                detect_anchor(aug.flip, k)
             else:
-                from_small(aug, small, sx, sy)
-            if k == 0:
-                n_faces0 = per_copy[0].shape[0]
+                detect_augmented(downscaled(), aug)
     else:
         n_total = closed_copy_count(params.tta_copies, params.tta_flip)
-        det0 = full_frame(Augmentation(), 0)
-        n_faces0 = det0.n_faces
+        detect_anchor(False, 0)
         n_full = 1
         if params.tta_flip and n_total >= 2:
-            full_frame(Augmentation(flip=True), 1)
+            detect_anchor(True, 1)
             n_full = 2
-        ref = _mirror_reference(per_copy, chosen)
-        if params.tta_crop_side > 0 and ref is not None:
+        ref = _mirror_reference(per_copy, chosen, scheme)
+        if detector.tta_layout == "face_crop" and params.tta_crop_side > 0 and ref is not None:
             side = int(params.tta_crop_side)
-            canvas, crop = _symmetric_face_crop(rgb, ref, params.tta_crop_margin, side)
-            augs = make_augmentations(params, side, side, seed)
-            for aug in augs[n_full:]:
-                det = detector.detect(apply_augmentation(canvas, aug))
-                faces = np.asarray(det.faces, dtype=np.float64)
-                if det.n_faces:
-                    faces = crop.to_frame(points_to_original(faces, aug, side))
-                per_copy.append(faces)
-                chosen.append(det.chosen)
+            image, crop = _symmetric_face_crop(rgb, ref, params.tta_crop_margin, side)
+            canvas = _crop_canvas(image, crop)
         else:
-            small, sx, sy = downscaled()
-            augs = make_augmentations(params, small.shape[1], small.shape[0], seed)
-            for aug in augs[n_full:]:
-                from_small(aug, small, sx, sy)
+            canvas = downscaled()
+        augs = make_augmentations(params, canvas.image.shape[1], canvas.image.shape[0], seed)
+        for aug in augs[n_full:]:
+            detect_augmented(canvas, aug)
+    n_faces0 = int(per_copy[0].shape[0]) if per_copy else 0
 
     if ref is None:
         for faces, c in zip(per_copy, chosen, strict=True):
             if c is not None:
                 ref = faces[c]
                 break
+    n_points = scheme.n_points
     if ref is None:
-        nan = np.full((N_POINTS, 3), np.nan)
-        return TTAResult(nan, np.full(N_POINTS, np.nan), 0, len(augs), n_faces0)
+        nan = np.full((n_points, 3), np.nan)
+        return TTAResult(nan, np.full(n_points, np.nan), 0, len(augs), n_faces0)
 
-    picked = pick_reference_faces(per_copy, ref, 0.5 * float(interocular_distance(ref)))
-    stack = np.stack(picked)  # (n_found, 478, 3)
+    picked = pick_reference_faces(per_copy, ref, 0.5 * float(scheme.interocular_distance(ref)))
+    stack = np.stack(picked)  # (n_found, n_points, 3)
     med = np.median(stack, axis=0)
     if len(picked) >= 2:
         spread = np.median(np.linalg.norm(stack[..., :2] - med[None, :, :2], axis=-1), axis=0)
     else:  # a spread needs two copies
-        spread = np.full(N_POINTS, np.nan)
+        spread = np.full(n_points, np.nan)
     return TTAResult(med, spread, len(picked), len(augs), n_faces0)
 
 
-def _mirror_reference(per_copy: list[np.ndarray], chosen: list[int | None]) -> np.ndarray | None:
+def _mirror_reference(per_copy: list[np.ndarray], chosen: list[int | None], scheme: Scheme) -> np.ndarray | None:
     """Reference face from the full-frame copies: copy 0's chosen face, averaged with the
     pure-mirror copy's (mapped back) when that is the same face (mean point distance
     within half an inter-ocular distance). Swapping the two copies gives the same mean,
-    so the reference of a mirrored frame is the mirrored reference. (478, 3) or None.
+    so the reference of a mirrored frame is the mirrored reference. (n_points, 3) or None.
     """
     found = [faces[c] for faces, c in zip(per_copy[:2], chosen[:2], strict=True) if c is not None]
     if not found:
         return None
     if len(found) == 2:
         a, b = found
-        iod = 0.5 * (float(interocular_distance(a)) + float(interocular_distance(b)))
+        iod = 0.5 * (float(scheme.interocular_distance(a)) + float(scheme.interocular_distance(b)))
         if np.linalg.norm(a[:, :2] - b[:, :2], axis=-1).mean() <= 0.5 * iod:
             return 0.5 * (a + b)
     return found[0]

@@ -111,7 +111,7 @@ def photo_sweep(
         No face in the rest or task photo.
     """
     from palsyflow.features.tasks import make_pose, task_measure
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
     from palsyflow.phantom.simulate import PhantomError, detect_photo
     from palsyflow.phantom.warp import warp_frame
 

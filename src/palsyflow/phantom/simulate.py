@@ -133,8 +133,8 @@ def detect_photo(path: Path, model_path: Path, params: LandmarkParams | None = N
     palsyflow.landmarks.LandmarkError
         If the photo cannot be read.
     """
-    from palsyflow.landmarks.extract import read_photo
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.media import read_photo
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 
     rgb = read_photo(Path(path))
     with MediaPipeLandmarker(Path(model_path), "image", _params(params)) as lm:
@@ -296,9 +296,9 @@ def track_video(src: Path, model_path: Path, params: LandmarkParams | None = Non
     """
     import av
 
-    from palsyflow.landmarks.mediapipe_backend import MediaPipeLandmarker
+    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
     from palsyflow.landmarks.smoothing import smooth_points
-    from palsyflow.landmarks.topology import N_POINTS
+    from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS
 
     params = _params(params)
     model_path = Path(model_path)

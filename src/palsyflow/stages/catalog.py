@@ -161,7 +161,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             inputs=("registry", "landmarks"),
             outputs=("feature_cache", "features"),
             params=("features",),
-            code=("features", "landmarks/ibug68.py", "landmarks/ibug68_offsets.json", "stages/features.py"),
+            code=("features", "landmarks/schemes", "stages/features.py"),
         ),
         StageSpec(
             "validate",

@@ -38,7 +38,7 @@ def code_digest(*parts: str) -> str:
     ----------
     *parts : str
         Paths relative to the ``palsyflow`` package: a folder (``"scoring"``, every
-        ``.py`` and ``.json`` file below it) or a file (``"landmarks/ibug68.py"``).
+        ``.py`` and ``.json`` file below it) or a file (``"landmarks/schemes/ibug68.py"``).
 
     Returns
     -------

@@ -1,5 +1,8 @@
 """The iBUG 68-point scheme: mirror pairs, the MediaPipe-478 -> iBUG-68 map, offsets, NME.
 
+:data:`SCHEME` carries the facts the scheme-independent code uses (68 points,
+:data:`IBUG68_FLIP`, the eye corners 36/39 and 42/45, no depth).
+
 The iBUG 68-point markup (Sagonas et al. 2016, "300 Faces In-the-Wild Challenge:
 database and results", Image Vis. Comput. 47:3-18, doi:10.1016/j.imavis.2016.01.002)
 numbers the points 0-based as dlib does:
@@ -54,7 +57,8 @@ a face-normalised frame: origin at the midpoint of the mapped outer eye corners 
 263), x along the eye line towards the image right, y down, unit = their distance.
 The offsets are symmetrised (a point and its mirror partner get mirror-image offsets),
 so the correction treats both sides of the face alike. :func:`mediapipe_to_ibug68`
-adds them back in pixels. The committed offsets (``palsyflow/landmarks/ibug68_offsets.json``) were
+adds them back in pixels. The committed offsets
+(``palsyflow/landmarks/schemes/ibug68_offsets.json``, package data) were
 learned on the training split of ``faces-68pt`` only, with provenance in the file.
 """
 
@@ -67,7 +71,8 @@ from pathlib import Path
 
 import numpy as np
 
-from palsyflow.landmarks.topology import N_POINTS as N_MP
+from palsyflow.landmarks.schemes.base import Scheme, mirror_points
+from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS as N_MP
 
 __all__ = [
     "DEFAULT_OFFSETS_PATH",
@@ -76,7 +81,7 @@ __all__ = [
     "JAW",
     "MP_TO_IBUG68",
     "N_IBUG",
-    "SCHEMES",
+    "SCHEME",
     "eye_frame",
     "flip_points68",
     "interocular_distance68",
@@ -86,17 +91,15 @@ __all__ = [
     "nme",
     "outer_canthal_distance",
     "save_offsets",
-    "to_scheme",
 ]
 
 N_IBUG = 68
-SCHEMES = ("mediapipe478", "ibug68")
 
 #: Jaw-line indices (0-16) and the 51 inner points (17-67).
 JAW: tuple[int, ...] = tuple(range(0, 17))
 INNER: tuple[int, ...] = tuple(range(17, 68))
 
-#: Default location of the committed offsets (repository ``models/``).
+#: Location of the committed offsets (package data beside this module).
 DEFAULT_OFFSETS_PATH = Path(__file__).resolve().with_name("ibug68_offsets.json")  # shipped as package data
 
 _PAIRS: tuple[tuple[int, int], ...] = (
@@ -142,6 +145,17 @@ MP_TO_IBUG68: np.ndarray = np.array(
 )  # fmt: skip
 MP_TO_IBUG68.setflags(write=False)
 
+#: The scheme object (:class:`~palsyflow.landmarks.schemes.base.Scheme`); eye corners
+#: 36/39 (image left, the patient's right eye) and 42/45.
+SCHEME = Scheme(
+    name="ibug68",
+    n_points=N_IBUG,
+    flip=IBUG68_FLIP,
+    right_eye_corners=(36, 39),
+    left_eye_corners=(42, 45),
+    has_depth=False,
+)
+
 
 # geometry ------------------------------------------------------------------------------
 def flip_points68(points: np.ndarray, width: int) -> np.ndarray:
@@ -166,8 +180,6 @@ def flip_points68(points: np.ndarray, width: int) -> np.ndarray:
     ValueError
         If the point axis is not 68 long.
     """
-    from palsyflow.landmarks.topology import mirror_points
-
     return mirror_points(points, width, IBUG68_FLIP)
 
 
@@ -192,8 +204,9 @@ def outer_canthal_distance(points68: np.ndarray) -> np.ndarray:
 def interocular_distance68(points68: np.ndarray) -> np.ndarray:
     """Inter-ocular distance between the eye-corner midpoints (36+39)/2 and (42+45)/2.
 
-    The same definition as :func:`palsyflow.landmarks.topology.interocular_distance`
-    for the 478-point mesh, so ``tta_spread_iod_pct`` means the same for both backends.
+    :meth:`Scheme.interocular_distance <palsyflow.landmarks.schemes.base.Scheme.interocular_distance>`
+    of :data:`SCHEME`: the same definition as for the 478-point mesh, so
+    ``tta_spread_iod_pct`` means the same for both backends.
 
     Parameters
     ----------
@@ -201,12 +214,9 @@ def interocular_distance68(points68: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (...), pixels; NaN where the points are NaN
+    ndarray, shape (...), pixels (dtype of ``points68``); NaN where the points are NaN
     """
-    p = np.asarray(points68, dtype=np.float64)[..., :2]
-    right = (p[..., 36, :] + p[..., 39, :]) / 2.0
-    left = (p[..., 42, :] + p[..., 45, :]) / 2.0
-    return np.linalg.norm(left - right, axis=-1)
+    return SCHEME.interocular_distance(points68)
 
 
 def eye_frame(p_img_left: np.ndarray, p_img_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -422,61 +432,3 @@ def _load_cached(path: str) -> tuple[np.ndarray, dict]:
     if doc.get("map") is not None and list(doc["map"]) != [int(v) for v in MP_TO_IBUG68]:
         raise ValueError(f"{p}: offsets were learned for a different MediaPipe->iBUG map")
     return off, doc.get("provenance", {})
-
-
-# LandmarkResult in another scheme ---------------------------------------------------------
-def to_scheme(result, scheme: str, correct: bool = True):
-    """A :class:`~palsyflow.landmarks.extract.LandmarkResult` in the requested scheme.
-
-    ``"mediapipe478"`` returns a 478-point result unchanged. ``"ibug68"`` returns a
-    68-point result unchanged (the dlib backend) and converts a 478-point one with
-    :func:`mediapipe_to_ibug68` (offset-corrected when ``correct``): x, y, z of the
-    chosen vertices plus the offsets; ``spread`` is that of the chosen vertex (the
-    offset is a constant shift, so it does not change the spread); the quality table's
-    spread summaries are recomputed over the 68 points.
-
-    Parameters
-    ----------
-    result : LandmarkResult
-    scheme : {"mediapipe478", "ibug68"}
-    correct : bool
-
-    Returns
-    -------
-    LandmarkResult
-        ``meta["n_points"]`` and ``meta["scheme"]`` updated.
-
-    Raises
-    ------
-    ValueError
-        If ``scheme`` is unknown, or a 68-point result is asked for as mediapipe478.
-    """
-    from palsyflow.landmarks.extract import LandmarkResult, build_tables
-
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    n_pts = int(result.meta.get("n_points", N_MP))
-    if n_pts == N_IBUG:
-        if scheme == "ibug68":
-            return result
-        raise ValueError("a 68-point (dlib) result cannot be expressed as mediapipe478")
-    if scheme == "mediapipe478":
-        return result
-    n = result.quality.height
-    arr = result.points.select("x", "y", "z").to_numpy().astype(np.float64).reshape(n, N_MP, 3)
-    spread = result.points["spread"].to_numpy().astype(np.float64).reshape(n, N_MP)
-    pts68 = mediapipe_to_ibug68(arr, correct=correct)
-    q = result.quality
-    pts_df, q_df = build_tables(
-        pts68.astype(np.float32),
-        spread[:, MP_TO_IBUG68].astype(np.float32),
-        q["n_faces"].to_numpy(),
-        q["tta_copies"].to_numpy(),
-        q["time_s"].to_numpy(),
-        q["keyframe"].to_list(),
-    )
-    meta = dict(result.meta)
-    meta.update(n_points=N_IBUG, scheme="ibug68", ibug68_offsets=bool(correct))
-    if correct:
-        meta["ibug68_offsets_provenance"] = load_offsets()[1]
-    return LandmarkResult(points=pts_df, quality=q_df, meta=meta)

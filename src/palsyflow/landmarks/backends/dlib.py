@@ -1,5 +1,9 @@
 """dlib backend: HOG face detector + 68-point shape predictor (the Emotrics approach).
 
+:class:`DlibLandmarker` is the :class:`~palsyflow.landmarks.base.Landmarker` of the
+``"dlib"`` backend: scheme ``ibug68`` (z NaN), TTA layout ``"downscaled_frame"``, no
+tracking (every video frame is detected independently).
+
 Emotrics (Guarin et al. 2018, "Toward an Automatic System for Computer-Aided
 Assessment in Facial Palsy", JAMA Facial Plast Surg 20(4):335,
 doi:10.1001/jamafacial.2018.0030 and doi:10.1089/fpsam.2019.29000.gua) measures
@@ -22,51 +26,46 @@ facial palsy on dlib's 68-point landmarks. Here:
   "One millisecond face alignment with an ensemble of regression trees", CVPR,
   doi:10.1109/CVPR.2014.241), ``shape_predictor_68_face_landmarks.dat`` from the
   ``face_recognition_models`` package, 68 points in the iBUG scheme
-  (:mod:`palsyflow.landmarks.ibug68`).
+  (:mod:`palsyflow.landmarks.schemes.ibug68`).
 
 Licence: the 68-point model was trained on the iBUG 300-W data set, whose licence
 excludes commercial use: **research use only**.
 
 Pixel convention: dlib's ``point(x, y)`` has pixel centres at integer coordinates, the
-same as palsyflow's (:mod:`palsyflow.landmarks.topology`); z is NaN (2-D model).
+same as palsyflow's (:mod:`palsyflow.landmarks.schemes.base`); z is NaN (2-D model).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
+import warnings
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.ibug68 import (
-    DEFAULT_OFFSETS_PATH,
-    MP_TO_IBUG68,
-    N_IBUG,
-    eye_frame,
-    flip_points68,
-    interocular_distance68,
-)
-from palsyflow.landmarks.mediapipe_backend import Detection, MediaPipeLandmarker, choose_face
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.landmarks.base import Detection, Mode, TTALayout, choose_face
+from palsyflow.landmarks.schemes.base import Scheme
+from palsyflow.landmarks.schemes.ibug68 import DEFAULT_OFFSETS_PATH, MP_TO_IBUG68, N_IBUG, SCHEME, eye_frame
 
 __all__ = [
     "DEFAULT_BOX",
     "DEROTATE_DEG",
+    "DLIB_MODEL",
+    "LICENCE",
     "TILT_REFINE_DEG",
     "DlibLandmarker",
-    "extract_dlib",
     "mediapipe_box",
     "predictor_path",
-    "run_tta68",
 ]
 
 #: Box relation used by the fallback, in the eye-line frame of MediaPipe's outer eye
 #: corners (mapped iBUG 36 and 45; unit = their distance d): the dlib box centre is at
 #: ``origin + d * (cx * ex + cy * ey)`` and its side is ``d * side``. Overridden by the
-#: ``"dlib_box"`` entry of ``palsyflow/landmarks/ibug68_offsets.json`` when present (learned by
+#: ``"dlib_box"`` entry of ``palsyflow/landmarks/schemes/ibug68_offsets.json`` when present (learned by
 #: ``benchmarks/landmark_accuracy.py --learn`` on the training split of faces-68pt:
 #: mean of the HOG boxes in that frame).
 DEFAULT_BOX: dict[str, float] = {"cx": 0.0, "cy": 0.55, "side": 1.9}
@@ -77,12 +76,18 @@ DEROTATE_DEG = 10.0
 
 #: Re-predictions on an upright copy for a tilted face found by HOG, and the tilt of
 #: the first estimate's eye line (degrees) that triggers them. A trade-off measured on
-#: faces-68pt: re-predicting mildly tilted faces costs a little (testing-split NME
-#: 2.02 % without refinement, 2.10 % with this 15-degree trigger), while faces rolled by
-#: 40-60 degrees that HOG still finds go from 24-48 % NME to about 2 % (a 20-degree
-#: trigger missed some of them, whose first estimate is too poor to show the tilt).
+#: faces-68pt by ``benchmarks/landmark_accuracy.py``: re-predicting mildly tilted faces
+#: costs a little accuracy, while faces rolled by 40-60 degrees that HOG still finds
+#: improve from failures to typical errors (a 20-degree trigger missed some of them,
+#: whose first estimate is too poor to show the tilt).
 TILT_ITERATIONS = 2
 TILT_REFINE_DEG = 15.0
+
+#: The 68-point model file, as recorded in ``LandmarkResult.meta["dlib_model"]``.
+DLIB_MODEL = "face_recognition_models/shape_predictor_68_face_landmarks.dat"
+
+#: Licence note recorded in ``LandmarkResult.meta["licence"]``.
+LICENCE = "dlib 68-point model trained on iBUG 300-W: research use only"
 
 
 def predictor_path() -> Path:
@@ -93,8 +98,6 @@ def predictor_path() -> Path:
     FileNotFoundError
         If the package or its model file is missing.
     """
-    import warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pkg_resources deprecation inside the package
@@ -108,8 +111,6 @@ def predictor_path() -> Path:
 
 
 def _load_box() -> dict[str, float]:
-    import json
-
     try:
         doc = json.loads(DEFAULT_OFFSETS_PATH.read_text())
         box = doc.get("dlib_box") or {}
@@ -145,19 +146,23 @@ class DlibLandmarker:
     """dlib HOG detector + 68-point predictor with a MediaPipe-box fallback.
 
     Use as a context manager, like
-    :class:`~palsyflow.landmarks.mediapipe_backend.MediaPipeLandmarker`::
+    :class:`~palsyflow.landmarks.backends.mediapipe.MediaPipeLandmarker`::
 
-        with DlibLandmarker(params, model_path) as lm:
+        with DlibLandmarker(model_path, "image", params) as lm:
             det = lm.detect(rgb)          # Detection, faces (n, 68, 3), z NaN
 
     Parameters
     ----------
+    model_path : Path or None
+        MediaPipe ``face_landmarker.task`` for the fallback; None or a missing file
+        disables the fallback (HOG alone).
+    mode : {"image", "video"}
+        Accepted for the :class:`~palsyflow.landmarks.base.Landmarker` constructor;
+        dlib detects every frame independently in both modes.
     params : LandmarkParams
         ``dlib_upsample``, ``dlib_fallback``, ``detect_max_side`` (larger images are
         downscaled for HOG; the predictor runs at full resolution) and, for the
         fallback detector, ``max_faces`` and ``min_detection_confidence``.
-    model_path : Path, optional
-        MediaPipe ``face_landmarker.task`` for the fallback; None disables it.
 
     Attributes
     ----------
@@ -165,9 +170,16 @@ class DlibLandmarker:
         Calls of :meth:`detect` whose faces came from the MediaPipe fallback.
     """
 
-    def __init__(self, params: LandmarkParams, model_path: Path | None = None):
+    scheme: Scheme = SCHEME
+    tta_layout: TTALayout = "downscaled_frame"
+    tracks: bool = False
+
+    def __init__(self, model_path: Path | None, mode: Mode, params: LandmarkParams):
+        if mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
         self.params = params
-        self.model_path = None if model_path is None else Path(model_path)
+        self.mode = mode
+        self.model_path = None if model_path is None or not Path(model_path).is_file() else Path(model_path)
         self._detector = None
         self._predictor = None
         self._mp: MediaPipeLandmarker | None = None
@@ -182,10 +194,29 @@ class DlibLandmarker:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the dlib models and the fallback MediaPipe landmarker."""
         if self._mp is not None:
-            self._mp.__exit__(exc_type, exc, tb)
+            self._mp.close()
             self._mp = None
         self._detector = self._predictor = None
+
+    def describe(self) -> dict:
+        """``scheme``, ``dlib_version``, ``dlib_model``, ``dlib_fallback_frames``, ``licence``.
+
+        ``dlib_fallback_frames`` is :attr:`n_fallback` so far.
+        """
+        import dlib
+
+        return {
+            "scheme": SCHEME.name,
+            "dlib_version": dlib.__version__,
+            "dlib_model": DLIB_MODEL,
+            "dlib_fallback_frames": int(self.n_fallback),
+            "licence": LICENCE,
+        }
 
     # detection -------------------------------------------------------------
     def hog_boxes(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -279,7 +310,7 @@ class DlibLandmarker:
         -------
         Detection
             ``faces`` shape (n_faces, 68, 3), float64, pixels of the full frame, z NaN;
-            ``chosen`` by :func:`~palsyflow.landmarks.mediapipe_backend.choose_face`.
+            ``chosen`` by :func:`~palsyflow.landmarks.base.choose_face`.
 
         Raises
         ------
@@ -303,230 +334,3 @@ class DlibLandmarker:
             out[k, :, :2] = f
         h, w = rgb.shape[:2]
         return Detection(faces=out, chosen=choose_face(out, w, h))
-
-
-# test-time augmentation ------------------------------------------------------------------
-def run_tta68(rgb: np.ndarray, detector: DlibLandmarker, params: LandmarkParams, seed: int | None = None):
-    """Test-time augmentation for a 68-point detector.
-
-    The same mirror-closed augmentation set as the MediaPipe path (whole frame, no face
-    crop), so with ``tta_flip`` the estimate of a mirrored image is the mirrored estimate
-    up to floating-point rounding
-    (:func:`palsyflow.landmarks.tta.make_augmentations` /
-    :func:`~palsyflow.landmarks.tta.apply_augmentation`); points are mapped back with
-    the inverse affine and un-mirrored with :func:`~palsyflow.landmarks.ibug68.flip_points68`
-    (x mirrored and left/right indices swapped), then combined by a per-point median;
-    the spread is the per-point median distance to the median (MAD, pixels). In each
-    copy the face nearest to the reference face (copy 0's chosen face, else the first
-    found) is kept if its mean point distance is within half an inter-ocular distance.
-    Images longer than ``params.detect_max_side`` are downscaled before augmenting and
-    the points scaled back.
-
-    Parameters
-    ----------
-    rgb : ndarray, shape (H, W, 3), uint8, RGB
-    detector : DlibLandmarker
-        Entered (``with`` block).
-    params : LandmarkParams
-    seed : int, optional
-        Default ``params.tta_seed``.
-
-    Returns
-    -------
-    palsyflow.landmarks.tta.TTAResult
-        ``points`` (68, 3) with z NaN, ``spread`` (68,), pixels of the full frame.
-    """
-    from palsyflow.landmarks.tta import (
-        TTAResult,
-        apply_augmentation,
-        make_augmentations,
-        pick_reference_faces,
-        points_to_original,
-        resize_mirror_symmetric,
-    )
-
-    full_h, full_w = rgb.shape[:2]
-    if max(full_h, full_w) > params.detect_max_side:
-        s = params.detect_max_side / max(full_h, full_w)
-        # mirror-symmetric resize keeps the mirror-closed copy set exactly equivariant
-        rgb = resize_mirror_symmetric(rgb, (max(1, round(full_w * s)), max(1, round(full_h * s))), cv2.INTER_AREA)
-    height, width = rgb.shape[:2]
-    sx, sy = full_w / width, full_h / height
-    augs = make_augmentations(params, width, height, seed)
-    per_copy: list[np.ndarray] = []
-    chosen: list[int | None] = []
-    n_faces0 = 0
-    for k, aug in enumerate(augs):
-        identity = aug.is_geometric_identity and aug.is_photometric_identity
-        det = detector.detect(rgb if identity else apply_augmentation(rgb, aug))
-        if k == 0:
-            n_faces0 = det.n_faces
-        faces = det.faces
-        if det.n_faces:
-            faces = points_to_original(faces, dataclasses.replace(aug, flip=False), width)
-            if aug.flip:
-                faces = flip_points68(faces, width)
-        per_copy.append(faces)
-        chosen.append(det.chosen)
-    ref = next((f[c] for f, c in zip(per_copy, chosen, strict=True) if c is not None), None)
-    if ref is None:
-        return TTAResult(np.full((N_IBUG, 3), np.nan), np.full(N_IBUG, np.nan), 0, len(augs), n_faces0)
-    picked = pick_reference_faces(per_copy, ref, 0.5 * float(interocular_distance68(ref)))
-    stack = np.stack(picked)
-    if (sx, sy) != (1.0, 1.0):
-        stack[..., 0] = (stack[..., 0] + 0.5) * sx - 0.5
-        stack[..., 1] = (stack[..., 1] + 0.5) * sy - 0.5
-    med = np.median(stack, axis=0)
-    med[:, 2] = np.nan
-    if len(picked) >= 2:
-        spread = np.median(np.linalg.norm(stack[..., :2] - med[None, :, :2], axis=-1), axis=0)
-    else:
-        spread = np.full(N_IBUG, np.nan)
-    return TTAResult(med, spread, len(picked), len(augs), n_faces0)
-
-
-# recordings -----------------------------------------------------------------------------
-_NAN68 = np.full((N_IBUG, 3), np.nan, dtype=np.float32)
-_NAN68.setflags(write=False)
-
-#: Each MediaPipe index -> an iBUG index, used only to hand 68-point tracks to
-#: :func:`palsyflow.landmarks.keyframes.select_keyframes` (written for 478 points): the
-#: four eye-corner slots it reads (33, 133, 263, 362) get iBUG 36, 39, 45, 42, every
-#: other slot cycles through the 68 points, so the RMS shape distance it computes
-#: weighs the 68 points almost equally (7 or 8 slots each).
-_KEYFRAME_SLOTS = np.arange(478) % N_IBUG
-_KEYFRAME_SLOTS[[33, 133, 263, 362]] = [36, 39, 45, 42]
-
-
-def _keyframes68(points: np.ndarray, params: LandmarkParams, fps: float) -> dict[str, int]:
-    from palsyflow.landmarks.keyframes import select_keyframes
-
-    if params.tta_keyframes <= 0:
-        return {}
-    rest = max(1, int(round(params.rest_window_s * fps))) if params.rest_window_s > 0 else None
-    return select_keyframes(points[:, _KEYFRAME_SLOTS, :2], params.tta_keyframes, rest_frames=rest)
-
-
-def extract_dlib(
-    path: Path,
-    kind: Literal["video", "photo"],
-    params: LandmarkParams,
-    model_path: Path | None,
-):
-    """The dlib backend of :func:`palsyflow.landmarks.extract.extract_landmarks`.
-
-    Same tables as the MediaPipe backend with 68 points per frame (iBUG scheme; z NaN).
-    Photos: EXIF orientation applied, then detection (or :func:`run_tta68` when
-    ``params.tta_copies > 1``) on frame 0. Videos: streamed frame by frame, every
-    frame detected independently (dlib does not track), optional temporal smoothing
-    of x, y, then key frames (``neutral``, ``peak``, ...) re-detected with TTA.
-
-    Parameters
-    ----------
-    path : Path
-    kind : {"video", "photo"}
-    params : LandmarkParams
-        ``backend`` should be ``"dlib"``.
-    model_path : Path or None
-        MediaPipe ``face_landmarker.task`` for the fallback detector (None: no fallback).
-
-    Returns
-    -------
-    LandmarkResult
-        ``meta`` adds ``scheme`` = ``"ibug68"``, ``n_points`` = 68, ``dlib_version``,
-        ``dlib_model``, ``dlib_fallback_frames`` and ``licence``.
-
-    Raises
-    ------
-    LandmarkError
-        If the file cannot be read.
-    ValueError
-        If ``kind`` is unknown.
-    """
-    from palsyflow.landmarks import extract as ex
-    from palsyflow.landmarks.smoothing import smooth_points
-
-    path = Path(path)
-    if model_path is not None and not Path(model_path).is_file():
-        model_path = None  # fallback unavailable; HOG alone
-    if kind == "photo":
-        rgb = ex.read_photo(path)
-        height, width = rgb.shape[:2]
-        spread = np.full((1, N_IBUG), np.nan, dtype=np.float32)
-        tta_found = np.zeros(1, dtype=np.int16)
-        with DlibLandmarker(params, model_path) as lm:
-            if params.tta_copies > 1:
-                res = run_tta68(rgb, lm, params)
-                pts, n_faces = (res.points if res.face_found else None), res.n_faces
-                if res.face_found:
-                    spread[0], tta_found[0] = res.spread, res.n_found
-            else:
-                det = lm.detect(rgb)
-                pts, n_faces = det.points, det.n_faces
-            n_fallback = lm.n_fallback
-        points = (_NAN68 if pts is None else pts.astype(np.float32))[None]
-        pts_df, q_df = ex.build_tables(points, spread, np.array([n_faces], dtype=np.int16), tta_found, np.zeros(1), [None])
-        meta = ex._meta(path, "photo", width, height, None, 1, params, {})
-    elif kind == "video":
-        cap = ex._open_video(path)
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not math.isfinite(fps) or fps <= 0.0 or fps > 1000.0:
-            fps = ex._DEFAULT_FPS
-        frames: list[np.ndarray] = []
-        n_faces_l: list[int] = []
-        width = height = 0
-        stream = ex._FrameStream(cap)
-        try:
-            with DlibLandmarker(params, model_path) as lm:
-                for rgb in stream:
-                    if not frames:
-                        height, width = rgb.shape[:2]
-                    det = lm.detect(rgb)
-                    frames.append(_NAN68 if det.points is None else det.points.astype(np.float32))
-                    n_faces_l.append(det.n_faces)
-                n_fallback = lm.n_fallback
-        finally:
-            stream.close()
-            cap.release()
-        if not frames:
-            raise ex.LandmarkError(f"{path}: no decodable video frames")
-        raw = np.stack(frames)
-        del frames
-        points = raw.copy()
-        if params.smoothing != "none":  # z is NaN for dlib: smooth x, y only
-            xy0 = np.concatenate([raw[..., :2], np.zeros_like(raw[..., :1])], axis=-1)
-            points[..., :2] = smooth_points(xy0, params, fps)[..., :2]
-        n = points.shape[0]
-        spread = np.full((n, N_IBUG), np.nan, dtype=np.float32)
-        tta_found = np.zeros(n, dtype=np.int16)
-        keyframes = _keyframes68(points, params, fps)
-        if params.tta_copies > 1 and keyframes:
-            wanted = sorted(set(keyframes.values()))
-            images = ex._read_frames(path, wanted)
-            with DlibLandmarker(params, model_path) as lm:
-                for idx in wanted:
-                    rgb = images.get(idx)
-                    if rgb is None:
-                        continue
-                    res = run_tta68(rgb, lm, params, seed=None)
-                    if res.face_found:
-                        points[idx], spread[idx], tta_found[idx] = res.points, res.spread, res.n_found
-        key_names: list[str | None] = [None] * n
-        for name, idx in keyframes.items():
-            key_names[idx] = name
-        times = np.arange(n, dtype=np.float64) / fps
-        pts_df, q_df = ex.build_tables(points, spread, np.asarray(n_faces_l, dtype=np.int16), tta_found, times, key_names)
-        meta = ex._meta(path, "video", width, height, fps, n, params, keyframes)
-    else:
-        raise ValueError(f"kind must be 'video' or 'photo', got {kind!r}")
-    import dlib
-
-    meta.update(
-        n_points=N_IBUG,
-        scheme="ibug68",
-        dlib_version=dlib.__version__,
-        dlib_model="face_recognition_models/shape_predictor_68_face_landmarks.dat",
-        dlib_fallback_frames=int(n_fallback),
-        licence="dlib 68-point model trained on iBUG 300-W: research use only",
-    )
-    return ex.LandmarkResult(points=pts_df, quality=q_df, meta=meta)

@@ -1,4 +1,4 @@
-"""MediaPipe FaceLandmarker (Tasks API) as a small context manager returning pixels.
+"""MediaPipe backend: the FaceLandmarker (Tasks API) as a :class:`~palsyflow.landmarks.base.Landmarker`.
 
 Inputs as they come: frames larger than ``detect_max_side`` are downscaled for
 detection (points are reported in full-resolution pixels); when no face is found the
@@ -14,201 +14,26 @@ et al. 2020, arXiv:2006.11341.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.topology import N_POINTS, interocular_distance
+from palsyflow.landmarks.base import Detection, Mode, TTALayout, choose_face
+from palsyflow.landmarks.crop import face_square, square_crop
+from palsyflow.landmarks.schemes.base import Scheme
+from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS, SCHEME, interocular_distance
 
-__all__ = ["CropMap", "Detection", "MediaPipeLandmarker", "choose_face", "face_square", "square_crop"]
-
-
-@dataclass(frozen=True)
-class Detection:
-    """Faces found in one frame.
-
-    Attributes
-    ----------
-    faces : ndarray, shape (n_faces, 478, 3), float64
-        All faces, pixels of the full-resolution frame (pixel centres at integer
-        coordinates, x right, y down); z is MediaPipe's relative depth times the
-        frame width (pixels, smaller is closer).
-    chosen : int or None
-        Index into ``faces`` of the subject's face (:func:`choose_face`), None if no face.
-    padded : bool
-        The faces come from the border-padded retry (the plain frame had none).
-    refined : bool
-        The chosen face was re-detected on an upscaled crop (small face).
-    """
-
-    faces: np.ndarray
-    chosen: int | None
-    padded: bool = False
-    refined: bool = False
-
-    @property
-    def n_faces(self) -> int:
-        return int(self.faces.shape[0])
-
-    @property
-    def points(self) -> np.ndarray | None:
-        """The chosen face, shape (478, 3), pixels; None when no face was found."""
-        return None if self.chosen is None else self.faces[self.chosen]
-
-
-def choose_face(faces: np.ndarray, width: int, height: int) -> int | None:
-    """Pick the subject's face: the largest and most central one.
-
-    Score = bounding-box area × (1 - d / d_max), where d is the distance from the
-    box centre to the image centre and d_max is the half-diagonal of the image, so
-    a large face wins unless it sits at the border and a similar-sized face is central.
-
-    Parameters
-    ----------
-    faces : ndarray, shape (n_faces, 478, >=2), pixels
-    width, height : int
-        Frame size in pixels.
-
-    Returns
-    -------
-    int or None
-        Index of the chosen face; None when ``n_faces == 0``.
-    """
-    if faces.shape[0] == 0:
-        return None
-    if faces.shape[0] == 1:
-        return 0
-    xy = faces[..., :2]
-    lo, hi = xy.min(axis=1), xy.max(axis=1)
-    area = np.prod(hi - lo, axis=1)
-    centre = (lo + hi) / 2.0
-    d = np.linalg.norm(centre - np.array([(width - 1) / 2.0, (height - 1) / 2.0]), axis=1)
-    d_max = 0.5 * float(np.hypot(width, height))
-    score = area * np.clip(1.0 - d / d_max, 0.0, 1.0)
-    return int(np.argmax(score))
-
-
-@dataclass(frozen=True)
-class CropMap:
-    """Where a square crop came from: ``canvas = (frame - (x0, y0) + 0.5) * scale - 0.5``.
-
-    Attributes
-    ----------
-    x0, y0 : int
-        Top-left corner of the crop in frame pixels (may be negative or beyond the
-        frame: the outside is filled with a border).
-    side : int
-        Side of the crop in frame pixels.
-    scale : float
-        Canvas pixels per frame pixel (``out_side / side``).
-    """
-
-    x0: int
-    y0: int
-    side: int
-    scale: float
-
-    def to_frame(self, points: np.ndarray) -> np.ndarray:
-        """Canvas pixels -> frame pixels; shape (..., D>=2) kept, z divided by ``scale``.
-
-        Pixel centres at integer coordinates in both frames.
-        """
-        out = np.array(points, dtype=np.float64, copy=True)
-        out[..., 0] = (out[..., 0] + 0.5) / self.scale - 0.5 + self.x0
-        out[..., 1] = (out[..., 1] + 0.5) / self.scale - 0.5 + self.y0
-        if out.shape[-1] > 2:
-            out[..., 2] = out[..., 2] / self.scale
-        return out
-
-    def to_canvas(self, points: np.ndarray) -> np.ndarray:
-        """Frame pixels -> canvas pixels (inverse of :meth:`to_frame`)."""
-        out = np.array(points, dtype=np.float64, copy=True)
-        out[..., 0] = (out[..., 0] - self.x0 + 0.5) * self.scale - 0.5
-        out[..., 1] = (out[..., 1] - self.y0 + 0.5) * self.scale - 0.5
-        if out.shape[-1] > 2:
-            out[..., 2] = out[..., 2] * self.scale
-        return out
-
-
-def face_square(points: np.ndarray, margin: float) -> tuple[float, float, float]:
-    """Square box around a face's landmarks.
-
-    Parameters
-    ----------
-    points : ndarray, shape (n_points, >=2), pixels
-    margin : float
-        The landmark bounding box's longer side is enlarged by ``margin`` times itself
-        on each side (side = ``(1 + 2 margin) * max(w, h)``).
-
-    Returns
-    -------
-    (cx, cy, side) : float
-        Centre and side of the square, pixels.
-
-    Raises
-    ------
-    ValueError
-        If the points are not finite.
-    """
-    xy = np.asarray(points, dtype=np.float64)[:, :2]
-    if not np.isfinite(xy).all():
-        raise ValueError("face_square needs finite points")
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    cx, cy = (lo + hi) / 2.0
-    side = (1.0 + 2.0 * float(margin)) * float(max(hi - lo))
-    return float(cx), float(cy), max(side, 1.0)
-
-
-def square_crop(
-    rgb: np.ndarray, cx: float, cy: float, side: float, out_side: int, border: str = "replicate"
-) -> tuple[np.ndarray, CropMap]:
-    """Cut a square around (cx, cy) and resize it to ``out_side`` x ``out_side``.
-
-    Parts of the square outside the image are filled (``border``: ``"replicate"``
-    repeats the edge pixels, ``"constant"`` fills black). Downscaling uses
-    ``cv2.INTER_AREA`` (no aliasing), upscaling ``cv2.INTER_CUBIC``.
-
-    Parameters
-    ----------
-    rgb : ndarray, shape (H, W, 3), uint8
-    cx, cy, side : float
-        Square centre and side, frame pixels.
-    out_side : int
-        Canvas side, pixels.
-    border : {"replicate", "constant"}
-
-    Returns
-    -------
-    canvas : ndarray, shape (out_side, out_side, 3), uint8, C-contiguous
-    crop : CropMap
-        Maps points between the canvas and the frame.
-    """
-    h, w = rgb.shape[:2]
-    side_i = max(1, int(round(side)))
-    x0 = int(np.floor(cx - side_i / 2.0 + 0.5))
-    y0 = int(np.floor(cy - side_i / 2.0 + 0.5))
-    x1, y1 = x0 + side_i, y0 + side_i
-    pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))  # top, bottom, left, right
-    patch = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-    if any(pad):
-        mode = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
-        if patch.size == 0:  # the square lies wholly outside the image
-            patch = np.zeros((side_i, side_i, 3), np.uint8)
-        else:
-            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(0, 0, 0))
-    interp = cv2.INTER_AREA if out_side < side_i else cv2.INTER_CUBIC
-    canvas = cv2.resize(patch, (int(out_side), int(out_side)), interpolation=interp)
-    return np.ascontiguousarray(canvas), CropMap(x0, y0, side_i, out_side / side_i)
+__all__ = ["MediaPipeLandmarker"]
 
 
 class MediaPipeLandmarker:
     """``mediapipe.tasks.python.vision.FaceLandmarker`` returning pixel arrays.
 
-    Use as a context manager::
+    The :class:`~palsyflow.landmarks.base.Landmarker` of the ``"mediapipe"`` backend
+    (scheme ``mediapipe478``, TTA layout ``"face_crop"``, tracks in video mode). Use as
+    a context manager::
 
         with MediaPipeLandmarker(model_path, "video", params) as lm:
             det = lm.detect(rgb, timestamp_ms=40)
@@ -233,7 +58,10 @@ class MediaPipeLandmarker:
         If ``model_path`` does not exist.
     """
 
-    def __init__(self, model_path: Path, mode: Literal["image", "video"], params: LandmarkParams):
+    scheme: Scheme = SCHEME
+    tta_layout: TTALayout = "face_crop"
+
+    def __init__(self, model_path: Path, mode: Mode, params: LandmarkParams):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise FileNotFoundError(f"face model not found: {self.model_path}")
@@ -267,11 +95,24 @@ class MediaPipeLandmarker:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close both MediaPipe landmarkers (the IMAGE-mode retry one first)."""
         still, main = self._still, self._landmarker
         self._still = self._landmarker = None
         for lm in (still, main):
             if lm is not None:
-                lm.__exit__(exc_type, exc, tb)
+                lm.close()
+
+    @property
+    def tracks(self) -> bool:
+        """True in video mode: MediaPipe then tracks the face between frames."""
+        return self.mode == "video"
+
+    def describe(self) -> dict:
+        """No backend-specific metadata (the pipeline records ``mediapipe_version``)."""
+        return {}
 
     def _image_landmarker(self):
         if self.mode == "image":

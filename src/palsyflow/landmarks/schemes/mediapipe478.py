@@ -1,4 +1,7 @@
-"""Topology of MediaPipe's 478-point face mesh: mirror pairs, named points.
+"""The MediaPipe 478-point scheme (face mesh + irises): mirror pairs, named points.
+
+:data:`SCHEME` carries the facts the scheme-independent code uses (point count,
+:data:`MP_FLIP`, the eye corners of :func:`interocular_distance`, depth).
 
 How :data:`MP_FLIP` was derived
 -------------------------------
@@ -25,16 +28,36 @@ order: +1 towards image right (+x), +2 up, +3 towards image left, +4 down
 whole permutation empirically: detecting on a mirrored image and mapping the points
 back with :func:`flip_points` reproduces the detection on the original image.
 
-Pixel convention
-----------------
-palsyflow stores pixel coordinates with the centre of pixel column ``i`` at ``x = i``
-(the convention of ``cv2.warpAffine``, ``cv2.resize`` and ``cv2.flip``). ``cv2.flip``
-moves column ``i`` to column ``W - 1 - i``, so a mirrored point is ``x' = W - 1 - x``.
+Pixel convention: :mod:`palsyflow.landmarks.schemes.base`.
+
+MediaPipe Face Mesh / attention mesh: Kartynnik et al. 2019, "Real-time Facial Surface
+Geometry from Monocular Video on Mobile GPUs", arXiv:1907.06724; iris points: Ablavatski
+et al. 2020, arXiv:2006.11341.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from palsyflow.landmarks.schemes.base import Scheme, mirror_points
+
+__all__ = [
+    "IRIS_RING_DIRECTIONS",
+    "LEFT_EYE_CORNERS",
+    "LEFT_IRIS",
+    "MIDLINE",
+    "MP_FLIP",
+    "NAMED",
+    "N_MESH",
+    "N_POINTS",
+    "RIGHT_EYE_CORNERS",
+    "RIGHT_IRIS",
+    "SCHEME",
+    "derive_mesh_flip",
+    "eye_centres",
+    "flip_points",
+    "interocular_distance",
+]
 
 N_POINTS = 478
 N_MESH = 468
@@ -112,8 +135,19 @@ RIGHT_EYE_CORNERS: tuple[int, int] = (33, 133)
 LEFT_EYE_CORNERS: tuple[int, int] = (263, 362)
 
 
+#: The scheme object (:class:`~palsyflow.landmarks.schemes.base.Scheme`).
+SCHEME = Scheme(
+    name="mediapipe478",
+    n_points=N_POINTS,
+    flip=MP_FLIP,
+    right_eye_corners=RIGHT_EYE_CORNERS,
+    left_eye_corners=LEFT_EYE_CORNERS,
+    has_depth=True,
+)
+
+
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eye centres as the midpoints of each eye's two corners.
+    """Eye centres as the midpoints of each eye's two corners (:meth:`Scheme.eye_centres`).
 
     Parameters
     ----------
@@ -124,10 +158,7 @@ def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     right, left : ndarray, shape (..., 2)
         The patient's right and left eye centres (x, y), pixels.
     """
-    p = np.asarray(points)[..., :2]
-    right = p[..., list(RIGHT_EYE_CORNERS), :].mean(axis=-2)
-    left = p[..., list(LEFT_EYE_CORNERS), :].mean(axis=-2)
-    return right, left
+    return SCHEME.eye_centres(points)
 
 
 def interocular_distance(points: np.ndarray) -> np.ndarray:
@@ -142,8 +173,7 @@ def interocular_distance(points: np.ndarray) -> np.ndarray:
     ndarray, shape (...)
         NaN where the points are NaN.
     """
-    right, left = eye_centres(points)
-    return np.linalg.norm(left - right, axis=-1)
+    return SCHEME.interocular_distance(points)
 
 
 def flip_points(points: np.ndarray, width: int) -> np.ndarray:
@@ -172,35 +202,6 @@ def flip_points(points: np.ndarray, width: int) -> np.ndarray:
         If the point axis is not 478 long.
     """
     return mirror_points(points, width, MP_FLIP)
-
-
-def mirror_points(points: np.ndarray, width: int, pairs: np.ndarray) -> np.ndarray:
-    """Mirror landmarks of any scheme: ``x -> width - 1 - x`` and re-index by ``pairs``.
-
-    Parameters
-    ----------
-    points : ndarray, shape (..., n_points, D), pixels, x right y down
-    width : int
-        Image width in pixels (pixel centres at integer x, as ``cv2.flip``).
-    pairs : ndarray of int, shape (n_points,)
-        The scheme's symmetric pair permutation (``MP_FLIP``, ``IBUG68_FLIP``).
-
-    Returns
-    -------
-    ndarray, same shape and dtype (a new array)
-
-    Raises
-    ------
-    ValueError
-        If the point axis does not match ``pairs``.
-    """
-    points = np.asarray(points)
-    n = len(pairs)
-    if points.ndim < 2 or points.shape[-2] != n:
-        raise ValueError(f"expected shape (..., {n}, D), got {points.shape}")
-    out = points[..., pairs, :].copy()
-    out[..., 0] = (width - 1) - out[..., 0]
-    return out
 
 
 def derive_mesh_flip(model_path) -> tuple[np.ndarray, float]:
