@@ -454,7 +454,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
     table = build_feature_table(sorted(rows, key=lambda r: r["recording_key"]))
     out_dir = project.layout.features
     atomic_write_parquet(table, out_dir / "features.parquet")
-    atomic_write_parquet(session_table(table), out_dir / "sessions.parquet")
+    atomic_write_parquet(session_table(table, params), out_dir / "sessions.parquet")
     result.outputs += [str(out_dir / "features.parquet"), str(out_dir / "sessions.parquet")]
     return result
 
@@ -482,7 +482,7 @@ def validate(project: Project) -> StageResult:
     res = validate_features(table, project.params.validate_, list(MEASURE_COLUMNS))
     atomic_write_parquet(res.valid, outputs[0])
     atomic_write_parquet(res.failed, outputs[1])
-    atomic_write_parquet(session_table(res.valid), outputs[2])
+    atomic_write_parquet(session_table(res.valid, project.params.features), outputs[2])
     atomic_write_text(outputs[3], json.dumps(res.summary, indent=2, default=str))
     for row in res.failed.iter_rows(named=True):
         reason = f"validation: {row['reasons']}"
@@ -562,7 +562,7 @@ def score(project: Project) -> StageResult:
     model_version = f"{project.params.train.registered_model}/{version}" if version else (
         f"local:{sha256_file(model_path)[:12]}" if normative is not None else None
     )
-    scores = score_sessions(session_measures(pl.read_parquet(src)), normative, project.params.score, model_version)
+    scores = score_sessions(session_measures(pl.read_parquet(src)), normative, model_version=model_version)
     atomic_write_parquet(scores, out)
     with session_scope(project.engine) as db:
         result.processed = repo.upsert_scores(db, scores.to_dicts())
