@@ -60,7 +60,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.Utf8,
     "session": pl.Utf8,
     "session_date": pl.Date,
-    "measure": pl.Utf8,  # e.g. "symmetry_mouth", "symmetry_index", "speech_f0_median_hz"
+    "measure": pl.Utf8,  # e.g. "rest_commissure_height_symmetry", "symmetry_index", "speech_f0_median_hz"
     "region": pl.Utf8,  # brow | eye | cheek | mouth | overall | speech
     "value": pl.Float64,
     "unit": pl.Utf8,  # "0-100", "IOD", "Hz", ...

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from palsyflow.config import IngestParams
+from palsyflow.ingest.tasks import canonical_task
 from palsyflow.ingest.manifest import (
     ManifestError,
-    canonical_task,
     parse_flag,
     parse_hb_grade,
     read_manifest,
@@ -117,10 +117,10 @@ def test_parsers() -> None:
         with pytest.raises(ValueError):
             parse_hb_grade(bad)
     assert [parse_flag(v, "x") for v in ("Yes", "n", "TRUE", "0", "")] == [True, False, True, False, None]
-    assert canonical_task("EYES-CLOSED", PARAMS) == "eye_closure_full"
-    assert canonical_task("eye closure gentle", PARAMS) == "eye_closure_gentle"
-    assert canonical_task("speech", PARAMS) == "speech"
+    assert canonical_task("EYES-CLOSED", PARAMS.task_aliases) == "eye_closure_full"
+    assert canonical_task("eye closure gentle", PARAMS.task_aliases) == "eye_closure_gentle"
+    assert canonical_task("speech", PARAMS.task_aliases) == "speech"
     custom = IngestParams(task_aliases={"Grin": "smile"})
-    assert canonical_task("grin", custom) == "smile"
+    assert canonical_task("grin", custom.task_aliases) == "smile"
     with pytest.raises(ValueError):
-        canonical_task("at-rest", custom)
+        canonical_task("at-rest", custom.task_aliases)

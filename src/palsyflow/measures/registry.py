@@ -153,6 +153,9 @@ REST_FAMILIES: tuple[Family, ...] = (
 #: The rest family of each region.
 REST_FAMILY_OF_REGION: dict[str, str] = {f.region: f.name for f in REST_FAMILIES if f.weaker is not None}
 
+#: The rest family of each region, in :data:`REGIONS` order.
+REGION_FAMILIES: tuple[str, ...] = tuple(REST_FAMILY_OF_REGION[r] for r in REGIONS)
+
 #: Movement families of a video (excursions, canthus frame).
 MOVEMENT_FAMILIES: tuple[Family, ...] = (
     Family("mov_brow_excursion", "brow", "iod_canthal", "smaller",
