@@ -367,3 +367,36 @@ def test_task_measure_specs():
             assert f"task_{task}_{suffix}" in names
     for name in ("hb_measure_points", "hb_grade_estimate", "eface_static", "eface_dynamic"):
         assert name in names
+
+
+def test_measure_json_and_session_table_aggregate_repeated_rest_recordings_alike():
+    """One aggregator: two rest recordings are averaged in the JSON as in the session table."""
+    rest_a = face()
+    rest_b = move(face(), [291], 0.0, 0.08)  # the patient's left commissure lower
+    ta, tb = _tables([rest_a]), _tables([rest_b])
+    out = measure_results({"rest": ta, "at-rest": tb})
+    rows = [recording_row({**IDS, "recording_key": k, "task": "rest"}, p, q, None, 16000) for k, (p, q) in (("a", ta), ("b", tb))]
+    s = session_table(build_feature_table(rows), FeatureParams()).row(0, named=True)
+    for col, value in out["static"].items():
+        if isinstance(value, float):
+            assert value == pytest.approx(s[col]), col
+        else:
+            assert value == s[col], col
+    assert out["static"]["rest_commissure_height_left"] == pytest.approx(
+        np.mean([r["rest_commissure_height_left"] for r in rows])
+    )
+    assert out["static"]["rest_commissure_height_left"] != pytest.approx(rows[0]["rest_commissure_height_left"])
+
+
+def test_big_smile_is_an_alias_in_measure_results():
+    sess = _session()
+    out = measure_results({"at_rest": sess["at-rest"], "big_smile": sess["big-smile"]})
+    assert set(out["tasks"]) == {"smile"} and out["tasks"]["smile"]["available"]
+
+
+def test_task_specs_match_the_registry():
+    from palsyflow.measures.registry import DYNAMIC_TASKS, TASK_INFO
+
+    assert tuple(T.TASK_SPECS) == DYNAMIC_TASKS
+    for t, spec in T.TASK_SPECS.items():
+        assert spec.unit == TASK_INFO[t].unit in ("iod_canthal", "fraction")

@@ -124,3 +124,17 @@ def test_parsers() -> None:
     assert canonical_task("grin", custom.task_aliases) == "smile"
     with pytest.raises(ValueError):
         canonical_task("at-rest", custom.task_aliases)
+
+
+def test_big_smile_maps_to_smile_in_the_manifest_and_in_measure(tmp_path: Path) -> None:
+    """One alias rule: ``big_smile`` (underscore) is the alias ``big-smile`` in both callers."""
+    from palsyflow.features import session as measure_module
+    from palsyflow.ingest import tasks as task_module
+
+    drop = _drop(tmp_path, "subject,session_date,task,file\nP1,2024-03-05,big_smile,a.mp4\nP1,2024-03-05,Big Smile,a.mp4\n")
+    rows, problems = read_manifest(drop, PARAMS)
+    assert problems == [] and [r.task for r in rows] == ["smile", "smile"]
+    assert measure_module.canonical_task is task_module.canonical_task  # the measure command's resolver
+    assert canonical_task("big_smile", PARAMS.task_aliases) == "smile"
+    with pytest.raises(ValueError, match="unknown task"):
+        canonical_task("small_smile", PARAMS.task_aliases)
