@@ -50,21 +50,22 @@ sys.path.insert(0, str(ROOT / "src"))
 
 def sessions(data: Path) -> dict[str, dict[str, Path]]:
     """Session label -> {task: photo} (protocol task names; unmapped files skipped)."""
-    from palsyflow.features.session import task_from_filename
+    from palsyflow.config import IngestParams
+    from palsyflow.ingest.tasks import task_from_filename
 
     out: dict[str, dict[str, Path]] = {}
     uploads = data / "app_uploads"
     for subject in sorted(p for p in uploads.iterdir() if p.is_dir()) if uploads.is_dir() else []:
         for f in sorted(subject.iterdir()):
             m = re.search(r"-(\d+)$", f.stem)
-            task = task_from_filename(f.name)
+            task = task_from_filename(f.name, IngestParams().task_aliases)
             if m is None or task is None:
                 continue
             out.setdefault(f"{subject.name[:6]}-{m.group(1)}", {}).setdefault(task, f)
     for label, pattern in (("mpeschel-A", "mpeschel_session_A*"), ("mpeschel-B", "mpeschel_session_B*")):
         for d in sorted(data.glob(pattern)):
             for f in sorted(d.iterdir()):
-                task = task_from_filename(f.name)
+                task = task_from_filename(f.name, IngestParams().task_aliases)
                 if task is not None and f.suffix.lower() in (".jpg", ".jpeg", ".png"):
                     out.setdefault(label, {}).setdefault(task, f)
     return {k: v for k, v in out.items() if "rest" in v}
@@ -127,8 +128,8 @@ def main() -> int:
             print(f"{label:<13} {task:<19} {m['unit']:<4} {_f(m['left']):>6} {_f(m['right']):>6} {_f(m['threshold']):>6} "
                   f"{'yes' if m['activated'] else 'no':>3} {_f(m['asymmetry_score']):>6} {_f(m['cosine_score']):>6} {m['weaker_side'] or '-':>6}")
         hb = r["hb_measure"]
-        print(f"{label:<13} static asym brow {_f(r['static'].get('brow_asym'))} eye {_f(r['static'].get('eye_asym'))} "
-              f"cheek {_f(r['static'].get('cheek_asym'))} mouth {_f(r['static'].get('mouth_asym'))}; "
+        print(f"{label:<13} static asym brow {_f(r['static'].get('rest_brow_height_asym'))} eye {_f(r['static'].get('rest_palpebral_fissure_height_asym'))} "
+              f"cheek {_f(r['static'].get('rest_nasolabial_height_asym'))} mouth {_f(r['static'].get('rest_commissure_height_asym'))}; "
               f"eFACE static {_f(r['eface']['static'], '{:.1f}')} dynamic {_f(r['eface']['dynamic'], '{:.1f}')}; "
               f"HB measure {'-' if hb is None else str(hb['points']) + '/8 (' + hb['side'] + ', grade estimate ' + str(hb['grade_estimate']) + ')'}")
 
@@ -151,7 +152,7 @@ def main() -> int:
         s = summary[task]
         print(f"{task:<19} {s['n']:>2} {s['n_activated']:>5} {_f(s['asym_median']):>8} {_f(s['asym_max']):>8} {_f(s['cosine_min']):>7} {_f(s['eface_min'], '{:.1f}'):>9}")
     static_summary = {}
-    for fam in ("brow", "eye", "cheek", "mouth"):
+    for fam in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
         vals = [r["static"].get(f"{fam}_asym") for r in results.values()]
         vals = [v for v in vals if v is not None]
         static_summary[fam] = {"n": len(vals), "asym_median": float(np.median(vals)) if vals else None,
@@ -175,7 +176,7 @@ def main() -> int:
                             "left_A": ma["left"], "right_A": ma["right"], "left_B": mb["left"], "right_B": mb["right"]}
             print(f"{task:<19} {_f(ma['asymmetry_score']):>6} {_f(mb['asymmetry_score']):>6} {_f(da):>6} "
                   f"{_f(ma['cosine_score']):>6} {_f(mb['cosine_score']):>6} {_f(dc):>6} {ma['weaker_side'] or '-':>6} {mb['weaker_side'] or '-':>6}")
-        for fam in ("brow", "eye", "cheek", "mouth"):
+        for fam in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
             va, vb = a["static"].get(f"{fam}_asym"), b["static"].get(f"{fam}_asym")
             d = None if va is None or vb is None else abs(va - vb)
             repeat[f"static_{fam}"] = {"asym_A": va, "asym_B": vb, "asym_absdiff": d}

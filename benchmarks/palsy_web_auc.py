@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 CACHE = Path("/tmp/palsyflow-palsy-web-cache-v1.npz")
 CELEBA_W, CELEBA_H = 178, 218
-REGIONAL = ("brow_asym", "eye_asym", "cheek_asym", "mouth_asym", "mouth_lateral_asym")
+REGIONAL = ("rest_brow_height_asym", "rest_palpebral_fissure_height_asym", "rest_nasolabial_height_asym", "rest_commissure_height_asym", "rest_commissure_midline_distance_asym")
 
 
 # --------------------------------------------------------------------------- images
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     m_rows = {k: describe(v, y_all) for k, v in m.items()}
     table(m_rows, "Static measures on the original photos (Parra: dlib 68; *_asym: MediaPipe 478, regional)")
     print(size_line(np.isfinite(m["parra_f00"])) + "  [Parra rows]")
-    print(size_line(np.isfinite(m["mouth_asym"])) + "  [*_asym rows]")
+    print(size_line(np.isfinite(m["rest_commissure_height_asym"])) + "  [*_asym rows]")
 
     mc = measures(lm["crop_dlib68"], lm["crop_mp478"])
     mc_rows = {k: describe(v, y_all) for k, v in mc.items()}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -36,16 +35,11 @@ MODEL = ROOT / "models" / "face_landmarker.task"
 
 
 def task_of(name: str) -> str | None:
-    """Protocol task of a healthy-tasks file name (alias table of IngestParams)."""
+    """Protocol task of a healthy-tasks file name (:func:`palsyflow.ingest.tasks.task_from_filename`)."""
     from palsyflow.config import IngestParams
+    from palsyflow.ingest.tasks import task_from_filename
 
-    aliases = IngestParams().task_aliases
-    stem = Path(name).stem.lower().replace("_", "-")
-    stem = re.sub(r"^(face-mp-|mpeschel-)", "", stem)
-    stem = re.sub(r"-\d+$", "", stem)
-    if stem == "big-smile-teeth-closed":
-        stem = "big-smile"
-    return aliases.get(stem)
+    return task_from_filename(name, IngestParams().task_aliases)
 
 
 def photo_sets(root: Path) -> list[tuple[str, Path, dict[str, Path]]]:

@@ -134,7 +134,11 @@ class FeatureParams(_Section):
     hop_length: int = 256
     excursion_percentile: float = 95.0  # robust range of movement from the neutral frame
     neutral_fallback_frames: int = 5  # no neutral key frame: median of the first N face frames
-    weaker_min_asym: float = 0.0  # {region}_weaker is null when asymmetry <= this
+    weaker_min_asym: float = 0.0  # *_weaker is null when the asymmetry is <= this
+    weaker_min_diff_iod: float = 0.01  # rest_*_weaker is null when |L - R| <= this (rest positions, iod_iris)
+    # mov_*_weaker is null when |L - R| <= this (iod_canthal); one SD of MediaPipe's
+    # per-frame landmark noise without TTA (task_noise_default_iod)
+    movement_weaker_min_diff_iod: float = 0.005
     speech_tasks: tuple[str, ...] = ("speech",)  # tasks whose audio gets speech measures
     speech_active_db: float = 25.0  # speech frames: RMS within this many dB of its 99th pct
     syllable_prominence_db: float = 2.0  # min dip around an energy peak (de Jong & Wempe 2009)
@@ -170,15 +174,6 @@ class TrainParams(_Section):
     grader_c: float = 1.0  # logistic only: inverse L2 strength
 
 
-class ScoreParams(_Section):
-    """Per-session scoring (stage ``score``)."""
-
-    noise_floor_iod: float = 0.01  # rest positions: smallest |L - R| that names a side
-    # mouth excursion (RMS movement): smallest |L - R| that names a side; one SD of
-    # MediaPipe's per-frame landmark noise without TTA (features.task_noise_default_iod)
-    movement_noise_floor_iod: float = 0.005
-
-
 class ReportParams(_Section):
     """Clinician PDF reports (stage ``report``)."""
 
@@ -205,7 +200,6 @@ class Params(_Section):
     features: FeatureParams = FeatureParams()
     validate_: ValidationParams = Field(default_factory=ValidationParams, alias="validate")
     train: TrainParams = TrainParams()
-    score: ScoreParams = ScoreParams()
     report: ReportParams = ReportParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -13,12 +13,16 @@ Image frame
 Face frame (after alignment, :mod:`palsyflow.features.geometry`)
     Origin at the midpoint between the eye centres, x along the eye line towards the
     image right (the patient's left), y perpendicular to it, pointing down (towards
-    the chin). Lengths are in units of inter-ocular distance (IOD, the distance
-    between the two eye centres) unless a column's ``unit`` says ``mm``.
+    the chin). Lengths are in inter-ocular distances, and the unit names the frame:
+    ``iod_iris`` (eye centres = iris centres; rest measures) or ``iod_canthal`` (eye
+    centres = eye-corner midpoints; movement, which must not follow gaze). Every unit is
+    a key of :data:`palsyflow.measures.registry.UNITS`.
 
 Asymmetry
     A ratio ``|m_L - m_R| / max(|m_L|, |m_R|)`` in ``[0, 1]``; ``0`` is perfect
-    symmetry. Symmetry scores are ``100 * (1 - asymmetry)`` on a 0-100 scale.
+    symmetry (also when both values are 0). Symmetry scores are
+    ``100 * (1 - asymmetry)`` on a 0-100 scale. Defined once, with the weaker-side
+    rule, in :mod:`palsyflow.measures.asymmetry`.
 
 Names
     BIDS-like entities: ``site-<label>``, ``sub-<label>``, ``ses-<label>``,

@@ -60,10 +60,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.Utf8,
     "session": pl.Utf8,
     "session_date": pl.Date,
-    "measure": pl.Utf8,  # e.g. "symmetry_mouth", "symmetry_index", "speech_f0_median_hz"
+    "measure": pl.Utf8,  # palsyflow.measures.registry.SCORE_MEASURES, e.g. "symmetry_index"
     "region": pl.Utf8,  # brow | eye | cheek | mouth | overall | speech
     "value": pl.Float64,
-    "unit": pl.Utf8,  # "0-100", "IOD", "Hz", ...
+    "unit": pl.Utf8,  # a key of palsyflow.measures.registry.UNITS ("0-100", "Hz", "st", ...)
     "z": pl.Float64,  # against the normative model (healthy sessions); null if none
     "percentile": pl.Float64,  # 0-100 against healthy sessions; null if none
     "weaker_side": pl.Utf8,  # "left" | "right" (patient's) | null

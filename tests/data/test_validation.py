@@ -13,7 +13,7 @@ from palsyflow.config import ValidationParams
 from palsyflow.schemas import FEATURE_ID_SCHEMA
 from palsyflow.validation.suite import validate_features
 
-REGIONS = ("brow", "eye", "cheek", "mouth")
+from palsyflow.measures.registry import REGION_FAMILIES as REGIONS  # noqa: E402 - rest column prefixes
 SPEECH = (
     "speech_f0_median_hz",
     "speech_f0_sd_st",
@@ -24,7 +24,7 @@ SPEECH = (
 )
 MEASURES = (
     [f"{r}_{s}" for r in REGIONS for s in ("left", "right", "asym", "weaker")]
-    + ["mouth_excursion_left", "mouth_excursion_right", "mouth_excursion_asym"]
+    + ["mov_commissure_excursion_left", "mov_commissure_excursion_right", "mov_commissure_excursion_asym"]
     + list(SPEECH)
 )
 FACE_TASKS = ("rest", "brow_raise", "eye_closure_gentle", "smile", "pucker")
@@ -57,9 +57,9 @@ def _row(i: int, task: str) -> dict:
         row[f"{r}_right"] = right
         row[f"{r}_asym"] = None if speech else abs(left - right) / max(left, right)
         row[f"{r}_weaker"] = None if speech else ("left" if left < right else "right")
-    row["mouth_excursion_left"] = None if speech else 0.3
-    row["mouth_excursion_right"] = None if speech else 0.25
-    row["mouth_excursion_asym"] = None if speech else 0.05 / 0.3
+    row["mov_commissure_excursion_left"] = None if speech else 0.3
+    row["mov_commissure_excursion_right"] = None if speech else 0.25
+    row["mov_commissure_excursion_asym"] = None if speech else 0.05 / 0.3
     for c in SPEECH:
         row[c] = None
     if speech:
@@ -100,7 +100,7 @@ def bad_table(clean_table) -> pl.DataFrame:
     keys[6] = keys[5]
     return clean_table.with_columns(
         pl.Series("recording_key", keys),
-        pl.when(pl.int_range(pl.len()) == 2).then(1.7).otherwise(pl.col("mouth_asym")).alias("mouth_asym"),
+        pl.when(pl.int_range(pl.len()) == 2).then(1.7).otherwise(pl.col("rest_commissure_height_asym")).alias("rest_commissure_height_asym"),
         pl.when(pl.int_range(pl.len()) == 9).then(None).otherwise(pl.col("subject")).alias("subject"),
     )
 
@@ -112,7 +112,7 @@ def bad_result(bad_table):
 
 @pytest.fixture(scope="module")
 def missing_result(clean_table):
-    return validate_features(clean_table.drop("eye_asym"), PARAMS, list(MEASURES))
+    return validate_features(clean_table.drop("rest_palpebral_fissure_height_asym"), PARAMS, list(MEASURES))
 
 
 def test_clean_table_passes(clean_table, clean_result):
@@ -122,7 +122,7 @@ def test_clean_table_passes(clean_table, clean_result):
     assert clean_result.summary["n_rows"] == clean_table.height == clean_result.summary["n_valid"]
     json.dumps(clean_result.summary)  # JSON-serialisable
     checked = {(e["expectation"], e["column"]) for e in clean_result.summary["expectations"]}
-    assert ("expect_column_values_to_be_between", "mouth_asym") in checked
+    assert ("expect_column_values_to_be_between", "rest_commissure_height_asym") in checked
     assert ("expect_column_values_to_be_unique", "recording_key") in checked
     assert all(e["success"] for e in clean_result.summary["expectations"])
 
@@ -131,7 +131,7 @@ def test_null_speech_measures_on_face_rows_pass(clean_table, clean_result):
     face = clean_table.filter(pl.col("task") != "speech")
     assert face["speech_f0_median_hz"].null_count() == face.height > 0
     speech = clean_table.filter(pl.col("task") == "speech")
-    assert speech["mouth_asym"].null_count() == speech.height > 0
+    assert speech["rest_commissure_height_asym"].null_count() == speech.height > 0
     assert set(clean_result.valid["recording_key"]) == set(clean_table["recording_key"])
 
 
@@ -141,16 +141,16 @@ def test_bad_rows_are_quarantined_with_reasons(bad_table, bad_result):
     assert failed["sha256"].to_list() == [bad_table["sha256"][i] for i in (2, 5, 6, 9)]
     reasons = dict(zip(failed["sha256"].to_list(), failed["reasons"].to_list(), strict=True))
     sha = bad_table["sha256"].to_list()
-    assert "mouth_asym" in reasons[sha[2]] and "duplicated" not in reasons[sha[2]]
+    assert "rest_commissure_height_asym" in reasons[sha[2]] and "duplicated" not in reasons[sha[2]]
     assert "recording_key is duplicated" in reasons[sha[5]]
     assert "recording_key is duplicated" in reasons[sha[6]]
     assert reasons[sha[9]] == "subject is null"
     assert bad_result.summary["success"] is False
     assert bad_result.summary["n_failed"] == 4
     by_check = {(e["expectation"], e["column"]): e for e in bad_result.summary["expectations"]}
-    assert by_check[("expect_column_values_to_be_between", "mouth_asym")]["unexpected_count"] == 1
+    assert by_check[("expect_column_values_to_be_between", "rest_commissure_height_asym")]["unexpected_count"] == 1
     assert by_check[("expect_column_values_to_be_unique", "recording_key")]["unexpected_count"] == 2
-    assert by_check[("expect_column_values_to_be_between", "eye_asym")]["success"] is True
+    assert by_check[("expect_column_values_to_be_between", "rest_palpebral_fissure_height_asym")]["success"] is True
 
 
 def test_partition_is_complete_and_disjoint(bad_table, bad_result):
@@ -166,7 +166,7 @@ def test_missing_column_fails_every_row(clean_table, missing_result):
     assert missing_result.summary["success"] is False
     assert missing_result.valid.height == 0
     assert missing_result.failed.height == clean_table.height
-    assert set(missing_result.failed["reasons"]) == {"column 'eye_asym' is missing"}
+    assert set(missing_result.failed["reasons"]) == {"column 'rest_palpebral_fissure_height_asym' is missing"}
 
 
 def test_out_of_protocol_values_fail():

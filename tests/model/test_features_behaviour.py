@@ -136,7 +136,7 @@ def test_mirror_invariance_on_photos(shared_data, face_model, photo):
     m = recording_measures(pts[None])
     mm = recording_measures(mirror(pts, width)[None])
     assert_same_measures(swap_sides(m), mm)
-    assert m["brow_left"] is not None and m["mouth_asym"] is not None
+    assert m["rest_brow_height_left"] is not None and m["rest_commissure_height_asym"] is not None
 
 
 def test_mirror_invariance_on_grid_video(shared_data, face_model):
@@ -146,7 +146,7 @@ def test_mirror_invariance_on_grid_video(shared_data, face_model):
     m = recording_measures(pts, found)
     mm = recording_measures(mirror(pts, width), found)
     assert_same_measures(swap_sides(m), mm)
-    assert m["mouth_excursion_left"] > 0 and m["mouth_excursion_right"] > 0
+    assert m["mov_commissure_excursion_left"] > 0 and m["mov_commissure_excursion_right"] > 0
 
 
 def test_redetected_flipped_photo_gives_similar_asymmetry(shared_data, face_model):
@@ -154,7 +154,7 @@ def test_redetected_flipped_photo_gives_similar_asymmetry(shared_data, face_mode
     path = str(shared_data / PHOTOS[0])
     m = recording_measures(detect_photo(str(face_model), path)[0][None])
     mf = swap_sides(recording_measures(detect_photo(str(face_model), path, flip=True)[0][None]))
-    for region in ("brow", "eye", "cheek", "mouth"):
+    for region in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
         assert abs(m[f"{region}_left"] - mf[f"{region}_left"]) < 0.03, region
         assert abs(m[f"{region}_asym"] - mf[f"{region}_asym"]) < 0.06, region
 
@@ -180,16 +180,17 @@ def test_synthetic_commissure_droop_is_detected(shared_data, face_model, side, s
     found = np.isfinite(pts).all(axis=(1, 2))
     base = recording_measures(pts, found)
     other = "right" if side == "left" else "left"
-    # start beyond the face's natural difference so the droop dominates from the first step
-    head = max(0.0, base[f"mouth_{other}"] - base[f"mouth_{side}"])
-    amounts = head + np.array([0.01, 0.03, 0.06, 0.1, 0.15])
+    # start beyond the face's natural difference so the droop dominates from the first step,
+    # and above the rest noise floor (features.weaker_min_diff_iod, 0.01) that names a side
+    head = max(0.0, base[f"rest_commissure_height_{other}"] - base[f"rest_commissure_height_{side}"])
+    amounts = head + np.array([0.015, 0.03, 0.06, 0.1, 0.15])
     results = [recording_measures(_lower_corner(pts, side, a), found) for a in amounts]
-    asym = [r["mouth_asym"] for r in results]
+    asym = [r["rest_commissure_height_asym"] for r in results]
     assert all(b > a for a, b in zip(asym, asym[1:], strict=False)), asym
-    assert all(r["mouth_weaker"] == side for r in results)
+    assert all(r["rest_commissure_height_weaker"] == side for r in results)
     # the alignment uses only the eyes: other regions are untouched
     for r in results:
-        for region in ("brow", "eye", "cheek"):
+        for region in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height"):
             assert r[f"{region}_asym"] == pytest.approx(base[f"{region}_asym"], abs=1e-9)
 
 
@@ -197,7 +198,7 @@ def test_healthy_rest_photos_are_nearly_symmetric(shared_data, face_model):
     """Sanity bound, not a fitted value: healthy faces at rest have small asymmetry."""
     for photo in PHOTOS[:2]:
         m = recording_measures(detect_photo(str(face_model), str(shared_data / photo))[0][None])
-        for region in ("brow", "cheek", "mouth"):
+        for region in ("rest_brow_height", "rest_nasolabial_height", "rest_commissure_height"):
             assert m[f"{region}_asym"] < 0.15, (photo, region, m[f"{region}_asym"])
 
 

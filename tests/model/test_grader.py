@@ -12,7 +12,7 @@ from palsyflow.config import TrainParams
 from palsyflow.models.grader import fit_grader, grader_possible
 from palsyflow.models.training import train_models
 
-REGIONS = ("brow", "eye", "cheek", "mouth")
+from palsyflow.measures.registry import REGION_FAMILIES as REGIONS  # noqa: E402 - rest column prefixes
 
 
 def separable(n_per_class, seed=0, grades=(1, 3, 5)):
@@ -23,7 +23,7 @@ def separable(n_per_class, seed=0, grades=(1, 3, 5)):
         centre = np.array([100 - 10 * g, 100 - 8 * g, 100 - 12 * g, 120.0])
         xs.append(rng.normal(centre, [2.0, 2.0, 2.0, 10.0], size=(n_per_class, 4)))
         ys += [g] * n_per_class
-    names = ["symmetry_brow", "symmetry_eye", "symmetry_mouth", "speech_f0_median_hz"]
+    names = ["rest_brow_height_symmetry", "rest_palpebral_fissure_height_symmetry", "rest_commissure_height_symmetry", "speech_f0_median_hz"]
     return pl.DataFrame(np.vstack(xs), schema=names, orient="row"), np.array(ys)
 
 
@@ -96,7 +96,7 @@ def test_folds_limited_by_smallest_class_and_rare_or_missing_grades_dropped():
 def test_missing_feature_values_are_imputed():
     X, y = separable(10)
     X = X.with_columns(
-        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("symmetry_eye")).alias("symmetry_eye"),
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("rest_palpebral_fissure_height_symmetry")).alias("rest_palpebral_fissure_height_symmetry"),
         pl.lit(None, dtype=pl.Float64).alias("speech_f0_median_hz"),
     )
     res = fit_grader(X, y, TrainParams(cv_folds=3))
@@ -149,4 +149,4 @@ def test_training_fits_grader_with_enough_grades():
     assert res.grader is not None and "grader" not in res.skipped
     assert res.metrics["grader_cv_balanced_accuracy"] > 0.8
     assert res.metrics["grader_n_grade_3"] == 8
-    assert res.grader_features and all(f.startswith("symmetry_") for f in res.grader_features)
+    assert res.grader_features and all(f.endswith("_symmetry") or f == "symmetry_index" for f in res.grader_features)

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from palsyflow.config import LandmarkParams
-from palsyflow.features.session import measure_results, task_from_filename
+from palsyflow.config import FeatureParams, IngestParams
+from palsyflow.features.session import measure_results
+from palsyflow.ingest.tasks import task_from_filename
 from palsyflow.features.table import build_feature_table, recording_row, session_table
 from palsyflow.landmarks import extract_landmarks
 from palsyflow.landmarks.media import read_photo
@@ -33,7 +35,7 @@ def _files(folder: Path, suffix: str | None = None) -> dict[str, Path]:
     for f in sorted(folder.iterdir()):
         if suffix and not f.stem.endswith(suffix):
             continue
-        task = task_from_filename(f.name)
+        task = task_from_filename(f.name, IngestParams().task_aliases)
         if task and f.suffix.lower() in (".png", ".jpg", ".jpeg"):
             out.setdefault(task, f)
     return out
@@ -79,7 +81,7 @@ def test_mirrored_photos_give_the_same_scores_with_sides_swapped(webcam_session)
             assert {ma["weaker_side"], mb["weaker_side"]} == {"left", "right"}, task
     print("mirror |d asym|:", {k: round(v, 4) for k, v in diffs.items()})
     assert max(diffs.values()) <= 0.03, diffs
-    for fam in ("brow", "eye", "mouth"):
+    for fam in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_commissure_height"):
         assert abs(a["static"][f"{fam}_asym"] - b["static"][f"{fam}_asym"]) <= 0.03
 
 
@@ -110,7 +112,7 @@ def test_json_and_tables_agree_on_real_photos(webcam_session):
                       rest_points=rest.points, rest_quality=rest.quality)
         for t, r in orig.items()
     ]
-    s = session_table(build_feature_table(rows)).row(0, named=True)
+    s = session_table(build_feature_table(rows), FeatureParams()).row(0, named=True)
     for task, m in out["tasks"].items():
         assert s[f"task_{task}_activated"] == m["activated"]
         for col, key in (("left", "left"), ("right", "right"), ("asym", "asymmetry_score"), ("cosine", "cosine_score")):
@@ -162,5 +164,5 @@ def test_repeated_session_pair_gives_close_values(shared_data, face_model):
         ta, tb = a["tasks"][task], b["tasks"][task]
         if ta["asymmetry_score"] > 0.1 and tb["asymmetry_score"] > 0.1:
             assert ta["weaker_side"] == tb["weaker_side"], task
-    for fam in ("brow", "eye", "cheek", "mouth"):
+    for fam in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
         assert abs(a["static"][f"{fam}_asym"] - b["static"][f"{fam}_asym"]) <= 0.05

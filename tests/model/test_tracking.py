@@ -74,7 +74,7 @@ def sessions(seed=0):
             "hb_grade": g,
             "simulated": False,
         }
-        for r in ("brow", "eye", "cheek", "mouth"):
+        for r in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
             a = float(np.clip(0.1 * (g - 1) + abs(rng.normal(0, 0.03)), 0, 1))
             row[f"{r}_left"], row[f"{r}_right"], row[f"{r}_asym"], row[f"{r}_weaker"] = 0.5, 0.5 * (1 - a), a, "left"
         row["speech_f0_median_hz"] = float(rng.normal(120, 10))
@@ -112,7 +112,7 @@ def test_log_register_and_load_back(tmp_path, monkeypatch):
     assert run.data.tags["code_version"] == "abc123"
     assert run.data.tags["dvc.train.models/normative.joblib"] == "b" * 32
     assert run.data.params["normative_features"] == ",".join(result.normative_features)
-    assert run.data.metrics["normative_location.symmetry_mouth"] == result.metrics["normative_location.symmetry_mouth"]
+    assert run.data.metrics["normative_location.rest_commissure_height_symmetry"] == result.metrics["normative_location.rest_commissure_height_symmetry"]
     assert client.get_experiment(run.info.experiment_id).artifact_location == artifacts.resolve().as_uri()
     assert any(artifacts.rglob("*")), "artifacts written under the given folder"
 

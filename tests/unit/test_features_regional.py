@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from palsyflow.config import FeatureParams
-from palsyflow.features.regional import asymmetry, measure_names, recording_measures, weaker_side
+from palsyflow.features.regional import measure_names, recording_measures
+from palsyflow.measures.asymmetry import asymmetry, weaker_side
+from palsyflow.measures.registry import FAMILIES
 from palsyflow.features.regions import (
     BROW,
     CHEEK,
@@ -70,41 +72,41 @@ def test_asymmetry_properties():
 @pytest.mark.parametrize(
     "family,left,right,expected",
     [
-        ("brow", 0.3, 0.4, "left"),  # lower brow
-        ("eye", 0.15, 0.10, "left"),  # wider fissure
-        ("mouth", 1.1, 1.0, "left"),  # commissure lower (larger y)
-        ("cheek", 0.6, 0.7, "right"),
-        ("mouth_excursion", 0.05, 0.2, "left"),  # moves less
+        ("rest_brow_height", 0.3, 0.4, "left"),  # lower brow
+        ("rest_palpebral_fissure_height", 0.15, 0.10, "left"),  # wider fissure
+        ("rest_commissure_height", 1.1, 1.0, "left"),  # commissure lower (larger y)
+        ("rest_nasolabial_height", 0.6, 0.7, "right"),
+        ("mov_commissure_excursion", 0.05, 0.2, "left"),  # moves less
     ],
 )
 def test_weaker_side_rules(family, left, right, expected):
-    assert weaker_side(family, left, right) == expected
+    assert weaker_side(FAMILIES[family].weaker, left, right) == expected
     other = "right" if expected == "left" else "left"
-    assert weaker_side(family, right, left) == other
-    assert weaker_side(family, left, left) is None
-    assert weaker_side(family, left, right, min_asym=0.99) is None
+    assert weaker_side(FAMILIES[family].weaker, right, left) == other
+    assert weaker_side(FAMILIES[family].weaker, left, left) is None
+    assert weaker_side(FAMILIES[family].weaker, left, right, min_asym=0.99) is None
 
 
 def test_symmetric_face_has_zero_asymmetry():
     m = recording_measures(symmetric_face()[None])
     assert set(m) == set(measure_names())
-    for region in ("brow", "eye", "cheek", "mouth"):
+    for region in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
         assert m[f"{region}_asym"] == pytest.approx(0.0, abs=1e-12)
         assert m[f"{region}_weaker"] is None
-    assert m["brow_left"] == pytest.approx(np.mean([0.35 + 0.02 * k for k in range(5)]))
-    assert m["eye_left"] == pytest.approx(0.12)
-    assert m["mouth_right"] == pytest.approx(1.0)
-    assert m["mouth_lateral_left"] == pytest.approx(0.35)
-    assert m["mouth_excursion_left"] is None  # a photo has no movement
+    assert m["rest_brow_height_left"] == pytest.approx(np.mean([0.35 + 0.02 * k for k in range(5)]))
+    assert m["rest_palpebral_fissure_height_left"] == pytest.approx(0.12)
+    assert m["rest_commissure_height_right"] == pytest.approx(1.0)
+    assert m["rest_commissure_midline_distance_left"] == pytest.approx(0.35)
+    assert m["mov_commissure_excursion_left"] is None  # a photo has no movement
 
 
 @pytest.mark.parametrize(
     "region,idx,dy,weaker",
     [
-        ("brow", BROW["left"], +0.05, "left"),  # left brow pushed down
-        ("eye", EYE_UPPER_LID["right"], -0.03, "right"),  # right fissure opened wider
-        ("cheek", CHEEK["right"], +0.04, "right"),  # right cheek sags
-        ("mouth", MOUTH_CORNER_REGION["left"], +0.06, "left"),  # left corner droops
+        ("rest_brow_height", BROW["left"], +0.05, "left"),  # left brow pushed down
+        ("rest_palpebral_fissure_height", EYE_UPPER_LID["right"], -0.03, "right"),  # right fissure opened wider
+        ("rest_nasolabial_height", CHEEK["right"], +0.04, "right"),  # right cheek sags
+        ("rest_commissure_height", MOUTH_CORNER_REGION["left"], +0.06, "left"),  # left corner droops
     ],
 )
 def test_one_sided_change_names_that_side_and_leaves_other_regions(region, idx, dy, weaker):
@@ -114,7 +116,7 @@ def test_one_sided_change_names_that_side_and_leaves_other_regions(region, idx, 
     m = recording_measures(face[None])
     assert m[f"{region}_weaker"] == weaker
     assert m[f"{region}_asym"] > 0.02
-    for other in {"brow", "eye", "cheek", "mouth"} - {region}:
+    for other in {"rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"} - {region}:
         assert m[f"{other}_asym"] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -129,11 +131,11 @@ def _video(n: int = 20, move_left: float = 0.15, move_right: float = 0.03) -> np
 
 def test_mouth_excursion_smaller_on_the_weak_side():
     m = recording_measures(_video(), keyframes={"neutral": 0})
-    assert m["mouth_excursion_left"] > m["mouth_excursion_right"] > 0
-    assert m["mouth_excursion_weaker"] == "right"
+    assert m["mov_commissure_excursion_left"] > m["mov_commissure_excursion_right"] > 0
+    assert m["mov_commissure_excursion_weaker"] == "right"
     # RMS about the mean of a linear ramp from 0 to the full displacement = its SD
-    assert m["mouth_excursion_left"] == pytest.approx(0.15 * np.std(np.linspace(0, 1, 20)), rel=1e-9)
-    assert m["brow_excursion_asym"] == pytest.approx(0.0, abs=1e-12)
+    assert m["mov_commissure_excursion_left"] == pytest.approx(0.15 * np.std(np.linspace(0, 1, 20)), rel=1e-9)
+    assert m["mov_brow_excursion_asym"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_excursions_ignore_gaze():
@@ -145,16 +147,16 @@ def test_excursions_ignore_gaze():
         ring = [IRIS_CENTER[s], *IRIS_RING[s]]
         gaze[:, ring, :2] += shift[:, None, :]
     m = recording_measures(gaze, keyframes={"neutral": 0})
-    for fam in ("brow", "eye", "mouth"):
-        assert m[f"{fam}_excursion_left"] == pytest.approx(0.0, abs=1e-9)
-        assert m[f"{fam}_excursion_right"] == pytest.approx(0.0, abs=1e-9)
+    for fam in ("mov_brow_excursion", "mov_palpebral_fissure_excursion", "mov_commissure_excursion"):
+        assert m[f"{fam}_left"] == pytest.approx(0.0, abs=1e-9)
+        assert m[f"{fam}_right"] == pytest.approx(0.0, abs=1e-9)
     # the same sweep with real mouth movement keeps that movement and its side
     moving = _video()
     for s in ("left", "right"):
         moving[:, [IRIS_CENTER[s], *IRIS_RING[s]], :2] += shift[:, None, :]
     m = recording_measures(moving, keyframes={"neutral": 0})
-    assert m["mouth_excursion_left"] == pytest.approx(0.15 * np.std(np.linspace(0, 1, 20)), rel=1e-9)
-    assert m["mouth_excursion_weaker"] == "right"
+    assert m["mov_commissure_excursion_left"] == pytest.approx(0.15 * np.std(np.linspace(0, 1, 20)), rel=1e-9)
+    assert m["mov_commissure_excursion_weaker"] == "right"
 
 
 def test_neutral_keyframe_selects_the_static_frame():
@@ -162,9 +164,9 @@ def test_neutral_keyframe_selects_the_static_frame():
     last = recording_measures(frames, keyframes={"neutral": len(frames) - 1})
     first = recording_measures(frames, keyframes={"neutral": 0})
     median = recording_measures(frames)
-    assert first["mouth_lateral_left"] == pytest.approx(0.35)
-    assert last["mouth_lateral_left"] == pytest.approx(0.35 + 0.15)
-    assert first["mouth_lateral_left"] < median["mouth_lateral_left"] < last["mouth_lateral_left"]
+    assert first["rest_commissure_midline_distance_left"] == pytest.approx(0.35)
+    assert last["rest_commissure_midline_distance_left"] == pytest.approx(0.35 + 0.15)
+    assert first["rest_commissure_midline_distance_left"] < median["rest_commissure_midline_distance_left"] < last["rest_commissure_midline_distance_left"]
 
 
 def test_too_few_face_frames_gives_all_none():
@@ -175,7 +177,7 @@ def test_too_few_face_frames_gives_all_none():
     m = recording_measures(frames, found, params=FeatureParams(min_face_found_fraction=0.5))
     assert all(v is None for v in m.values())
     m = recording_measures(frames, found, params=FeatureParams(min_face_found_fraction=0.2))
-    assert m["mouth_left"] is not None and m["mouth_excursion_left"] is not None
+    assert m["rest_commissure_height_left"] is not None and m["mov_commissure_excursion_left"] is not None
 
 
 def test_face_found_shape_is_checked():

@@ -20,9 +20,11 @@ from palsyflow.features.table import (
     build_feature_table,
     landmarks_to_array,
     recording_row,
-    schema_markdown,
     session_table,
 )
+from palsyflow.config import FeatureParams
+from palsyflow.measures.docs import generated_markdown, render
+from palsyflow.measures.registry import SCORE_MEASURES, UNITS
 from palsyflow.schemas import FEATURE_ID_SCHEMA, LANDMARK_SCHEMA, QUALITY_SCHEMA
 
 
@@ -87,16 +89,16 @@ IDS = {
 
 def test_measure_specs_are_consistent():
     assert len(set(MEASURE_COLUMNS)) == len(MEASURE_COLUMNS)
-    for region in ("brow", "eye", "cheek", "mouth"):
+    for region in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
         for suffix in ("left", "right", "asym", "weaker"):
             assert f"{region}_{suffix}" in MEASURE_COLUMNS
     for m in MEASURES:
-        assert m.kind in ("static", "dynamic", "speech")
+        assert m.kind in ("rest", "movement", "task", "summary", "parra", "speech")
         assert (m.side is not None) == (m.name.endswith("_left") or m.name.endswith("_right"))
         assert m.description
-    md = schema_markdown()
-    assert md.count("\n") == len(MEASURES) + 1
-    assert all(line.count("|") == 7 for line in md.splitlines())  # no stray pipes
+        assert m.unit in UNITS, m
+    md = generated_markdown()
+    assert all(line.count("|") in (3, 8) for line in md.splitlines() if line.startswith("|")), "stray pipes"
 
 
 def test_build_feature_table_empty_and_non_empty():
@@ -106,16 +108,16 @@ def test_build_feature_table_empty_and_non_empty():
     assert dict(empty.schema) == FEATURE_TABLE_SCHEMA
 
     rows = [
-        {**IDS, "session_date": "2024-01-05", "n_frames": 3, "mouth_left": 1.0, "mouth_weaker": "left",
+        {**IDS, "session_date": "2024-01-05", "n_frames": 3, "rest_commissure_height_left": 1.0, "rest_commissure_height_weaker": "left",
          "hb_grade": 3, "extra": "dropped"},
-        {**IDS, "recording_key": "k2", "session_date": dt.date(2024, 1, 5), "mouth_left": float("nan"),
+        {**IDS, "recording_key": "k2", "session_date": dt.date(2024, 1, 5), "rest_commissure_height_left": float("nan"),
          "speech_rate_hz": np.float32(3.5)},
     ]
     df = build_feature_table(rows)
     assert dict(df.schema) == FEATURE_TABLE_SCHEMA
     assert df.height == 2 and "extra" not in df.columns
     assert df["session_date"].to_list() == [dt.date(2024, 1, 5)] * 2
-    assert df["mouth_left"].to_list() == [1.0, None]  # NaN becomes null
+    assert df["rest_commissure_height_left"].to_list() == [1.0, None]  # NaN becomes null
     assert df["hb_grade"].to_list() == [3, None]
     assert df["speech_rate_hz"][1] == pytest.approx(3.5)
 
@@ -150,7 +152,7 @@ def test_recording_row_video_uses_quality_and_neutral_keyframe():
     assert row["n_frames"] == n and row["face_found_fraction"] == 1.0
     assert row["tta_spread_iod_pct"] == pytest.approx(np.median([1.0 + i for i in range(n)]))
     assert row["session_date"] == dt.date(2024, 1, 5)  # derived from the session label
-    assert row["mouth_weaker"] == "left" and row["mouth_asym"] > 0
+    assert row["rest_commissure_height_weaker"] == "left" and row["rest_commissure_height_asym"] > 0
     assert row["speech_f0_median_hz"] is None  # "rest" is not a speech task
     table = build_feature_table([row])
     assert table.height == 1 and dict(table.schema) == FEATURE_TABLE_SCHEMA
@@ -165,47 +167,47 @@ def test_recording_row_audio_only_has_no_face_measures():
 
 def _session_rows() -> list[dict]:
     base = {**IDS, "session_date": dt.date(2024, 1, 5)}
-    rest = {**base, "task": "rest", "mouth_left": 1.0, "mouth_right": 1.1, "mouth_excursion_left": 0.01,
-            "mouth_excursion_right": 0.01}
-    smile = {**base, "task": "smile", "recording_key": "k-smile", "mouth_left": 2.0, "mouth_right": 2.0,
-             "mouth_excursion_left": 0.3, "mouth_excursion_right": 0.1, "hb_grade": 2}
-    speech = {**base, "task": "speech", "recording_key": "k-speech", "brow_left": 0.4, "brow_right": 0.3,
-              "speech_f0_median_hz": 120.0, "mouth_excursion_left": 0.1, "mouth_excursion_right": 0.1}
+    rest = {**base, "task": "rest", "rest_commissure_height_left": 1.0, "rest_commissure_height_right": 1.1, "mov_commissure_excursion_left": 0.01,
+            "mov_commissure_excursion_right": 0.01}
+    smile = {**base, "task": "smile", "recording_key": "k-smile", "rest_commissure_height_left": 2.0, "rest_commissure_height_right": 2.0,
+             "mov_commissure_excursion_left": 0.3, "mov_commissure_excursion_right": 0.1, "hb_grade": 2}
+    speech = {**base, "task": "speech", "recording_key": "k-speech", "rest_brow_height_left": 0.4, "rest_brow_height_right": 0.3,
+              "speech_f0_median_hz": 120.0, "mov_commissure_excursion_left": 0.1, "mov_commissure_excursion_right": 0.1}
     other = {**base, "session": "20240301", "session_date": dt.date(2024, 3, 1), "task": "smile",
-             "recording_key": "k-other", "mouth_left": 1.0, "mouth_right": 1.5, "simulated": True}
+             "recording_key": "k-other", "rest_commissure_height_left": 1.0, "rest_commissure_height_right": 1.5, "simulated": True}
     return [rest, smile, speech, other]
 
 
 def test_session_table_rules():
-    st = session_table(build_feature_table(_session_rows()))
+    st = session_table(build_feature_table(_session_rows()), FeatureParams())
     assert dict(st.schema) == SESSION_TABLE_SCHEMA
     assert st.height == 2
     s1 = st.row(0, named=True)
     assert s1["n_recordings"] == 3 and s1["hb_grade"] == 2 and s1["simulated"] is False
     # static mouth from the rest recording, asymmetry recomputed from the sides
-    assert (s1["mouth_left"], s1["mouth_right"]) == (1.0, 1.1)
-    assert s1["mouth_asym"] == pytest.approx(0.1 / 1.1)
-    assert s1["mouth_weaker"] == "right"
+    assert (s1["rest_commissure_height_left"], s1["rest_commissure_height_right"]) == (1.0, 1.1)
+    assert s1["rest_commissure_height_asym"] == pytest.approx(0.1 / 1.1)
+    assert s1["rest_commissure_height_weaker"] == "right"
     # brow only measured in speech: mean over recordings with values
-    assert s1["brow_left"] == 0.4 and s1["brow_weaker"] == "right"
+    assert s1["rest_brow_height_left"] == 0.4 and s1["rest_brow_height_weaker"] == "right"
     # dynamic from the non-rest recordings (smile, speech)
-    assert s1["mouth_excursion_left"] == pytest.approx(0.2)
-    assert s1["mouth_excursion_right"] == pytest.approx(0.1)
-    assert s1["mouth_excursion_weaker"] == "right"
+    assert s1["mov_commissure_excursion_left"] == pytest.approx(0.2)
+    assert s1["mov_commissure_excursion_right"] == pytest.approx(0.1)
+    assert s1["mov_commissure_excursion_weaker"] == "right"
     assert s1["speech_f0_median_hz"] == 120.0
     s2 = st.row(1, named=True)
     assert s2["session"] == "20240301" and s2["simulated"] is True
-    assert s2["mouth_weaker"] == "right" and s2["speech_f0_median_hz"] is None
+    assert s2["rest_commissure_height_weaker"] == "right" and s2["speech_f0_median_hz"] is None
 
 
 def test_session_table_empty():
-    st = session_table(build_feature_table([]))
+    st = session_table(build_feature_table([]), FeatureParams())
     assert st.height == 0 and dict(st.schema) == SESSION_TABLE_SCHEMA
 
 
 def test_session_table_missing_column_raises():
     with pytest.raises(KeyError):
-        session_table(build_feature_table([]).drop("mouth_left"))
+        session_table(build_feature_table([]).drop("rest_commissure_height_left"), FeatureParams())
 
 
 def test_commissure_is_in_the_mouth_region():
@@ -213,7 +215,9 @@ def test_commissure_is_in_the_mouth_region():
         assert COMMISSURE[side] in MOUTH_CORNER_REGION[side]
 
 
-def test_docs_list_every_measure_column():
+def test_docs_features_md_is_generated_from_the_registry():
     docs = Path(__file__).resolve().parents[2] / "docs" / "features.md"
-    text = docs.read_text()
-    assert schema_markdown() in text, "docs/features.md is stale: regenerate with python -m palsyflow.features.table"
+    text = docs.read_text(encoding="utf-8")
+    assert render(text) == text, "docs/features.md is stale: regenerate with python -m palsyflow.measures.docs"
+    for m in (*MEASURES, *SCORE_MEASURES):
+        assert f"| `{m.name}` |" in text

@@ -11,7 +11,10 @@ import pytest
 
 from palsyflow.config import FeatureParams
 from palsyflow.features import tasks as T
-from palsyflow.features.session import canonical_task, measure_results, task_from_filename
+from palsyflow.config import IngestParams
+from palsyflow.features.session import measure_results
+from palsyflow.ingest.tasks import UnknownTaskError, canonical_task, task_from_filename
+from palsyflow.measures import tasks as MT
 from palsyflow.features.table import (
     MEASURES,
     SESSION_TABLE_SCHEMA,
@@ -91,7 +94,7 @@ def test_brow_raise_values_sides_and_scores():
     rest = face()
     peak = move(move(rest, T.BROW["right"], 0, -0.10), T.BROW["left"], 0, -0.05)
     m = measure("brow_raise", rest, peak)
-    assert m.available and m.activated and m.unit == "IOD"
+    assert m.available and m.activated and m.unit == "iod_canthal"
     assert (m.left, m.right) == pytest.approx((0.05, 0.10))
     assert m.asymmetry_score == pytest.approx(0.5)
     assert m.eface == pytest.approx(50.0)
@@ -182,7 +185,7 @@ def test_eye_closure_fraction():
     idx = list(T.EYE_CONTOUR["right"])
     peak[idx, 1] = CY  # right lids fully closed (flat contour), left eye open
     m = measure("eye_closure_full", rest, peak, spread=0.3)
-    assert m.unit == "0-1"
+    assert m.unit == "fraction"
     assert m.right == pytest.approx(1.0) and m.left == pytest.approx(0.0, abs=1e-9)
     assert m.activated and m.weaker_side == "left" and m.asymmetry_score == pytest.approx(1.0)
 
@@ -202,7 +205,7 @@ def test_pucker_ignores_a_sideways_shift_of_the_whole_mouth():
 def test_missing_postures_are_not_available():
     m = T.task_measure("smile", None, T.make_pose(face()))
     assert not m.available and m.reason and m.left is None and not m.activated
-    with pytest.raises(T.TaskError):
+    with pytest.raises(MT.TaskError):
         T.task_measure("rest", T.make_pose(face()), T.make_pose(face()))
     nan_face = np.full((478, 3), np.nan)
     assert T.make_pose(nan_face) is None
@@ -212,62 +215,64 @@ def test_missing_postures_are_not_available():
     ("cm", "points"), [(-0.1, 0), (0.0, 0), (0.24, 0), (0.25, 1), (0.5, 2), (0.74, 2), (0.99, 3), (1.0, 4), (3.0, 4), (float("nan"), 0)]
 )
 def test_hb_points(cm, points):
-    assert T.hb_points(cm) == points
+    assert MT.hb_points(cm) == points
 
 
 def test_hb_measure_weaker_side_and_grade_estimate():
-    brow = T.TaskMeasure("brow_raise", "IOD", hb_cm={"left": 0.3, "right": 1.1})
-    smile = T.TaskMeasure("smile", "IOD", hb_cm={"left": 0.55, "right": 1.0})
-    hb = T.hb_measure(brow, smile)
+    brow = MT.TaskMeasure("brow_raise", "iod_canthal", hb_cm={"left": 0.3, "right": 1.1})
+    smile = MT.TaskMeasure("smile", "iod_canthal", hb_cm={"left": 0.55, "right": 1.0})
+    hb = MT.hb_measure(brow, smile)
     assert hb["side"] == "left" and hb["points"] == 1 + 2 and hb["grade_estimate"] == 4
     assert hb["by_side"]["right"]["points"] == 8
     assert hb["label"] == "estimate" and "estimate" in hb["grade_label"]
-    assert T.hb_measure(brow, None) is None
-    assert T.hb_measure(brow, T.TaskMeasure("smile", "IOD")) is None  # no mm calibration
-    grades = [T.HB_GRADE_BY_POINTS[p] for p in range(9)]
+    assert MT.hb_measure(brow, None) is None
+    assert MT.hb_measure(brow, MT.TaskMeasure("smile", "iod_canthal")) is None  # no mm calibration
+    grades = [MT.HB_GRADE_BY_POINTS[p] for p in range(9)]
     assert grades == sorted(grades, reverse=True) and grades[0] == 6 and grades[8] == 1
 
 
 def test_eface_subscores():
-    assert T.eface_static({"brow": 0.1, "eye": 0.0, "cheek": None}) == pytest.approx(95.0)
-    assert T.eface_static({}) is None
+    assert MT.eface_static({"rest_brow_height": 0.1, "rest_palpebral_fissure_height": 0.0, "rest_nasolabial_height": None}) == pytest.approx(95.0)
+    assert MT.eface_static({}) is None
     ms = {
-        "brow_raise": T.TaskMeasure("brow_raise", "IOD", eface=80.0),
-        "smile": T.TaskMeasure("smile", "IOD", eface=60.0),
-        "pucker": T.TaskMeasure("pucker", "IOD", eface=10.0),  # not an eFACE item
-        "eee": T.TaskMeasure("eee", "IOD", activated=False),
+        "brow_raise": MT.TaskMeasure("brow_raise", "iod_canthal", eface=80.0),
+        "smile": MT.TaskMeasure("smile", "iod_canthal", eface=60.0),
+        "pucker": MT.TaskMeasure("pucker", "iod_canthal", eface=10.0),  # not an eFACE item
+        "eee": MT.TaskMeasure("eee", "iod_canthal", activated=False),
     }
-    score, used = T.eface_dynamic(ms)
+    score, used = MT.eface_dynamic(ms)
     assert score == pytest.approx(70.0) and used == ["brow_raise", "smile"]
-    assert T.eface_dynamic({}) == (None, [])
+    assert MT.eface_dynamic({}) == (None, [])
 
 
 def test_combine_and_from_sides():
-    a = T.TaskMeasure("smile", "IOD", left=0.2, right=0.3, threshold=0.02, cosine_score=0.9, hb_cm={"left": 1.0, "right": 1.2})
-    b = T.TaskMeasure("smile", "IOD", left=0.1, right=0.3, threshold=0.04, cosine_score=0.7, hb_cm={"left": 0.5, "right": 1.0})
-    c = T.combine("smile", [a, b, T.not_available("smile", "x")])
+    a = MT.TaskMeasure("smile", "iod_canthal", left=0.2, right=0.3, threshold=0.02, cosine_score=0.9, hb_cm={"left": 1.0, "right": 1.2})
+    b = MT.TaskMeasure("smile", "iod_canthal", left=0.1, right=0.3, threshold=0.04, cosine_score=0.7, hb_cm={"left": 0.5, "right": 1.0})
+    c = MT.combine("smile", [a, b, MT.not_available("smile", "x")])
     assert (c.left, c.right, c.threshold) == pytest.approx((0.15, 0.3, 0.03))
     assert c.cosine_score == pytest.approx(0.8) and c.hb_cm["left"] == pytest.approx(0.75)
     assert c.activated and c.weaker_side == "left" and c.asymmetry_score == pytest.approx(0.5)
-    assert not T.combine("smile", [T.not_available("smile", "x")]).available
-    low = T.from_sides("smile", 0.01, 0.02, 0.03, 0.9)
+    assert not MT.combine("smile", [MT.not_available("smile", "x")]).available
+    low = MT.from_sides("smile", 0.01, 0.02, 0.03, 0.9)
     assert not low.activated and low.cosine_score is None
 
 
 def test_task_names():
-    assert canonical_task("big-smile") == "smile"
-    assert canonical_task("Eyes_Closed_Gently") == "eye_closure_gentle"
-    assert canonical_task("eye_closure_full") == "eye_closure_full"
-    assert canonical_task("small-smile") is None
-    assert task_from_filename("eyebrows-up-2.jpg") == "brow_raise"
-    assert task_from_filename("face-mp-eyes-closed-gently.jpg") == "eye_closure_gentle"
-    assert task_from_filename("face-mp-eyes-closed-tightly.jpg") == "eye_closure_full"
-    assert task_from_filename("face-mp-big-smile-teeth-closed.jpg") == "smile"
-    assert task_from_filename("mpeschel_lower_teeth_bared.jpg") == "eee"
-    assert task_from_filename("mpeschel_at_rest.jpg") == "rest"
-    assert task_from_filename("face-mp-small-smile.jpg") is None
-    assert task_from_filename("sub-01_ses-20240105_task-eye_closure_gentle.mp4") == "eye_closure_gentle"
-    assert task_from_filename("smile.png") == "smile"
+    aliases = IngestParams().task_aliases
+    assert canonical_task("big-smile", aliases) == "smile"
+    assert canonical_task("Eyes_Closed_Gently", aliases) == "eye_closure_gentle"
+    assert canonical_task("eye_closure_full", aliases) == "eye_closure_full"
+    with pytest.raises(UnknownTaskError):
+        canonical_task("small-smile", aliases)
+    assert task_from_filename("eyebrows-up-2.jpg", IngestParams().task_aliases) == "brow_raise"
+    assert task_from_filename("face-mp-eyes-closed-gently.jpg", IngestParams().task_aliases) == "eye_closure_gentle"
+    assert task_from_filename("face-mp-eyes-closed-tightly.jpg", IngestParams().task_aliases) == "eye_closure_full"
+    assert task_from_filename("face-mp-big-smile-teeth-closed.jpg", IngestParams().task_aliases) == "smile"
+    assert task_from_filename("mpeschel_lower_teeth_bared.jpg", IngestParams().task_aliases) == "eee"
+    assert task_from_filename("mpeschel_at_rest.jpg", IngestParams().task_aliases) == "rest"
+    assert task_from_filename("face-mp-small-smile.jpg", IngestParams().task_aliases) is None
+    assert task_from_filename("sub-01_ses-20240105_task-eye_closure_gentle.mp4", IngestParams().task_aliases) == "eye_closure_gentle"
+    assert task_from_filename("smile.png", IngestParams().task_aliases) == "smile"
 
 
 def _tables(frames: list[np.ndarray], spread: float = 0.5, keyframes: list | None = None):
@@ -293,10 +298,10 @@ def test_measure_results_contract():
     sm = out["tasks"]["smile"]
     for key in ("activated", "asymmetry_score", "cosine_score", "weaker_side", "left", "right", "unit"):
         assert key in sm
-    assert sm["activated"] and sm["weaker_side"] == "left" and sm["unit"] == "IOD"
+    assert sm["activated"] and sm["weaker_side"] == "left" and sm["unit"] == "iod_canthal"
     assert sm["right"] == pytest.approx(math.hypot(0.12, 0.08))
     assert out["hb_measure"]["side"] == "left" and out["hb_measure"]["label"] == "estimate"
-    assert out["static"]["mouth_asym"] == pytest.approx(0.0, abs=1e-9)
+    assert out["static"]["rest_commissure_height_asym"] == pytest.approx(0.0, abs=1e-9)
     # without rest, photo tasks are not available (never guessed)
     no_rest = measure_results({k: v for k, v in _session().items() if k != "at-rest"})
     assert not no_rest["tasks"]["smile"]["available"] and no_rest["tasks"]["smile"]["asymmetry_score"] is None
@@ -335,7 +340,7 @@ def test_feature_and_session_tables_match_the_json():
     smile_row = ft.filter(pl.col("task") == "smile").row(0, named=True)
     assert smile_row["task_smile_asym"] == pytest.approx(out["tasks"]["smile"]["asymmetry_score"])
     assert smile_row["task_brow_raise_left"] is None  # other tasks' columns stay empty
-    st = session_table(ft)
+    st = session_table(ft, FeatureParams())
     assert dict(st.schema) == SESSION_TABLE_SCHEMA and st.height == 1
     s = st.row(0, named=True)
     for task, m in out["tasks"].items():
@@ -362,3 +367,36 @@ def test_task_measure_specs():
             assert f"task_{task}_{suffix}" in names
     for name in ("hb_measure_points", "hb_grade_estimate", "eface_static", "eface_dynamic"):
         assert name in names
+
+
+def test_measure_json_and_session_table_aggregate_repeated_rest_recordings_alike():
+    """One aggregator: two rest recordings are averaged in the JSON as in the session table."""
+    rest_a = face()
+    rest_b = move(face(), [291], 0.0, 0.08)  # the patient's left commissure lower
+    ta, tb = _tables([rest_a]), _tables([rest_b])
+    out = measure_results({"rest": ta, "at-rest": tb})
+    rows = [recording_row({**IDS, "recording_key": k, "task": "rest"}, p, q, None, 16000) for k, (p, q) in (("a", ta), ("b", tb))]
+    s = session_table(build_feature_table(rows), FeatureParams()).row(0, named=True)
+    for col, value in out["static"].items():
+        if isinstance(value, float):
+            assert value == pytest.approx(s[col]), col
+        else:
+            assert value == s[col], col
+    assert out["static"]["rest_commissure_height_left"] == pytest.approx(
+        np.mean([r["rest_commissure_height_left"] for r in rows])
+    )
+    assert out["static"]["rest_commissure_height_left"] != pytest.approx(rows[0]["rest_commissure_height_left"])
+
+
+def test_big_smile_is_an_alias_in_measure_results():
+    sess = _session()
+    out = measure_results({"at_rest": sess["at-rest"], "big_smile": sess["big-smile"]})
+    assert set(out["tasks"]) == {"smile"} and out["tasks"]["smile"]["available"]
+
+
+def test_task_specs_match_the_registry():
+    from palsyflow.measures.registry import DYNAMIC_TASKS, TASK_INFO
+
+    assert tuple(T.TASK_SPECS) == DYNAMIC_TASKS
+    for t, spec in T.TASK_SPECS.items():
+        assert spec.unit == TASK_INFO[t].unit in ("iod_canthal", "fraction")

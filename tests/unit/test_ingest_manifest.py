@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from palsyflow.config import IngestParams
+from palsyflow.ingest.tasks import canonical_task
 from palsyflow.ingest.manifest import (
     ManifestError,
-    canonical_task,
     parse_flag,
     parse_hb_grade,
     read_manifest,
@@ -117,10 +117,24 @@ def test_parsers() -> None:
         with pytest.raises(ValueError):
             parse_hb_grade(bad)
     assert [parse_flag(v, "x") for v in ("Yes", "n", "TRUE", "0", "")] == [True, False, True, False, None]
-    assert canonical_task("EYES-CLOSED", PARAMS) == "eye_closure_full"
-    assert canonical_task("eye closure gentle", PARAMS) == "eye_closure_gentle"
-    assert canonical_task("speech", PARAMS) == "speech"
+    assert canonical_task("EYES-CLOSED", PARAMS.task_aliases) == "eye_closure_full"
+    assert canonical_task("eye closure gentle", PARAMS.task_aliases) == "eye_closure_gentle"
+    assert canonical_task("speech", PARAMS.task_aliases) == "speech"
     custom = IngestParams(task_aliases={"Grin": "smile"})
-    assert canonical_task("grin", custom) == "smile"
+    assert canonical_task("grin", custom.task_aliases) == "smile"
     with pytest.raises(ValueError):
-        canonical_task("at-rest", custom)
+        canonical_task("at-rest", custom.task_aliases)
+
+
+def test_big_smile_maps_to_smile_in_the_manifest_and_in_measure(tmp_path: Path) -> None:
+    """One alias rule: ``big_smile`` (underscore) is the alias ``big-smile`` in both callers."""
+    from palsyflow.features import session as measure_module
+    from palsyflow.ingest import tasks as task_module
+
+    drop = _drop(tmp_path, "subject,session_date,task,file\nP1,2024-03-05,big_smile,a.mp4\nP1,2024-03-05,Big Smile,a.mp4\n")
+    rows, problems = read_manifest(drop, PARAMS)
+    assert problems == [] and [r.task for r in rows] == ["smile", "smile"]
+    assert measure_module.canonical_task is task_module.canonical_task  # the measure command's resolver
+    assert canonical_task("big_smile", PARAMS.task_aliases) == "smile"
+    with pytest.raises(ValueError, match="unknown task"):
+        canonical_task("small_smile", PARAMS.task_aliases)

@@ -20,7 +20,7 @@ from palsyflow.scoring.scores import session_measures
 
 MU = np.array([95.0, 120.0, 0.6])
 SIGMA = np.array([2.0, 15.0, 0.05])
-NAMES = ["symmetry_mouth", "speech_f0_median_hz", "speech_voiced_fraction"]
+NAMES = ["rest_commissure_height_symmetry", "speech_f0_median_hz", "speech_voiced_fraction"]
 
 
 def healthy_sample(n, seed):
@@ -119,7 +119,7 @@ def test_inputs_polars_pandas_numpy_agree_and_columns_match_by_name():
     pd = pytest.importorskip("pandas")
     np.testing.assert_allclose(m_pl.transform(pd.DataFrame(df.to_dict(as_series=False))), m_pl.transform(df))
     with pytest.raises(ValueError, match="lacks"):
-        m_pl.transform(df.drop("symmetry_mouth"))
+        m_pl.transform(df.drop("rest_commissure_height_symmetry"))
     with pytest.raises(ValueError):
         m_np.transform(df.to_numpy()[:, :2])
 
@@ -177,7 +177,7 @@ def session_table(n_healthy, n_patient=0, seed=0, speech=True):
             "hb_grade": None,
             "simulated": False,
         }
-        for r in ("brow", "eye", "cheek", "mouth"):
+        for r in ("rest_brow_height", "rest_palpebral_fissure_height", "rest_nasolabial_height", "rest_commissure_height"):
             a = abs(rng.normal(0.0, 0.04)) if healthy else 0.5
             row[f"{r}_left"], row[f"{r}_right"] = 0.4, 0.4 * (1 - a)
             row[f"{r}_asym"], row[f"{r}_weaker"] = a, "right"
@@ -194,10 +194,10 @@ def test_train_fits_on_healthy_only_and_records_metrics():
     res = train_models(t, TrainParams(min_healthy_sessions=5))
     assert res.normative is not None
     assert res.metrics["normative_n_healthy"] == 30
-    assert "symmetry_mouth" in res.normative_features and "speech_f0_median_hz" in res.normative_features
+    assert "rest_commissure_height_symmetry" in res.normative_features and "speech_f0_median_hz" in res.normative_features
     assert "speech_rate_hz" not in res.normative_features and "normative.speech_rate_hz" in res.skipped
     # patients (symmetry 50) must not pull the healthy centre down
-    assert res.metrics["normative_location.symmetry_mouth"] > 94.0
+    assert res.metrics["normative_location.rest_commissure_height_symmetry"] > 94.0
     assert res.grader is None and "grader" in res.skipped  # no grades at all
     assert res.params["normative_method"] == "robust"
 

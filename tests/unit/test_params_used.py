@@ -6,11 +6,11 @@ parsed with :mod:`ast`, and an access ``<expr>.<key>`` counts as reading
 ``<section>.<key>`` only when ``<expr>`` is known to be that section:
 
 * an attribute chain ending in the section's field name, e.g.
-  ``project.params.score.noise_floor_iod`` or ``self.params.paths.models``;
+  ``project.params.features.weaker_min_diff_iod`` or ``self.params.paths.models``;
 * a name annotated with the section's class in the enclosing function or module
-  (``params: ScoreParams``, ``params: ScoreParams | None = None``);
+  (``params: FeatureParams``, ``params: FeatureParams | None = None``);
 * a name assigned from such a chain (``params = project.params.features``) or from the
-  class itself (``params = params or ScoreParams()``);
+  class itself (``params = params or FeatureParams()``);
 * ``self.<attr>`` in a class whose methods set ``self.<attr>`` from such a name, or
   whose body annotates ``<attr>: <SectionClass>`` (dataclass fields);
 * ``getattr(<section expr>, "<key>")`` with a constant key.
@@ -22,7 +22,6 @@ attribute elsewhere (``.kind`` of a recording), is not counted as read.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -44,7 +43,7 @@ _CLASS_TO_SECTION = {cls: section for section, (_, cls) in SECTIONS.items()}
 
 
 def _annotation_section(node: ast.expr | None) -> str | None:
-    """The section a type annotation names (``ScoreParams``, ``ScoreParams | None``, ``"ScoreParams"``)."""
+    """The section a type annotation names (``FeatureParams``, ``FeatureParams | None``, ``"FeatureParams"``)."""
     if node is None:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -85,13 +84,13 @@ class _Reads(ast.NodeVisitor):
             and node.attr in self.classes[-1]
         ):
             return self.classes[-1][node.attr]
-        if isinstance(node, ast.Call):  # ScoreParams() / section.model_copy(...)
+        if isinstance(node, ast.Call):  # FeatureParams() / section.model_copy(...)
             func = node.func
             if isinstance(func, ast.Name) and func.id in _CLASS_TO_SECTION:
                 return _CLASS_TO_SECTION[func.id]
             if isinstance(func, ast.Attribute) and func.attr == "model_copy":
                 return self.section_of(func.value)
-        if isinstance(node, ast.BoolOp):  # params or ScoreParams()
+        if isinstance(node, ast.BoolOp):  # params or FeatureParams()
             found = {self.section_of(v) for v in node.values} - {None}
             return found.pop() if len(found) == 1 else None
         return None
@@ -186,79 +185,59 @@ def test_every_params_key_is_read():
 def test_the_scan_sees_an_unread_key(tmp_path):
     """The method can fail: a section attribute nobody reads is reported, one read is not."""
     code = (
-        "from palsyflow.config import ScoreParams\n"
-        "def f(params: ScoreParams | None = None):\n"
-        "    params = params or ScoreParams()\n"
-        "    return params.noise_floor_iod\n"
+        "from palsyflow.config import FeatureParams\n"
+        "def f(params: FeatureParams | None = None):\n"
+        "    params = params or FeatureParams()\n"
+        "    return params.weaker_min_diff_iod\n"
         "def g(project):\n"
         "    kind = project.recording.kind\n"
         "    return project.params.executor.workers\n"
     )
     v = _Reads()
     v.visit(ast.parse(code))
-    assert ("score", "noise_floor_iod") in v.reads
+    assert ("features", "weaker_min_diff_iod") in v.reads
     assert ("executor", "workers") in v.reads
-    assert ("score", "movement_noise_floor_iod") not in v.reads
+    assert ("features", "movement_weaker_min_diff_iod") not in v.reads
     assert ("executor", "kind") not in v.reads
 
 
-# --------------------------------------------------------------------------- score params take effect
+# --------------------------------------------------------------------------- the noise floors take effect
 
 
-def _session(subject: str, brow_left: float, brow_right: float, exc_left: float, exc_right: float) -> dict:
-    row = {
-        "site": "siteA",
-        "subject": subject,
-        "session": "20240101",
-        "session_date": dt.date(2024, 1, 1),
-        "healthy": True,
-        "hb_grade": None,
-        "simulated": False,
-        "mouth_excursion_left": exc_left,
-        "mouth_excursion_right": exc_right,
-        "mouth_excursion_asym": None,
-    }
-    for r in ("brow", "eye", "cheek", "mouth"):
-        left, right = (brow_left, brow_right) if r == "brow" else (0.5, 0.5)
-        row |= {f"{r}_left": left, f"{r}_right": right, f"{r}_asym": None, f"{r}_weaker": "left" if left < right else None}
-    return row
+def test_weaker_side_floor_in_params_yaml_changes_the_scores(tmp_path):
+    """Changing the rest noise floor in params.yaml changes the score table's weaker sides.
 
+    On main before issue 8 the floor was ``score.noise_floor_iod`` and the score stage never
+    passed it on: a changed value reran the stage and wrote identical scores. The floor is
+    now ``features.weaker_min_diff_iod``, applied once where the session table is built
+    (features and validate stages). Real feature rows of the demo cohort, saved before the
+    change (``tests/data/issue8_before``), go through the validate and score stages.
+    """
+    import json
 
-def _table() -> pl.DataFrame:
-    # brow |L - R| = 0.02 (between the two rest floors tried); excursion |L - R| = 0.004
-    return pl.DataFrame([_session("s1", 0.48, 0.50, 0.020, 0.024), _session("s2", 0.40, 0.50, 0.02, 0.05)])
-
-
-@pytest.mark.parametrize(
-    ("update", "column"),
-    [({"noise_floor_iod": 0.05}, "weaker_rest"), ({"movement_noise_floor_iod": 0.001}, "weaker_mouth_excursion")],
-)
-def test_score_params_change_session_measures(update, column):
-    from palsyflow.config import ScoreParams
-    from palsyflow.scoring.scores import session_measures
-
-    base = session_measures(_table(), ScoreParams())
-    changed = session_measures(_table(), ScoreParams().model_copy(update=update))
-    assert base[column].to_list() != changed[column].to_list()
-
-
-def test_score_stage_passes_the_score_params(tmp_path):
-    """Changing ``score.noise_floor_iod`` in params.yaml changes the stage's score table (it did not)."""
     from palsyflow import stages
     from palsyflow.atomic import atomic_write_parquet
     from palsyflow.project import Project
     from palsyflow.stages.catalog import Catalog
 
+    data = ROOT / "tests" / "data"
+    renames = json.loads((data / "issue8_renames.json").read_text())["features"]
+    features = pl.read_parquet(data / "issue8_before" / "validated_features.parquet").rename(renames)
+
     def run(floor: float) -> pl.DataFrame:
         root = tmp_path / f"floor{floor}"
         root.mkdir()
-        (root / "params.yaml").write_text(yaml.safe_dump({"score": {"noise_floor_iod": floor}}))
+        (root / "params.yaml").write_text(yaml.safe_dump({"features": {"weaker_min_diff_iod": floor}}))
         project = Project.load(root)
         cat = Catalog.of(project)
-        atomic_write_parquet(_table(), cat.path("validated_sessions"))
+        atomic_write_parquet(features, cat.path("features_table"))
+        assert stages.validate(project).processed > 0
         assert stages.score(project).processed > 0
-        return pl.read_parquet(cat.path("scores_table"))
+        return pl.read_parquet(cat.path("scores_table")).sort("site", "subject", "session", "measure")
 
-    low, high = run(0.01), run(0.05)
-    pick = pl.col("measure") == "symmetry_rest"
-    assert low.filter(pick)["weaker_side"].to_list() != high.filter(pick)["weaker_side"].to_list()
+    low, high = run(0.0), run(0.05)
+    assert low.select("site", "subject", "session", "measure").equals(high.select("site", "subject", "session", "measure"))
+    named_low = low["weaker_side"].is_not_null().sum()
+    named_high = high["weaker_side"].is_not_null().sum()
+    assert named_high < named_low  # a higher floor names fewer sides
+    assert low["value"].equals(high["value"])  # the floor decides sides, never values

@@ -1,11 +1,17 @@
-"""Features: face alignment, regional left/right asymmetry measures, speech measures.
+"""Features: face alignment, regional left/right measures, task movements, speech measures.
+
+Column names, units and sources are registered in :mod:`palsyflow.measures.registry`;
+the asymmetry and weaker-side rule and the session aggregate are :mod:`palsyflow.measures`.
 
 Modules
 -------
 regions     named MediaPipe index sets per region and patient side
 geometry    :func:`~palsyflow.features.geometry.align_face` (image pixels -> face frame)
-regional    :func:`~palsyflow.features.regional.recording_measures` (L/R, asymmetry, weaker side)
+regional    :func:`~palsyflow.features.regional.recording_measures` (rest and movement L/R pairs)
+tasks       :func:`~palsyflow.features.tasks.recording_task_measure` (task movement geometry)
+parra       Parra-Dominguez f0-f28 on iBUG-68 points
 audio       :func:`~palsyflow.features.audio.load_audio` (PyAV, mono float32)
 speech      :func:`~palsyflow.features.speech.speech_features` (librosa pYIN, energy, rate)
-table       :data:`~palsyflow.features.table.MEASURES`, feature and session tables
+table       feature rows (:func:`~palsyflow.features.table.recording_row`) and the session table
+session     ``palsyflow measure``: :func:`~palsyflow.features.session.measure_results` JSON
 """

@@ -62,6 +62,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from palsyflow.measures.registry import PARRA_FEATURES
+
 __all__ = [
     "FEATURES",
     "FEATURE_NAMES",
@@ -134,47 +136,9 @@ def flip_ibug68(points68: np.ndarray, width: float | None = None) -> np.ndarray:
     return p[..., IBUG68_FLIP, :]
 
 
-#: ``name -> (kind, definition)`` for every feature; indices are iBUG-68 (0-based),
-#: ``|a-b|`` the Euclidean distance, ``ang(a->b)`` = ``|atan2(y_b - y_a, x_b - x_a)|``
-#: in degrees, ``mean_y`` over image y. Confirmed in the authors' code (module doc).
-FEATURES: dict[str, tuple[str, str]] = {
-    "parra_f00": ("angle", "ang(26->17): outer brow ends"),
-    "parra_f01": ("angle", "ang(24->19): brow peaks"),
-    "parra_f02": ("angle", "ang(22->21): inner brow ends"),
-    "parra_f03": ("minmax", "minmax(mean_y 22-26, mean_y 17-21): brow image-y means"),
-    "parra_f04": ("slope", "|y26-y17| / |x26-x17|"),
-    "parra_f05": ("slope", "|y24-y19| / |x24-x19|"),
-    "parra_f06": ("slope", "|y22-y21| / |x22-x21|"),
-    "parra_f07": ("angle", "ang(36->45): outer eye corners"),
-    "parra_f08": ("minmax", "minmax(|39-36|, |45-42|): eye widths"),
-    "parra_f09": ("minmax", "minmax(|36-0|, |16-45|): outer canthus to jaw end"),
-    "parra_f10": ("minmax", "minmax(|36-31|, |45-35|): outer canthus to nostril"),
-    "parra_f11": (
-        "minmax",
-        "minmax((|y37-y41|+|y38-y40|)/2, (|y43-y47|+|y44-y46|)/2): eye opening heights; 0 if both 0",
-    ),
-    "parra_f12": ("minmax", "minmax(|37-41|, |44-46|): lid pair heights"),
-    "parra_f13": ("minmax", "minmax(|38-40|, |43-47|): lid pair heights"),
-    "parra_f14": ("angle", "ang(48->54): mouth corners"),
-    "parra_f15": ("minmax", "minmax(|57-36|, |45-57|): outer canthus to lower-lip middle"),
-    "parra_f16": ("minmax", "minmax(|49-59|, |53-55|): outer lip heights, lateral"),
-    "parra_f17": ("minmax", "minmax(|50-58|, |52-56|): outer lip heights, medial"),
-    "parra_f18": ("maxnorm", "max(|57-48|, |57-54|) / |16-0|: half-mouth to jaw width"),
-    "parra_f19": ("maxnorm", "max(|49-59|, |53-55|) / |54-48|: lateral lip height to mouth width"),
-    "parra_f20": ("maxnorm", "max(|50-58|, |52-56|) / |54-48|: medial lip height to mouth width"),
-    "parra_f21": (
-        "maxnorm",
-        "max(P_a, P_b) / |54-48|: half outer-lip perimeters "
-        "P_a = 48-49-50-51-57-58-59-48, P_b = 51-52-53-54-55-56-57-51",
-    ),
-    "parra_f22": ("angle", "ang(31->35): nostril line"),
-    "parra_f23": ("angle", "ang(30->57): nose tip to lower-lip middle (side-sensitive)"),
-    "parra_f24": ("minmax", "minmax(|31-57|, |35-57|): nostril to lower-lip middle"),
-    "parra_f25": ("maxnorm", "max(|57-19|, |24-57|) / |16-0|: brow peak to lower lip, to jaw width"),
-    "parra_f26": ("maxnorm", "max(|57-20|, |23-57|) / |16-0|: brow to lower lip, to jaw width"),
-    "parra_f27": ("norm", "|8-57| / |16-0|: lower lip to chin, to jaw width"),
-    "parra_f28": ("norm", "|51-33| / |16-0|: nose base to upper lip, to jaw width"),
-}
+#: ``name -> (kind, definition)`` for every feature (registered in
+#: :data:`palsyflow.measures.registry.PARRA_FEATURES`).
+FEATURES: dict[str, tuple[str, str]] = PARRA_FEATURES
 
 #: Keys ``parra_f00`` .. ``parra_f28`` in order.
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from palsyflow.conventions import Side
+from palsyflow.measures.registry import REGIONS
 
 #: Number of MediaPipe Face Landmarker points (with iris refinement).
 N_POINTS = 478
@@ -74,11 +75,9 @@ MOUTH_CORNER_REGION: dict[Side, tuple[int, ...]] = {
     "left": (291, 375, 321, 409, 270, 308, 324, 415),
 }
 
-#: Regions with an L/R measure, in report order.
-REGIONS: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
-
-#: All point sets of each region, per side (what that region's measures read).
-REGION_POINTS: dict[str, dict[Side, tuple[int, ...]]] = {
+#: All point sets of each region of :data:`palsyflow.measures.registry.REGIONS`, per side
+#: (what that region's measures read).
+_REGION_POINTS: dict[str, dict[Side, tuple[int, ...]]] = {
     "brow": BROW,
     "eye": {
         s: (EYE_OUTER[s], EYE_INNER[s], *EYE_UPPER_LID[s], *EYE_LOWER_LID[s]) for s in ("right", "left")
@@ -86,6 +85,7 @@ REGION_POINTS: dict[str, dict[Side, tuple[int, ...]]] = {
     "cheek": CHEEK,
     "mouth": MOUTH_CORNER_REGION,
 }
+REGION_POINTS: dict[str, dict[Side, tuple[int, ...]]] = {r: _REGION_POINTS[r] for r in REGIONS}
 
 #: Points used to align the face (eye centres): iris centres and eye corners, then iris ring.
 ALIGNMENT_POINTS: dict[Side, tuple[int, ...]] = {

@@ -4,29 +4,31 @@
 :func:`measure_results`, which works on landmark tables already computed (the features
 stage, the palsy phantom). Both produce::
 
-    {"static": {...},                       # rest measures, see below
+    {"static": {...},                       # rest_* columns and eface_static
+     "movement": {...},                     # mov_* columns (videos)
      "tasks": {TASK: {"activated": bool, "asymmetry_score": float|None,
                       "cosine_score": float|None, "weaker_side": "left"|"right"|None,
                       "left": float|None, "right": float|None, "unit": str,
                       "threshold": float|None, "eface": float|None, "hb_cm": {...},
                       "available": bool, "reason": str|None}},
-     "hb_measure": {...} | None,            # palsyflow.features.tasks.hb_measure
+     "hb_measure": {...} | None,            # palsyflow.measures.tasks.hb_measure
      "eface": {"static": float|None, "dynamic": float|None, "dynamic_tasks": [...]}}
 
-The task values are computed by the same functions as the features stage's parquet rows
-(:func:`palsyflow.features.table.recording_row` / :func:`~palsyflow.features.table.session_table`):
-:func:`palsyflow.features.tasks.recording_task_measure`, then the House-Brackmann measure
-and eFACE-style subscores of :mod:`palsyflow.features.tasks`.
+Each recording gets the feature-table columns of :func:`palsyflow.features.table.face_measures`
+(the features stage's function), and the session is their
+:func:`palsyflow.measures.session.aggregate_session`, the same aggregate the parquet
+session table holds: several recordings of one task are averaged (rule documented
+there). A photo task is measured against the session's first ``rest`` recording.
 
-Task names go through :func:`canonical_task` (the alias table
-``IngestParams.task_aliases``: ``at-rest`` -> ``rest``, ``big-smile`` -> ``smile`` ...).
-Tasks that were not recorded are absent from ``tasks``; a recorded task that cannot be
-measured (no face, photo without ``rest``) has ``available`` False and a ``reason``.
+Task names go through :func:`palsyflow.ingest.tasks.canonical_task` (the alias table
+``IngestParams.task_aliases``: ``at-rest`` -> ``rest``, ``big-smile`` / ``big_smile`` ->
+``smile`` ...). Tasks that were not recorded are absent from ``tasks``; a recorded task
+that cannot be measured (no face, photo without ``rest``) has ``available`` False and a
+``reason``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,81 +36,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from palsyflow.ingest.probe import media_kind
 from palsyflow.config import FeatureParams, IngestParams, LandmarkParams
-from palsyflow.conventions import TASKS
-from palsyflow.features.regional import DYNAMIC, recording_measures
-from palsyflow.features.table import _keyframes, landmarks_to_array, spread_array
-from palsyflow.features.tasks import (
-    DYNAMIC_TASKS,
-    TaskMeasure,
-    combine,
-    eface_dynamic,
-    eface_static,
-    hb_measure,
-    not_available,
-    recording_task_measure,
-)
+from palsyflow.features.table import face_measures
+from palsyflow.ingest.probe import media_kind
+from palsyflow.ingest.tasks import canonical_task
+from palsyflow.measures.registry import MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
+from palsyflow.measures.session import aggregate_session
+from palsyflow.measures.tasks import TaskMeasure
 
-__all__ = ["canonical_task", "task_from_filename", "measure_results", "measure_session", "static_measures"]
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
-
-
-def canonical_task(name: str, aliases: Mapping[str, str] | None = None) -> str | None:
-    """Map a task name to the protocol's (:data:`palsyflow.conventions.TASKS`).
-
-    Parameters
-    ----------
-    name : str
-        A protocol name (``smile``, ``eye_closure_full``) or a clinic alias
-        (``big-smile``); case, spaces, ``_`` and ``-`` are not significant.
-    aliases : mapping, optional
-        Alias -> protocol name; default ``IngestParams().task_aliases``.
-
-    Returns
-    -------
-    str or None
-        None when the name is neither a protocol task nor an alias.
-    """
-    aliases = IngestParams().task_aliases if aliases is None else aliases
-    key = _norm(name)
-    by_norm = {_norm(t): t for t in TASKS}
-    if key in by_norm:
-        return by_norm[key]
-    table = {_norm(a): t for a, t in aliases.items()}
-    return table.get(key)
-
-
-def task_from_filename(name: str, aliases: Mapping[str, str] | None = None) -> str | None:
-    """Guess the protocol task from a file name such as ``face-mp-big-smile-teeth-closed.jpg``.
-
-    The stem is normalised (lower case, ``_`` -> ``-``), a trailing ``-<digits>`` repeat
-    number is dropped. A protocol name matches when it is the whole stem or a BIDS
-    ``task-<name>`` entity; otherwise the longest alias that occurs in the stem as a whole
-    ``-``-separated run of words wins (``eyes-closed-gently`` before ``eyes-closed``).
-
-    Returns
-    -------
-    str or None
-        None when nothing matches (e.g. ``small-smile``, which is not a protocol task).
-    """
-    aliases = IngestParams().task_aliases if aliases is None else aliases
-    stem = _norm(Path(name).name.split(".")[0])
-    stem = re.sub(r"-\d+$", "", stem)
-    padded = f"-{stem}-"
-    for t in TASKS:  # a protocol name: the whole stem, or a BIDS "task-<name>" entity
-        key = _norm(t)
-        if stem == key or f"-task-{key}-" in padded or stem.startswith(f"task-{key}-") or stem == f"task-{key}":
-            return t
-    best = None
-    for alias, task in aliases.items():
-        key = _norm(alias)
-        if f"-{key}-" in padded and (best is None or len(key) > len(best[0])):
-            best = (key, task)
-    return best[1] if best else None
+__all__ = ["measure_results", "measure_session"]
 
 
 def _tables(result: Any) -> tuple[pl.DataFrame, pl.DataFrame | None]:
@@ -118,32 +54,8 @@ def _tables(result: Any) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     return points, quality
 
 
-def _arrays(result: Any):
-    points, quality = _tables(result)
-    frames, xyz, found = landmarks_to_array(points)
-    return xyz, found, spread_array(points, frames, xyz.shape[1]), _keyframes(quality, frames)
-
-
-def static_measures(result: Any, params: FeatureParams | None = None) -> dict[str, Any]:
-    """The rest recording's static regional measures (no excursions) and eFACE static.
-
-    Parameters
-    ----------
-    result : LandmarkResult or (points, quality) tables
-    params : FeatureParams, optional
-
-    Returns
-    -------
-    dict
-        ``{family}_{left,right,asym,weaker}`` for the static families of
-        :mod:`palsyflow.features.regional` (IOD units) and ``eface_static`` (0-100).
-    """
-    params = params or FeatureParams()
-    xyz, found, _, key = _arrays(result)
-    out = recording_measures(xyz, found, key, params) if xyz.shape[1] >= 468 else {}
-    static = {k: v for k, v in out.items() if not any(k.startswith(f + "_") for f in DYNAMIC)}
-    static["eface_static"] = eface_static({f: static.get(f"{f}_asym") for f in ("brow", "eye", "cheek", "mouth")})
-    return static
+def _family_columns(row: Mapping[str, Any], families: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if any(k.startswith(f + "_") for f in families)}
 
 
 def measure_results(
@@ -159,8 +71,8 @@ def measure_results(
         Task name (protocol name or alias) -> a
         :class:`~palsyflow.landmarks.LandmarkResult`, or a ``(points, quality)``
         pair of tables (:data:`~palsyflow.schemas.LANDMARK_SCHEMA`,
-        :data:`~palsyflow.schemas.QUALITY_SCHEMA`; quality may be None). Pixels of the
-        orientation-corrected frame.
+        :data:`~palsyflow.schemas.QUALITY_SCHEMA`; quality may be None), or a list of
+        them for repeated recordings of a task. Pixels of the orientation-corrected frame.
     params : FeatureParams, optional
     aliases : mapping, optional
         Alias table (default ``IngestParams().task_aliases``).
@@ -173,46 +85,41 @@ def measure_results(
 
     Raises
     ------
-    ValueError
-        If a task name is neither a protocol task nor an alias.
+    palsyflow.ingest.tasks.UnknownTaskError
+        If a task name is neither a protocol task nor an alias (a ValueError).
     """
     params = params or FeatureParams()
+    aliases = IngestParams().task_aliases if aliases is None else aliases
     by_task: dict[str, list[Any]] = {}
     for name, res in results.items():
-        task = canonical_task(name, aliases)
-        if task is None:
-            raise ValueError(f"unknown task {name!r}: not a protocol task ({', '.join(TASKS)}) nor an alias")
-        by_task.setdefault(task, []).append(res)
+        items = res if isinstance(res, list) else [res]
+        by_task.setdefault(canonical_task(name, aliases), []).extend(items)
 
-    rest = by_task.get("rest", [None])[0]
-    rest_arrays = _arrays(rest) if rest is not None else None
-    if rest is not None:
-        static = static_measures(rest, params)
-    else:
-        static = {"eface_static": None}
+    rest_pts, rest_q = _tables(by_task["rest"][0]) if by_task.get("rest") else (None, None)
+    rows: list[dict[str, Any]] = []
+    direct: dict[str, list[TaskMeasure]] = {}
+    for task, items in by_task.items():
+        for res in items:
+            points, quality = _tables(res)
+            cols, measure = face_measures(task, points, quality, params, rest_pts, rest_q)
+            rows.append({**cols, "task": task})
+            if measure is not None:
+                direct.setdefault(task, []).append(measure)
 
-    tasks: dict[str, TaskMeasure] = {}
-    for task in DYNAMIC_TASKS:
-        if task not in by_task:
-            continue
-        ms = []
-        for res in by_task[task]:
-            xyz, found, spread, key = _arrays(res)
-            if xyz.shape[1] < 468:
-                ms.append(not_available(task, "landmarks are not MediaPipe's 478 points"))
-                continue
-            ms.append(recording_task_measure(task, xyz, found, spread, key, rest_arrays, params))
-        tasks[task] = combine(task, ms, params) if len(ms) > 1 else ms[0]
-        if not tasks[task].available and len(ms) > 1:
-            tasks[task].reason = "; ".join(sorted({m.reason or "" for m in ms}))
-
-    dyn, used = eface_dynamic(tasks)
-    hb = hb_measure(tasks.get("brow_raise"), tasks.get("smile"))
+    agg = aggregate_session(rows, params)
+    tasks: dict[str, dict] = {}
+    for task, m in agg.tasks.items():
+        if not m.available:
+            m.reason = "; ".join(sorted({d.reason or "" for d in direct.get(task, [])})) or m.reason
+        tasks[task] = _jsonable(m.as_json())
+    static = _family_columns(agg.row, REST_FAMILY_NAMES)
+    static["eface_static"] = agg.row["eface_static"]
     return {
         "static": _jsonable(static),
-        "tasks": {t: _jsonable(m.as_json()) for t, m in tasks.items()},
-        "hb_measure": _jsonable(hb) if hb is not None else None,
-        "eface": {"static": static.get("eface_static"), "dynamic": dyn, "dynamic_tasks": used},
+        "movement": _jsonable(_family_columns(agg.row, MOVEMENT_FAMILY_NAMES)),
+        "tasks": tasks,
+        "hb_measure": _jsonable(agg.hb_measure) if agg.hb_measure is not None else None,
+        "eface": {"static": agg.row["eface_static"], "dynamic": agg.row["eface_dynamic"], "dynamic_tasks": agg.eface_dynamic_tasks},
     }
 
 
@@ -259,7 +166,8 @@ def measure_session(
     Raises
     ------
     ValueError
-        Unknown task name or file extension.
+        Unknown task name (:class:`~palsyflow.ingest.tasks.UnknownTaskError`) or file
+        extension.
     palsyflow.landmarks.LandmarkError
         A file cannot be decoded.
     """
@@ -273,7 +181,6 @@ def measure_session(
         kind = media_kind(path, ingest)  # MediaError (a ValueError) for an unknown extension
         if kind == "audio":
             raise ValueError(f"{path}: an audio file has no face")
-        if canonical_task(name, ingest.task_aliases) is None:
-            raise ValueError(f"unknown task {name!r}")
+        canonical_task(name, ingest.task_aliases)  # UnknownTaskError before any detection
         results[name] = extract_landmarks(path, kind, lp, Path(model_path))
     return measure_results(results, feature_params, ingest.task_aliases)

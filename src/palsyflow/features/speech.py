@@ -39,17 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from palsyflow.config import FeatureParams
-
-#: Keys of :func:`speech_features`' result, in order.
-SPEECH_MEASURES: tuple[str, ...] = (
-    "speech_f0_median_hz",
-    "speech_f0_sd_st",
-    "speech_voiced_fraction",
-    "speech_energy_db_mean",
-    "speech_energy_db_sd",
-    "speech_rate_hz",
-    "speech_active_s",
-)
+from palsyflow.measures.registry import SPEECH_MEASURES  # keys of speech_features' result, in order
 
 _FLOOR_DB = -100.0
 

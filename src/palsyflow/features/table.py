@@ -1,158 +1,38 @@
 """The feature table: one row per recording, and its per-session summary.
 
 Columns are :data:`palsyflow.schemas.FEATURE_ID_SCHEMA` followed by
-:data:`MEASURE_COLUMNS`, described by :data:`MEASURES` (name, region, side, unit,
-kind, description). ``python -m palsyflow.features.table`` prints the schema as
-markdown (the source of ``docs/features.md``).
+:data:`MEASURE_COLUMNS`, described by the measures registry
+(:data:`palsyflow.measures.registry.FEATURE_MEASURES`: name, unit, region, side,
+description, source); ``docs/features.md`` is generated from it
+(``python -m palsyflow.measures.docs``).
 
 Task measures (:mod:`palsyflow.features.tasks`) live in the ``task_<task>_*`` columns of
 the row of the recording of that task (a photo task needs the session's ``rest``
 landmarks: pass them to :func:`recording_row`); the House-Brackmann movements
 ``hb_*_cm_*`` sit on the ``brow_raise`` and ``smile`` rows. The session-level summaries
 ``hb_measure_*``, ``hb_grade_estimate``, ``eface_static`` and ``eface_dynamic`` are
-filled by :func:`session_table` only.
+filled by :func:`session_table` only (:func:`palsyflow.measures.session.aggregate_session`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from palsyflow.config import FeatureParams
-from palsyflow.features.regional import (
-    DYNAMIC,
-    NO_SIDE,
-    WEAKER_WHEN,
-    asymmetry,
-    recording_measures,
-    weaker_side,
-)
-from palsyflow.features.regions import REGIONS
-from palsyflow.features.parra import FEATURES as PARRA_FEATURES
 from palsyflow.features.parra import parra_features_batch
-from palsyflow.features.speech import SPEECH_MEASURES, speech_features
+from palsyflow.features.regional import recording_measures
+from palsyflow.features.speech import speech_features
+from palsyflow.features.tasks import TASK_SPECS, recording_task_measure
 from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
-from palsyflow.features.tasks import (
-    DYNAMIC_TASKS,
-    TASK_SPECS,
-    TaskMeasure,
-    combine,
-    eface_dynamic,
-    eface_static,
-    from_sides,
-    hb_from_cm,
-    recording_task_measure,
-)
+from palsyflow.measures.registry import FEATURE_MEASURES, MEASURE_COLUMNS, PARRA_FEATURES
+from palsyflow.measures.session import aggregate_session, task_columns
+from palsyflow.measures.tasks import TaskMeasure, not_available
 from palsyflow.schemas import FEATURE_ID_SCHEMA
-
-Kind = Literal["static", "dynamic", "speech"]
-
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    """One measure column of the feature table.
-
-    Attributes
-    ----------
-    name : str
-        Column name.
-    region : str
-        ``brow``, ``eye``, ``cheek``, ``mouth`` or ``speech``.
-    side : str or None
-        ``"left"``/``"right"`` (patient's) for per-side values, None otherwise.
-    unit : str
-        ``IOD``, ``0-1``, ``side``, ``bool``, ``cos`` (cosine, -1..1), ``0-100``,
-        ``cm``, ``points``, ``grade``, ``Hz``, ``st``, ``dBFS``, ``dB``, ``s``.
-    kind : {"static", "dynamic", "speech"}
-        Static posture, movement over a video, or speech.
-    description : str
-        Meaning, including the weaker-side rule for ``*_weaker`` columns.
-    family : str
-        Measure family the column belongs to (``mouth_excursion`` ...).
-    """
-
-    name: str
-    region: str
-    side: str | None
-    unit: str
-    kind: Kind
-    description: str
-    family: str = ""
-
-    @property
-    def dtype(self) -> pl.DataType:
-        """Polars dtype of the column (Utf8 for ``*_weaker``, Boolean for flags, else Float64)."""
-        if self.unit == "side":
-            return pl.Utf8()
-        if self.unit == "bool":
-            return pl.Boolean()
-        return pl.Float64()
-
-
-_FAMILY_TEXT: dict[str, tuple[str, Kind, str]] = {
-    # family: (region, kind, what one side's value is)
-    "brow": ("brow", "static", "brow height above the eye line (mean of 5 upper-brow points)"),
-    "eye": ("eye", "static", "palpebral fissure height (mean of 3 upper/lower lid distances)"),
-    "cheek": ("cheek", "static", "alar base / nasolabial points' mean depth below the eye line"),
-    "mouth": ("mouth", "static", "oral commissure depth below the eye line"),
-    "mouth_lateral": ("mouth", "static", "oral commissure distance from the facial midline"),
-    "brow_excursion": ("brow", "dynamic", "robust range (p95) of brow-height change from the neutral posture"),
-    "eye_excursion": ("eye", "dynamic", "robust range (p95) of fissure-height change from the neutral posture"),
-    "mouth_excursion": ("mouth", "dynamic", "RMS commissure movement about its mean position (radius of gyration of its trajectory)"),
-}
-
-_SPEECH_TEXT: dict[str, tuple[str, str]] = {
-    "speech_f0_median_hz": ("Hz", "median f0 over voiced frames (pYIN)"),
-    "speech_f0_sd_st": ("st", "SD of f0 in semitones re the median"),
-    "speech_voiced_fraction": ("0-1", "fraction of frames voiced (pYIN)"),
-    "speech_energy_db_mean": ("dBFS", "mean RMS level over speech frames"),
-    "speech_energy_db_sd": ("dB", "SD of RMS level over speech frames"),
-    "speech_rate_hz": ("Hz", "syllable nuclei (energy peaks) per second of speech"),
-    "speech_active_s": ("s", "speech time (frames within speech_active_db dB of the 99th-percentile level)"),
-}
-
-
-def _build_measures() -> tuple[MeasureSpec, ...]:
-    specs: list[MeasureSpec] = []
-    for fam in (*REGIONS, "mouth_lateral", *DYNAMIC):
-        region, kind, text = _FAMILY_TEXT[fam]
-        for side in ("left", "right"):
-            specs.append(MeasureSpec(f"{fam}_{side}", region, side, "IOD", kind, f"{text}, patient's {side}", fam))
-        specs.append(MeasureSpec(f"{fam}_asym", region, None, "0-1", kind, "asymmetry abs(L-R) / max(abs(L), abs(R)) of the two sides", fam))
-        if fam not in NO_SIDE:
-            rule = WEAKER_WHEN[fam]
-            specs.append(
-                MeasureSpec(
-                    f"{fam}_weaker", region, None, "side", kind,
-                    f"patient side judged weaker: the one with the {rule} value", fam,
-                )
-            )
-    specs += _parra_measures()
-    specs += _task_measures()
-    for name in SPEECH_MEASURES:
-        unit, text = _SPEECH_TEXT[name]
-        specs.append(MeasureSpec(name, "speech", None, unit, "speech", text, name))
-    return tuple(specs)
-
-
-_PARRA_UNITS = {"angle": "deg", "minmax": "ratio", "maxnorm": "ratio", "norm": "ratio", "slope": "ratio"}
-
-
-def _parra_measures() -> list[MeasureSpec]:
-    """Parra-Dominguez et al. 2021 f0-f28 (doi:10.3390/app11052435), see docs/parra_features.md."""
-    return [
-        MeasureSpec(
-            name, "face", None, _PARRA_UNITS.get(kind, "ratio"), "static",
-            f"Parra-Dominguez 2021 {name.removeprefix('parra_')}: {text.replace('|', '')}; iBUG-68 points (MediaPipe via the 478->68 map), neutral posture",
-            "parra",
-        )
-        for name, (kind, text) in PARRA_FEATURES.items()
-    ]
 
 
 def parra_static(xyz: np.ndarray, found: np.ndarray, keyframes: Mapping[str, int | None]) -> dict[str, float | None]:
@@ -185,38 +65,8 @@ def parra_static(xyz: np.ndarray, found: np.ndarray, keyframes: Mapping[str, int
     return {name: _opt_float(np.nanmedian(vals)) if np.isfinite(vals).any() else None for name, vals in batch.items()}
 
 
-def _task_measures() -> list[MeasureSpec]:
-    specs: list[MeasureSpec] = []
-    for task, ts in TASK_SPECS.items():
-        fam, reg, u = f"task_{task}", ts.region, ts.unit
-        specs += [
-            MeasureSpec(f"{fam}_left", reg, "left", u, "dynamic", f"{ts.description}, patient's left", fam),
-            MeasureSpec(f"{fam}_right", reg, "right", u, "dynamic", f"{ts.description}, patient's right", fam),
-            MeasureSpec(f"{fam}_activated", reg, None, "bool", "dynamic", "max(left, right) reached the activation threshold", fam),
-            MeasureSpec(f"{fam}_threshold", reg, None, u, "dynamic", "activation threshold: task_activation_factor x landmark (TTA) noise of the movement", fam),
-            MeasureSpec(f"{fam}_asym", reg, None, "0-1", "dynamic", "asymmetry abs(L-R) / max(L, R) of the movement; null when not activated", fam),
-            MeasureSpec(f"{fam}_cosine", reg, None, "cos", "dynamic", "cosine similarity of the mirrored left and the right displacement vectors; null when not activated", fam),
-            MeasureSpec(f"{fam}_weaker", reg, None, "side", "dynamic", "patient side judged weaker: the one that moved less; null when not activated", fam),
-            MeasureSpec(f"{fam}_eface", reg, None, "0-100", "dynamic", "eFACE-style item: 100 x weaker / stronger movement; null when not activated", fam),
-        ]
-    for side in ("left", "right"):
-        specs.append(MeasureSpec(f"hb_brow_cm_{side}", "brow", side, "cm", "dynamic", f"House-Brackmann brow elevation: superior movement of the mid-brow in brow_raise, patient's {side}", "hb_brow_cm"))
-    for side in ("left", "right"):
-        specs.append(MeasureSpec(f"hb_commissure_cm_{side}", "mouth", side, "cm", "dynamic", f"House-Brackmann lateral commissure excursion in smile, patient's {side}", "hb_commissure_cm"))
-    specs += [
-        MeasureSpec("hb_measure_points", "overall", None, "points", "dynamic", "House-Brackmann measurement of the weaker side: 1 point per 0.25 cm brow + commissure movement, max 4 each, out of 8 (session only)", "hb_measure"),
-        MeasureSpec("hb_measure_weaker", "overall", None, "side", "dynamic", "side the House-Brackmann measurement was taken on: fewer points (session only)", "hb_measure"),
-        MeasureSpec("hb_grade_estimate", "overall", None, "grade", "dynamic", "ESTIMATE of the House-Brackmann grade (1-6) implied by hb_measure_points, not a clinician grade (session only)", "hb_measure"),
-        MeasureSpec("eface_static", "overall", None, "0-100", "static", "eFACE-style static subscore: mean 100 x (1 - asym) of rest brow, eye, cheek, mouth (session only)", "eface"),
-        MeasureSpec("eface_dynamic", "overall", None, "0-100", "dynamic", "eFACE-style dynamic subscore: mean task eFACE item of the activated brow_raise, eye closures, smile, eee (session only)", "eface"),
-    ]
-    return specs
-
-
-#: Every measure column, in table order.
-MEASURES: tuple[MeasureSpec, ...] = _build_measures()
-#: Their names.
-MEASURE_COLUMNS: tuple[str, ...] = tuple(m.name for m in MEASURES)
+#: Every measure column, in table order (:data:`palsyflow.measures.registry.FEATURE_MEASURES`).
+MEASURES = FEATURE_MEASURES
 #: Column -> polars dtype of the measure columns.
 MEASURE_SCHEMA: dict[str, pl.DataType] = {m.name: m.dtype for m in MEASURES}
 #: Full per-recording feature table schema.
@@ -236,7 +86,6 @@ SESSION_ID_SCHEMA: dict[str, pl.DataType] = {
 #: Full session table schema.
 SESSION_TABLE_SCHEMA: dict[str, pl.DataType] = {**SESSION_ID_SCHEMA, **MEASURE_SCHEMA}
 
-_FACE_COLUMNS = tuple(m.name for m in MEASURES if m.kind != "speech")
 PARRA_NAMES: tuple[str, ...] = tuple(PARRA_FEATURES)
 
 
@@ -307,51 +156,6 @@ def spread_array(points: pl.DataFrame, frames: np.ndarray, n_points: int) -> np.
     return out
 
 
-def task_columns(measure: TaskMeasure) -> dict[str, Any]:
-    """The ``task_<task>_*`` (and ``hb_*_cm_*``) feature columns of one task measure.
-
-    Parameters
-    ----------
-    measure : TaskMeasure
-
-    Returns
-    -------
-    dict
-        Column -> value; all None when the measure is not available.
-    """
-    fam = f"task_{measure.task}"
-    ok = measure.available
-    out: dict[str, Any] = {
-        f"{fam}_left": measure.left if ok else None,
-        f"{fam}_right": measure.right if ok else None,
-        f"{fam}_activated": measure.activated if ok else None,
-        f"{fam}_threshold": measure.threshold if ok else None,
-        f"{fam}_asym": measure.asymmetry_score,
-        f"{fam}_cosine": measure.cosine_score,
-        f"{fam}_weaker": measure.weaker_side,
-        f"{fam}_eface": measure.eface,
-    }
-    hb = {"brow_raise": "hb_brow_cm", "smile": "hb_commissure_cm"}.get(measure.task)
-    if hb:
-        for side in ("left", "right"):
-            out[f"{hb}_{side}"] = measure.hb_cm.get(side) if ok else None
-    return out
-
-
-def task_measure_from_row(task: str, row: Mapping[str, Any], params: FeatureParams | None = None) -> TaskMeasure:
-    """Rebuild a :class:`~palsyflow.features.tasks.TaskMeasure` from a row's task columns."""
-    fam = f"task_{task}"
-    hb_fam = {"brow_raise": "hb_brow_cm", "smile": "hb_commissure_cm"}.get(task)
-    hb = {}
-    if hb_fam:
-        hb = {s: row.get(f"{hb_fam}_{s}") for s in ("left", "right")}
-        hb = {s: float(v) for s, v in hb.items() if v is not None} if all(v is not None for v in hb.values()) else {}
-    return from_sides(
-        task, _opt_float(row.get(f"{fam}_left")), _opt_float(row.get(f"{fam}_right")),
-        _opt_float(row.get(f"{fam}_threshold")), _opt_float(row.get(f"{fam}_cosine")), hb, params,
-    )
-
-
 def _keyframes(quality: pl.DataFrame | None, frames: np.ndarray) -> dict[str, int | None]:
     """Map the quality table's key frames (frame numbers) to row indices of ``frames``."""
     out: dict[str, int | None] = {"neutral": None, "peak": None}
@@ -371,6 +175,54 @@ def _opt_float(v: Any) -> float | None:
         return None
     v = float(v)
     return v if np.isfinite(v) else None
+
+
+def face_measures(
+    task: str | None,
+    points: pl.DataFrame,
+    quality: pl.DataFrame | None,
+    params: FeatureParams,
+    rest_points: pl.DataFrame | None = None,
+    rest_quality: pl.DataFrame | None = None,
+) -> tuple[dict[str, Any], TaskMeasure | None]:
+    """The face measure columns of one recording, and its task measure.
+
+    Parameters
+    ----------
+    task : str or None
+        Protocol task of the recording.
+    points, quality : polars.DataFrame
+        Landmark and quality tables (:data:`~palsyflow.schemas.LANDMARK_SCHEMA`,
+        :data:`~palsyflow.schemas.QUALITY_SCHEMA`; pixels); quality may be None.
+    params : FeatureParams
+    rest_points, rest_quality : polars.DataFrame, optional
+        The session's ``rest`` tables (the neutral posture of a photo task).
+
+    Returns
+    -------
+    columns : dict
+        Rest, movement, Parra and (for a dynamic task) task columns; empty when the
+        landmarks are not MediaPipe's 478 points.
+    measure : TaskMeasure or None
+        The task measure of a dynamic task (not available, with its reason, when it
+        cannot be measured), None for other tasks.
+    """
+    frames, xyz, found = landmarks_to_array(points)
+    is_task = task in TASK_SPECS
+    if xyz.shape[1] < 468:
+        return {}, not_available(task, "landmarks are not MediaPipe's 478 points") if is_task else None
+    key = _keyframes(quality, frames)
+    out: dict[str, Any] = {**recording_measures(xyz, found, key, params), **parra_static(xyz, found, key)}
+    if not is_task:
+        return out, None
+    rest = None
+    if rest_points is not None and rest_points.height:
+        rframes, rxyz, rfound = landmarks_to_array(rest_points)
+        if rxyz.shape[1] >= 468:
+            rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), _keyframes(rest_quality, rframes))
+    measure = recording_task_measure(task, xyz, found, spread_array(points, frames, xyz.shape[1]), key, rest, params)
+    out.update(task_columns(measure))
+    return out, measure
 
 
 def recording_row(
@@ -449,20 +301,8 @@ def recording_row(
         row["n_frames"] = int(found.size)
         row["face_found_fraction"] = float(found.mean()) if found.size else None
 
-    if xyz is not None and found is not None and xyz.shape[1] >= 468:
-        row.update(recording_measures(xyz, found, _keyframes(quality, frames), params))
-        row.update(parra_static(xyz, found, _keyframes(quality, frames)))
-        task = row.get("task")
-        if task in TASK_SPECS:
-            rest = None
-            if rest_points is not None and rest_points.height:
-                rframes, rxyz, rfound = landmarks_to_array(rest_points)
-                if rxyz.shape[1] >= 468:
-                    rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), _keyframes(rest_quality, rframes))
-            measure = recording_task_measure(
-                task, xyz, found, spread_array(points, frames, xyz.shape[1]), _keyframes(quality, frames), rest, params
-            )
-            row.update(task_columns(measure))
+    if xyz is not None and found is not None:
+        row.update(face_measures(row.get("task"), points, quality, params, rest_points, rest_quality)[0])
 
     if audio is not None and row.get("task") in params.speech_tasks:
         row.update(speech_features(np.asarray(audio), sr, params))
@@ -503,41 +343,16 @@ def build_feature_table(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(data, schema=FEATURE_TABLE_SCHEMA, strict=False)
 
 
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and np.isfinite(v)]
-    return float(np.mean(vals)) if vals else None
-
-
 def _first(values: list[Any]) -> Any:
     return next((v for v in values if v is not None), None)
 
 
-def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = None) -> pl.DataFrame:
+def session_table(feature_table: pl.DataFrame, params: FeatureParams) -> pl.DataFrame:
     """Combine a feature table's recordings into one row per session.
 
-    Rule (per measure family, e.g. ``mouth``):
-
-    * static face families (``brow, eye, cheek, mouth, mouth_lateral``): the mean
-      of the ``rest`` recording(s) that have values; when the session has no such
-      ``rest`` recording, the mean over all recordings with values;
-    * dynamic families (``*_excursion``): the mean over the non-``rest``
-      recordings with values (movement tasks and speech), else over ``rest``;
-    * ``_left`` and ``_right`` are averaged separately, then ``_asym`` and
-      ``_weaker`` are recomputed from the combined sides (same rules as
-      :mod:`palsyflow.features.regional`);
-    * speech measures: the mean over recordings of a task in
-      ``params.speech_tasks`` (default ``speech``) with values;
-    * task measures ``task_<task>_*``: from the recording(s) of that task
-      (several: :func:`palsyflow.features.tasks.combine`, side values averaged, gate
-      and scores recomputed);
-    * ``hb_measure_points``, ``hb_measure_weaker``, ``hb_grade_estimate``: the
-      House-Brackmann measurement from the ``brow_raise`` and ``smile`` movements in cm
-      (:func:`palsyflow.features.tasks.hb_measure`); null without both or without mm
-      calibration;
-    * ``eface_static`` from the ``rest`` recording's static asymmetries, ``eface_dynamic``
-      from the activated eFACE tasks (:mod:`palsyflow.features.tasks`);
-    * Parra-Dominguez features ``parra_f00``..``parra_f28``: the mean over the
-      ``rest`` recording(s), else over all face recordings.
+    Each session's measures are :func:`palsyflow.measures.session.aggregate_session` of
+    its recordings' rows (the aggregation rule is documented there; the ``palsyflow
+    measure`` JSON serialises the same aggregate).
 
     Session fields: ``session_date`` and ``healthy`` the first non-null value,
     ``hb_grade`` the highest non-null grade, ``simulated`` True when any recording
@@ -547,7 +362,9 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
     ----------
     feature_table : polars.DataFrame
         :func:`build_feature_table` output (FEATURE_TABLE_SCHEMA columns).
-    params : FeatureParams, optional
+    params : FeatureParams
+        ``weaker_min_asym``, the weaker-side noise floors, ``speech_tasks`` and the task
+        gate settings.
 
     Returns
     -------
@@ -560,7 +377,6 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
     KeyError
         If a FEATURE_TABLE_SCHEMA column is missing.
     """
-    params = params or FeatureParams()
     missing = [c for c in FEATURE_TABLE_SCHEMA if c not in feature_table.columns]
     if missing:
         raise KeyError(f"feature table lacks columns {missing}")
@@ -581,82 +397,7 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams | None = No
             "simulated": any(bool(r["simulated"]) for r in recs) if any(r["simulated"] is not None for r in recs) else None,
             "n_recordings": len(recs),
         }
-        row.update(dict.fromkeys(MEASURE_COLUMNS))
-        rest_asym: dict[str, float | None] = {}
-        for fam in (*REGIONS, "mouth_lateral", *DYNAMIC):
-            def has(r: dict, fam: str = fam) -> bool:
-                return r[f"{fam}_left"] is not None and r[f"{fam}_right"] is not None
-
-            usable = [r for r in recs if has(r)]
-            rest = [r for r in usable if r["task"] == "rest"]
-            other = [r for r in usable if r["task"] != "rest"]
-            chosen = (other or rest) if fam in DYNAMIC else (rest or usable)
-            if not chosen:
-                continue
-            left = _mean([r[f"{fam}_left"] for r in chosen])
-            right = _mean([r[f"{fam}_right"] for r in chosen])
-            row[f"{fam}_left"], row[f"{fam}_right"] = left, right
-            row[f"{fam}_asym"] = asymmetry(left, right)
-            if fam not in NO_SIDE:
-                row[f"{fam}_weaker"] = weaker_side(fam, left, right, params.weaker_min_asym)
-            if rest and fam in REGIONS:
-                rest_asym[fam] = row[f"{fam}_asym"]
-        with_parra = [r for r in recs if r[PARRA_NAMES[0]] is not None]
-        parra_src = [r for r in with_parra if r["task"] == "rest"] or with_parra
-        for name in PARRA_NAMES:
-            row[name] = _mean([r[name] for r in parra_src])
-        _session_tasks(row, recs, rest_asym, params)
-        speech = [r for r in recs if r["task"] in params.speech_tasks]
-        for name in SPEECH_MEASURES:
-            row[name] = _mean([r[name] for r in speech])
+        row.update(aggregate_session(recs, params).row)
         out_rows.append(row)
     data = {c: [r[c] for r in out_rows] for c in SESSION_TABLE_SCHEMA}
     return pl.DataFrame(data, schema=SESSION_TABLE_SCHEMA, strict=False)
-
-
-def _session_tasks(row: dict[str, Any], recs: list[dict], rest_asym: Mapping[str, float | None], params: FeatureParams) -> None:
-    """Fill a session row's task columns, House-Brackmann measure and eFACE subscores."""
-    measures: dict[str, TaskMeasure] = {}
-    for task in DYNAMIC_TASKS:
-        mine = [task_measure_from_row(task, r, params) for r in recs if r["task"] == task]
-        if not mine:
-            continue
-        m = combine(task, mine, params)
-        if m.available:
-            measures[task] = m
-            row.update(task_columns(m))
-    row["eface_static"] = eface_static(rest_asym)
-    row["eface_dynamic"] = eface_dynamic(measures)[0]
-    hb = hb_from_cm(
-        measures["brow_raise"].hb_cm if "brow_raise" in measures else None,
-        measures["smile"].hb_cm if "smile" in measures else None,
-    )
-    if hb is not None:
-        row["hb_measure_points"] = float(hb["points"])
-        row["hb_measure_weaker"] = hb["side"]
-        row["hb_grade_estimate"] = float(hb["grade_estimate"])
-
-
-def schema_markdown() -> str:
-    """The measure columns as a markdown table (for ``docs/features.md``)."""
-    lines = [
-        "| column | region | side | unit | kind | description |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m in MEASURES:
-        lines.append(f"| `{m.name}` | {m.region} | {m.side or ''} | {m.unit} | {m.kind} | {m.description} |")
-    return "\n".join(lines)
-
-
-def id_schema_markdown() -> str:
-    """The identification columns (FEATURE_ID_SCHEMA) as a markdown table."""
-    lines = ["| column | dtype |", "|---|---|"]
-    lines += [f"| `{c}` | {t} |" for c, t in FEATURE_ID_SCHEMA.items()]
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print("### Identification columns\n")
-    print(id_schema_markdown())
-    print("\n### Measure columns\n")
-    print(schema_markdown())

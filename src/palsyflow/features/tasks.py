@@ -12,21 +12,21 @@ Per-task movement ``m`` of one side (``d`` = peak minus neutral face-frame posit
 IOD units, x towards the patient's left, y down; definitions mirror invariant: they read
 ``y``, ``|x|``, lengths and polygon areas only)
 
-``brow_raise`` (unit IOD)
+``brow_raise`` (unit iod_canthal)
     Brow rise: mean of ``-d_y`` over the 5 upper-brow points (frontalis; House &
     Brackmann 1985, doi:10.1177/019459988509300202, "superior movement of the eyebrow").
-``eye_closure_gentle``, ``eye_closure_full`` (unit 0-1)
+``eye_closure_gentle``, ``eye_closure_full`` (unit fraction)
     Closure fraction ``1 - A_peak / A_neutral`` of the 16-point eye-contour polygon
     (MediaPipe lid contour) area, clipped to [0, 1]; 1 = lids closed (orbicularis oculi;
     eFACE "gentle / full eye closure", Banks et al. 2015, doi:10.1097/PRS.0000000000001447).
-``smile`` (unit IOD)
+``smile`` (unit iod_canthal)
     Commissure excursion: length of the oral commissure's displacement from rest to
     smile, as measured by Manktelow et al. 2008 (Plast Reconstr Surg 121(2):435,
     doi:10.1097/01.prs.0000297652.29904.8c) with a ruler and by Emotrics.
-``eee`` (lower teeth bared, unit IOD)
+``eee`` (lower teeth bared, unit iod_canthal)
     Mean displacement length of the commissure and the three lateral lower-lip points
     (depressor labii inferioris; eFACE "lower lip movement (EEEE)", Banks et al. 2015).
-``pucker`` (unit IOD)
+``pucker`` (unit iod_canthal)
     Medial movement of the mouth corner: mean decrease of the horizontal distance
     ``|x - x_c|`` of the outer commissure (61/291), the inner commissure (78/308) and
     the two inner-lip points beside it (95/324, 191/415) from the lip centre line
@@ -40,7 +40,7 @@ IOD units, x towards the patient's left, y down; definitions mirror invariant: t
     79 % of pucker phantoms (w >= 0.4) and read healthy pucker asymmetry as median
     0.60, max 0.63; with the corner points, 84 % and median 0.24, max 0.44
     (``benchmarks/phantom_response.py``, ``benchmarks/healthy_asymmetry.py``).
-``snarl`` (nose wrinkle, unit IOD)
+``snarl`` (nose wrinkle, unit iod_canthal)
     Rise (``-d_y``) of the alar base, alar crease, upper nasolabial fold and two upper-lip
     points (levator labii superioris alaeque nasi; Sunnybrook "snarl").
 
@@ -68,15 +68,17 @@ Scores (activated tasks only)
     side's movement in percent of the stronger side's, the way eFACE scores dynamic items
     (100 = normal, symmetric movement; Banks et al. 2015).
 
-The House-Brackmann measure and the eFACE-style subscores are :func:`hb_measure`,
-:func:`eface_static` and :func:`eface_dynamic`.
+The gate, the scores, the House-Brackmann measure and the eFACE-style subscores are
+computed from the two side movements by :mod:`palsyflow.measures.tasks`
+(:func:`~palsyflow.measures.tasks.from_sides`, :func:`~palsyflow.measures.tasks.hb_measure`,
+:func:`~palsyflow.measures.tasks.eface_static`, :func:`~palsyflow.measures.tasks.eface_dynamic`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -86,6 +88,8 @@ from palsyflow.conventions import IRIS_DIAMETER_MM, SIDES, Side
 from palsyflow.features.geometry import align_face, as_points, iris_diameter_px
 from palsyflow.features.regions import BROW, COMMISSURE, N_MESH_POINTS, N_POINTS
 from palsyflow.landmarks.schemes.mediapipe478 import MP_FLIP
+from palsyflow.measures.registry import DYNAMIC_TASKS, TASK_INFO
+from palsyflow.measures.tasks import TaskError, TaskMeasure, from_sides, not_available
 
 MeasureKind = Literal["rise", "closure", "excursion", "medial"]
 
@@ -114,7 +118,8 @@ BROW_MID: dict[Side, tuple[int, ...]] = {s: BROW[s][1:4] for s in SIDES}
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """How one task's movement is measured.
+    """How one task's movement is measured (its unit, region and description are
+    registered in :data:`palsyflow.measures.registry.TASK_INFO`).
 
     Attributes
     ----------
@@ -128,57 +133,44 @@ class TaskSpec:
         Patient side -> MediaPipe indices the movement is computed from.
     vector_points : dict
         Patient side -> indices whose displacement vectors form the cosine score.
-    unit : str
-        ``"IOD"`` or ``"0-1"``.
-    region : str
-        Region of the face the task tests (``brow``, ``eye``, ``cheek``, ``mouth``).
-    description : str
     """
 
     task: str
     kind: MeasureKind
     points: dict[Side, tuple[int, ...]]
     vector_points: dict[Side, tuple[int, ...]]
-    unit: str
-    region: str
-    description: str
+
+    @property
+    def unit(self) -> str:
+        """``iod_canthal`` or ``fraction`` (registry)."""
+        return TASK_INFO[self.task].unit
+
+    @property
+    def region(self) -> str:
+        """Region of the face the task tests (registry)."""
+        return TASK_INFO[self.task].region
+
+    @property
+    def description(self) -> str:
+        """What the movement is (registry)."""
+        return TASK_INFO[self.task].description
 
 
 _MOUTH_C = {s: (COMMISSURE[s],) for s in SIDES}
 
-#: The dynamic tasks, in report order.
+#: The dynamic tasks, in report order (:data:`palsyflow.measures.registry.DYNAMIC_TASKS`).
 TASK_SPECS: dict[str, TaskSpec] = {
     t.task: t
     for t in (
-        TaskSpec("brow_raise", "rise", BROW, BROW, "IOD", "brow", "brow rise (mean upward displacement of the 5 upper-brow points)"),
-        TaskSpec("eye_closure_gentle", "closure", EYE_CONTOUR, EYE_CONTOUR, "0-1", "eye", "gentle eye closure fraction 1 - area/area_rest of the eye contour"),
-        TaskSpec("eye_closure_full", "closure", EYE_CONTOUR, EYE_CONTOUR, "0-1", "eye", "full eye closure fraction 1 - area/area_rest of the eye contour"),
-        TaskSpec("smile", "excursion", _MOUTH_C, SMILE_VECTOR, "IOD", "mouth", "commissure excursion (displacement length of the mouth corner, Manktelow)"),
-        TaskSpec("snarl", "rise", SNARL_POINTS, SNARL_POINTS, "IOD", "cheek", "nose wrinkle: mean rise of alar, nasolabial and upper-lip points"),
-        TaskSpec("pucker", "medial", LIP_CORNER, LIP_CORNER, "IOD", "mouth", "lip pucker: mean medial movement of the mouth corner points (outer and inner commissure)"),
-        TaskSpec("eee", "excursion", LOWER_LIP, LOWER_LIP, "IOD", "mouth", "lower teeth bared: mean displacement of the commissure and lateral lower lip"),
+        TaskSpec("brow_raise", "rise", BROW, BROW),
+        TaskSpec("eye_closure_gentle", "closure", EYE_CONTOUR, EYE_CONTOUR),
+        TaskSpec("eye_closure_full", "closure", EYE_CONTOUR, EYE_CONTOUR),
+        TaskSpec("smile", "excursion", _MOUTH_C, SMILE_VECTOR),
+        TaskSpec("snarl", "rise", SNARL_POINTS, SNARL_POINTS),
+        TaskSpec("pucker", "medial", LIP_CORNER, LIP_CORNER),
+        TaskSpec("eee", "excursion", LOWER_LIP, LOWER_LIP),
     )
 }
-#: Names of the dynamic tasks.
-DYNAMIC_TASKS: tuple[str, ...] = tuple(TASK_SPECS)
-#: Tasks that are eFACE dynamic items (Banks et al. 2015): brow elevation, gentle and
-#: full eye closure, oral commissure movement with smile, lower lip movement (EEEE).
-EFACE_DYNAMIC_TASKS: tuple[str, ...] = ("brow_raise", "eye_closure_gentle", "eye_closure_full", "smile", "eee")
-#: Rest measures (families of :mod:`palsyflow.features.regional`) that are eFACE static
-#: items: resting brow, palpebral fissure, nasolabial fold, oral commissure.
-EFACE_STATIC_FAMILIES: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
-
-#: House-Brackmann 1985 measurement: points per 0.25 cm, at most 4 per reference point.
-HB_STEP_CM = 0.25
-HB_MAX_POINTS_EACH = 4
-#: Total points (0-8) -> House-Brackmann grade, the "measurement" column of House &
-#: Brackmann 1985 (doi:10.1177/019459988509300202): 8/8 I, 7/8 II, 5-6/8 III, 3-4/8 IV,
-#: 1-2/8 V, 0/8 VI.
-HB_GRADE_BY_POINTS: dict[int, int] = {8: 1, 7: 2, 6: 3, 5: 3, 4: 4, 3: 4, 2: 5, 1: 5, 0: 6}
-
-
-class TaskError(ValueError):
-    """Unknown task or malformed posture."""
 
 
 @dataclass(frozen=True)
@@ -245,70 +237,6 @@ def make_pose(points: np.ndarray, spread: np.ndarray | None = None) -> Pose | No
         s = np.asarray(spread, dtype=np.float64).reshape(-1)[:n]
         noise[: s.size] = s / iod
     return Pose(coords=coords, iod_px=iod, noise_iod=noise, mm_per_iod=mm_per_iod)
-
-
-@dataclass
-class TaskMeasure:
-    """The measure of one task (JSON-ready through :meth:`as_json`).
-
-    Attributes
-    ----------
-    task : str
-    unit : str
-        Unit of ``left``, ``right`` and ``threshold`` (``IOD`` or ``0-1``).
-    left, right : float or None
-        The patient's left and right movement ``m``; None when not available.
-    threshold : float or None
-        Activation threshold (same unit), ``task_activation_factor`` x noise.
-    activated : bool
-        ``max(left, right) >= threshold``.
-    asymmetry_score, cosine_score : float or None
-        Only when activated (see module docstring).
-    weaker_side : "left", "right" or None
-    eface : float or None
-        ``100 * min/max`` of the two sides (0-100), only when activated.
-    hb_cm : dict
-        House-Brackmann movement of each side in cm (``brow_raise``: superior movement of
-        the brow mid-portion; ``smile``: lateral movement of the commissure); empty when
-        the task has none or there is no mm calibration.
-    available : bool
-        False when the task could not be measured (no face, no neutral posture).
-    reason : str or None
-        Why it is not available.
-    """
-
-    task: str
-    unit: str
-    left: float | None = None
-    right: float | None = None
-    threshold: float | None = None
-    activated: bool = False
-    asymmetry_score: float | None = None
-    cosine_score: float | None = None
-    weaker_side: Side | None = None
-    eface: float | None = None
-    hb_cm: dict[str, float] = field(default_factory=dict)
-    available: bool = True
-    reason: str | None = None
-
-    def as_json(self) -> dict:
-        """The ``tasks[TASK]`` entry of :func:`palsyflow.features.session.measure_results`."""
-        d = asdict(self)
-        d.pop("task")
-        return d
-
-
-def not_available(task: str, reason: str) -> TaskMeasure:
-    """A :class:`TaskMeasure` with no values (``available`` False).
-
-    Raises
-    ------
-    TaskError
-        If ``task`` is not a dynamic task.
-    """
-    if task not in TASK_SPECS:
-        raise TaskError(f"not a dynamic task: {task!r} (known: {', '.join(DYNAMIC_TASKS)})")
-    return TaskMeasure(task=task, unit=TASK_SPECS[task].unit, available=False, reason=reason)
 
 
 def _polygon_area(xy: np.ndarray) -> float:
@@ -455,206 +383,9 @@ def task_measure(task: str, neutral: Pose | None, peak: Pose | None, params: Fea
     hi_clip = 1.0 if spec.kind == "closure" else math.inf
     m = {s: float(min(max(raw[s], 0.0), hi_clip)) for s in SIDES}
     threshold = params.task_activation_factor * movement_noise(spec, neutral, peak, params)
-    out = TaskMeasure(task=task, unit=spec.unit, left=m["left"], right=m["right"], threshold=float(threshold))
-    out.hb_cm = _hb_cm(task, neutral, peak)
     top = max(m.values())
-    out.activated = bool(top >= threshold and top > 0)
-    if not out.activated:
-        return out
-    low = min(m.values())
-    out.asymmetry_score = float((top - low) / top)
-    out.eface = float(100.0 * low / top)
-    out.cosine_score = cosine_score(spec, neutral.coords, peak.coords)
-    if out.asymmetry_score > params.weaker_min_asym and m["left"] != m["right"]:
-        out.weaker_side = "left" if m["left"] < m["right"] else "right"
-    return out
-
-
-def combine(task: str, measures: Sequence[TaskMeasure], params: FeatureParams | None = None) -> TaskMeasure:
-    """Combine repeated measures of one task (e.g. two recordings) into one.
-
-    ``left``, ``right``, ``threshold``, ``cosine_score`` and the ``hb_cm`` values are
-    averaged over the available measures; activation, asymmetry, weaker side and eFACE
-    item are recomputed from the averages with the rules of :func:`task_measure`.
-
-    Parameters
-    ----------
-    task : str
-    measures : sequence of TaskMeasure
-    params : FeatureParams, optional
-
-    Returns
-    -------
-    TaskMeasure
-        Not available when none of ``measures`` is.
-    """
-    params = params or FeatureParams()
-    ok = [m for m in measures if m.available and m.left is not None and m.right is not None]
-    if not ok:
-        return not_available(task, "no measurable recording of the task")
-    if len(ok) == 1:
-        return ok[0]
-    left = float(np.mean([m.left for m in ok]))
-    right = float(np.mean([m.right for m in ok]))
-    thr = [m.threshold for m in ok if m.threshold is not None]
-    cos = [m.cosine_score for m in ok if m.cosine_score is not None]
-    hb: dict[str, float] = {}
-    with_hb = [m.hb_cm for m in ok if len(m.hb_cm) == 2]
-    if with_hb:
-        hb = {s: float(np.mean([h[s] for h in with_hb])) for s in SIDES}
-    return from_sides(task, left, right, float(np.mean(thr)) if thr else None,
-                      float(np.mean(cos)) if cos else None, hb, params)
-
-
-def from_sides(
-    task: str,
-    left: float | None,
-    right: float | None,
-    threshold: float | None,
-    cosine: float | None,
-    hb_cm: Mapping[str, float] | None = None,
-    params: FeatureParams | None = None,
-) -> TaskMeasure:
-    """Rebuild a :class:`TaskMeasure` from stored side values (feature-table columns).
-
-    The gate and the scores follow :func:`task_measure`; ``cosine`` is kept only when
-    the task is activated. Missing ``left``/``right`` gives a not-available measure; a
-    missing ``threshold`` means the gate cannot be applied, so the task counts as not
-    activated.
-    """
-    params = params or FeatureParams()
-    if task not in TASK_SPECS:
-        raise TaskError(f"not a dynamic task: {task!r}")
-    if left is None or right is None or not (np.isfinite(left) and np.isfinite(right)):
-        return not_available(task, "no measurable recording of the task")
-    out = TaskMeasure(task=task, unit=TASK_SPECS[task].unit, left=float(left), right=float(right), threshold=threshold)
-    out.hb_cm = dict(hb_cm or {})
-    top, low = max(left, right), min(left, right)
-    out.activated = bool(threshold is not None and top >= threshold and top > 0)
-    if out.activated:
-        out.asymmetry_score = float((top - low) / top)
-        out.eface = float(100.0 * low / top)
-        out.cosine_score = cosine
-        if out.asymmetry_score > params.weaker_min_asym and left != right:
-            out.weaker_side = "left" if left < right else "right"
-    return out
-
-
-# -- graded summaries ---------------------------------------------------------------
-def hb_points(cm: float) -> int:
-    """House-Brackmann points of one reference point: 1 per full 0.25 cm, at most 4.
-
-    Source: House & Brackmann 1985, doi:10.1177/019459988509300202. Negative or
-    non-finite movement gives 0.
-    """
-    if not np.isfinite(cm) or cm <= 0:
-        return 0
-    return int(min(HB_MAX_POINTS_EACH, math.floor(cm / HB_STEP_CM + 1e-9)))
-
-
-def hb_measure(brow: TaskMeasure | None, smile: TaskMeasure | None) -> dict | None:
-    """The House-Brackmann measurement (brow elevation + lateral commissure excursion).
-
-    Parameters
-    ----------
-    brow, smile : TaskMeasure or None
-        ``brow_raise`` and ``smile`` measures with ``hb_cm`` (needs mm calibration from
-        the iris in the neutral posture).
-
-    Returns
-    -------
-    dict or None
-        None when either task or the calibration is missing. Otherwise
-        ``{"side", "points", "brow_cm", "commissure_cm", "brow_points",
-        "commissure_points", "grade_estimate", "grade_label", "by_side", "label"}`` where
-        ``side`` is the weaker side (fewer total points; ties broken by the smaller
-        total movement in cm), ``points`` its total out of 8 and ``grade_estimate`` the
-        House-Brackmann grade (1-6) that total implies through
-        :data:`HB_GRADE_BY_POINTS`. ``by_side`` gives both sides' values. The grade is
-        an **estimate** from two movements only, not a clinician's House-Brackmann grade
-        (which also weighs eye closure, synkinesis and the resting face).
-    """
-    if brow is None or smile is None or len(brow.hb_cm) != 2 or len(smile.hb_cm) != 2:
-        return None
-    by_side = {}
-    for s in SIDES:
-        bp, cp = hb_points(brow.hb_cm[s]), hb_points(smile.hb_cm[s])
-        by_side[s] = {
-            "brow_cm": float(brow.hb_cm[s]),
-            "commissure_cm": float(smile.hb_cm[s]),
-            "brow_points": bp,
-            "commissure_points": cp,
-            "points": bp + cp,
-        }
-    weaker: Side = min(
-        SIDES, key=lambda s: (by_side[s]["points"], by_side[s]["brow_cm"] + by_side[s]["commissure_cm"])
-    )
-    w = by_side[weaker]
-    grade = HB_GRADE_BY_POINTS[w["points"]]
-    roman = ("I", "II", "III", "IV", "V", "VI")[grade - 1]
-    return {
-        "side": weaker,
-        **w,
-        "grade_estimate": grade,
-        "grade_label": f"House-Brackmann {roman} (estimate from brow and commissure movement only)",
-        "by_side": by_side,
-        "label": "estimate",
-    }
-
-
-def hb_from_cm(brow_cm: Mapping[str, float] | None, commissure_cm: Mapping[str, float] | None) -> dict | None:
-    """:func:`hb_measure` from stored per-side cm values (feature-table columns)."""
-    if not brow_cm or not commissure_cm or len(brow_cm) != 2 or len(commissure_cm) != 2:
-        return None
-    b = TaskMeasure("brow_raise", "IOD", hb_cm=dict(brow_cm))
-    c = TaskMeasure("smile", "IOD", hb_cm=dict(commissure_cm))
-    return hb_measure(b, c)
-
-
-def eface_static(asymmetries: Mapping[str, float | None]) -> float | None:
-    """eFACE-style static subscore, 0-100 (100 = symmetric face at rest).
-
-    Each static item (resting brow height, palpebral fissure, nasolabial / alar height,
-    oral commissure height: :data:`EFACE_STATIC_FAMILIES`) scores ``100 * (1 - asym)``
-    from its rest asymmetry; the subscore is the mean of the available items. eFACE
-    (Banks et al. 2015, doi:10.1097/PRS.0000000000001447) scores the same items on
-    visual-analogue scales with 100 = normal; this is an automated analogue, not eFACE.
-
-    Parameters
-    ----------
-    asymmetries : mapping
-        Family -> asymmetry in [0, 1] (``{family}_asym`` of the rest measures).
-
-    Returns
-    -------
-    float or None
-        None when no item is available.
-    """
-    vals = [asymmetries.get(f) for f in EFACE_STATIC_FAMILIES]
-    vals = [float(v) for v in vals if v is not None and np.isfinite(v)]
-    return float(np.mean([100.0 * (1.0 - v) for v in vals])) if vals else None
-
-
-def eface_dynamic(measures: Mapping[str, TaskMeasure | None]) -> tuple[float | None, list[str]]:
-    """eFACE-style dynamic subscore, 0-100, and the tasks it used.
-
-    The mean of the ``eface`` item scores (``100 * weaker / stronger`` movement) of the
-    activated tasks among :data:`EFACE_DYNAMIC_TASKS` (brow elevation, gentle and full
-    eye closure, smile, lower lip / EEEE; Banks et al. 2015,
-    doi:10.1097/PRS.0000000000001447). Missing or not-activated tasks are left out, so
-    compare subscores only between sessions with the same task list.
-
-    Returns
-    -------
-    score : float or None
-        None when no eFACE task is available and activated.
-    used : list of str
-        The tasks averaged.
-    """
-    used = [t for t in EFACE_DYNAMIC_TASKS if measures.get(t) is not None and measures[t].eface is not None]
-    if not used:
-        return None, []
-    return float(np.mean([measures[t].eface for t in used])), used
+    cos = cosine_score(spec, neutral.coords, peak.coords) if top >= threshold and top > 0 else None
+    return from_sides(task, m["left"], m["right"], float(threshold), cos, _hb_cm(task, neutral, peak), params)
 
 
 # -- picking the postures of a recording ------------------------------------------------

@@ -6,7 +6,6 @@ from palsyflow.ingest.manifest import (
     ManifestError,
     ManifestProblem,
     ManifestRow,
-    canonical_task,
     read_manifest,
 )
 from palsyflow.ingest.plan import (
@@ -21,6 +20,7 @@ from palsyflow.ingest.plan import (
     task_label,
 )
 from palsyflow.ingest.probe import MediaError, MediaInfo, media_kind, probe_media
+from palsyflow.ingest.tasks import UnknownTaskError, canonical_task, task_from_filename
 
 __all__ = [
     "ImmutableRawError",
@@ -33,6 +33,7 @@ __all__ = [
     "MediaInfo",
     "Rejected",
     "SourceChangedError",
+    "UnknownTaskError",
     "canonical_task",
     "copy_in",
     "media_kind",
@@ -40,5 +41,6 @@ __all__ = [
     "probe_media",
     "quarantine",
     "read_manifest",
+    "task_from_filename",
     "task_label",
 ]

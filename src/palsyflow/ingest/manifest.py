@@ -8,7 +8,7 @@ Columns (header names are matched case-insensitively, surrounding spaces ignored
     ``YYYY-MM-DD``; the session label is the same date as ``YYYYMMDD``.
 ``task`` (required)
     A protocol task (:data:`palsyflow.conventions.TASKS`) or an alias from
-    ``IngestParams.task_aliases``.
+    ``IngestParams.task_aliases``, resolved by :func:`palsyflow.ingest.tasks.canonical_task`.
 ``file`` (required)
     Path relative to the drop folder. One file may serve several rows (tasks).
 ``hb_grade``
@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from palsyflow.config import IngestParams
-from palsyflow.conventions import TASKS
+from palsyflow.ingest.tasks import canonical_task
 from palsyflow.paths import InvalidLabelError, to_label
 
 MANIFEST_NAME = "manifest.csv"
@@ -109,42 +109,6 @@ class ManifestProblem:
     line: int
     file: Path | None
     reason: str
-
-
-def canonical_task(value: str, params: IngestParams) -> str:
-    """Map a clinic's task name to a protocol task.
-
-    Matching ignores case and surrounding spaces, tries ``task_aliases`` and then the
-    protocol names with ``-`` or spaces read as ``_`` (``"Brow raise"`` -> ``"brow_raise"``).
-
-    Parameters
-    ----------
-    value : str
-        Task as written in the manifest.
-    params : IngestParams
-        ``task_aliases``.
-
-    Returns
-    -------
-    str
-        An element of :data:`palsyflow.conventions.TASKS`.
-
-    Raises
-    ------
-    ValueError
-        If the task is neither a protocol task nor a known alias.
-    """
-    raw = (value or "").strip()
-    key = raw.lower()
-    aliases = {k.strip().lower(): v for k, v in params.task_aliases.items()}
-    if key in aliases and aliases[key] in TASKS:
-        return aliases[key]
-    norm = re.sub(r"[\s\-]+", "_", key)
-    if norm in TASKS:
-        return norm
-    if norm in aliases and aliases[norm] in TASKS:
-        return aliases[norm]
-    raise ValueError(f"unknown task {raw!r}")
 
 
 def parse_hb_grade(value: str | None) -> int | None:
@@ -283,7 +247,7 @@ def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[Mani
             reasons.append(str(exc))
         task = ""
         try:
-            task = canonical_task(rec.get("task") or "", params)
+            task = canonical_task(rec.get("task") or "", params.task_aliases)
         except ValueError as exc:
             reasons.append(str(exc))
         hb_grade = healthy = simulated = None

@@ -22,16 +22,15 @@ from palsyflow.atomic import atomic_write_bytes, atomic_write_text
 from palsyflow.config import TrainParams
 from palsyflow.models.grader import GraderResult, fit_grader, grader_possible
 from palsyflow.models.normative import NormativeModel
-from palsyflow.scoring.scores import MEASURE_INFO, session_measures
+from palsyflow.measures.registry import MOVEMENT_COMPOSITE, REST_COMPOSITE, SCORE_MEASURES, SYMMETRY_INDEX
+from palsyflow.measures.symmetry import session_measures
 
-#: Candidate measures of the normative model and grader, in this order; those present
-#: with enough data are used.
-NORMATIVE_MEASURES: tuple[str, ...] = tuple(
-    m for m in MEASURE_INFO if m.startswith("symmetry_") or m.startswith("speech_")
-)
+#: Candidate measures of the normative model and grader (every score-table measure), in
+#: this order; those present with enough data are used.
+NORMATIVE_MEASURES: tuple[str, ...] = tuple(m.name for m in SCORE_MEASURES)
 
 #: Means of other measures: left out of a joint (MCD) covariance, which they would make singular.
-COMPOSITE_MEASURES: tuple[str, ...] = ("symmetry_index", "symmetry_rest", "symmetry_movement")
+COMPOSITE_MEASURES: tuple[str, ...] = (SYMMETRY_INDEX, REST_COMPOSITE, MOVEMENT_COMPOSITE)
 
 NORMATIVE_FILE = "normative.joblib"
 GRADER_FILE = "grader.joblib"
@@ -94,7 +93,7 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
     Parameters
     ----------
     session_table : polars.DataFrame, shape (n_sessions, ...)
-        The session table (see :func:`palsyflow.scoring.scores.session_measures`).
+        The session table (see :func:`palsyflow.measures.symmetry.session_measures`).
     params : TrainParams
         ``normative_method``, ``min_healthy_sessions`` (also the per-measure minimum
         of non-missing healthy values), ``normative_min_scale``,

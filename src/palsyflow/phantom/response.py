@@ -8,7 +8,7 @@ phantom's pixels**, and the task is measured as palsyflow measures patients:
   on the unchanged rest photo and the phantom task photo (movement per side, asymmetry
   score ``|m_L - m_R| / max``, weaker side = smaller movement);
 * speech (a video): :func:`palsyflow.features.regional.recording_measures`'
-  ``mouth_excursion`` (root-mean-square commissure movement about its mean position).
+  ``mov_commissure_excursion`` (root-mean-square commissure movement about its mean position).
 
 Besides the (unsigned) asymmetry score, each row carries the **signed** asymmetry
 towards the weakened side, ``(m_other - m_weakened) / max(m_L, m_R)`` in [-1, 1]:
@@ -165,7 +165,7 @@ def video_sweep(
     :func:`~palsyflow.phantom.simulate.simulate_weakness` (source landmarks tracked once),
     then read back with :func:`palsyflow.landmarks.extract_landmarks` (TTA off) and
     measured with :func:`palsyflow.features.regional.recording_measures`
-    (``mouth_excursion``, the commissures' RMS movement about their mean position).
+    (``mov_commissure_excursion``, the commissures' RMS movement about their mean position).
 
     Parameters
     ----------
@@ -207,9 +207,9 @@ def video_sweep(
                     found = res.quality["face_found"].to_numpy()
                     cache[key] = recording_measures(xyz, found, res.meta.get("keyframes"), feature_params)
                 meas = cache[key]
-                left, right = meas["mouth_excursion_left"], meas["mouth_excursion_right"]
+                left, right = meas["mov_commissure_excursion_left"], meas["mov_commissure_excursion_right"]
                 ok = left is not None and right is not None
-                rows.append(_row(task, side, w, left, right, ok, meas["mouth_excursion_asym"], meas["mouth_excursion_weaker"]))
+                rows.append(_row(task, side, w, left, right, ok, meas["mov_commissure_excursion_asym"], meas["mov_commissure_excursion_weaker"]))
     return rows
 
 

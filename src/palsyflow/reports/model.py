@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from palsyflow.config import ReportParams
+from palsyflow.measures.registry import MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.schemas import SCORE_SCHEMA
 
-#: Facial regions in report order (top of the face to the bottom).
-REGIONS: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
 #: Overall symmetry measure (region ``"overall"``).
-OVERALL_MEASURE = "symmetry_index"
+OVERALL_MEASURE = SYMMETRY_INDEX
 #: Speech measures in report order, with a reader-facing label.
 SPEECH_LABELS: dict[str, str] = {
     "speech_f0_median_hz": "Voice pitch (median)",
@@ -30,9 +29,9 @@ SPEECH_LABELS: dict[str, str] = {
 }
 #: Components of the overall index (rest and movement), with reader-facing labels.
 COMPONENT_LABELS: dict[str, str] = {
-    "symmetry_rest": "At rest (mean of the regions)",
-    "symmetry_mouth_excursion": "Mouth movement (speech)",
-    "symmetry_movement": "Movement (all movement measured)",
+    "rest_symmetry": "At rest (mean of the regions)",
+    "mov_commissure_excursion_symmetry": "Mouth movement (speech)",
+    "mov_symmetry": "Movement (all movement measured)",
 }
 REGION_LABELS: dict[str, str] = {
     "brow": "Brow",
@@ -44,7 +43,7 @@ REGION_LABELS: dict[str, str] = {
 
 
 def region_measure(region: str) -> str:
-    """Score-table measure name of a region's symmetry (``"symmetry_mouth"``)."""
+    """Score-table measure name of a region's symmetry (``"rest_commissure_height_symmetry"``)."""
     return f"symmetry_{region}"
 
 
@@ -234,7 +233,7 @@ def build_session_report(
     )
     speech = tuple(_measure_row(by_measure[m], SPEECH_LABELS.get(m, m)) for m in speech_names)
 
-    wanted = [OVERALL_MEASURE, "symmetry_movement"] + [region_measure(r) for r in REGIONS]
+    wanted = [OVERALL_MEASURE, MOVEMENT_COMPOSITE] + [region_measure(r) for r in REGIONS]
     hist_rows = (
         subject_rows.filter(pl.col("measure").is_in(wanted))
         .group_by("session", "measure")
@@ -250,7 +249,7 @@ def build_session_report(
             session_date=d,
             symmetry_index=_opt(values.get((s, OVERALL_MEASURE))),
             regions={r: _opt(values.get((s, region_measure(r)))) for r in REGIONS},
-            movement=_opt(values.get((s, "symmetry_movement"))),
+            movement=_opt(values.get((s, MOVEMENT_COMPOSITE))),
         )
         for s, d in dates.select("session", "session_date").iter_rows()
         if any((s, m) in values for m in wanted)

@@ -161,7 +161,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             inputs=("registry", "landmarks"),
             outputs=("feature_cache", "features"),
             params=("features",),
-            code=("features", "landmarks/schemes", "stages/features.py"),
+            code=("features", "measures", "landmarks/schemes", "stages/features.py"),
         ),
         StageSpec(
             "validate",
@@ -169,7 +169,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             outputs=("validated_features", "validated_failed", "validated_sessions", "validated_stamp"),
             metrics=("validated_summary",),
             params=("validate", "features"),
-            code=("validation", "features/table.py", "stages/validate.py"),
+            code=("validation", "features/table.py", "measures", "stages/validate.py"),
         ),
         StageSpec(
             "train",
@@ -177,22 +177,22 @@ STAGE_SPECS: dict[str, StageSpec] = {
             outputs=("models",),
             metrics=("train_metrics",),
             params=("train",),
-            code=("models", "scoring", "stages/train.py"),
+            code=("models", "measures", "stages/train.py"),
             untracked=("mlflow_artifacts",),
         ),
         StageSpec(
             "score",
             inputs=("validated_sessions", "models"),
             outputs=("scores",),
-            params=("score", "train.registered_model"),
-            code=("scoring", "models", "stages/score.py"),
+            params=("train.registered_model",),
+            code=("scoring", "models", "measures", "stages/score.py"),
         ),
         StageSpec(
             "report",
             inputs=("scores",),
             outputs=("reports",),
             params=("report",),
-            code=("reports", "stages/report.py"),
+            code=("reports", "measures", "stages/report.py"),
         ),
     )
 }

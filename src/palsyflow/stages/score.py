@@ -22,17 +22,18 @@ from palsyflow.store.db import session_scope
 def score(project: Project) -> StageResult:
     """Per-session scores against the normative model, with change since the first session.
 
-    The ``score`` parameters (noise floors) tune :func:`session_measures` and
-    :func:`score_sessions`; they are part of the fingerprint.
+    The score stage has no parameters of its own: the weaker sides it reports were decided
+    by the features stage (``features.weaker_min_diff_iod`` ...), which the validated session
+    table it reads already reflects. ``train.registered_model`` names the model version in
+    every row, so it is part of the fingerprint.
     """
     cat = Catalog.of(project)
-    params = project.params.score
     result = StageResult("score")
     src = cat.path("validated_sessions")
     model_path = cat.path("normative_model")
     out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
     registered = project.params.train.registered_model  # names the model version in every row
-    fp = digest(files_digest([src, model_path]), params.digest(), registered, stage_code_digest("score"))
+    fp = digest(files_digest([src, model_path]), registered, stage_code_digest("score"))
     if unchanged(stamp, fp, [out]):
         result.skipped = 1
         return result
@@ -41,7 +42,7 @@ def score(project: Project) -> StageResult:
     model_version = f"{registered}/{version}" if version else (
         f"local:{sha256_file(model_path)[:12]}" if normative is not None else None
     )
-    scores = score_sessions(session_measures(pl.read_parquet(src), params), normative, params, model_version)
+    scores = score_sessions(session_measures(pl.read_parquet(src)), normative, model_version=model_version)
     atomic_write_parquet(scores, out)
     with session_scope(project.engine) as db:
         result.processed = repo.upsert_scores(db, scores.to_dicts())

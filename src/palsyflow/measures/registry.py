@@ -1,0 +1,362 @@
+"""The registry of every measure palsyflow reports, with one unit vocabulary.
+
+Every column of the feature and session tables (:data:`FEATURE_MEASURES`) and every
+``measure`` of the score table (:data:`SCORE_MEASURES`) has one :class:`Measure` entry:
+name, unit (a key of :data:`UNITS`), region, patient side, direction, description and
+source. ``docs/features.md`` is generated from it (:mod:`palsyflow.measures.docs`).
+
+Names say what is measured: ``rest_`` for the resting posture, ``mov_`` for movement
+over a video, ``task_<task>_`` for a protocol task's movement from neutral to peak,
+``speech_`` for the voice; the suffixes ``_left``/``_right`` (the patient's sides),
+``_asym`` (:func:`palsyflow.measures.asymmetry.asymmetry`), ``_weaker`` (the weaker side)
+and ``_symmetry`` (score table, ``100 * (1 - asym)``).
+
+The face measures' lengths carry their frame in the unit: ``iod_iris`` (face frame
+aligned on the iris centres, one unit = their distance; rest postures) or
+``iod_canthal`` (aligned on the eye-corner midpoints, one unit = their distance;
+movement, which must not follow gaze). See :mod:`palsyflow.features.geometry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from palsyflow.conventions import SIDES
+from palsyflow.measures.asymmetry import Direction
+
+#: The one unit vocabulary: unit -> meaning.
+UNITS: dict[str, str] = {
+    "iod_iris": "length in inter-ocular distances, face frame aligned on the iris centres (468/473)",
+    "iod_canthal": "length in inter-canthal distances, face frame aligned on the eye-corner midpoints (33-133 / 263-362)",
+    "cm": "centimetres (iris diameter 11.77 mm calibration, Guarin et al. 2018)",
+    "fraction": "dimensionless ratio in [0, 1]",
+    "ratio": "dimensionless ratio (not bounded to [0, 1])",
+    "cosine": "cosine similarity in [-1, 1]",
+    "deg": "degrees",
+    "0-100": "score from 0 to 100 (100 = symmetric / normal)",
+    "points": "House-Brackmann measurement points (0-8)",
+    "grade": "House-Brackmann grade (1-6)",
+    "side": "'left' or 'right' (the patient's), or null",
+    "bool": "true / false",
+    "Hz": "hertz (per second)",
+    "st": "semitones",
+    "dBFS": "decibels re digital full scale",
+    "dB": "decibels (a level difference or spread)",
+    "s": "seconds",
+}
+
+#: Facial regions with a left/right measure, top of the face to the bottom (report order).
+REGIONS: tuple[str, ...] = ("brow", "eye", "cheek", "mouth")
+
+Kind = Literal["rest", "movement", "task", "summary", "parra", "speech", "score"]
+
+_EMOTRICS = "Guarin et al. 2018, JAMA Facial Plast Surg 20(4):335, doi:10.1001/jamafacial.2018.0030"
+_HB = "House & Brackmann 1985, doi:10.1177/019459988509300202"
+_SUNNYBROOK = "Ross et al. 1996, doi:10.1016/S0194-5998(96)70206-1"
+_EFACE = "Banks et al. 2015, doi:10.1097/PRS.0000000000001447"
+_PARRA = "Parra-Dominguez et al. 2021, doi:10.3390/app11052435"
+_MANKTELOW = "Manktelow et al. 2008, doi:10.1097/01.prs.0000297652.29904.8c"
+_PYIN = "Mauch & Dixon 2014, doi:10.1109/ICASSP.2014.6853678"
+_DEJONG = "de Jong & Wempe 2009, doi:10.3758/BRM.41.2.385"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One reported measure.
+
+    Attributes
+    ----------
+    name : str
+        Column name (feature/session table) or ``measure`` value (score table).
+    unit : str
+        A key of :data:`UNITS`.
+    region : str
+        ``brow``, ``eye``, ``cheek``, ``mouth``, ``face``, ``overall`` or ``speech``.
+    side : {"left", "right"} or None
+        The patient's side of a per-side value, None otherwise.
+    higher_is_better : bool or None
+        Clinical direction of the value; None when it has none (a side value whose
+        meaning depends on the other side, a voice pitch).
+    description : str
+        What the value is, including the weaker-side rule for ``*_weaker``.
+    source : str
+        Paper and DOI of the definition ("" for bookkeeping columns).
+    kind : str
+        ``rest``, ``movement``, ``task``, ``summary``, ``parra``, ``speech`` or ``score``.
+    family : str
+        The pair the value belongs to (``rest_brow_height`` ...), or the name itself.
+    """
+
+    name: str
+    unit: str
+    region: str
+    side: str | None
+    higher_is_better: bool | None
+    description: str
+    source: str
+    kind: Kind
+    family: str
+
+    @property
+    def dtype(self) -> pl.DataType:
+        """Polars dtype of the column (Utf8 for sides, Boolean for flags, else Float64)."""
+        if self.unit == "side":
+            return pl.Utf8()
+        if self.unit == "bool":
+            return pl.Boolean()
+        return pl.Float64()
+
+
+@dataclass(frozen=True)
+class Family:
+    """A left/right measure of the face frame (rest posture or movement over a video).
+
+    Attributes
+    ----------
+    name : str
+        Column prefix (``rest_brow_height``).
+    region : str
+    unit : str
+    weaker : {"smaller", "larger"} or None
+        Which value marks the weaker side; None when the family names no side.
+    text : str
+        What one side's value is.
+    source : str
+    """
+
+    name: str
+    region: str
+    unit: str
+    weaker: Direction | None
+    text: str
+    source: str
+
+
+#: Rest (static) families, one per region in :data:`REGIONS` order, then the
+#: commissure's midline distance. Weaker-side sources: module docstring of
+#: :mod:`palsyflow.features.regional`.
+REST_FAMILIES: tuple[Family, ...] = (
+    Family("rest_brow_height", "brow", "iod_iris", "smaller",
+           "brow height above the eye line (mean of 5 upper-brow points)", f"{_EMOTRICS}; weaker = lower brow, {_HB}"),
+    Family("rest_palpebral_fissure_height", "eye", "iod_iris", "larger",
+           "palpebral fissure height (mean of 3 upper/lower lid distances)", f"{_EMOTRICS}; weaker = wider fissure, {_HB}"),
+    Family("rest_nasolabial_height", "cheek", "iod_iris", "larger",
+           "alar base / nasolabial points' mean depth below the eye line", f"weaker = sagging side, {_SUNNYBROOK}"),
+    Family("rest_commissure_height", "mouth", "iod_iris", "larger",
+           "oral commissure depth below the eye line", f"{_EMOTRICS}; weaker = drooping corner, {_HB}"),
+    Family("rest_commissure_midline_distance", "mouth", "iod_iris", None,
+           "oral commissure distance from the facial midline", _EMOTRICS),
+)
+#: The rest family of each region.
+REST_FAMILY_OF_REGION: dict[str, str] = {f.region: f.name for f in REST_FAMILIES if f.weaker is not None}
+
+#: The rest family of each region, in :data:`REGIONS` order.
+REGION_FAMILIES: tuple[str, ...] = tuple(REST_FAMILY_OF_REGION[r] for r in REGIONS)
+
+#: Movement families of a video (excursions, canthus frame).
+MOVEMENT_FAMILIES: tuple[Family, ...] = (
+    Family("mov_brow_excursion", "brow", "iod_canthal", "smaller",
+           "robust range (p95) of brow-height change from the neutral posture", _PARRA),
+    Family("mov_palpebral_fissure_excursion", "eye", "iod_canthal", "smaller",
+           "robust range (p95) of fissure-height change from the neutral posture", _PARRA),
+    Family("mov_commissure_excursion", "mouth", "iod_canthal", "smaller",
+           "RMS commissure movement about its mean position (radius of gyration of its trajectory)",
+           "this project (benchmarks/phantom_response.py); weaker = less voluntary movement"),
+)
+FAMILIES: dict[str, Family] = {f.name: f for f in (*REST_FAMILIES, *MOVEMENT_FAMILIES)}
+#: Family names in table order.
+REST_FAMILY_NAMES: tuple[str, ...] = tuple(f.name for f in REST_FAMILIES)
+MOVEMENT_FAMILY_NAMES: tuple[str, ...] = tuple(f.name for f in MOVEMENT_FAMILIES)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """Reporting facts of one protocol task's movement (its geometry is in :mod:`palsyflow.features.tasks`)."""
+
+    task: str
+    region: str
+    unit: str
+    description: str
+    source: str
+
+
+#: The dynamic tasks of the session protocol, in report order.
+TASK_INFO: dict[str, TaskInfo] = {
+    t.task: t
+    for t in (
+        TaskInfo("brow_raise", "brow", "iod_canthal", "brow rise (mean upward displacement of the 5 upper-brow points)", _HB),
+        TaskInfo("eye_closure_gentle", "eye", "fraction", "gentle eye closure fraction 1 - area/area_rest of the eye contour", _EFACE),
+        TaskInfo("eye_closure_full", "eye", "fraction", "full eye closure fraction 1 - area/area_rest of the eye contour", _EFACE),
+        TaskInfo("smile", "mouth", "iod_canthal", "commissure excursion (displacement length of the mouth corner, Manktelow)", _MANKTELOW),
+        TaskInfo("snarl", "cheek", "iod_canthal", "nose wrinkle: mean rise of alar, nasolabial and upper-lip points", _SUNNYBROOK),
+        TaskInfo("pucker", "mouth", "iod_canthal", "lip pucker: mean medial movement of the mouth corner points (outer and inner commissure)", _SUNNYBROOK),
+        TaskInfo("eee", "mouth", "iod_canthal", "lower teeth bared: mean displacement of the commissure and lateral lower lip", _EFACE),
+    )
+}
+DYNAMIC_TASKS: tuple[str, ...] = tuple(TASK_INFO)
+#: Task -> prefix of its House-Brackmann movement columns (cm).
+HB_TASK_COLUMNS: dict[str, str] = {"brow_raise": "hb_brow_cm", "smile": "hb_commissure_cm"}
+
+#: Parra-Dominguez features: ``name -> (kind, definition)``; indices are iBUG-68
+#: (0-based), ``|a-b|`` the Euclidean distance, ``ang(a->b)`` =
+#: ``|atan2(y_b - y_a, x_b - x_a)|`` in degrees, ``mean_y`` over image y. Confirmed in the
+#: authors' code (:mod:`palsyflow.features.parra`; Parra-Dominguez et al. 2021,
+#: doi:10.3390/app11052435).
+PARRA_FEATURES: dict[str, tuple[str, str]] = {
+    "parra_f00": ("angle", "ang(26->17): outer brow ends"),
+    "parra_f01": ("angle", "ang(24->19): brow peaks"),
+    "parra_f02": ("angle", "ang(22->21): inner brow ends"),
+    "parra_f03": ("minmax", "minmax(mean_y 22-26, mean_y 17-21): brow image-y means"),
+    "parra_f04": ("slope", "|y26-y17| / |x26-x17|"),
+    "parra_f05": ("slope", "|y24-y19| / |x24-x19|"),
+    "parra_f06": ("slope", "|y22-y21| / |x22-x21|"),
+    "parra_f07": ("angle", "ang(36->45): outer eye corners"),
+    "parra_f08": ("minmax", "minmax(|39-36|, |45-42|): eye widths"),
+    "parra_f09": ("minmax", "minmax(|36-0|, |16-45|): outer canthus to jaw end"),
+    "parra_f10": ("minmax", "minmax(|36-31|, |45-35|): outer canthus to nostril"),
+    "parra_f11": (
+        "minmax",
+        "minmax((|y37-y41|+|y38-y40|)/2, (|y43-y47|+|y44-y46|)/2): eye opening heights; 0 if both 0",
+    ),
+    "parra_f12": ("minmax", "minmax(|37-41|, |44-46|): lid pair heights"),
+    "parra_f13": ("minmax", "minmax(|38-40|, |43-47|): lid pair heights"),
+    "parra_f14": ("angle", "ang(48->54): mouth corners"),
+    "parra_f15": ("minmax", "minmax(|57-36|, |45-57|): outer canthus to lower-lip middle"),
+    "parra_f16": ("minmax", "minmax(|49-59|, |53-55|): outer lip heights, lateral"),
+    "parra_f17": ("minmax", "minmax(|50-58|, |52-56|): outer lip heights, medial"),
+    "parra_f18": ("maxnorm", "max(|57-48|, |57-54|) / |16-0|: half-mouth to jaw width"),
+    "parra_f19": ("maxnorm", "max(|49-59|, |53-55|) / |54-48|: lateral lip height to mouth width"),
+    "parra_f20": ("maxnorm", "max(|50-58|, |52-56|) / |54-48|: medial lip height to mouth width"),
+    "parra_f21": (
+        "maxnorm",
+        "max(P_a, P_b) / |54-48|: half outer-lip perimeters "
+        "P_a = 48-49-50-51-57-58-59-48, P_b = 51-52-53-54-55-56-57-51",
+    ),
+    "parra_f22": ("angle", "ang(31->35): nostril line"),
+    "parra_f23": ("angle", "ang(30->57): nose tip to lower-lip middle (side-sensitive)"),
+    "parra_f24": ("minmax", "minmax(|31-57|, |35-57|): nostril to lower-lip middle"),
+    "parra_f25": ("maxnorm", "max(|57-19|, |24-57|) / |16-0|: brow peak to lower lip, to jaw width"),
+    "parra_f26": ("maxnorm", "max(|57-20|, |23-57|) / |16-0|: brow to lower lip, to jaw width"),
+    "parra_f27": ("norm", "|8-57| / |16-0|: lower lip to chin, to jaw width"),
+    "parra_f28": ("norm", "|51-33| / |16-0|: nose base to upper lip, to jaw width"),
+}
+_PARRA_UNIT = {"angle": "deg", "minmax": "fraction", "maxnorm": "ratio", "norm": "ratio", "slope": "ratio"}
+
+#: Speech measures: name -> (unit, description, source).
+SPEECH_INFO: dict[str, tuple[str, str, str]] = {
+    "speech_f0_median_hz": ("Hz", "median f0 over voiced frames (pYIN)", _PYIN),
+    "speech_f0_sd_st": ("st", "SD of f0 in semitones re the median", _PYIN),
+    "speech_voiced_fraction": ("fraction", "fraction of frames voiced (pYIN)", _PYIN),
+    "speech_energy_db_mean": ("dBFS", "mean RMS level over speech frames", _DEJONG),
+    "speech_energy_db_sd": ("dB", "SD of RMS level over speech frames", _DEJONG),
+    "speech_rate_hz": ("Hz", "syllable nuclei (energy peaks) per second of speech", _DEJONG),
+    "speech_active_s": ("s", "speech time (frames within speech_active_db dB of the 99th-percentile level)", _DEJONG),
+}
+SPEECH_MEASURES: tuple[str, ...] = tuple(SPEECH_INFO)
+#: Speech measures scored per session: all but the amount of active speech, which
+#: describes the recording rather than the voice.
+SCORED_SPEECH_MEASURES: tuple[str, ...] = tuple(m for m in SPEECH_MEASURES if m != "speech_active_s")
+
+_ASYM_TEXT = "asymmetry abs(L-R) / max(abs(L), abs(R)) of the two sides (0 when both are 0)"
+
+
+def _family_measures(fam: Family, kind: Kind) -> list[Measure]:
+    out = [
+        Measure(f"{fam.name}_{s}", fam.unit, fam.region, s, None, f"{fam.text}, patient's {s}", fam.source, kind, fam.name)
+        for s in SIDES
+    ]
+    out.append(Measure(f"{fam.name}_asym", "fraction", fam.region, None, False, _ASYM_TEXT, _EMOTRICS, kind, fam.name))
+    if fam.weaker is not None:
+        floor = "weaker_min_diff_iod" if kind == "rest" else "movement_weaker_min_diff_iod"
+        out.append(Measure(
+            f"{fam.name}_weaker", "side", fam.region, None, None,
+            f"patient side judged weaker: the one with the {fam.weaker} value, when asym > weaker_min_asym "
+            f"and abs(L-R) > {floor}", fam.source, kind, fam.name,
+        ))
+    return out
+
+
+def _task_measures() -> list[Measure]:
+    out: list[Measure] = []
+    for t in TASK_INFO.values():
+        fam, reg, u, src = f"task_{t.task}", t.region, t.unit, t.source
+        out += [
+            Measure(f"{fam}_left", u, reg, "left", None, f"{t.description}, patient's left", src, "task", fam),
+            Measure(f"{fam}_right", u, reg, "right", None, f"{t.description}, patient's right", src, "task", fam),
+            Measure(f"{fam}_activated", "bool", reg, None, None, "max(left, right) reached the activation threshold", "", "task", fam),
+            Measure(f"{fam}_threshold", u, reg, None, None, "activation threshold: task_activation_factor x landmark (TTA) noise of the movement", "", "task", fam),
+            Measure(f"{fam}_asym", "fraction", reg, None, False, "asymmetry abs(L-R) / max(L, R) of the movement; null when not activated", _EMOTRICS, "task", fam),
+            Measure(f"{fam}_cosine", "cosine", reg, None, True, "cosine similarity of the mirrored left and the right displacement vectors; null when not activated", "", "task", fam),
+            Measure(f"{fam}_weaker", "side", reg, None, None, "patient side judged weaker: the one that moved less (when asym > weaker_min_asym); null when not activated", src, "task", fam),
+            Measure(f"{fam}_eface", "0-100", reg, None, True, "eFACE-style item: 100 x weaker / stronger movement; null when not activated", _EFACE, "task", fam),
+        ]
+    for s in SIDES:
+        out.append(Measure(f"hb_brow_cm_{s}", "cm", "brow", s, None, f"House-Brackmann brow elevation: superior movement of the mid-brow in brow_raise, patient's {s}", _HB, "task", "hb_brow_cm"))
+    for s in SIDES:
+        out.append(Measure(f"hb_commissure_cm_{s}", "cm", "mouth", s, None, f"House-Brackmann lateral commissure excursion in smile, patient's {s}", _HB, "task", "hb_commissure_cm"))
+    out += [
+        Measure("hb_measure_points", "points", "overall", None, True, "House-Brackmann measurement of the weaker side: 1 point per 0.25 cm brow + commissure movement, max 4 each, out of 8 (session only)", _HB, "summary", "hb_measure"),
+        Measure("hb_measure_weaker", "side", "overall", None, None, "side the House-Brackmann measurement was taken on: fewer points (session only)", _HB, "summary", "hb_measure"),
+        Measure("hb_grade_estimate", "grade", "overall", None, False, "ESTIMATE of the House-Brackmann grade (1-6) implied by hb_measure_points, not a clinician grade (session only)", _HB, "summary", "hb_measure"),
+        Measure("eface_static", "0-100", "overall", None, True, "eFACE-style static subscore: mean 100 x (1 - asym) of the rest brow, fissure, nasolabial and commissure heights (session only)", _EFACE, "summary", "eface"),
+        Measure("eface_dynamic", "0-100", "overall", None, True, "eFACE-style dynamic subscore: mean task eFACE item of the activated brow_raise, eye closures, smile, eee (session only)", _EFACE, "summary", "eface"),
+    ]
+    return out
+
+
+def _build_feature_measures() -> tuple[Measure, ...]:
+    ms: list[Measure] = []
+    for fam in REST_FAMILIES:
+        ms += _family_measures(fam, "rest")
+    for fam in MOVEMENT_FAMILIES:
+        ms += _family_measures(fam, "movement")
+    ms += [
+        Measure(name, _PARRA_UNIT.get(kind, "ratio"), "face", None, None,
+                f"Parra-Dominguez 2021 {name.removeprefix('parra_')}: {text.replace('|', '')}; iBUG-68 points (MediaPipe via the 478->68 map), neutral posture",
+                _PARRA, "parra", "parra")
+        for name, (kind, text) in PARRA_FEATURES.items()
+    ]
+    ms += _task_measures()
+    ms += [Measure(n, u, "speech", None, None, d, s, "speech", n) for n, (u, d, s) in SPEECH_INFO.items()]
+    return tuple(ms)
+
+
+#: Every measure column of the feature (per recording) and session tables, in table order.
+FEATURE_MEASURES: tuple[Measure, ...] = _build_feature_measures()
+
+#: Score-table measure of each region's rest symmetry.
+REST_SYMMETRY: dict[str, str] = {r: f"{REST_FAMILY_OF_REGION[r]}_symmetry" for r in REGIONS}
+#: Score-table measure of the video's commissure movement symmetry.
+MOVEMENT_SYMMETRY = "mov_commissure_excursion_symmetry"
+#: The rest composite, the movement composite and the overall index.
+REST_COMPOSITE = "rest_symmetry"
+MOVEMENT_COMPOSITE = "mov_symmetry"
+SYMMETRY_INDEX = "symmetry_index"
+_COMPOSITES = f"Sunnybrook composite ({_SUNNYBROOK}); eFACE ({_EFACE})"
+
+
+def _build_score_measures() -> tuple[Measure, ...]:
+    ms = [
+        Measure(REST_SYMMETRY[r], "0-100", r, None, True, f"100 x (1 - {REST_FAMILY_OF_REGION[r]}_asym), 100 = symmetric", _EMOTRICS, "score", REST_FAMILY_OF_REGION[r])
+        for r in REGIONS
+    ]
+    ms += [
+        Measure(MOVEMENT_SYMMETRY, "0-100", "mouth", None, True, "100 x (1 - mov_commissure_excursion_asym)", _EMOTRICS, "score", "mov_commissure_excursion"),
+        Measure(REST_COMPOSITE, "0-100", "overall", None, True, "mean of the available regional rest symmetries", _COMPOSITES, "score", REST_COMPOSITE),
+        Measure(MOVEMENT_COMPOSITE, "0-100", "overall", None, True, "mean of the available movement symmetries: mov_commissure_excursion_symmetry and eface_dynamic", _COMPOSITES, "score", MOVEMENT_COMPOSITE),
+        Measure(SYMMETRY_INDEX, "0-100", "overall", None, True, "mean of rest_symmetry and mov_symmetry (whichever exist)", _COMPOSITES, "score", SYMMETRY_INDEX),
+    ]
+    ms += [Measure(n, SPEECH_INFO[n][0], "speech", None, None, SPEECH_INFO[n][1], SPEECH_INFO[n][2], "speech", n) for n in SCORED_SPEECH_MEASURES]
+    return tuple(ms)
+
+
+#: Every ``measure`` of the score table, in score-table order.
+SCORE_MEASURES: tuple[Measure, ...] = _build_score_measures()
+
+FEATURE_BY_NAME: dict[str, Measure] = {m.name: m for m in FEATURE_MEASURES}
+SCORE_BY_NAME: dict[str, Measure] = {m.name: m for m in SCORE_MEASURES}
+#: Feature/session-table measure column names, in table order.
+MEASURE_COLUMNS: tuple[str, ...] = tuple(m.name for m in FEATURE_MEASURES)

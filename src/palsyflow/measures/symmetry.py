@@ -1,0 +1,184 @@
+"""Score-table measures of a session, derived from its session-table row.
+
+:func:`session_measures` turns the session table (one row per site/subject/session,
+:data:`palsyflow.measures.registry.MEASURE_COLUMNS`) into the clinician-facing measures of
+:data:`palsyflow.measures.registry.SCORE_MEASURES`: a 0-100 symmetry per region at rest,
+the commissure movement symmetry, the rest and movement composites, the overall
+``symmetry_index``, the weaker side per measure and overall, and the speech measures.
+
+Symmetry is ``100 * (1 - a)`` with the asymmetry ``a`` of
+:mod:`palsyflow.measures.asymmetry`. The weaker sides are the session table's
+``*_weaker`` columns (one rule, :func:`palsyflow.measures.session.weaker_of_family`);
+nothing here re-derives a side from left/right values with another rule.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from palsyflow.conventions import SIDES
+from palsyflow.measures.asymmetry import asymmetry_expr
+from palsyflow.measures.registry import (
+    MOVEMENT_COMPOSITE,
+    MOVEMENT_SYMMETRY,
+    REGIONS,
+    REST_COMPOSITE,
+    REST_FAMILY_OF_REGION,
+    REST_SYMMETRY,
+    SCORED_SPEECH_MEASURES,
+    SYMMETRY_INDEX,
+)
+
+#: Identification columns that lead every row of :func:`session_measures`.
+ID_COLUMNS: tuple[str, ...] = ("site", "subject", "session", "session_date")
+#: Per-session context carried along (labels for training, phantom flag).
+CONTEXT_COLUMNS: tuple[str, ...] = ("healthy", "hb_grade", "simulated")
+
+_MOV_FAMILY = "mov_commissure_excursion"
+#: Column of :func:`session_measures` carrying the weaker side of each score measure.
+WEAKER_COLUMN: dict[str, str] = {
+    **{REST_SYMMETRY[r]: f"{REST_FAMILY_OF_REGION[r]}_weaker" for r in REGIONS},
+    MOVEMENT_SYMMETRY: f"{_MOV_FAMILY}_weaker",
+    REST_COMPOSITE: "rest_weaker",
+    MOVEMENT_COMPOSITE: "mov_weaker",
+    SYMMETRY_INDEX: "weaker_side",
+}
+
+
+def num(df: pl.DataFrame, col: str) -> pl.Expr:
+    """``col`` as Float64 with NaN -> null, or an all-null column when absent."""
+    if col in df.columns:
+        return pl.col(col).cast(pl.Float64).fill_nan(None)
+    return pl.lit(None, dtype=pl.Float64)
+
+
+def side(df: pl.DataFrame, col: str) -> pl.Expr:
+    """A side column normalised to "left"/"right"/null (all null when absent)."""
+    if col not in df.columns:
+        return pl.lit(None, dtype=pl.Utf8)
+    s = pl.col(col).cast(pl.Utf8).str.to_lowercase()
+    return pl.when(s.is_in(list(SIDES))).then(s).otherwise(None)
+
+
+def _family_asym(df: pl.DataFrame, fam: str) -> pl.Expr:
+    """``{fam}_asym``, or computed from the two sides when that is null."""
+    computed = asymmetry_expr(num(df, f"{fam}_left"), num(df, f"{fam}_right"))
+    return pl.coalesce(num(df, f"{fam}_asym"), computed).clip(0.0, 1.0)
+
+
+def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
+    """Derive the score-table measures of every session.
+
+    Parameters
+    ----------
+    session_table : polars.DataFrame, shape (n_sessions, ...)
+        One row per (site, subject, session). ``site, subject, session`` (``YYYYMMDD``)
+        are required; ``session_date`` is parsed from ``session`` when absent or null.
+        Per region: the rest family's ``_left``, ``_right`` (``iod_iris``), ``_asym``,
+        ``_weaker``; optionally ``mov_commissure_excursion_*``, ``eface_dynamic``,
+        ``hb_measure_weaker`` and the speech columns. Any measure column may be null or
+        absent; it then yields nulls, never an error.
+
+    Returns
+    -------
+    polars.DataFrame, shape (n_sessions, ...)
+        :data:`ID_COLUMNS`, :data:`CONTEXT_COLUMNS`, then
+
+        - ``<rest family>_symmetry`` = ``100 * (1 - asym)`` per region (0-100); when
+          the stored asymmetry is null but both sides are present it is computed from
+          them (:func:`~palsyflow.measures.asymmetry.asymmetry_expr`).
+        - ``mov_commissure_excursion_symmetry`` likewise (only when the table has
+          ``mov_commissure_excursion_*`` columns).
+        - ``rest_symmetry``: mean of the available regional rest symmetries.
+        - ``mov_symmetry``: mean of the available movement symmetries: the commissure
+          excursion of a video and the eFACE-style dynamic subscore of the task photos
+          (``eface_dynamic``, 100 x weaker / stronger movement).
+        - ``symmetry_index``: mean of ``rest_symmetry`` and ``mov_symmetry``
+          (whichever exist). Rest and movement are kept as separate components, as in
+          the Sunnybrook composite (Ross et al. 1996, doi:10.1016/S0194-5998(96)70206-1)
+          and eFACE (Banks et al. 2015, doi:10.1097/PRS.0000000000001447), because a
+          palsy shows in movement more than at rest.
+        - weaker sides (:data:`WEAKER_COLUMN`): ``<family>_weaker`` passed through;
+          ``rest_weaker``: each region whose weaker side is set casts one vote, the side
+          with more votes wins, a tie is broken by the larger summed ``|L - R|`` of the
+          voting regions, no votes or an exact tie give null; ``mov_weaker``: the
+          commissure excursion's weaker side, else the House-Brackmann measurement
+          side (``hb_measure_weaker``); ``weaker_side``: ``mov_weaker`` when known,
+          else ``rest_weaker``.
+        - the speech measures of
+          :data:`~palsyflow.measures.registry.SCORED_SPEECH_MEASURES` (Float64, NaN -> null).
+
+    Raises
+    ------
+    KeyError
+        If ``site``, ``subject`` or ``session`` is missing.
+    ValueError
+        If a (site, subject, session) occurs more than once.
+    """
+    missing = [c for c in ("site", "subject", "session") if c not in session_table.columns]
+    if missing:
+        raise KeyError(f"session table lacks the id columns {missing}")
+    df = session_table
+    if df.height and df.select(pl.struct("site", "subject", "session").is_duplicated().any()).item():
+        raise ValueError("session table has more than one row for some (site, subject, session)")
+
+    parsed = pl.col("session").cast(pl.Utf8).str.strptime(pl.Date, "%Y%m%d", strict=False)
+    date = pl.coalesce(pl.col("session_date").cast(pl.Date), parsed) if "session_date" in df.columns else parsed
+    ids = [
+        pl.col("site").cast(pl.Utf8),
+        pl.col("subject").cast(pl.Utf8),
+        pl.col("session").cast(pl.Utf8),
+        date.alias("session_date"),
+        (pl.col("healthy").cast(pl.Boolean) if "healthy" in df.columns else pl.lit(None, dtype=pl.Boolean)).alias("healthy"),
+        (pl.col("hb_grade").cast(pl.Int8) if "hb_grade" in df.columns else pl.lit(None, dtype=pl.Int8)).alias("hb_grade"),
+        (pl.col("simulated").cast(pl.Boolean) if "simulated" in df.columns else pl.lit(False)).alias("simulated"),
+    ]
+    rest_fams = [REST_FAMILY_OF_REGION[r] for r in REGIONS]
+    rest_sym = [REST_SYMMETRY[r] for r in REGIONS]
+    sym = [(100.0 * (1.0 - _family_asym(df, f))).alias(REST_SYMMETRY[r]) for r, f in zip(REGIONS, rest_fams)]
+    sym.append((100.0 * (1.0 - _family_asym(df, _MOV_FAMILY))).alias(MOVEMENT_SYMMETRY))
+    weaker = [side(df, f"{f}_weaker").alias(f"{f}_weaker") for f in rest_fams]
+    weaker.append(side(df, f"{_MOV_FAMILY}_weaker").alias(f"{_MOV_FAMILY}_weaker"))
+
+    votes: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
+    weights: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
+    for f in rest_fams:
+        diff = (num(df, f"{f}_left") - num(df, f"{f}_right")).abs()
+        for s in SIDES:
+            v = (side(df, f"{f}_weaker") == s).fill_null(False)
+            votes[s].append(v.cast(pl.Int32))
+            weights[s].append(pl.when(v).then(diff.fill_null(0.0)).otherwise(0.0))
+    n_left, n_right = pl.sum_horizontal(votes["left"]), pl.sum_horizontal(votes["right"])
+    w_left, w_right = pl.sum_horizontal(weights["left"]), pl.sum_horizontal(weights["right"])
+    overall = (
+        pl.when(n_left > n_right).then(pl.lit("left"))
+        .when(n_right > n_left).then(pl.lit("right"))
+        .when((n_left > 0) & (w_left > w_right)).then(pl.lit("left"))
+        .when((n_left > 0) & (w_right > w_left)).then(pl.lit("right"))
+        .otherwise(pl.lit(None, dtype=pl.Utf8))
+        .alias("rest_weaker")
+    )
+    hb_side = side(df, "hb_measure_weaker")
+    speech = [num(df, m).alias(m) for m in SCORED_SPEECH_MEASURES]
+    has_excursion = any(c.startswith(f"{_MOV_FAMILY}_") for c in df.columns)
+    eface_dyn = num(df, "eface_dynamic").alias("_eface_dynamic")
+    out = df.select(ids + sym + weaker + [overall] + speech + [eface_dyn, hb_side.alias("_hb_weaker")])
+    movement_side = pl.coalesce(f"{_MOV_FAMILY}_weaker", "_hb_weaker") if has_excursion else pl.col("_hb_weaker")
+    out = out.with_columns(movement_side.cast(pl.Utf8).alias("mov_weaker"))
+    return out.with_columns(
+        pl.mean_horizontal(rest_sym).alias(REST_COMPOSITE),
+        pl.mean_horizontal(([MOVEMENT_SYMMETRY] if has_excursion else []) + ["_eface_dynamic"]).alias(MOVEMENT_COMPOSITE),
+    ).with_columns(
+        pl.mean_horizontal([REST_COMPOSITE, MOVEMENT_COMPOSITE]).alias(SYMMETRY_INDEX),
+        pl.coalesce("mov_weaker", "rest_weaker").alias("weaker_side"),
+    ).select(
+        list(ID_COLUMNS)
+        + list(CONTEXT_COLUMNS)
+        + rest_sym
+        + ([MOVEMENT_SYMMETRY] if has_excursion else [])
+        + [REST_COMPOSITE, MOVEMENT_COMPOSITE, SYMMETRY_INDEX]
+        + [f"{f}_weaker" for f in rest_fams]
+        + ([f"{_MOV_FAMILY}_weaker"] if has_excursion else [])
+        + ["rest_weaker", "mov_weaker", "weaker_side"]
+        + list(SCORED_SPEECH_MEASURES)
+    )
