@@ -24,12 +24,24 @@ from pathlib import Path
 
 import polars as pl
 
+from palsyflow.measures.registry import REST_SYMMETRY
+
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["site", "subject", "session", "measure"]
 NUMERIC = ["value", "z", "percentile", "change_since_first"]
 
 
-def compare(before: pl.DataFrame, after: pl.DataFrame, renames: dict[str, str], tol: float) -> tuple[pl.DataFrame, list[str]]:
+#: Per-region rest symmetry measures: the ones whose weaker side may become null.
+REST_REGION_MEASURES = tuple(REST_SYMMETRY.values())
+
+
+def compare(
+    before: pl.DataFrame,
+    after: pl.DataFrame,
+    renames: dict[str, str],
+    tol: float,
+    may_unname: tuple[str, ...] = (),
+) -> tuple[pl.DataFrame, list[str]]:
     """Per-measure differences between two score tables.
 
     Parameters
@@ -41,14 +53,17 @@ def compare(before: pl.DataFrame, after: pl.DataFrame, renames: dict[str, str], 
         Old measure name -> new name, applied to ``before``.
     tol : float
         Largest absolute difference accepted, in each measure's own unit.
+    may_unname : tuple of str
+        Measures (new names) whose weaker side may go from named to null.
 
     Returns
     -------
     table : polars.DataFrame
-        One row per measure: ``n``, ``max_abs_<col>`` for each numeric column and
-        ``weaker_side_mismatches``.
+        One row per measure: ``n``, ``max_abs_<col>`` for each numeric column, and the
+        counts ``unnamed`` (side -> null), ``named`` (null -> side), ``flipped``.
     problems : list of str
-        One sentence per difference beyond ``tol``, missing row or weaker-side mismatch.
+        One sentence per difference beyond ``tol``, missing row or weaker-side change not
+        allowed.
     """
     before = before.with_columns(pl.col("session").cast(pl.Utf8), pl.col("measure").replace(renames))
     after = after.with_columns(pl.col("session").cast(pl.Utf8))
@@ -67,26 +82,38 @@ def compare(before: pl.DataFrame, after: pl.DataFrame, renames: dict[str, str], 
         one_null = pl.col(c).is_null() ^ pl.col(f"{c}_after").is_null()
         j = j.with_columns(pl.when(both_null).then(0.0).when(one_null).then(float("inf")).otherwise(diff).alias(f"d_{c}"))
         aggs.append(pl.col(f"d_{c}").max().alias(f"max_abs_{c}"))
-    side_differs = pl.col("weaker_side").fill_null("-") != pl.col("weaker_side_after").fill_null("-")
-    aggs.append(side_differs.sum().alias("weaker_side_mismatches"))
+    old, new = pl.col("weaker_side"), pl.col("weaker_side_after")
+    aggs += [
+        (old.is_not_null() & new.is_null()).sum().alias("unnamed"),
+        (old.is_null() & new.is_not_null()).sum().alias("named"),
+        (old.is_not_null() & new.is_not_null() & (old != new)).sum().alias("flipped"),
+    ]
     table = j.group_by("measure").agg(aggs).sort("measure")
     for row in table.iter_rows(named=True):
         worst = max(row[f"max_abs_{c}"] or 0.0 for c in NUMERIC)
-        if worst > tol or row["weaker_side_mismatches"]:
-            problems.append(f"{row['measure']}: max abs difference {worst:g}, weaker side differs in {row['weaker_side_mismatches']} sessions")
+        if worst > tol:
+            problems.append(f"{row['measure']}: max abs difference {worst:g}")
+        if row["flipped"] or row["named"]:
+            problems.append(f"{row['measure']}: weaker side flipped in {row['flipped']}, newly named in {row['named']} sessions")
+        if row["unnamed"] and row["measure"] not in may_unname:
+            problems.append(f"{row['measure']}: weaker side no longer named in {row['unnamed']} sessions")
     return table, problems
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--before", type=Path, default=ROOT / "benchmarks/results/baseline/demo_scores_before_issue8.csv")
+    ap.add_argument("--before", type=Path, default=ROOT / "tests/data/issue8_before/scores.parquet")
     ap.add_argument("--after", type=Path, default=ROOT / "data/scores/scores.parquet")
     ap.add_argument("--renames", type=Path, default=ROOT / "tests/data/issue8_renames.json")
     ap.add_argument("--tol", type=float, default=1e-9)
+    ap.add_argument("--may-unname", nargs="*", default=list(REST_REGION_MEASURES), help="measures whose weaker side may become null")
     args = ap.parse_args(argv)
     renames = json.loads(args.renames.read_text()).get("scores", {}) if args.renames.exists() else {}
-    before = pl.read_csv(args.before, schema_overrides={"session": pl.Utf8})
-    table, problems = compare(before, pl.read_parquet(args.after), renames, args.tol)
+    if args.before.suffix == ".csv":
+        before = pl.read_csv(args.before, schema_overrides={"session": pl.Utf8})
+    else:
+        before = pl.read_parquet(args.before)
+    table, problems = compare(before, pl.read_parquet(args.after), renames, args.tol, tuple(args.may_unname))
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200):
         print(table)
     for p in problems:

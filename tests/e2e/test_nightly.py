@@ -125,3 +125,35 @@ def test_second_run_redoes_nothing(nightly_runs):
     assert second["features"]["processed"] == 0
     assert second["report"]["processed"] == 0
     assert sum(r["processed"] for r in second["ingest"]) == 0
+
+
+def test_scores_equal_those_saved_before_issue8(nightly_runs):
+    """Issue 8 moved every measure definition; this project's scores must not move.
+
+    ``baseline/scores_before_issue8.csv`` was written by this same project on commit
+    9613b69, before the refactor; measures renamed since are mapped through
+    ``tests/data/issue8_renames.json``. Values, z, percentiles and changes are equal; a
+    weaker side never flips and is never newly named; only a rest region's side may become
+    unnamed (the rest noise floor, which the overall vote already applied, now applies to
+    every rest measure).
+    """
+    from palsyflow.measures.registry import REST_SYMMETRY
+
+    root, _, _ = nightly_runs
+    here = Path(__file__).resolve().parent
+    renames = json.loads((here.parent / "data" / "issue8_renames.json").read_text())["scores"]
+    before = pl.read_csv(here / "baseline" / "scores_before_issue8.csv", schema_overrides={"session": pl.Utf8})
+    before = before.with_columns(pl.col("measure").replace(renames))
+    after = pl.read_parquet(root / "data" / "scores" / "scores.parquet")
+    keys = ["site", "subject", "session", "measure"]
+    assert sorted(before.select(keys).rows()) == sorted(after.select(keys).rows())
+    j = before.join(after, on=keys, suffix="_after")
+    for col in ("value", "z", "percentile", "change_since_first"):
+        a, b = j[col].cast(pl.Float64), j[f"{col}_after"].cast(pl.Float64)
+        assert (a.is_null() == b.is_null()).all(), col
+        assert ((a - b).abs().fill_null(0.0) < 1e-9).all(), (col, (a - b).abs().max())
+    old, new = j["weaker_side"], j["weaker_side_after"]
+    assert not (old.is_not_null() & new.is_not_null() & (old != new)).any(), "a weaker side flipped"
+    assert not (old.is_null() & new.is_not_null()).any(), "a weaker side is newly named"
+    unnamed = j.filter(old.is_not_null() & new.is_null())["measure"].unique().to_list()
+    assert set(unnamed) <= set(REST_SYMMETRY.values()), unnamed
