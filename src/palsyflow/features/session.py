@@ -43,6 +43,7 @@ from palsyflow.ingest.tasks import canonical_task
 from palsyflow.measures.registry import MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
 from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
+from palsyflow.landmarks import extract_landmarks
 
 __all__ = ["measure_results", "measure_session"]
 
@@ -171,8 +172,6 @@ def measure_session(
     palsyflow.landmarks.LandmarkError
         A file cannot be decoded.
     """
-    from palsyflow.landmarks import extract_landmarks
-
     ingest = ingest_params or IngestParams()
     lp = (landmark_params or LandmarkParams()).model_copy(update={"backend": backend})
     results: dict[str, Any] = {}

@@ -20,7 +20,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from palsyflow.atomic import atomic_write_text
+from palsyflow.config import LandmarkParams
 from palsyflow.conventions import Side
+from palsyflow.phantom.simulate import simulate_weakness, track_video
 
 __all__ = ["SimSession", "SESSIONS", "build_cohort", "main"]
 
@@ -45,7 +48,6 @@ class SimSession:
         A rough House-Brackmann grade a clinician might expect for this weakness; only
         written to ``notes`` (labelled as an estimate), never to ``hb_grade``.
     """
-
     subject: str
     date: str
     clip: str
@@ -165,10 +167,6 @@ def build_cohort(
     FileNotFoundError
         A clip or the model is missing.
     """
-    from palsyflow.atomic import atomic_write_text
-    from palsyflow.config import LandmarkParams
-    from palsyflow.phantom.simulate import simulate_weakness, track_video
-
     grid_dir, out_dir, model_path = Path(grid_dir), Path(out_dir), Path(model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = LandmarkParams(tta_copies=1)

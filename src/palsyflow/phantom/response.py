@@ -31,6 +31,12 @@ import numpy as np
 
 from palsyflow.config import FeatureParams, LandmarkParams
 from palsyflow.conventions import SIDES, Side
+from palsyflow.features.regional import recording_measures
+from palsyflow.features.tasks import make_pose, task_measure
+from palsyflow.landmarks import extract_landmarks
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.phantom.simulate import PhantomError, detect_photo, simulate_weakness, track_video
+from palsyflow.phantom.warp import warp_frame
 
 __all__ = ["FRACTIONS", "photo_sweep", "video_sweep", "summarise", "signed_asymmetry"]
 
@@ -110,11 +116,6 @@ def photo_sweep(
     palsyflow.phantom.PhantomError
         No face in the rest or task photo.
     """
-    from palsyflow.features.tasks import make_pose, task_measure
-    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
-    from palsyflow.phantom.simulate import PhantomError, detect_photo
-    from palsyflow.phantom.warp import warp_frame
-
     p = _lm_params(params)
     rgb0, pts0 = detect_photo(rest, model_path, p)
     rgb, pts = detect_photo(task_photo, model_path, p)
@@ -185,10 +186,6 @@ def video_sweep(
         Rows as :func:`photo_sweep`; ``activated`` is True when both excursions exist;
         ``threshold`` is None (regional measures have no activation gate).
     """
-    from palsyflow.features.regional import recording_measures
-    from palsyflow.landmarks import extract_landmarks
-    from palsyflow.phantom.simulate import simulate_weakness, track_video
-
     p = _lm_params(params)
     tracks = track_video(src, model_path, p)
     rows: list[dict] = []

@@ -31,8 +31,15 @@ from typing import Literal
 
 import numpy as np
 
+from palsyflow import __version__
+from palsyflow.atomic import atomic_write_bytes, atomic_write_text
 from palsyflow.config import IngestParams, LandmarkParams
 from palsyflow.conventions import Side
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.landmarks.keyframes import select_keyframes
+from palsyflow.landmarks.media import read_photo
+from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS
+from palsyflow.landmarks.smoothing import smooth_points
 from palsyflow.phantom.warp import Blend, warp_frame
 
 __all__ = ["PhantomError", "PhantomInfo", "simulate_weakness", "sidecar_path", "detect_photo", "track_video"]
@@ -52,7 +59,6 @@ class PhantomError(RuntimeError):
 @dataclass(frozen=True)
 class PhantomInfo:
     """What :func:`simulate_weakness` did (also the sidecar's content, see :meth:`as_dict`)."""
-
     source: str
     rest: str | None
     kind: Literal["photo", "video"]
@@ -68,7 +74,6 @@ class PhantomInfo:
 
     def as_dict(self) -> dict:
         """JSON-serialisable sidecar record (``simulated`` is always True)."""
-        from palsyflow import __version__
 
         return {
             "simulated": True,
@@ -133,9 +138,6 @@ def detect_photo(path: Path, model_path: Path, params: LandmarkParams | None = N
     palsyflow.landmarks.LandmarkError
         If the photo cannot be read.
     """
-    from palsyflow.landmarks.media import read_photo
-    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
-
     rgb = read_photo(Path(path))
     with MediaPipeLandmarker(Path(model_path), "image", _params(params)) as lm:
         pts = lm.detect(rgb).points
@@ -234,8 +236,6 @@ def simulate_weakness(
             src, out, side, float(fraction), model_path, params, blend, falloff, droop, video_bitrate, tracks
         )
     if sidecar:
-        from palsyflow.atomic import atomic_write_text
-
         atomic_write_text(sidecar_path(out), json.dumps(info.as_dict(), indent=2) + "\n")
     return out
 
@@ -255,8 +255,6 @@ def _simulate_photo(src, out, side, fraction, model_path, rest, params, blend, f
     ok, buf = cv2.imencode(out.suffix, bgr, flags)
     if not ok:
         raise ValueError(f"{out}: cv2 cannot encode {out.suffix!r}")
-    from palsyflow.atomic import atomic_write_bytes
-
     atomic_write_bytes(out, buf.tobytes())
     return PhantomInfo(
         source=src.name, rest=None if rest is None else Path(rest).name, kind="photo", side=side,
@@ -296,9 +294,6 @@ def track_video(src: Path, model_path: Path, params: LandmarkParams | None = Non
     """
     import av
 
-    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
-    from palsyflow.landmarks.smoothing import smooth_points
-    from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS
 
     params = _params(params)
     model_path = Path(model_path)
@@ -333,7 +328,6 @@ def _frame_at(src: Path, index: int) -> np.ndarray:
 
 
 def _simulate_video(src, out, side, fraction, model_path, params, blend, falloff, droop, bitrate, tracks) -> PhantomInfo:
-    from palsyflow.landmarks.keyframes import select_keyframes
 
     p = _params(params)
     points, fps = tracks if tracks is not None else track_video(src, model_path, p)
