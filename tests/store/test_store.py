@@ -432,7 +432,7 @@ def test_downgrade_to_base_and_back(engine):
 
 def test_registry_keys_are_recording_paths_for_every_protocol_task(engine):
     from palsyflow.conventions import TASKS
-    from palsyflow.paths import RecordingPath, to_label
+    from palsyflow.paths import RecordingPath, task_label
 
     with session_scope(engine) as db:
         ses = make_session(db)
@@ -442,7 +442,7 @@ def test_registry_keys_are_recording_paths_for_every_protocol_task(engine):
         assert len(infos) == len(TASKS)
         for info in infos:
             rp = RecordingPath.from_key(info.key)  # the old `task-brow_raise` keys did not parse
-            assert (rp.site, rp.subject, rp.session, rp.task) == (info.site, info.subject, info.session, to_label(info.task))
+            assert (rp.site, rp.subject, rp.session, rp.task) == (info.site, info.subject, info.session, task_label(info.task))
         with pytest.raises(repo.RecordingConflict) as conflict:
             repo.register_recording(db, ses, "brow_raise", "video", sha("x"), "raw/x.mp4", "x.mp4", {})
         assert conflict.value.key == "site-A_sub-P01_ses-20250102_task-browraise"
