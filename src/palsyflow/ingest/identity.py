@@ -18,7 +18,9 @@ Rules
 * A new session dated before the subject's latest stored session is refused (a date
   typo would otherwise become the subject's first visit, the baseline of every
   change score) unless ``ingest.allow_earlier_sessions`` is set. Sessions already
-  stored are not re-judged, so ingesting a drop again changes nothing.
+  stored are not re-judged, so ingesting a drop again changes nothing. The rows of one
+  drop are registered in manifest order, so a row is also judged against the sessions
+  its earlier rows stored.
 """
 
 from __future__ import annotations

@@ -152,12 +152,14 @@ def get_or_create_subject(
     site: Site | str,
     label: str,
     healthy: bool | None = None,
-    simulated: bool = False,
+    simulated: bool | None = False,
 ) -> Subject:
     """The subject ``label`` of ``site``, created if absent.
 
     An existing subject keeps its values, except that a ``healthy`` still unknown
-    (``None``) is filled in when given.
+    (``None``) is filled in when given. Contradicting flags are not an error here:
+    ingest refuses them before registering (:func:`subject_facts`,
+    :func:`palsyflow.ingest.identity.subject_fact_conflicts`).
 
     Parameters
     ----------
@@ -168,8 +170,9 @@ def get_or_create_subject(
         Alphanumeric subject label, unique within the site.
     healthy : bool or None, optional
         Healthy control (``True``), patient (``False``) or unknown (``None``).
-    simulated : bool, optional
-        Phantom subject with synthetically weakened recordings (set at creation).
+    simulated : bool or None, optional
+        Phantom subject with synthetically weakened recordings (set at creation;
+        ``None``, not said, is stored as false).
 
     Returns
     -------
