@@ -61,7 +61,12 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class ManifestError(ValueError):
-    """The manifest as a whole cannot be read (missing, unreadable, missing a column)."""
+    """The manifest as a whole cannot be read; the message is one sentence naming it and the problem.
+
+    Raised for a manifest that is missing, a symbolic link, empty, not UTF-8, delimited
+    by something other than commas, lacking a required column, naming a column twice,
+    or with broken quoting (:func:`read_manifest`).
+    """
 
 
 @dataclass(frozen=True)
