@@ -6,7 +6,8 @@ contradict it (``identity-healthy-conflict``, ``identity-simulated-conflict``: r
 the manifest reader against the earlier row), reuse its bytes
 (``identity-same-content``: refused at ingest against the registered recording) or
 predate it (``identity-earlier-session``: refused at ingest because IDBASE1's session
-2026-02-01 is already stored when its row comes). The runner ingests the drop once, in
+2026-02-01 is already stored when its row comes) or spell it in lower case
+(``identity-label-case``: refused at ingest against the stored label). The runner ingests the drop once, in
 manifest order, so these hold as long as the kinds' rows keep this list's order.
 
 Every item is a copy of a GRID clip from the end of ``Sources.other_videos``, renamed
@@ -72,6 +73,11 @@ def _simulated_conflict(drop: Path, src: Sources) -> list[Row]:
     return [_row(BASE_SUBJECT, "2026-02-03", "rest", name, "", "yes")]
 
 
+def _case_variant(drop: Path, src: Sources) -> list[Row]:
+    name = _copy(src.other_videos[-3], drop, "identity-label-case.mpg")
+    return [_row(BASE_SUBJECT.lower(), "2026-02-04", "rest", name, "yes", "no", "the baseline subject typed in lower case")]
+
+
 def _same_content(drop: Path, src: Sources) -> list[Row]:
     name = _copy(src.other_videos[-1], drop, "identity-same-content.mpg")  # the baseline's bytes
     return [_row("IDBASE2", BASE_DATE, "rest", name, "yes", "no", "another person, the same recording")]
@@ -119,6 +125,7 @@ KINDS: list[Kind] = [
     _label("identity-label-space", "B 29"),
     _label("identity-label-non-ascii", "\u00d130-Jos\u00e9"),
     _label("identity-label-path", "B28/../../x"),
+    Kind("identity-label-case", _case_variant, "refused", rule="only in letter case"),
     Kind("identity-healthy-conflict", _healthy_conflict, "refused", rule="one healthy flag"),
     Kind("identity-simulated-conflict", _simulated_conflict, "refused", rule="one simulated flag"),
     Kind("identity-same-content", _same_content, "refused", rule="the same recording"),

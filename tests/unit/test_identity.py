@@ -268,3 +268,20 @@ def test_bad_site_label_is_one_sentence_not_a_traceback(tmp_path, clips):
     assert "site 'no-where' is not a valid label" in total.failures[0]["reason"]
     assert set(read_registry(project)["subject"]) == {"N01"}
     export_registry(project)
+
+
+def test_a_label_differing_only_in_case_is_refused(tmp_path, clips):
+    """``n01`` beside ``N01`` would be a second person (and collide on a case-insensitive file system)."""
+    project = _project(tmp_path)
+    drop = _drop(
+        project,
+        "north",
+        "d1",
+        ["N01,2026-01-14,rest,a.mpg,,yes,,", "n01,2026-02-14,rest,b.mpg,,yes,,", "N01,2026-02-15,rest,c.mpg,,,,"],
+        {"a.mpg": clips[0], "b.mpg": clips[1], "c.mpg": clips[2]},
+    )
+    r = ingest_drop(project, "north", drop)
+    assert r.processed == 2
+    (reason,) = _reasons(r)
+    assert reason.startswith("manifest.csv line 3: subject n01 differs from subject N01 of this site only in letter case")
+    assert set(_subjects(project)) == {("north", "N01")}

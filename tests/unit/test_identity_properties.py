@@ -159,3 +159,11 @@ def test_only_a_new_earlier_session_is_refused(day, stored_days, allow):
     got = session_order_problem("N01", label, day, stored, allow)
     refused = not allow and label not in {s for s, _ in stored} and day < max(stored_days)
     assert bool(got) == refused
+
+
+@given(labels, st.lists(labels, max_size=5))
+def test_case_variants_are_refused_exact_labels_not(subject, known):
+    from palsyflow.ingest.identity import case_variant_problem
+
+    got = case_variant_problem(subject, known)
+    assert bool(got) == (subject not in known and any(k.lower() == subject.lower() for k in known))

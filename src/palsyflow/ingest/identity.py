@@ -15,6 +15,10 @@ Rules
   session (a video for ``rest`` and ``speech``) is fine. A refusal names the other
   subject and session only when it is of the same site; another site's labels are
   never shown ("another site").
+* A new subject label that differs from a stored one of the same site only in letter
+  case (``n01`` beside ``N01``) is refused: labels are case-sensitive (BIDS), so it
+  would silently become a second person, and the two raw folders collide on a
+  case-insensitive file system.
 * A new session dated before the subject's latest stored session is refused (a date
   typo would otherwise become the subject's first visit, the baseline of every
   change score) unless ``ingest.allow_earlier_sessions`` is set. Sessions already
@@ -148,4 +152,33 @@ def session_order_problem(
         f"session {session} of subject {subject} is dated before its latest stored session "
         f"{latest_label} ({latest.isoformat()}); a date typo? correct the date, or set "
         "ingest.allow_earlier_sessions: true in params.yaml to add an earlier visit"
+    ]
+
+
+def case_variant_problem(subject: str, known: Iterable[str]) -> list[str]:
+    """Refusal for a new subject label equal to a known one of the site but for letter case.
+
+    Parameters
+    ----------
+    subject : str
+        The row's subject label.
+    known : iterable of str
+        The site's stored subject labels.
+
+    Returns
+    -------
+    list of str
+        Empty when ``subject`` is itself known or no known label matches it
+        case-insensitively.
+    """
+    known = list(known)
+    if subject in known:
+        return []
+    twins = sorted(k for k in known if k.lower() == subject.lower())
+    if not twins:
+        return []
+    return [
+        f"subject {subject} differs from subject {twins[0]} of this site only in letter case; labels are "
+        f"case-sensitive, so it would be a second person: write {twins[0]} if it is the same person, "
+        "or choose a label that differs in more than case"
     ]

@@ -15,7 +15,12 @@ from pathlib import Path
 import polars as pl
 
 from palsyflow.atomic import atomic_write_parquet
-from palsyflow.ingest.identity import content_conflict, session_order_problem, subject_fact_conflicts
+from palsyflow.ingest.identity import (
+    case_variant_problem,
+    content_conflict,
+    session_order_problem,
+    subject_fact_conflicts,
+)
 from palsyflow.ingest.manifest import ManifestError, at_line
 from palsyflow.ingest.plan import ImmutableRawError, IngestItem, SourceChangedError, copy_in, plan_ingest, quarantine
 from palsyflow.paths import InvalidLabelError, check_label
@@ -114,9 +119,10 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
 
     Bad files go to quarantine (``quarantine/site-<s>/``) with their reason, in the
     store too; the rest of the drop goes on. Before a file is copied in, its row is
-    checked against what the store knows (:func:`identity_problems`): conflicting
-    subject flags, the same content under another session or site, a new session
-    dated before the subject's latest one. Ingesting the same drop again changes
+    checked against what the store knows (:func:`identity_problems`): a subject label
+    differing from a stored one only in case, conflicting subject flags, the same
+    content under another session or site, a new session dated before the subject's
+    latest one. Ingesting the same drop again changes
     nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
     writer: it names each file with :meth:`palsyflow.paths.RecordingPath.raw` under the
     catalog's ``raw`` root.
@@ -195,7 +201,8 @@ def identity_problems(project: Project, site: str, item: IngestItem) -> list[str
     Returns
     -------
     list of str
-        Sentences from :func:`palsyflow.ingest.identity.subject_fact_conflicts`,
+        Sentences from :func:`palsyflow.ingest.identity.case_variant_problem`,
+        :func:`~palsyflow.ingest.identity.subject_fact_conflicts`,
         :func:`~palsyflow.ingest.identity.session_order_problem` and
         :func:`~palsyflow.ingest.identity.content_conflict`, without the line prefix.
     """
@@ -203,10 +210,12 @@ def identity_problems(project: Project, site: str, item: IngestItem) -> list[str
     with session_scope(project.engine) as db:
         facts = repo.subject_facts(db, site, row.subject)
         uses = [(u.site, u.subject, u.session, u.task) for u in repo.content_uses(db, item.sha256)]
+        known = repo.subject_labels(db, site) if facts is None else [row.subject]
     given = {"healthy": row.healthy, "simulated": row.simulated}
     stored = {"healthy": facts.healthy, "simulated": facts.simulated} if facts else None
     allow_earlier = project.params.ingest.allow_earlier_sessions
     return [
+        *case_variant_problem(row.subject, known),
         *subject_fact_conflicts(row.subject, given, stored),
         *session_order_problem(row.subject, row.session, row.session_date, facts.sessions if facts else (), allow_earlier),
         *content_conflict(site, row.subject, row.session, item.sha256, uses),

@@ -985,3 +985,20 @@ def content_uses(db: DBSession, sha256: str) -> list[ContentUse]:
         .order_by(Site.label, Subject.label, Session.label, Recording.task)
     )
     return [ContentUse(*r) for r in db.execute(stmt).all()]
+
+
+def subject_labels(db: DBSession, site: str) -> list[str]:
+    """Every subject label of ``site``, sorted (empty for an unknown site).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : str
+        Site label.
+
+    Returns
+    -------
+    list of str
+    """
+    stmt = sa.select(Subject.label).join(Site, Subject.site_id == Site.id).where(Site.label == site)
+    return sorted(db.scalars(stmt).all())
