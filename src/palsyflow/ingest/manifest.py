@@ -291,7 +291,9 @@ def decode_manifest(data: bytes, path: Path | str) -> str:
     fix = "save it as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)'; or iconv -f latin1 -t utf-8) and upload it again"
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ManifestError(f"{path}: not UTF-8 text (NUL byte on line {line}); it looks like {_guess_encoding(data)}: {fix}")
+        raise ManifestError(
+            f"{path}: not UTF-8 text (NUL byte on line {line}); it looks like {_guess_encoding(data)}: {fix}"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -337,9 +339,10 @@ def _header(cells: list[str], header_text: str, path: Path) -> list[str]:
                     f"{path}: uses {what} as the delimiter; a manifest is comma-separated: "
                     "save it as CSV with commas (Excel: 'CSV UTF-8 (Comma delimited)') and upload it again"
                 )
+        has = ", ".join(n for n in names if n) or "nothing"
         raise ManifestError(
             f"{path}: missing required column(s) {', '.join(missing)} "
-            f"(the header has: {', '.join(n for n in names if n) or 'nothing'}; required: {', '.join(REQUIRED_COLUMNS)})"
+            f"(the header has: {has}; required: {', '.join(REQUIRED_COLUMNS)})"
         )
     seen: set[str] = set()
     for n in names:

@@ -217,7 +217,9 @@ def identity_problems(project: Project, site: str, item: IngestItem) -> list[str
     return [
         *case_variant_problem(row.subject, known),
         *subject_fact_conflicts(row.subject, given, stored),
-        *session_order_problem(row.subject, row.session, row.session_date, facts.sessions if facts else (), allow_earlier),
+        *session_order_problem(
+            row.subject, row.session, row.session_date, facts.sessions if facts else (), allow_earlier
+        ),
         *content_conflict(site, row.subject, row.session, item.sha256, uses),
     ]
 
