@@ -72,6 +72,9 @@ class IngestParams(_Section):
             "reading": "speech",
         }
     )
+    #: accept a new session dated before the subject's latest stored session (a
+    #: back-filled visit); off, such a session is refused as a likely date typo
+    allow_earlier_sessions: bool = False
 
 
 class ExecutorParams(_Section):

@@ -14,7 +14,9 @@ Derivatives mirror it::
     derivatives/landmarks/site-<s>/sub-<id>/ses-<date>/sub-<id>_ses-<date>_task-<task>_landmarks.parquet
 
 ``<task>`` is the alphanumeric label of the protocol task (``brow_raise`` ->
-``browraise``, see :func:`to_label`), in file names and keys alike.
+``browraise``, :func:`task_label`), in file names and keys alike. Site, subject and
+session labels are validated, never rewritten (:func:`check_label`): a label that is
+not already alphanumeric is refused, so ``N-01`` can never become ``N01``.
 """
 
 from __future__ import annotations
@@ -23,32 +25,81 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from palsyflow.conventions import TASKS
+
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
+
+#: The label rule, as refusals state it (BIDS: a label is alphanumeric, case-sensitive).
+LABEL_RULE = "only letters A-Z, a-z and digits 0-9 (BIDS label rule)"
+
+#: Protocol task -> its label in file names and keys (``brow_raise`` -> ``browraise``).
+#: The one rewriting of a name into a label, and it is fixed: the protocol's own names.
+TASK_LABELS: dict[str, str] = {t: t.replace("_", "") for t in TASKS}
 
 
 class InvalidLabelError(ValueError):
-    """An entity label is not alphanumeric."""
+    """An entity label is not alphanumeric (:data:`LABEL_RULE`).
+
+    The message is one sentence naming the entity, the value and the rule, fit to show
+    a user as it is (no traceback needed).
+    """
 
 
-def to_label(value: str) -> str:
-    """Make an alphanumeric BIDS label from free text (``"P-01"`` -> ``"P01"``).
+def is_label(value: object) -> bool:
+    """True when ``value`` is a string that is already a valid label (:data:`LABEL_RULE`)."""
+    return isinstance(value, str) and _LABEL.fullmatch(value) is not None
+
+
+def check_label(entity: str, value: str) -> str:
+    """Return ``value`` unchanged if it is a valid label for ``entity``; never rewrite it.
+
+    Parameters
+    ----------
+    entity : str
+        What the label names (``site``, ``subject``, ``session``, ``task``), for the message.
+    value : str
+        The label.
+
+    Returns
+    -------
+    str
+        ``value`` itself.
 
     Raises
     ------
     InvalidLabelError
-        If nothing alphanumeric remains.
+        If ``value`` is not a non-empty string of ASCII letters and digits, e.g.
+        ``"subject 'N-01' is not a valid label: only letters A-Z, a-z and digits 0-9
+        (BIDS label rule)"``.
     """
-    label = re.sub(r"[^A-Za-z0-9]", "", str(value))
-    if not label:
-        raise InvalidLabelError(f"{value!r} has no alphanumeric characters to make a label from")
-    return label
-
-
-def check_label(entity: str, value: str) -> str:
-    """Return ``value`` if it is a valid label for ``entity``, else raise InvalidLabelError."""
-    if not _LABEL.match(value or ""):
-        raise InvalidLabelError(f"{entity} label {value!r} must be alphanumeric (A-Z, a-z, 0-9)")
+    if not is_label(value):
+        raise InvalidLabelError(f"{entity} {value!r} is not a valid label: {LABEL_RULE}")
     return value
+
+
+def task_label(task: str) -> str:
+    """Label of a protocol task in file names and keys (``"brow_raise"`` -> ``"browraise"``).
+
+    Parameters
+    ----------
+    task : str
+        A protocol task (:data:`palsyflow.conventions.TASKS`); clinic aliases are
+        resolved before, by :func:`palsyflow.ingest.tasks.canonical_task`.
+
+    Returns
+    -------
+    str
+        :data:`TASK_LABELS` ``[task]``.
+
+    Raises
+    ------
+    InvalidLabelError
+        If ``task`` is not a protocol task.
+    """
+    try:
+        return TASK_LABELS[task]
+    except (KeyError, TypeError):
+        raise InvalidLabelError(f"task {task!r} is not a protocol task ({', '.join(TASKS)})") from None
 
 
 def session_key(site: str, subject: str, session: str) -> str:
@@ -138,16 +189,16 @@ class RecordingPath:
             Alphanumeric labels.
         task : str
             Protocol task name (:data:`palsyflow.conventions.TASKS`), turned into its
-            label by :func:`to_label`.
+            label by :func:`task_label`.
         kind, extension : str
             As for :class:`RecordingPath`.
 
         Raises
         ------
         InvalidLabelError
-            If a label is not alphanumeric or ``task`` has no alphanumeric character.
+            If a label is not alphanumeric or ``task`` is not a protocol task.
         """
-        return cls(site, subject, session, to_label(task), kind=kind, extension=extension)
+        return cls(site, subject, session, task_label(task), kind=kind, extension=extension)
 
     @classmethod
     def from_key(cls, key: str, kind: str = "video", extension: str = ".mp4") -> RecordingPath:

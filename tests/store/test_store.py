@@ -432,7 +432,7 @@ def test_downgrade_to_base_and_back(engine):
 
 def test_registry_keys_are_recording_paths_for_every_protocol_task(engine):
     from palsyflow.conventions import TASKS
-    from palsyflow.paths import RecordingPath, to_label
+    from palsyflow.paths import RecordingPath, task_label
 
     with session_scope(engine) as db:
         ses = make_session(db)
@@ -442,7 +442,7 @@ def test_registry_keys_are_recording_paths_for_every_protocol_task(engine):
         assert len(infos) == len(TASKS)
         for info in infos:
             rp = RecordingPath.from_key(info.key)  # the old `task-brow_raise` keys did not parse
-            assert (rp.site, rp.subject, rp.session, rp.task) == (info.site, info.subject, info.session, to_label(info.task))
+            assert (rp.site, rp.subject, rp.session, rp.task) == (info.site, info.subject, info.session, task_label(info.task))
         with pytest.raises(repo.RecordingConflict) as conflict:
             repo.register_recording(db, ses, "brow_raise", "video", sha("x"), "raw/x.mp4", "x.mp4", {})
         assert conflict.value.key == "site-A_sub-P01_ses-20250102_task-browraise"
@@ -514,3 +514,33 @@ def test_migration_0002_rewrites_stored_recording_keys_and_back(db_url):
         assert docs[0] == {sha("b"): [old, plain]}
     finally:
         engine.dispose()
+
+
+def test_subject_facts_and_content_uses_for_the_identity_checks(engine):
+    with session_scope(engine) as db:
+        assert repo.subject_facts(db, "A", "P01") is None
+        later = make_session(db, label="20250301", healthy=True)
+        earlier = make_session(db, label="20250102")
+        repo.register_recording(db, later, "rest", "video", sha("v"), "raw/v.mp4", "v.mp4", MEDIA)
+        repo.register_recording(db, later, "speech", "video", sha("v"), "raw/v.mp4", "v.mp4", MEDIA)
+        other = make_session(db, site="B", subject="Q01", label="20250105")
+        repo.register_recording(db, other, "rest", "video", sha("v"), "raw/q.mp4", "q.mp4", MEDIA)
+        assert earlier.id != later.id
+    with session_scope(engine) as db:
+        facts = repo.subject_facts(db, "A", "P01")
+        assert facts == repo.SubjectFacts(
+            site="A",
+            label="P01",
+            healthy=True,
+            simulated=False,
+            sessions=(("20250102", dt.date(2025, 1, 2)), ("20250301", dt.date(2025, 3, 1))),
+        )
+        assert repo.subject_facts(db, "B", "P01") is None  # labels are per site
+        assert repo.content_uses(db, sha("v").upper()) == [
+            repo.ContentUse("A", "P01", "20250301", "rest"),
+            repo.ContentUse("A", "P01", "20250301", "speech"),
+            repo.ContentUse("B", "Q01", "20250105", "rest"),
+        ]
+        assert repo.content_uses(db, sha("nothing")) == []
+        with pytest.raises(ValueError, match="64 hex"):
+            repo.content_uses(db, "abc")

@@ -13,7 +13,7 @@ from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
 from palsyflow.config import ExecutorParams, Params, load_params
 from palsyflow.executors import run_jobs
 from palsyflow.conventions import TASKS
-from palsyflow.paths import InvalidLabelError, RecordingPath, session_key, to_label
+from palsyflow.paths import InvalidLabelError, RecordingPath, check_label, session_key, task_label
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,17 +31,27 @@ def test_recording_path_rejects_non_alphanumeric_labels(bad):
         RecordingPath("north", bad, "20260114", "rest")
 
 
-def test_to_label_strips_separators_and_refuses_empty():
-    assert to_label("P-01 b") == "P01b"
-    with pytest.raises(InvalidLabelError):
-        to_label("--")
+@pytest.mark.parametrize("bad", ["N-01", "B 29", "\u00d130-Jos\u00e9", "B28/../../x", " N01", "", "--", "N01\n"])
+def test_labels_are_validated_never_rewritten(bad):
+    """Defect: ``N-01`` became ``N01`` (paths.to_label); now every non-label is refused, with the rule."""
+    with pytest.raises(InvalidLabelError, match=r"is not a valid label: only letters A-Z, a-z and digits 0-9 \(BIDS label rule\)"):
+        check_label("subject", bad)
+    assert check_label("subject", "N01") == "N01"
+
+
+def test_task_label_is_defined_for_protocol_tasks_only():
+    assert task_label("brow_raise") == "browraise"
+    assert {task_label(t) for t in TASKS} == {t.replace("_", "") for t in TASKS}
+    assert len({task_label(t) for t in TASKS}) == len(TASKS)  # no two tasks share a label
+    with pytest.raises(InvalidLabelError, match="not a protocol task"):
+        task_label("Brow Raise")
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_recording_key_round_trips_for_every_protocol_task(task):
     rp = RecordingPath.from_task("north", "N01", "20260114", task)
-    assert rp.task == to_label(task)
-    assert rp.key == f"site-north_sub-N01_ses-20260114_task-{to_label(task)}"
+    assert rp.task == task_label(task)
+    assert rp.key == f"site-north_sub-N01_ses-20260114_task-{task_label(task)}"
     assert RecordingPath.from_key(rp.key) == rp
     assert rp.key.startswith(rp.session_key + "_") and rp.session_key == session_key("north", "N01", "20260114")
 

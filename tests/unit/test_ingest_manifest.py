@@ -33,9 +33,9 @@ def test_good_rows(tmp_path: Path) -> None:
     drop = _drop(
         tmp_path,
         "\ufeffSubject , session_date,task,file,hb_grade,healthy,simulated,notes\n"
-        "P-01,2024-03-05,at-rest,a.mp4,III,no,,first visit\n"
-        "P-01,2024-03-05,Brow raise,a.mp4,2,,yes,\n"
-        "p_02,2023-12-31,reading,b.jpg,,YES,0,\n",
+        "P01,2024-03-05,at-rest,a.mp4,III,no,,first visit\n"
+        "P01,2024-03-05,Brow raise,a.mp4,2,,yes,\n"
+        " p02 ,2023-12-31,reading,b.jpg,,YES,0,\n",
     )
     rows, problems = read_manifest(drop, PARAMS)
     assert problems == []
@@ -43,7 +43,7 @@ def test_good_rows(tmp_path: Path) -> None:
     r0, r1, r2 = rows
     assert (r0.subject, r0.session, r0.session_date, r0.task) == ("P01", "20240305", date(2024, 3, 5), "rest")
     assert r0.file == (drop / "a.mp4").absolute() and r0.file.is_absolute()
-    assert (r0.hb_grade, r0.healthy, r0.simulated, r0.notes) == (3, False, False, "first visit")
+    assert (r0.hb_grade, r0.healthy, r0.simulated, r0.notes) == (3, False, None, "first visit")
     assert (r1.task, r1.hb_grade, r1.healthy, r1.simulated, r1.notes) == ("brow_raise", 2, None, True, None)
     assert (r2.subject, r2.task, r2.healthy, r2.simulated, r2.session) == ("p02", "speech", True, False, "20231231")
 
@@ -58,16 +58,17 @@ def test_row_problems(tmp_path: Path) -> None:
         "P01,2024-03-05,rest,a.mp4,7,\n"  # 5 grade out of range
         "P01,2024-03-05,rest,a.mp4,,maybe\n"  # 6 bad flag
         "P01,2024-03-05,rest,missing.mp4,,\n"  # 7 missing file
-        "--,2024-03-05,rest,a.mp4,,\n"  # 8 empty subject
+        " ,2024-03-05,rest,a.mp4,,\n"  # 8 empty subject
         "P01,2024-03-05,rest,../a.mp4,,\n"  # 9 outside drop
-        ",,,,,\n"  # 10 everything wrong at once
-        "P01,2024-03-05,smile,b.jpg,VI,1\n",  # 11 fine
+        ",,,,,\n"  # blank row (Excel's trailing rows): skipped, nothing to refuse
+        "-,never,nap,,mild,perhaps\n"  # 11 everything wrong at once
+        "P01,2024-03-05,smile,b.jpg,VI,1\n",  # 12 fine
     )
     rows, problems = read_manifest(drop, PARAMS)
-    assert [r.line for r in rows] == [11]
+    assert [r.line for r in rows] == [12]
     assert rows[0].hb_grade == 6 and rows[0].healthy is True
     by_line = {p.line: p for p in problems}
-    assert sorted(by_line) == list(range(2, 11))
+    assert sorted(by_line) == [*range(2, 10), 11]
     expect = {
         2: "unknown task 'wiggle-ears'",
         3: "bad session_date",
@@ -80,9 +81,10 @@ def test_row_problems(tmp_path: Path) -> None:
     }
     for line, fragment in expect.items():
         assert fragment in by_line[line].reason, by_line[line]
+        assert by_line[line].reason.startswith(f"manifest.csv line {line}: ")
     assert by_line[2].file == drop / "a.mp4"
     assert by_line[9].file is None
-    assert by_line[10].reason.count(";") >= 3  # all problems of the row are listed
+    assert by_line[11].reason.count(";") >= 5  # all problems of the row are listed
 
 
 def test_missing_manifest(tmp_path: Path) -> None:

@@ -26,12 +26,12 @@ PARAMS = IngestParams()
 
 MANIFEST = (
     "subject,session_date,task,file,hb_grade,healthy,simulated,notes\n"
-    "P-01,2024-03-05,at-rest,clips/talk_a.mpg,III,no,,\n"  # 2 ok
-    "P-01,2024-03-05,reading,clips/talk_a.mpg,III,no,,\n"  # 3 ok, same clip serves speech
-    "P-02,2024-03-06,smile,talk_b.MPG,,yes,,\n"  # 4 ok
-    "P-02,2024-03-06,wiggle-ears,talk_b.MPG,,yes,,\n"  # 5 unknown task
-    "P-03,2024-03-07,rest,broken.mpg,,,,\n"  # 6 truncated clip
-    "P-02,2024-03-06,smile,clips/talk_a.mpg,,,,\n"  # 7 repeats line 4 with another file
+    "P01,2024-03-05,at-rest,clips/talk_a.mpg,III,no,,\n"  # 2 ok
+    "P01,2024-03-05,reading,clips/talk_a.mpg,III,no,,\n"  # 3 ok, same clip serves speech
+    "P02,2024-03-06,smile,talk_b.MPG,,yes,,\n"  # 4 ok
+    "P02,2024-03-06,wiggle-ears,talk_b.MPG,,yes,,\n"  # 5 unknown task
+    "P03,2024-03-07,rest,broken.mpg,,,,\n"  # 6 truncated clip
+    "P02,2024-03-06,smile,clips/talk_a.mpg,,,,\n"  # 7 repeats line 4 with another file
 )
 
 

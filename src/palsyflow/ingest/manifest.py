@@ -1,11 +1,17 @@
 """Read a drop's ``manifest.csv``: one row per (recording file, task).
 
-Columns (header names are matched case-insensitively, surrounding spaces ignored):
+The manifest is comma-separated UTF-8 text (a UTF-8 byte-order mark is allowed), cells
+with commas, quotes or line breaks in double quotes (RFC 4180). Columns (header names
+are matched case-insensitively, surrounding spaces ignored; unknown columns are
+ignored; a cell's surrounding spaces are not part of it):
 
 ``subject`` (required)
-    Clinic subject code; made alphanumeric with :func:`palsyflow.paths.to_label`.
+    Clinic subject code. It must already be a valid label (``[A-Za-z0-9]+``,
+    :data:`palsyflow.paths.LABEL_RULE`): it is checked, never rewritten, so ``N-01``
+    is refused rather than merged with ``N01``.
 ``session_date`` (required)
-    ``YYYY-MM-DD``; the session label is the same date as ``YYYYMMDD``.
+    ``YYYY-MM-DD``, not before 1900 and not after today (UTC); the session label is the
+    same date as ``YYYYMMDD``.
 ``task`` (required)
     A protocol task (:data:`palsyflow.conventions.TASKS`) or an alias from
     ``IngestParams.task_aliases``, resolved by :func:`palsyflow.ingest.tasks.canonical_task`.
@@ -15,40 +21,52 @@ Columns (header names are matched case-insensitively, surrounding spaces ignored
     House-Brackmann grade 1-6, arabic or roman (I-VI), optionally prefixed ``HB``;
     empty = unknown.
 ``healthy``, ``simulated``
-    yes/no, true/false, y/n, 1/0; empty = unknown (``simulated`` defaults to false).
-``notes``
-    Free text, kept as is.
+    yes/no, true/false, y/n, 1/0; empty = not said. One subject has one value of each:
+    a row contradicting an earlier row of the manifest is refused (the earlier stands).
 
-A row that cannot be used becomes a :class:`ManifestProblem`; only a manifest that
-cannot be read at all raises :class:`ManifestError`.
+A row that cannot be used becomes a :class:`ManifestProblem` whose reason starts with
+``manifest.csv line <n>:`` (:func:`at_line`); a row with more cells than the header
+(an unquoted comma) is one of them. Only a manifest that cannot be read at all raises
+:class:`ManifestError`, with one sentence naming the manifest and the problem: missing,
+empty, not UTF-8 (naming the encoding it looks like), ``;`` or tab as the delimiter,
+a required column missing, a column named twice, or broken quoting.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
-
-import polars as pl
 
 from palsyflow.config import IngestParams
 from palsyflow.ingest.tasks import canonical_task
-from palsyflow.paths import InvalidLabelError, to_label
+from palsyflow.paths import LABEL_RULE, is_label
 
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "session_date", "task", "file")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("hb_grade", "healthy", "simulated", "notes")
+#: Earliest plausible session date.
+EARLIEST_SESSION_DATE = date(1900, 1, 1)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 _TRUE = frozenset({"yes", "y", "true", "t", "1"})
 _FALSE = frozenset({"no", "n", "false", "f", "0"})
+_OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "a tab", "|": "'|' (pipe)"}
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class ManifestError(ValueError):
-    """The manifest as a whole cannot be read (missing, unreadable, missing a column)."""
+    """The manifest as a whole cannot be read; the message is one sentence naming it and the problem.
+
+    Raised for a manifest that is missing, a symbolic link, empty, not UTF-8, delimited
+    by something other than commas, lacking a required column, naming a column twice,
+    or with broken quoting (:func:`read_manifest`).
+    """
 
 
 @dataclass(frozen=True)
@@ -72,8 +90,9 @@ class ManifestRow:
         House-Brackmann grade 1-6; ``None`` when unknown.
     healthy : bool or None
         ``None`` when the manifest does not say.
-    simulated : bool
-        True for phantom (synthetically weakened) recordings.
+    simulated : bool or None
+        True for phantom (synthetically weakened) recordings; ``None`` when the
+        manifest does not say (a new subject is then stored as not simulated).
     line : int
         1-based line number in ``manifest.csv`` (the header is line 1).
     notes : str or None
@@ -87,7 +106,7 @@ class ManifestRow:
     file: Path
     hb_grade: int | None
     healthy: bool | None
-    simulated: bool
+    simulated: bool | None
     line: int
     notes: str | None = None
 
@@ -103,7 +122,8 @@ class ManifestProblem:
     file : pathlib.Path or None
         Absolute path the row names, when it names one inside the drop folder.
     reason : str
-        Every problem found in the row, joined with ``"; "``.
+        ``manifest.csv line <n>: `` then every problem found in the row, joined with
+        ``"; "``.
     """
 
     line: int
@@ -151,21 +171,74 @@ def parse_flag(value: str | None, column: str) -> bool | None:
     raise ValueError(f"bad {column} {value!r} (expected yes/no, true/false or 1/0)")
 
 
-def parse_session_date(value: str | None) -> date:
-    """An ISO ``YYYY-MM-DD`` date.
+def at_line(line: int | None, reason: str) -> str:
+    """``"manifest.csv line <line>: <reason>"``; ``reason`` unchanged when it already says so or ``line`` is None.
+
+    Parameters
+    ----------
+    line : int or None
+        1-based manifest line (the header is line 1).
+    reason : str
+        The refusal.
+
+    Returns
+    -------
+    str
+    """
+    if line is None or reason.startswith(f"{MANIFEST_NAME} line "):
+        return reason
+    return f"{MANIFEST_NAME} line {line}: {reason}"
+
+
+def parse_subject(value: str | None) -> str:
+    """The subject label of a manifest cell, checked, never rewritten.
+
+    Surrounding spaces of the cell are not part of it; everything else is.
 
     Raises
     ------
     ValueError
-        If the text is empty, not in that form or not a real date.
+        If the cell is empty, or not a valid label (:data:`palsyflow.paths.LABEL_RULE`),
+        e.g. ``"subject 'N-01' is not a valid label: only letters A-Z, a-z and digits
+        0-9 (BIDS label rule); rename it in the manifest"``.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ValueError("empty subject")
+    if not is_label(text):
+        raise ValueError(f"subject {text!r} is not a valid label: {LABEL_RULE}; rename it in the manifest")
+    return text
+
+
+def parse_session_date(value: str | None, today: date | None = None) -> date:
+    """An ISO ``YYYY-MM-DD`` session date that is plausible.
+
+    Parameters
+    ----------
+    value : str or None
+        The cell.
+    today : datetime.date, optional
+        Today's date; defaults to today in UTC.
+
+    Raises
+    ------
+    ValueError
+        If the text is empty, not in that form, not a real date, before
+        :data:`EARLIEST_SESSION_DATE` or after ``today``.
     """
     text = (value or "").strip()
     if not _DATE.match(text):
         raise ValueError(f"bad session_date {text!r} (expected YYYY-MM-DD)")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"bad session_date {text!r} (not a calendar date)") from None
+    today = today or datetime.now(timezone.utc).date()
+    if day > today:
+        raise ValueError(f"session_date {text} is in the future (today is {today.isoformat()}, UTC)")
+    if day < EARLIEST_SESSION_DATE:
+        raise ValueError(f"session_date {text} is implausibly old (before {EARLIEST_SESSION_DATE.isoformat()})")
+    return day
 
 
 def _drop_file(drop_dir: Path, value: str | None) -> Path:
@@ -182,7 +255,106 @@ def _drop_file(drop_dir: Path, value: str | None) -> Path:
     return full
 
 
-def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[ManifestRow], list[ManifestProblem]]:
+def _guess_encoding(data: bytes) -> str:
+    """What a manifest that is not UTF-8 looks like, for the message."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        return "UTF-16 (or not a text file at all)"
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "Latin-1 (ISO-8859-1) or another 8-bit encoding"
+    return "Latin-1 / Windows-1252"
+
+
+def decode_manifest(data: bytes, path: Path | str) -> str:
+    """The text of a manifest's bytes, which must be UTF-8 (a byte-order mark is dropped).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    path : path-like
+        The manifest, for the message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ManifestError
+        If the bytes are not UTF-8 or hold NUL bytes; the message says which encoding
+        they look like and how to fix it.
+    """
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    fix = "save it as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)'; or iconv -f latin1 -t utf-8) and upload it again"
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise ManifestError(
+            f"{path}: not UTF-8 text (NUL byte on line {line}); it looks like {_guess_encoding(data)}: {fix}"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ManifestError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02X} on line {line}); "
+            f"it looks like {_guess_encoding(data)}: {fix}"
+        ) from None
+
+
+def _column_name(cell: str) -> str:
+    return cell.strip().lstrip("\ufeff").strip().lower()
+
+
+def _records(text: str, path: Path) -> list[tuple[int, list[str]]]:
+    """(first line, cells) of every non-blank CSV record, in file order."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[tuple[int, list[str]]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return out
+        except csv.Error as exc:
+            raise ManifestError(
+                f"{path}: cannot read as CSV near line {reader.line_num or start} ({exc}); "
+                "check that every double quote is paired"
+            ) from None
+        if any(c.strip() for c in cells):
+            out.append((start, cells))
+
+
+def _header(cells: list[str], header_text: str, path: Path) -> list[str]:
+    """Normalised column names; refuses other delimiters, missing and repeated columns."""
+    names = [_column_name(c) for c in cells]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        for delim, what in _OTHER_DELIMITERS.items():
+            alt = [_column_name(c) for c in header_text.split(delim)]
+            if len(alt) > 1 and (len(names) == 1 or all(c in alt for c in REQUIRED_COLUMNS)):
+                raise ManifestError(
+                    f"{path}: uses {what} as the delimiter; a manifest is comma-separated: "
+                    "save it as CSV with commas (Excel: 'CSV UTF-8 (Comma delimited)') and upload it again"
+                )
+        has = ", ".join(n for n in names if n) or "nothing"
+        raise ManifestError(
+            f"{path}: missing required column(s) {', '.join(missing)} "
+            f"(the header has: {has}; required: {', '.join(REQUIRED_COLUMNS)})"
+        )
+    seen: set[str] = set()
+    for n in names:
+        if n and n in seen:
+            raise ManifestError(f"{path}: column {n!r} appears twice in the header")
+        seen.add(n)
+    return names
+
+
+def read_manifest(
+    drop_dir: Path | str, params: IngestParams, today: date | None = None
+) -> tuple[list[ManifestRow], list[ManifestProblem]]:
     """Read and check ``<drop_dir>/manifest.csv``.
 
     Parameters
@@ -191,44 +363,69 @@ def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[Mani
         A clinic's upload folder.
     params : IngestParams
         ``task_aliases``.
+    today : datetime.date, optional
+        Today's date for the future-date check; defaults to today in UTC.
 
     Returns
     -------
     rows : list of ManifestRow
         Usable rows, in file order.
     problems : list of ManifestProblem
-        Rows that cannot be used (unknown task, bad date, bad grade or flag, empty
-        subject, empty / missing / out-of-drop file), in file order.
+        Rows that cannot be used, in file order: unknown task; bad, future or
+        pre-1900 date; bad grade or flag; empty or invalid subject label; empty /
+        missing / out-of-drop file; more cells than the header (an unquoted comma;
+        extra cells that are empty are tolerated); a ``healthy`` or ``simulated``
+        value contradicting an earlier usable row of the same subject.
 
     Raises
     ------
     ManifestError
-        If the manifest is missing, cannot be parsed as UTF-8 CSV, or lacks a required
-        column.
+        If the manifest is missing, a symbolic link, empty, not UTF-8, delimited by
+        ``;`` / tab / ``|``, lacks a required column, names a column twice, or has
+        broken quoting.
     """
     drop_dir = Path(os.path.abspath(drop_dir))
     path = drop_dir / MANIFEST_NAME
+    if path.is_symlink():
+        raise ManifestError(f"{path}: manifest is a symbolic link; upload the file itself")
     if not path.is_file():
         raise ManifestError(f"{path}: manifest is missing")
     try:
-        df = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False, encoding="utf8")
-    except pl.exceptions.NoDataError:
-        raise ManifestError(f"{path}: manifest is empty") from None
-    except Exception as exc:  # polars raises several error types for malformed CSV
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ManifestError(f"{path}: cannot read as CSV ({first})") from None
-
-    df = df.rename({c: c.strip().lstrip("\ufeff").strip().lower() for c in df.columns})
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ManifestError(f"{path}: missing required column(s) {', '.join(missing)}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
+    text = decode_manifest(data, path)
+    records = _records(text, path)
+    if not records:
+        raise ManifestError(f"{path}: manifest is empty")
+    header_line, header_cells = records[0]
+    lines = io.StringIO(text, newline="").readlines()  # the lines csv counts
+    header_text = lines[header_line - 1].rstrip("\r\n") if header_line <= len(lines) else ""
+    columns = _header(header_cells, header_text, path)
+    today = today or datetime.now(timezone.utc).date()
 
     rows: list[ManifestRow] = []
     problems: list[ManifestProblem] = []
-    for i, rec in enumerate(df.iter_rows(named=True)):
-        line = i + 2
+    facts: dict[tuple[str, str], tuple[bool, int]] = {}  # (subject, flag) -> (value, line)
+    for line, cells in records[1:]:
         reasons: list[str] = []
         file: Path | None = None
+        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
+            reasons.append(
+                f"{len(cells)} cells but the header has {len(columns)} columns "
+                "(an unquoted comma? put a cell that holds a comma in double quotes)"
+            )
+            for cell in cells:  # quarantine the file the row names, wherever it landed
+                try:
+                    candidate = _drop_file(drop_dir, cell)
+                except ValueError:
+                    continue
+                if candidate.is_file():
+                    file = candidate
+                    break
+            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons))))
+            continue
+        rec = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(columns) if name}
         try:
             file = _drop_file(drop_dir, rec.get("file"))
             if not file.is_file():
@@ -237,12 +434,12 @@ def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[Mani
             reasons.append(str(exc))
         subject = ""
         try:
-            subject = to_label((rec.get("subject") or "").strip())
-        except InvalidLabelError:
-            reasons.append(f"empty subject {rec.get('subject')!r} (no letters or digits)")
+            subject = parse_subject(rec.get("subject"))
+        except ValueError as exc:
+            reasons.append(str(exc))
         session_date = None
         try:
-            session_date = parse_session_date(rec.get("session_date"))
+            session_date = parse_session_date(rec.get("session_date"), today)
         except ValueError as exc:
             reasons.append(str(exc))
         task = ""
@@ -250,24 +447,33 @@ def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[Mani
             task = canonical_task(rec.get("task") or "", params.task_aliases)
         except ValueError as exc:
             reasons.append(str(exc))
-        hb_grade = healthy = simulated = None
+        hb_grade = None
+        flags: dict[str, bool | None] = {"healthy": None, "simulated": None}
         try:
             hb_grade = parse_hb_grade(rec.get("hb_grade"))
         except ValueError as exc:
             reasons.append(str(exc))
-        try:
-            healthy = parse_flag(rec.get("healthy"), "healthy")
-        except ValueError as exc:
-            reasons.append(str(exc))
-        try:
-            simulated = parse_flag(rec.get("simulated"), "simulated")
-        except ValueError as exc:
-            reasons.append(str(exc))
+        for flag in flags:
+            try:
+                flags[flag] = parse_flag(rec.get(flag), flag)
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if subject:
+            for flag, value in flags.items():
+                earlier = facts.get((subject, flag))
+                if value is not None and earlier is not None and earlier[0] != value:
+                    reasons.append(
+                        f"subject {subject} is {flag}={_yes_no(value)} here but {flag}={_yes_no(earlier[0])} "
+                        f"on line {earlier[1]}; one subject has one {flag} flag: correct one of the rows"
+                    )
 
         if reasons:
-            problems.append(ManifestProblem(line=line, file=file, reason="; ".join(reasons)))
+            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons))))
             continue
         assert file is not None and session_date is not None
+        for flag, value in flags.items():
+            if value is not None:
+                facts.setdefault((subject, flag), (value, line))
         notes = (rec.get("notes") or "").strip() or None
         rows.append(
             ManifestRow(
@@ -277,10 +483,14 @@ def read_manifest(drop_dir: Path | str, params: IngestParams) -> tuple[list[Mani
                 task=task,
                 file=file,
                 hb_grade=hb_grade,
-                healthy=healthy,
-                simulated=bool(simulated),
+                healthy=flags["healthy"],
+                simulated=flags["simulated"],
                 line=line,
                 notes=notes,
             )
         )
     return rows, problems
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"

@@ -19,7 +19,7 @@ from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
 from palsyflow.config import IngestParams
 from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestRow, read_manifest
 from palsyflow.ingest.probe import MediaError, MediaInfo, probe_media
-from palsyflow.paths import RecordingPath, check_label, to_label
+from palsyflow.paths import RecordingPath, check_label, task_label
 
 _TEXT_SUFFIXES = frozenset({"", ".txt", ".md", ".rst"})
 NOT_LISTED = "not listed in manifest.csv"
@@ -88,11 +88,6 @@ class IngestPlan:
 
     items: list[IngestItem]
     rejected: list[Rejected]
-
-
-def task_label(task: str) -> str:
-    """Alphanumeric file-name label of a protocol task (``"brow_raise"`` -> ``"browraise"``)."""
-    return to_label(task)
 
 
 def _is_ignored(rel: Path, params: IngestParams) -> bool:

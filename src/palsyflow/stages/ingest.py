@@ -15,9 +15,15 @@ from pathlib import Path
 import polars as pl
 
 from palsyflow.atomic import atomic_write_parquet
-from palsyflow.ingest.manifest import ManifestError
-from palsyflow.ingest.plan import ImmutableRawError, SourceChangedError, copy_in, plan_ingest, quarantine
-from palsyflow.paths import check_label
+from palsyflow.ingest.identity import (
+    case_variant_problem,
+    content_conflict,
+    session_order_problem,
+    subject_fact_conflicts,
+)
+from palsyflow.ingest.manifest import ManifestError, at_line
+from palsyflow.ingest.plan import ImmutableRawError, IngestItem, SourceChangedError, copy_in, plan_ingest, quarantine
+from palsyflow.paths import InvalidLabelError, check_label
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
@@ -50,9 +56,14 @@ def site_drops(project: Project, sites: Iterable[str] | None = None) -> dict[str
 
     Raises
     ------
+    palsyflow.paths.InvalidLabelError
+        If one of ``sites`` is not a valid site label (a ``ValueError`` whose message
+        is one sentence naming the label and the rule).
     FileNotFoundError
         If one of ``sites`` has no drop folder with a ``manifest.csv``.
     """
+    for label in sites or ():
+        check_site_label(label)
     root = Catalog.of(project).drops
     found = {d.name: d for d in sorted(root.iterdir()) if (d / "manifest.csv").is_file()} if root.is_dir() else {}
     if sites:
@@ -63,11 +74,37 @@ def site_drops(project: Project, sites: Iterable[str] | None = None) -> dict[str
     return found
 
 
+def check_site_label(site: str) -> str:
+    """``site`` if it is a valid site label (the name of its drop folder).
+
+    Raises
+    ------
+    palsyflow.paths.InvalidLabelError
+        ``"site 'no-where' is not a valid label: only letters A-Z, a-z and digits 0-9
+        (BIDS label rule); rename its drop folder"``.
+    """
+    try:
+        return check_label("site", site)
+    except InvalidLabelError as exc:
+        raise InvalidLabelError(f"{exc}; rename its drop folder") from None
+
+
 def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progress = report_progress) -> StageResult:
-    """Ingest every site's drop under ``paths.drops`` (or only ``sites``), then export the registry."""
+    """Ingest every site's drop under ``paths.drops`` (or only ``sites``), then export the registry.
+
+    A drop folder whose name is not a valid site label is not read: it is counted as
+    failed in the result, with the reason (the store cannot hold an invalid site).
+    """
     drops = site_drops(project, sites)
     total = StageResult("ingest", site=next(iter(drops)) if len(drops) == 1 else None)
     for site, drop in drops.items():
+        try:
+            check_site_label(site)
+        except InvalidLabelError as exc:
+            total.failed += 1
+            total.failures.append({"site": None, "file": str(drop), "reason": f"drop folder {drop}: {exc}"})
+            log.warning("not ingesting %s: %s", drop, exc)
+            continue
         r = ingest_drop(project, site, drop, progress=progress)
         total.processed += r.processed
         total.skipped += r.skipped
@@ -81,7 +118,11 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     """Check, hash, copy into the raw tree and register one site's drop.
 
     Bad files go to quarantine (``quarantine/site-<s>/``) with their reason, in the
-    store too; the rest of the drop goes on. Ingesting the same drop again changes
+    store too; the rest of the drop goes on. Before a file is copied in, its row is
+    checked against what the store knows (:func:`identity_problems`): a subject label
+    differing from a stored one only in case, conflicting subject flags, the same
+    content under another session or site, a new session dated before the subject's
+    latest one. Ingesting the same drop again changes
     nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
     writer: it names each file with :meth:`palsyflow.paths.RecordingPath.raw` under the
     catalog's ``raw`` root.
@@ -89,9 +130,9 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     Raises
     ------
     palsyflow.paths.InvalidLabelError
-        If ``site`` is not alphanumeric.
+        If ``site`` is not a valid label (:func:`check_site_label`).
     """
-    check_label("site", site)
+    check_site_label(site)
     cat = Catalog.of(project)
     result = StageResult("ingest", site=site)
     run = Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site)
@@ -115,6 +156,10 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
 
     for i, item in enumerate(plan.items, 1):
         progress(f"ingest {site}", i, len(plan.items))
+        problems = identity_problems(project, site, item)
+        if problems:
+            reject(item.source, item.sha256, at_line(item.row.line, "; ".join(problems)))
+            continue
         try:
             raw, copied = copy_in(item, cat.raw)
             with session_scope(project.engine) as db:
@@ -139,6 +184,44 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
             reject(item.source, item.sha256, str(exc))
     run.finish(result)
     return result
+
+
+def identity_problems(project: Project, site: str, item: IngestItem) -> list[str]:
+    """Why an accepted item may not join the store's subjects and recordings (empty if it may).
+
+    Parameters
+    ----------
+    project : Project
+        Its store, and ``ingest.allow_earlier_sessions``.
+    site : str
+        Site label of the drop.
+    item : IngestItem
+        A planned item (manifest row, sha256).
+
+    Returns
+    -------
+    list of str
+        Sentences from :func:`palsyflow.ingest.identity.case_variant_problem`,
+        :func:`~palsyflow.ingest.identity.subject_fact_conflicts`,
+        :func:`~palsyflow.ingest.identity.session_order_problem` and
+        :func:`~palsyflow.ingest.identity.content_conflict`, without the line prefix.
+    """
+    row = item.row
+    with session_scope(project.engine) as db:
+        facts = repo.subject_facts(db, site, row.subject)
+        uses = [(u.site, u.subject, u.session, u.task) for u in repo.content_uses(db, item.sha256)]
+        known = repo.subject_labels(db, site) if facts is None else [row.subject]
+    given = {"healthy": row.healthy, "simulated": row.simulated}
+    stored = {"healthy": facts.healthy, "simulated": facts.simulated} if facts else None
+    allow_earlier = project.params.ingest.allow_earlier_sessions
+    return [
+        *case_variant_problem(row.subject, known),
+        *subject_fact_conflicts(row.subject, given, stored),
+        *session_order_problem(
+            row.subject, row.session, row.session_date, facts.sessions if facts else (), allow_earlier
+        ),
+        *content_conflict(site, row.subject, row.session, item.sha256, uses),
+    ]
 
 
 def export_registry(project: Project) -> Path:

@@ -152,12 +152,14 @@ def get_or_create_subject(
     site: Site | str,
     label: str,
     healthy: bool | None = None,
-    simulated: bool = False,
+    simulated: bool | None = False,
 ) -> Subject:
     """The subject ``label`` of ``site``, created if absent.
 
     An existing subject keeps its values, except that a ``healthy`` still unknown
-    (``None``) is filled in when given.
+    (``None``) is filled in when given. Contradicting flags are not an error here:
+    ingest refuses them before registering (:func:`subject_facts`,
+    :func:`palsyflow.ingest.identity.subject_fact_conflicts`).
 
     Parameters
     ----------
@@ -168,8 +170,9 @@ def get_or_create_subject(
         Alphanumeric subject label, unique within the site.
     healthy : bool or None, optional
         Healthy control (``True``), patient (``False``) or unknown (``None``).
-    simulated : bool, optional
-        Phantom subject with synthetically weakened recordings (set at creation).
+    simulated : bool or None, optional
+        Phantom subject with synthetically weakened recordings (set at creation;
+        ``None``, not said, is stored as false).
 
     Returns
     -------
@@ -881,3 +884,121 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         )
     failures.sort(key=lambda f: f[0], reverse=True)
     return {"sites": sites, "failures": [f for _, f in failures]}
+
+
+# --------------------------------------------------------------------------- identity
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectFacts:
+    """What the store already says about one subject (read-only view).
+
+    Attributes
+    ----------
+    site, label : str
+        Site and subject labels.
+    healthy : bool or None
+        ``None`` when never said.
+    simulated : bool
+        Stored as false when never said.
+    sessions : tuple of (str, datetime.date)
+        Every session's label and date, oldest first.
+    """
+
+    site: str
+    label: str
+    healthy: bool | None
+    simulated: bool
+    sessions: tuple[tuple[str, dt.date], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentUse:
+    """One registered recording holding a given content (sha256), by labels."""
+
+    site: str
+    subject: str
+    session: str
+    task: str
+
+
+def subject_facts(db: DBSession, site: str, label: str) -> SubjectFacts | None:
+    """The stored facts of subject ``label`` of ``site``, or ``None`` if it is not stored.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site, label : str
+        Site and subject labels.
+
+    Returns
+    -------
+    SubjectFacts or None
+    """
+    row = db.execute(
+        sa.select(Subject).join(Site, Subject.site_id == Site.id).where(Site.label == site, Subject.label == label)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    sessions = db.execute(
+        sa.select(Session.label, Session.session_date)
+        .where(Session.subject_id == row.id)
+        .order_by(Session.session_date, Session.label)
+    ).all()
+    return SubjectFacts(
+        site=site,
+        label=label,
+        healthy=row.healthy,
+        simulated=bool(row.simulated),
+        sessions=tuple((s_label, s_date) for s_label, s_date in sessions),
+    )
+
+
+def content_uses(db: DBSession, sha256: str) -> list[ContentUse]:
+    """Every registered recording with this content, across all sites.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    sha256 : str
+        Hex digest (case-insensitive).
+
+    Returns
+    -------
+    list of ContentUse
+        Ordered by site, subject, session, task. Callers showing them to one site must
+        not reveal another site's labels.
+
+    Raises
+    ------
+    ValueError
+        If ``sha256`` is not 64 hex characters.
+    """
+    sha256 = _check_sha256(sha256)
+    stmt = (
+        sa.select(Site.label, Subject.label, Session.label, Recording.task)
+        .select_from(Recording)
+        .join(Session, Recording.session_id == Session.id)
+        .join(Subject, Session.subject_id == Subject.id)
+        .join(Site, Subject.site_id == Site.id)
+        .where(Recording.sha256 == sha256)
+        .order_by(Site.label, Subject.label, Session.label, Recording.task)
+    )
+    return [ContentUse(*r) for r in db.execute(stmt).all()]
+
+
+def subject_labels(db: DBSession, site: str) -> list[str]:
+    """Every subject label of ``site``, sorted (empty for an unknown site).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : str
+        Site label.
+
+    Returns
+    -------
+    list of str
+    """
+    stmt = sa.select(Subject.label).join(Site, Subject.site_id == Site.id).where(Site.label == site)
+    return sorted(db.scalars(stmt).all())
