@@ -31,8 +31,9 @@ from typing import Literal
 
 import numpy as np
 
-from palsyflow.config import IngestParams, LandmarkParams
+from palsyflow.config import LandmarkParams
 from palsyflow.conventions import Side
+from palsyflow.ingest.probe import media_kind
 from palsyflow.phantom.warp import Blend, warp_frame
 
 __all__ = ["PhantomError", "PhantomInfo", "simulate_weakness", "sidecar_path", "detect_photo", "track_video"]
@@ -96,13 +97,10 @@ def sidecar_path(out: Path) -> Path:
 
 
 def _kind(path: Path) -> Literal["photo", "video"]:
-    ing = IngestParams()
-    suf = path.suffix.lower()
-    if suf in ing.photo_extensions:
-        return "photo"
-    if suf in ing.video_extensions:
-        return "video"
-    raise ValueError(f"{path}: unsupported extension {suf!r} (photos {ing.photo_extensions}, videos {ing.video_extensions})")
+    kind = media_kind(path)  # by content, as ingest decides it
+    if kind == "audio":
+        raise ValueError(f"{path}: an audio file has no face to weaken")
+    return kind
 
 
 def _params(params: LandmarkParams | None) -> LandmarkParams:
