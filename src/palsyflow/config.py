@@ -56,7 +56,7 @@ class IngestParams(_Section):
     truncation_tolerance_s: float = 0.5
     # containers without a duration header (MPEG program/transport streams): audio and
     # video of a complete file end within this many seconds of each other
-    stream_end_tolerance_s: float = 0.05
+    stream_end_tolerance_s: float = 0.03
     # frame timing: the mean decoded frame interval may differ from 1/stated fps by this
     # fraction at most; the decoded frame rate must be at least min_fps (frames/s)
     fps_tolerance: float = 0.25

@@ -210,7 +210,7 @@ def media_kind(path: Path | str) -> MediaKind:
         if name in _TEXT_DEMUXERS:
             raise MediaError(f"{path.name}: a text file, not a photo, video or audio recording")
         if _is_image_demuxer(name):
-            raise MediaError(f"{path.name}: an image format ({name}) Pillow cannot decode")
+            raise MediaError(f"{path.name}: not a readable photo (Pillow does not decode it; FFmpeg guesses {name})")
         if _picture_streams(container):
             return "video"
         if container.streams.audio:
