@@ -361,3 +361,14 @@ def test_colour_modes_without_an_rgb_rendering_are_refused(tmp_path: Path) -> No
     Image.new("LAB", (80, 80), (50, 0, 0)).save(lab)
     with pytest.raises(MediaError, match="lab.tif: colour mode LAB cannot be converted"):
         probe_media(lab, PARAMS)
+
+
+def test_audio_with_nan_samples_is_refused(tmp_path: Path, grid_wav: Path) -> None:
+    import soundfile as sf
+
+    x, sr = sf.read(str(grid_wav), dtype="float32")
+    x[1000:1010] = np.nan
+    bad = tmp_path / "nan.wav"
+    sf.write(str(bad), x, sr, subtype="FLOAT")
+    with pytest.raises(MediaError, match="nan.wav: 10 audio samples are not finite"):
+        probe_media(bad, PARAMS)

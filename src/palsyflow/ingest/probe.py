@@ -362,6 +362,7 @@ class _AudioLevels:
         self.peak = 0.0
         self.clipped = 0
         self.total = 0
+        self.nonfinite = 0
 
     def add(self, frame) -> None:
         a = frame.to_ndarray()
@@ -375,6 +376,12 @@ class _AudioLevels:
             x = np.abs(a.astype(np.float64))
         if x.size == 0:
             return
+        finite = np.isfinite(x)
+        if not finite.all():
+            self.nonfinite += int(x.size - np.count_nonzero(finite))
+            x = x[finite]
+            if x.size == 0:
+                return
         self.peak = max(self.peak, float(x.max()))
         self.clipped += int(np.count_nonzero(x >= self.clip_level))
         self.total += int(x.size)
@@ -405,6 +412,8 @@ def _probe_av(path: Path, kind: MediaKind, size: int, params: IngestParams) -> M
         if audio is not None and dec["n_audio"] == 0:
             raise MediaError(f"{path.name}: audio stream has no decodable frame")
 
+        if dec["levels"] is not None and dec["levels"].nonfinite:
+            raise MediaError(f"{path.name}: {dec['levels'].nonfinite} audio samples are not finite numbers (NaN or infinity)")
         decoded_end = max(dec["video_end"] or 0.0, dec["audio_end"] or 0.0) - dec["start"]
         if dec["corrupt"]:
             raise MediaError(
