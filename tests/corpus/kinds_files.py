@@ -136,6 +136,13 @@ def heif_writable() -> bool:
     return "HEIF" in pillow().SAVE
 
 
+def avif_writable() -> bool:
+    """Whether this Pillow was built with AVIF support."""
+    from PIL import features
+
+    return bool(features.check("avif"))
+
+
 # kinds -------------------------------------------------------------------------------
 
 
@@ -230,3 +237,5 @@ KINDS: list[Kind] = [
 ]
 if heif_writable():
     KINDS.append(Kind("files-heic", _photo_format("HEIF", ".heic", "FHEIC"), "measured"))
+if avif_writable():
+    KINDS.append(Kind("files-avif", _photo_format("AVIF", ".avif", "FAVIF"), "measured"))
