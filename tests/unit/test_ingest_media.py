@@ -372,3 +372,17 @@ def test_audio_with_nan_samples_is_refused(tmp_path: Path, grid_wav: Path) -> No
     sf.write(str(bad), x, sr, subtype="FLOAT")
     with pytest.raises(MediaError, match="nan.wav: 10 audio samples are not finite"):
         probe_media(bad, PARAMS)
+
+
+def test_a_link_repeating_an_earlier_row_is_not_read_either(tmp_path: Path, grid: list[Path]) -> None:
+    d = tmp_path / "drop"
+    d.mkdir()
+    (d / "good.mpg").write_bytes(grid[0].read_bytes())
+    os.symlink("/etc/passwd", d / "again.mp4")
+    (d / "manifest.csv").write_text(
+        "subject,session_date,task,file\nS1,2024-05-02,rest,good.mpg\nS1,2024-05-02,rest,again.mp4\n"
+    )
+    plan = plan_ingest(d, "A", PARAMS)
+    assert [i.source.name for i in plan.items] == ["good.mpg"]
+    (rej,) = plan.rejected
+    assert rej.sha256 is None and rej.reason == f"again.mp4 (manifest line 3): is a symbolic link; {RULE}"

@@ -337,6 +337,11 @@ def plan_ingest(
     items: list[IngestItem] = []
     first_row: dict[tuple[str, str, str], ManifestRow] = {}
     for row in rows:
+        name = str(row.file.relative_to(drop_dir))
+        link = not_regular(drop_dir, row.file)  # before anything could read it
+        if link is not None:
+            rejected.append((row.line, Rejected(row.file, None, _at_line(link, name, row.line), row.line)))
+            continue
         key = (row.subject, row.session, row.task)
         earlier = first_row.get(key)
         if earlier is not None:
@@ -349,11 +354,6 @@ def plan_ingest(
             continue
         first_row[key] = row
 
-        name = str(row.file.relative_to(drop_dir))
-        link = not_regular(drop_dir, row.file)
-        if link is not None:
-            rejected.append((row.line, Rejected(row.file, None, _at_line(link, name, row.line), row.line)))
-            continue
         sha = digest(row.file)
         media = probe(row.file)
         if isinstance(media, MediaError):
