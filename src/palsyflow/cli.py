@@ -225,7 +225,7 @@ def landmarks(
     from palsyflow.ingest.probe import MediaError, media_kind
 
     try:
-        kind = media_kind(input, project.params.ingest)
+        kind = media_kind(input)  # by content, as ingest decides it
     except MediaError as exc:
         raise typer.BadParameter(str(exc), param_hint="INPUT") from exc
     if kind == "audio":

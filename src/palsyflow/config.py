@@ -47,14 +47,25 @@ class StoreParams(_Section):
 class IngestParams(_Section):
     """Checks applied to each uploaded file before it enters the raw tree."""
 
-    video_extensions: tuple[str, ...] = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm")
-    photo_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png")
-    audio_extensions: tuple[str, ...] = (".wav", ".flac", ".mp3", ".m4a")
+    # media are recognised by content (Pillow, then PyAV/FFmpeg), never by extension
     min_duration_s: float = 0.5
     min_width: int = 64
     min_height: int = 64
-    #: packets read per stream while looking for the first decodable frame
-    probe_max_packets: int = 500
+    # decoded to the end: what is decoded may fall short of the container's stated
+    # duration by at most this many seconds (and of its stated frame count by as many frames' worth)
+    truncation_tolerance_s: float = 0.5
+    # containers without a duration header (MPEG program/transport streams): audio and
+    # video of a complete file end within this many seconds of each other
+    stream_end_tolerance_s: float = 0.03
+    # frame timing: the mean decoded frame interval may differ from 1/stated fps by this
+    # fraction at most; the decoded frame rate must be at least min_fps (frames/s)
+    fps_tolerance: float = 0.25
+    min_fps: float = 5.0
+    # audio of speech tasks: peak below this (dBFS) is digital silence; more than
+    # max_clipped_fraction of samples at or above clip_level (fraction of full scale) is clipping
+    silence_peak_dbfs: float = -60.0
+    clip_level: float = 0.99
+    max_clipped_fraction: float = 0.01
     #: drop files that need no manifest row (matched on the name before the first dot,
     #: case-insensitive, for text files only); manifest.csv and dotfiles are always ignored
     ignored_text_files: tuple[str, ...] = ("README", "ATTRIBUTION", "LICENSE")

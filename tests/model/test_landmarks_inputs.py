@@ -178,3 +178,34 @@ def test_tta_spread_is_reported_in_px_and_percent_iod(single_face, face_model, t
     assert q["tta_spread_iod_pct"] == pytest.approx(100.0 * q["tta_spread_px"] / iod, rel=1e-3)
     spread = res.points["spread"].to_numpy()
     assert np.isfinite(spread).all() and (spread >= 0).all()
+
+
+# photo formats and bit depths (issue 12) ------------------------------------------------
+def test_every_photo_format_and_16_bit_depth_gives_the_face_of_the_original(shared_data, face_model, tmp_path):
+    """PPM, TIFF, WebP, BMP, HEIC, a 16-bit greyscale PNG/TIFF and a PNG named .mp4 are
+    recognised by content and give the original's landmarks (16-bit PNGs used to decode white)."""
+    from palsyflow.ingest.probe import media_kind
+    from tests.corpus.kinds_files import heif_writable, make_photo, make_png16, make_tiff16
+
+    pngs = sorted((shared_data / "healthy-tasks" / "app_uploads").glob("*/at-rest-0.png"))
+    if not pngs:
+        pytest.skip("no webcam PNGs under healthy-tasks/app_uploads")
+    src = pngs[0]
+    params = LandmarkParams(tta_copies=1)
+
+    def points(path: Path) -> np.ndarray:
+        kind = media_kind(path)
+        assert kind == "photo", path.name
+        res = extract_landmarks(path, kind, params, face_model)
+        assert res.quality["face_found"].all(), path.name
+        return res.points.select("x", "y").to_numpy()
+
+    ref = points(src)
+    iod = float(interocular_distance(ref.reshape(-1, 2)))
+    made = [make_photo(src, tmp_path / f"f{ext}", fmt) for fmt, ext in [("PPM", ".ppm"), ("TIFF", ".tiff"), ("WEBP", ".webp"), ("BMP", ".bmp")]]
+    if heif_writable():
+        made.append(make_photo(src, tmp_path / "f.heic", "HEIF"))
+    made += [make_png16(src, tmp_path / "g16.png"), make_tiff16(src, tmp_path / "g16.tif"), make_photo(src, tmp_path / "png.mp4", "PNG")]
+    for path in made:
+        err = _median_err_pct(points(path), ref, iod)
+        assert err < 2.0, f"{path.name}: median {err:.2f} % IOD from the original's landmarks"

@@ -47,10 +47,10 @@ def grid_clips(shared_data: Path) -> list[Path]:
 def drop(tmp_path: Path, grid_clips: list[Path]) -> Path:
     d = tmp_path / "drop"
     (d / "clips").mkdir(parents=True)
-    (d / "clips" / "talk_a.mpg").symlink_to(grid_clips[0])
-    (d / "talk_b.MPG").symlink_to(grid_clips[1])
+    shutil.copyfile(grid_clips[0], d / "clips" / "talk_a.mpg")
+    shutil.copyfile(grid_clips[1], d / "talk_b.MPG")
     (d / "broken.mpg").write_bytes(grid_clips[0].read_bytes()[:20_000])
-    (d / "extra.mp4").symlink_to(grid_clips[1])  # on disk, named by no row
+    shutil.copyfile(grid_clips[1], d / "extra.mp4")  # on disk, named by no row
     (d / "README.txt").write_text("uploaded by clinic X\n")
     (d / ".DS_Store").write_bytes(b"\0")
     (d / "manifest.csv").write_text(MANIFEST)
@@ -87,7 +87,7 @@ def test_plan_small_drop(drop: Path, grid_clips: list[Path], monkeypatch: pytest
     got = [(r.line, r.source, r.reason) for r in plan.rejected]
     assert [g[0] for g in got] == [5, 6, 7, None]
     assert got[0][1] == drop / "talk_b.MPG" and "unknown task 'wiggle-ears'" in got[0][2]
-    assert got[1][1] == drop / "broken.mpg" and got[1][2].startswith("broken.mpg: duration")
+    assert got[1][1] == drop / "broken.mpg" and got[1][2].startswith("broken.mpg (manifest line 6): file is truncated")
     assert got[2][1] == drop / "clips" / "talk_a.mpg" and "already given by line 4" in got[2][2]
     assert got[3] == (None, drop / "extra.mp4", "not listed in manifest.csv")
     assert all(r.sha256 and len(r.sha256) == 64 for r in plan.rejected)
@@ -106,7 +106,10 @@ def test_bad_file_rejected_once_per_row(tmp_path: Path) -> None:
     )
     plan = plan_ingest(d, "A", PARAMS)
     assert plan.items == []
-    assert [(r.line, r.reason.split(":")[0]) for r in plan.rejected] == [(2, "v.mp4"), (3, "v.mp4")]
+    assert [(r.line, r.reason.split(":")[0]) for r in plan.rejected] == [
+        (2, "v.mp4 (manifest line 2)"),
+        (3, "v.mp4 (manifest line 3)"),
+    ]
 
 
 def test_missing_manifest_raises(tmp_path: Path) -> None:

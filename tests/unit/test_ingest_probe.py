@@ -96,13 +96,13 @@ def _expect(path: Path, fragment: str) -> MediaError:
 def test_truncated_clip(grid_clip: Path, tmp_path: Path) -> None:
     bad = tmp_path / "truncated.mpg"
     bad.write_bytes(grid_clip.read_bytes()[:20_000])
-    _expect(bad, "duration")
+    _expect(bad, "truncated")
 
 
 def test_random_bytes_mp4(tmp_path: Path) -> None:
     bad = tmp_path / "noise.mp4"
     bad.write_bytes(os.urandom(8192))
-    _expect(bad, "cannot open")
+    _expect(bad, "not a photo, video or audio recording")
 
 
 def test_zero_byte(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_zero_byte(tmp_path: Path) -> None:
 def test_text_renamed_jpg(tmp_path: Path) -> None:
     bad = tmp_path / "notes.jpg"
     bad.write_text("this is not a photograph\n" * 50)
-    _expect(bad, "not a readable image")
+    _expect(bad, "not a readable photo")
 
 
 def test_truncated_jpeg(phone_photo: Path, tmp_path: Path) -> None:
@@ -124,22 +124,29 @@ def test_truncated_jpeg(phone_photo: Path, tmp_path: Path) -> None:
     _expect(bad, "does not decode")
 
 
-def test_unknown_extension(tmp_path: Path) -> None:
+def test_kind_is_decided_by_content_not_by_name(grid_clip: Path, phone_photo: Path, tmp_path: Path) -> None:
     bad = tmp_path / "clip.gif"
-    bad.write_bytes(b"GIF89a")
-    _expect(bad, "unknown file extension .gif")
-    with pytest.raises(MediaError):
-        media_kind(Path("noext"), PARAMS)
-    assert media_kind(Path("A.MPG"), PARAMS) == "video"
+    bad.write_bytes(b"GIF89a")  # a header and nothing else
+    _expect(bad, "not a photo, video or audio recording")
+    with pytest.raises(MediaError, match="does not exist"):
+        media_kind(tmp_path / "noext")
+    noext = tmp_path / "noext"
+    noext.write_bytes(grid_clip.read_bytes())
+    assert media_kind(noext) == "video"
+    as_video = tmp_path / "photo.MPG"
+    as_video.write_bytes(phone_photo.read_bytes())
+    assert media_kind(as_video) == "photo"
+    assert probe_media(as_video, PARAMS).extension == ".jpg"  # stored under the format's extension
 
 
-def test_audio_only_file_named_as_video(shared_data: Path, tmp_path: Path) -> None:
+def test_audio_only_file_named_as_video_is_audio(shared_data: Path, tmp_path: Path) -> None:
     wavs = sorted((shared_data / "talking-faces" / "grid" / "audio_extracted").glob("*.wav"))
     if not wavs:
         pytest.skip("no extracted GRID audio")
     fake = tmp_path / "voice.mkv"
-    fake.symlink_to(wavs[0])
-    _expect(fake, "no video stream")
+    fake.write_bytes(wavs[0].read_bytes())
+    info = probe_media(fake, PARAMS)
+    assert (info.kind, info.extension, info.width) == ("audio", ".wav", None)
 
 
 def test_limits_from_params(grid_clip: Path, phone_photo: Path) -> None:
@@ -168,4 +175,4 @@ def test_header_ok_but_frames_do_not_decode(shared_data: Path, tmp_path: Path) -
     data[start:end] = bytes(end - start)  # keep the index, zero every sample
     bad = tmp_path / "zeroed.mp4"
     bad.write_bytes(bytes(data))
-    _expect(bad, "do not decode")
+    _expect(bad, "does not decode")

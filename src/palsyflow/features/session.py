@@ -155,7 +155,7 @@ def measure_session(
         MediaPipe's 478 points: with 68-point backends the tasks are not available.
     landmark_params, feature_params, ingest_params : optional
         ``params.yaml`` sections; defaults when None. ``ingest_params`` supplies the
-        alias table and the photo/video file extensions.
+        alias table.
     model_path : Path
         ``face_landmarker.task``.
 
@@ -167,8 +167,8 @@ def measure_session(
     Raises
     ------
     ValueError
-        Unknown task name (:class:`~palsyflow.ingest.tasks.UnknownTaskError`) or file
-        extension.
+        Unknown task name (:class:`~palsyflow.ingest.tasks.UnknownTaskError`) or a file
+        that is no photo, video or audio recording (recognised by content).
     palsyflow.landmarks.LandmarkError
         A file cannot be decoded.
     """
@@ -177,7 +177,7 @@ def measure_session(
     results: dict[str, Any] = {}
     for name, path in task_files.items():
         path = Path(path)
-        kind = media_kind(path, ingest)  # MediaError (a ValueError) for an unknown extension
+        kind = media_kind(path)  # by content; MediaError (a ValueError) for an unrecognised file
         if kind == "audio":
             raise ValueError(f"{path}: an audio file has no face")
         canonical_task(name, ingest.task_aliases)  # UnknownTaskError before any detection

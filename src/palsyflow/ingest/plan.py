@@ -5,24 +5,47 @@ once and decides, for every file and row, whether it enters the raw tree (an
 :class:`IngestItem`) or not (a :class:`Rejected`). :func:`copy_in` and
 :func:`quarantine` are the only functions here that write. Writing the store is the
 caller's job.
+
+Rules applied per file, before anything reads it: palsyflow reads only regular files
+inside the drop. A symbolic link (to a file or a folder, anywhere on the way from the
+drop folder to the file) and a special file (FIFO, device, socket) are refused by
+``os.lstat`` without being opened, hashed or copied (:func:`not_regular`). Then per
+manifest row, after probing: a face task needs frames (a photo or a video), a speech
+task (``FeatureParams.speech_tasks``) needs an audio stream that is neither digitally
+silent nor heavily clipped (thresholds in :class:`~palsyflow.config.IngestParams`).
+
+The raw copy's extension is :attr:`MediaInfo.extension`: the uploaded one, lower-case,
+when it names the detected format, else that format's canonical extension (a PNG
+uploaded as ``x.mp4`` is stored as ``..._photo.png``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
-from palsyflow.config import IngestParams
+from palsyflow.config import FeatureParams, IngestParams
 from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestRow, read_manifest
 from palsyflow.ingest.probe import MediaError, MediaInfo, probe_media
 from palsyflow.paths import RecordingPath, check_label, task_label
 
 _TEXT_SUFFIXES = frozenset({"", ".txt", ".md", ".rst"})
 NOT_LISTED = "not listed in manifest.csv"
+#: The rule a symbolic link or special file in a drop breaks.
+REGULAR_FILES_ONLY = "palsyflow reads only regular files inside the drop"
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 class ImmutableRawError(RuntimeError):
@@ -90,6 +113,56 @@ class IngestPlan:
     rejected: list[Rejected]
 
 
+def not_regular(drop_dir: Path, path: Path) -> str | None:
+    """Why ``path`` is not a regular file inside ``drop_dir``, checked without following links.
+
+    Every component from ``drop_dir`` (exclusive) down to ``path`` is ``os.lstat``-ed:
+    a symbolic link anywhere on the way (a linked folder included), or a leaf that is
+    not a regular file (FIFO, socket, device, folder), is named. Nothing is opened.
+
+    Parameters
+    ----------
+    drop_dir : Path
+        The drop folder (absolute).
+    path : Path
+        A path inside it (absolute, not resolved).
+
+    Returns
+    -------
+    str or None
+        ``"<relative path>: is a symbolic link; palsyflow reads only regular files
+        inside the drop"`` (or ``"folder <f> is a symbolic link"``, ``"is a named pipe
+        (FIFO)"`` ...); ``None`` for a regular file, or when the path does not exist
+        (the manifest reports that).
+    """
+    rel = path.relative_to(drop_dir)
+    node = drop_dir
+    for i, part in enumerate(rel.parts):
+        node = node / part
+        try:
+            st = os.lstat(node)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"{rel}: cannot be examined ({exc.strerror}); {REGULAR_FILES_ONLY}"
+        leaf = i == len(rel.parts) - 1
+        if stat.S_ISLNK(st.st_mode):
+            what = "is a symbolic link" if leaf else f"folder {Path(*rel.parts[: i + 1])} is a symbolic link"
+            return f"{rel}: {what}; {REGULAR_FILES_ONLY}"
+        if leaf and not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in _SPECIAL if test(st.st_mode)), "a special file")
+            return f"{rel}: is {kind}, not a regular file; {REGULAR_FILES_ONLY}"
+    return None
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file, not through a symbolic link at its last component."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _is_ignored(rel: Path, params: IngestParams) -> bool:
     if any(part.startswith(".") for part in rel.parts):
         return True
@@ -101,19 +174,93 @@ def _is_ignored(rel: Path, params: IngestParams) -> bool:
     return suffix in _TEXT_SUFFIXES and any(stem == n.upper() for n in params.ignored_text_files)
 
 
-def _drop_files(drop_dir: Path, params: IngestParams) -> list[Path]:
-    """Every regular file under ``drop_dir`` (symlinks to files included), sorted, minus ignored ones."""
+def _drop_entries(drop_dir: Path, params: IngestParams) -> list[Path]:
+    """Everything under ``drop_dir`` that is not a folder one can descend without a link, sorted, minus ignored ones.
+
+    Regular files, symbolic links (to files or folders; linked folders are not
+    descended) and special files; :func:`not_regular` tells them apart.
+    """
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(drop_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    for dirpath, dirnames, filenames in os.walk(drop_dir):  # followlinks=False: linked folders not entered
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                filenames.append(d)  # a linked folder is refused as an entry of its own
+            else:
+                kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
             full = Path(dirpath) / name
-            if full.is_file() and not _is_ignored(full.relative_to(drop_dir), params):
+            if not _is_ignored(full.relative_to(drop_dir), params):
                 found.append(full)
     return found
 
 
-def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> IngestPlan:
+def _at_line(message: str, name: str, line: int) -> str:
+    """``"<name>: <rule>"`` -> ``"<name> (manifest line <line>): <rule>"``."""
+    prefix = f"{name}: "
+    if message.startswith(prefix):
+        return f"{name} (manifest line {line}): {message[len(prefix):]}"
+    return f"{name} (manifest line {line}): {message}"
+
+
+def modality_problem(task: str, media: MediaInfo, params: IngestParams, speech_tasks: Collection[str]) -> str | None:
+    """Why a probed file cannot serve ``task``, or ``None`` when it can.
+
+    A face task (any task not in ``speech_tasks``) needs frames: a photo or a video. A
+    speech task needs an audio stream whose peak is at least
+    ``params.silence_peak_dbfs`` (below it: digital silence) and whose share of samples
+    at or above ``params.clip_level`` of full scale is at most
+    ``params.max_clipped_fraction`` (above it: heavy clipping, which destroys the
+    voice-quality measures: jitter, shimmer and HNR are computed on the waveform).
+
+    Parameters
+    ----------
+    task : str
+        Canonical protocol task.
+    media : MediaInfo
+        From :func:`~palsyflow.ingest.probe.probe_media`.
+    params : IngestParams
+        ``silence_peak_dbfs`` (dBFS), ``max_clipped_fraction`` (0-1).
+    speech_tasks : collection of str
+        Tasks whose audio is speech (``FeatureParams.speech_tasks``).
+
+    Returns
+    -------
+    str or None
+        The rule broken, e.g. ``"task speech needs audio: this video has no audio stream"``.
+    """
+    what = {"video": "this video", "photo": "this photo", "audio": "this audio file"}[media.kind]
+    if task in speech_tasks:
+        if not media.has_audio:
+            return f"task {task} needs audio: {what} has no audio stream"
+        peak = media.audio_peak_dbfs
+        if peak is not None and peak < params.silence_peak_dbfs:
+            shown = "-inf" if peak == float("-inf") else f"{peak:.1f}"
+            return (
+                f"task {task} needs audible audio: the audio is digitally silent (peak {shown} dBFS, "
+                f"below {params.silence_peak_dbfs:g} dBFS)"
+            )
+        clipped = media.audio_clipped_fraction
+        if clipped is not None and clipped > params.max_clipped_fraction:
+            return (
+                f"task {task} needs unclipped audio: {100 * clipped:.1f} % of the samples are at full scale "
+                f"(limit {100 * params.max_clipped_fraction:g} %)"
+            )
+        return None
+    if media.kind == "audio":
+        return f"task {task} needs frames (a photo or a video): {what} has no picture"
+    return None
+
+
+def plan_ingest(
+    drop_dir: Path | str,
+    site: str,
+    params: IngestParams,
+    speech_tasks: Collection[str] = FeatureParams().speech_tasks,
+) -> IngestPlan:
     """Decide what of a drop enters the raw tree, without writing anything.
 
     Parameters
@@ -123,17 +270,23 @@ def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> Ingest
     site : str
         Site label (alphanumeric).
     params : IngestParams
-        Probe limits, extension lists, task aliases, ignored text files.
+        Probe limits, audio thresholds, task aliases, ignored text files.
+    speech_tasks : collection of str
+        Tasks that need audio (``FeatureParams.speech_tasks``; its default here).
 
     Returns
     -------
     IngestPlan
-        ``items``: one per usable manifest row whose file probes fine and whose
+        ``items``: one per usable manifest row whose file is a regular file of the
+        drop, probes fine, suits the row's task (:func:`modality_problem`) and whose
         (subject, session, task) is new in this manifest. ``rejected``: manifest
-        problems, files that fail probing (once per row naming them), rows repeating
-        an earlier (subject, session, task), then files that no row names
-        (``"not listed in manifest.csv"``; ``manifest.csv``, README / ATTRIBUTION /
-        LICENSE text files and dotfiles are ignored).
+        problems, symbolic links and special files (:func:`not_regular`; never read,
+        ``sha256`` None), files that fail probing or do not suit the task (once per
+        row naming them; reasons ``"<file> (manifest line <n>): <rule>"``), rows
+        repeating an earlier (subject, session, task), then files that no row names
+        (``"not listed in manifest.csv"``; links and special files among them are
+        refused with their own rule, unread; ``manifest.csv``, README / ATTRIBUTION
+        / LICENSE text files and dotfiles are ignored).
 
     Raises
     ------
@@ -165,12 +318,25 @@ def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> Ingest
     # (line, Rejected) so that row-level outcomes come out in manifest order
     rejected: list[tuple[int, Rejected]] = []
     for p in problems:
-        src = p.file if p.file is not None and p.file.is_file() else None
+        link = not_regular(drop_dir, p.file) if p.file is not None else None
+        if link is not None:
+            # the manifest sees a dangling link or a FIFO as "not found": name the real rule instead
+            rest = [part for part in p.reason.split("; ") if "not found in the drop folder" not in part]
+            name = str(p.file.relative_to(drop_dir))
+            reason = "; ".join([_at_line(link, name, p.line), *rest])
+            rejected.append((p.line, Rejected(p.file, None, reason, p.line)))
+            continue
+        src = p.file if p.file is not None and _is_regular(p.file) else None
         rejected.append((p.line, Rejected(src, digest(src) if src else None, p.reason, p.line)))
 
     items: list[IngestItem] = []
     first_row: dict[tuple[str, str, str], ManifestRow] = {}
     for row in rows:
+        name = str(row.file.relative_to(drop_dir))
+        link = not_regular(drop_dir, row.file)  # before anything could read it
+        if link is not None:
+            rejected.append((row.line, Rejected(row.file, None, _at_line(link, name, row.line), row.line)))
+            continue
         key = (row.subject, row.session, row.task)
         earlier = first_row.get(key)
         if earlier is not None:
@@ -186,7 +352,11 @@ def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> Ingest
         sha = digest(row.file)
         media = probe(row.file)
         if isinstance(media, MediaError):
-            rejected.append((row.line, Rejected(row.file, sha, str(media), row.line)))
+            rejected.append((row.line, Rejected(row.file, sha, _at_line(str(media), row.file.name, row.line), row.line)))
+            continue
+        unsuited = modality_problem(row.task, media, params, speech_tasks)
+        if unsuited is not None:
+            rejected.append((row.line, Rejected(row.file, sha, f"{name} (manifest line {row.line}): {unsuited}", row.line)))
             continue
         target = RecordingPath(
             site=site,
@@ -194,7 +364,7 @@ def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> Ingest
             session=row.session,
             task=task_label(row.task),
             kind=media.kind,
-            extension=row.file.suffix.lower(),
+            extension=media.extension or row.file.suffix.lower(),
         )
         items.append(IngestItem(row=row, source=row.file, sha256=sha, media=media, target=target))
 
@@ -202,10 +372,33 @@ def plan_ingest(drop_dir: Path | str, site: str, params: IngestParams) -> Ingest
     out = [r for _, r in rejected]
 
     listed = {r.file for r in rows} | {p.file for p in problems if p.file is not None}
-    for path in _drop_files(drop_dir, params):
-        if path not in listed:
+    for path in _drop_entries(drop_dir, params):
+        if path in listed or any(path in f.parents for f in listed):
+            continue  # a linked folder a row reaches through is refused on that row
+        link = not_regular(drop_dir, path)
+        if link is not None:
+            out.append(Rejected(path, None, f"{link} (and {NOT_LISTED})", None))
+        else:
             out.append(Rejected(path, digest(path), NOT_LISTED, None))
     return IngestPlan(items=items, rejected=out)
+
+
+def _open_regular(path: Path):
+    """Open a regular file for reading without following a symbolic link (``O_NOFOLLOW``).
+
+    Raises
+    ------
+    SourceChangedError
+        If ``path`` is (now) a symbolic link or not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SourceChangedError(f"{path}: cannot be opened as a regular file ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SourceChangedError(f"{path}: is not a regular file any more; {REGULAR_FILES_ONLY}")
+    return os.fdopen(fd, "rb")
 
 
 def copy_in(item: IngestItem, raw_root: Path | str) -> tuple[Path, bool]:
@@ -243,7 +436,7 @@ def copy_in(item: IngestItem, raw_root: Path | str) -> tuple[Path, bool]:
         )
     with atomic_path(target) as tmp:
         # copy without metadata first (a read-only source must not make tmp unwritable)
-        with open(item.source, "rb") as src, open(tmp, "wb") as dst:
+        with _open_regular(item.source) as src, open(tmp, "wb") as dst:
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
         got = sha256_file(tmp)
@@ -251,7 +444,7 @@ def copy_in(item: IngestItem, raw_root: Path | str) -> tuple[Path, bool]:
             raise SourceChangedError(
                 f"{item.source}: content changed since planning (sha256 {got[:12]}, planned {item.sha256[:12]})"
             )
-        st = os.stat(item.source)
+        st = os.lstat(item.source)
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.chmod(tmp, 0o444)
     return target, True
@@ -263,6 +456,7 @@ def quarantine(
     quarantine_root: Path | str,
     site: str,
     sha256: str | None = None,
+    read: bool = True,
 ) -> Path:
     """Keep a refused file, with the reason, out of the raw tree.
 
@@ -275,7 +469,8 @@ def quarantine(
     Parameters
     ----------
     source : path-like or None
-        The refused file; it may be missing (then only the sidecar is written).
+        The refused file; it may be missing, a symbolic link or a special file (then
+        only the sidecar is written: a link's target is never read).
     reason : str
         Why it was refused.
     quarantine_root : path-like
@@ -284,11 +479,15 @@ def quarantine(
         Site label.
     sha256 : str, optional
         Hex sha256 of ``source``; computed when omitted and the file exists.
+    read : bool
+        False for a file that must not be opened (a symbolic link, or a file reached
+        through a linked folder: :func:`not_regular`): only the sidecar is written.
 
     Returns
     -------
     pathlib.Path
-        Path of the quarantined copy (which does not exist when ``source`` did not).
+        Path of the quarantined copy (which does not exist when ``source`` is not a
+        regular file).
 
     Raises
     ------
@@ -298,7 +497,7 @@ def quarantine(
     if source is None:
         raise ValueError("quarantine needs a source path (it may be a missing file)")
     source = Path(source)
-    exists = source.is_file()
+    exists = read and _is_regular(source)  # a symbolic link or special file is recorded, never read or copied
     if sha256 is None and exists:
         sha256 = sha256_file(source)
     prefix = sha256[:12] if sha256 else "nohash"
@@ -307,7 +506,7 @@ def quarantine(
 
     if exists and not (dest.is_file() and (sha256 is None or sha256_file(dest) == sha256)):
         with atomic_path(dest) as tmp:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
+            with _open_regular(source) as src, open(tmp, "wb") as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
 

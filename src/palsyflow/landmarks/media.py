@@ -9,12 +9,15 @@ frames again (:meth:`VideoReader.read_frames`).
   (``CAP_PROP_ORIENTATION_AUTO``). The frame rate is the container's, or
   :data:`DEFAULT_FPS` when it is missing or implausible; frame ``i`` is at ``i / fps``
   seconds.
-- Photos: Pillow, with the EXIF orientation applied (``ImageOps.exif_transpose``); one
-  frame at time 0.
+- Photos: Pillow (every format it decodes, HEIC through the ``pillow-heif`` plugin, see
+  :func:`pillow`), with the EXIF orientation applied (``ImageOps.exif_transpose``) and the
+  pixels converted to 8-bit RGB by :func:`to_rgb8` (16-bit images scaled, not clipped);
+  one frame at time 0.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import threading
@@ -26,7 +29,17 @@ from typing import Literal
 import cv2
 import numpy as np
 
-__all__ = ["DEFAULT_FPS", "Frame", "LandmarkError", "PhotoReader", "VideoReader", "open_media", "read_photo"]
+__all__ = [
+    "DEFAULT_FPS",
+    "Frame",
+    "LandmarkError",
+    "PhotoReader",
+    "VideoReader",
+    "open_media",
+    "pillow",
+    "read_photo",
+    "to_rgb8",
+]
 
 #: Frame rate assumed when a video's container gives none, or one outside (0, 1000] frames/s.
 DEFAULT_FPS = 25.0
@@ -253,12 +266,48 @@ class VideoReader:
 
 
 # photo ---------------------------------------------------------------------------------
-def read_photo(path: Path) -> np.ndarray:
-    """Read a photo upright: EXIF orientation applied, RGB uint8.
+@functools.cache
+def pillow():
+    """Pillow's ``Image`` module with the HEIF/HEIC opener of ``pillow-heif`` registered.
+
+    Every photo palsyflow reads is opened through this module, so a format is either
+    readable everywhere (probe, landmarks, ``palsyflow measure``) or nowhere. AVIF is
+    read by Pillow itself. Registering is done once per process, on first use (not at
+    import).
+
+    Returns
+    -------
+    module
+        ``PIL.Image``.
+    """
+    from PIL import Image
+
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - optional plugin missing: HEIC is then unreadable
+        return Image
+    pillow_heif.register_heif_opener()
+    return Image
+
+
+#: Pillow modes ``to_rgb8`` converts with ``Image.convert("RGB")`` (8 bits per channel or fewer).
+_DIRECT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"})
+
+
+def to_rgb8(im) -> np.ndarray:
+    """Pixels of a decoded Pillow image as 8-bit RGB, scaling deeper samples instead of clipping them.
+
+    Pillow's ``convert("RGB")`` clips 16-bit greyscale (modes ``I;16*`` and ``I``) at
+    255, so a normally exposed 16-bit photo turns white. Here a 16-bit sample ``v`` is
+    mapped to ``round(v / 257)`` (65535 -> 255, the inverse of ``v8 * 257``); ``I``
+    (32-bit integer) images with samples in 0..65535 are taken as 16-bit; ``F`` images
+    with samples in [0, 1] are scaled by 255. 16-bit RGB PNG/TIFF already arrive in mode
+    ``RGB`` (Pillow keeps the high byte).
 
     Parameters
     ----------
-    path : Path
+    im : PIL.Image.Image
+        A decoded image (orientation already applied by the caller if wanted).
 
     Returns
     -------
@@ -266,10 +315,52 @@ def read_photo(path: Path) -> np.ndarray:
 
     Raises
     ------
-    LandmarkError
-        If the file is missing or not a decodable image.
+    ValueError
+        If the mode has no meaningful 8-bit RGB rendering (e.g. ``I`` or ``F`` samples
+        outside 0..65535 or [0, 1], ``LAB``, ``HSV``); the message names the mode.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    mode = im.mode
+    if mode in _DIRECT_MODES:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        return np.ascontiguousarray(rgb)
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im)
+        if a.dtype.kind not in "iu":  # pragma: no cover - Pillow's array interface
+            raise ValueError(f"colour mode {mode}: unexpected sample type {a.dtype}")
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ValueError(f"colour mode {mode}: samples outside 0..65535 have no defined display range")
+        grey = np.round(a.astype(np.float64) / 257.0).astype(np.uint8)
+    elif mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        if a.size and (not np.isfinite(a).all() or a.min() < 0.0 or a.max() > 1.0):
+            raise ValueError(f"colour mode {mode}: floating-point samples outside [0, 1] have no defined display range")
+        grey = np.round(a * 255.0).astype(np.uint8)
+    else:
+        raise ValueError(f"colour mode {mode} cannot be converted to 8-bit RGB meaningfully")
+    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """Read a photo upright: EXIF orientation applied, 8-bit RGB.
+
+    Parameters
+    ----------
+    path : Path
+        Any format Pillow decodes (recognised by content, not by name), HEIC included.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8, RGB, C-contiguous
+        Converted by :func:`to_rgb8` (16-bit samples scaled to 8 bits).
+
+    Raises
+    ------
+    LandmarkError
+        If the file is missing, not a decodable image, or in a colour mode with no
+        8-bit RGB rendering.
+    """
+    Image = pillow()
+    from PIL import ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
@@ -277,12 +368,12 @@ def read_photo(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+            rgb = to_rgb8(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise LandmarkError(f"{path}: cannot be decoded as an image ({exc})") from exc
     if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise LandmarkError(f"{path}: empty image")
-    return np.ascontiguousarray(rgb)
+    return rgb
 
 
 class PhotoReader:

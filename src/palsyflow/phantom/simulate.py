@@ -33,8 +33,9 @@ import numpy as np
 
 from palsyflow import __version__
 from palsyflow.atomic import atomic_write_bytes, atomic_write_text
-from palsyflow.config import IngestParams, LandmarkParams
+from palsyflow.config import LandmarkParams
 from palsyflow.conventions import Side
+from palsyflow.ingest.probe import media_kind
 from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 from palsyflow.landmarks.keyframes import select_keyframes
 from palsyflow.landmarks.media import read_photo
@@ -101,13 +102,10 @@ def sidecar_path(out: Path) -> Path:
 
 
 def _kind(path: Path) -> Literal["photo", "video"]:
-    ing = IngestParams()
-    suf = path.suffix.lower()
-    if suf in ing.photo_extensions:
-        return "photo"
-    if suf in ing.video_extensions:
-        return "video"
-    raise ValueError(f"{path}: unsupported extension {suf!r} (photos {ing.photo_extensions}, videos {ing.video_extensions})")
+    kind = media_kind(path)  # by content, as ingest decides it
+    if kind == "audio":
+        raise ValueError(f"{path}: an audio file has no face to weaken")
+    return kind
 
 
 def _params(params: LandmarkParams | None) -> LandmarkParams:

@@ -145,7 +145,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             "ingest",
             inputs=("drops",),
             outputs=("raw",),
-            params=("ingest", "paths.drops"),
+            params=("ingest", "paths.drops", "features.speech_tasks"),
             code=("ingest", "stages/ingest.py"),
             untracked=("quarantine",),
         ),

@@ -8,6 +8,7 @@ registry parquet (``registry``) that every later stage reads.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -138,14 +139,15 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     run = Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site)
 
     def reject(source: Path | None, sha: str | None, reason: str) -> None:
-        qpath = quarantine(source, reason, cat.quarantine, site, sha256=sha) if source and source.exists() else None
+        # a refusal without a hash is a link or special file: recorded, never read (read=False)
+        qpath = quarantine(source, reason, cat.quarantine, site, sha256=sha, read=sha is not None) if source and os.path.lexists(source) else None
         quarantine_in_store(project, site, source.name if source else "manifest.csv", sha, reason, qpath)
         result.failed += 1
         result.failures.append({"site": site, "file": source.name if source else None, "reason": reason})
         log.warning("quarantined %s: %s", source, reason)
 
     try:
-        plan = plan_ingest(drop, site, project.params.ingest)
+        plan = plan_ingest(drop, site, project.params.ingest, project.params.features.speech_tasks)
     except ManifestError as exc:
         reject(None, None, str(exc))
         run.finish(result, error=str(exc))
