@@ -87,12 +87,19 @@ def face_square(points: np.ndarray, margin: float) -> tuple[float, float, float]
 
 
 def square_crop(
-    rgb: np.ndarray, cx: float, cy: float, side: float, out_side: int, border: str = "replicate"
+    rgb: np.ndarray,
+    cx: float,
+    cy: float,
+    side: float,
+    out_side: int,
+    border: str = "replicate",
+    fill: int = 0,
 ) -> tuple[np.ndarray, CropMap]:
     """Cut a square around (cx, cy) and resize it to ``out_side`` x ``out_side``.
 
     Parts of the square outside the image are filled (``border``: ``"replicate"``
-    repeats the edge pixels, ``"constant"`` fills black). Downscaling uses
+    repeats the edge pixels, ``"constant"`` fills grey level ``fill``, black by default).
+    Downscaling uses
     ``cv2.INTER_AREA`` (no aliasing), upscaling ``cv2.INTER_CUBIC``.
 
     Parameters
@@ -103,6 +110,8 @@ def square_crop(
     out_side : int
         Canvas side, pixels.
     border : {"replicate", "constant"}
+    fill : int
+        Grey level (0-255) of a ``"constant"`` border.
 
     Returns
     -------
@@ -120,9 +129,9 @@ def square_crop(
     if any(pad):
         mode = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
         if patch.size == 0:  # the square lies wholly outside the image
-            patch = np.zeros((side_i, side_i, 3), np.uint8)
+            patch = np.full((side_i, side_i, 3), fill if border == "constant" else 0, np.uint8)
         else:
-            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(0, 0, 0))
+            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(fill, fill, fill))
     interp = cv2.INTER_AREA if out_side < side_i else cv2.INTER_CUBIC
     canvas = cv2.resize(patch, (int(out_side), int(out_side)), interpolation=interp)
     return np.ascontiguousarray(canvas), CropMap(x0, y0, side_i, out_side / side_i)
