@@ -11,10 +11,11 @@ the face has the size the detector finds faces at:
 
 1. the whole frame, centred in a grey border of ``proposal_pad_frac`` times its longer
    side on every side (a tight crop then looks like a portrait). The backend's own
-   padded retry (``pad_retry_frac``) pads the frame at detection resolution with black;
-   on crops cut inside the face's landmark box (eyebrows and chin cut) the detector
-   still misses the face there, while the same crop shrunk to ``proposal_side`` with
-   a mid-grey border is found;
+   padded retry (``pad_retry_frac``, part of the plain pass and kept as it is) pads
+   with black (``pad_retry_mode: constant``): on crops cut inside the face's landmark
+   box (eyebrows and chin cut off) the detector misses many faces with a black border
+   and finds them with a mid-grey one, whatever the resolution (replicated edges are
+   worse still);
 2. up to ``proposal_max_boxes`` boxes of dlib's HOG face detector (Dalal & Triggs 2005,
    "Histograms of oriented gradients for human detection", CVPR,
    doi:10.1109/CVPR.2005.177; dlib's ``get_frontal_face_detector``, King 2009, JMLR
