@@ -167,3 +167,43 @@ def test_subject_rule_margins_come_from_params():
     faces = np.stack([_face(320, 240, 200), _face(500, 240, 150)])  # 1.33x
     assert unclear_subject(faces, 640, 480, 1.5, 0.6) is not None
     assert unclear_subject(faces, 640, 480, 1.2, 0.6) is None
+
+
+def test_video_with_a_small_face_in_a_large_frame_is_tracked_on_the_proposal_crop(shared_data, face_model, tmp_path):
+    clip = sorted((shared_data / "talking-faces" / "grid").glob("*.mpg"))[0]
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while len(frames) < 12:
+        ok, bgr = cap.read()
+        assert ok
+        frames.append(bgr)
+    cap.release()
+    scale, (x0, y0) = 0.6, (850, 450)
+
+    def write(name, imgs, size):
+        out = tmp_path / name
+        vw = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 25, size)
+        for img in imgs:
+            vw.write(img)
+        vw.release()
+        return out
+
+    def placed(bgr):
+        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.full((720, 1280, 3), 128, np.uint8)
+        canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        return canvas
+
+    big = write("small-face-720p.mp4", [placed(f) for f in frames], (1280, 720))
+    plain = extract_landmarks(big, "video", LandmarkParams(proposals=False, tta_copies=1), face_model)
+    assert not plain.quality["face_found"].any()  # the defect
+    result = extract_landmarks(big, "video", LandmarkParams(tta_copies=1), face_model)
+    assert result.quality["face_found"].all()
+    ref = extract_landmarks(write("native.mp4", frames, (frames[0].shape[1], frames[0].shape[0])), "video",
+                            LandmarkParams(tta_copies=1), face_model)
+    got = result.points.sort("frame", "point")
+    want = ref.points.sort("frame", "point")
+    gx = np.stack([got["x"].to_numpy(), got["y"].to_numpy()], axis=1)
+    wx = (np.stack([want["x"].to_numpy(), want["y"].to_numpy()], axis=1) + 0.5) * scale - 0.5 + np.array([x0, y0])
+    iod = interocular_distance(wx[:478])
+    assert np.linalg.norm(gx - wx, axis=1).mean() < 0.15 * iod

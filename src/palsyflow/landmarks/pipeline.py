@@ -22,7 +22,7 @@ import numpy as np
 from palsyflow.config import LandmarkParams
 from palsyflow.landmarks.backends import landmarker_class
 from palsyflow.landmarks.base import Detection, Landmarker, unclear_subject
-from palsyflow.landmarks.crop import CropMap
+from palsyflow.landmarks.crop import CropMap, cut_crop
 from palsyflow.landmarks.keyframes import select_keyframes
 from palsyflow.landmarks.media import LandmarkError, PhotoReader, VideoReader, open_media
 from palsyflow.landmarks.proposals import FoundFaces, find_faces, hog_boxes
@@ -60,12 +60,16 @@ def extract_landmarks(
     orientation applied (:class:`~palsyflow.landmarks.media.PhotoReader`) and detected
     once, with TTA when it is on.
 
-    A photo, or a video key frame, in which the plain pass finds no face is searched
-    again with face-box proposals (``params.proposals``,
-    :func:`~palsyflow.landmarks.proposals.find_faces`: the whole frame in a grey
-    border, dlib HOG boxes; landmarks on each crop, mapped back to frame pixels); with
-    TTA on, the copies are then rendered from the crop the face was found in. Where
-    the plain pass finds a face nothing changes.
+    A photo in which the plain pass finds no face is searched again with face-box
+    proposals (``params.proposals``, :func:`~palsyflow.landmarks.proposals.find_faces`:
+    the whole frame in a grey border, dlib HOG boxes; landmarks on each crop, mapped
+    back to frame pixels); with TTA on, the copies are then rendered from the crop the
+    face was found in. A video whose first pass finds a face in no frame is searched
+    the same way on :data:`VIDEO_PROBES` evenly spaced frames; the crop of the first
+    face found is then cut from every frame and the first pass run again on those
+    crops (``meta["proposal_roi"]``: its ``[x0, y0, side]``, frame pixels); key frames
+    and TTA follow on the full frames. Where the plain pass finds a face nothing
+    changes.
 
     When several faces are visible one must clearly be the subject
     (:func:`~palsyflow.landmarks.base.unclear_subject`: largest by
@@ -231,6 +235,11 @@ def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path
 
     raw = np.stack(frames)  # (n, n_points, 3) float32
     del frames
+    if params.proposals and not np.isfinite(raw[..., 0]).any():
+        roi = _video_roi(media, backend, model_path, params, raw.shape[0])
+        if roi is not None:
+            raw, n_faces = _roi_pass(media.path, backend, model_path, params, roi, raw.shape[0])
+            backend_meta = {**backend_meta, "proposal_roi": [roi.x0, roi.y0, roi.side]}
     points = smooth_points(raw, params, fps)
     if points is raw:
         points = raw.copy()
@@ -273,6 +282,42 @@ def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path
     )
     meta = _meta(media.path, "video", width, height, fps, n, params, keyframes, scheme.n_points, backend_meta)
     return LandmarkResult(points=pts_df, quality=q_df, meta=meta)
+
+
+#: Frames of a video without any face in the first pass that the proposals search, evenly spaced.
+VIDEO_PROBES = 4
+
+
+def _video_roi(media: VideoReader, backend: type, model_path: Path | None, params: LandmarkParams, n: int) -> CropMap | None:
+    """The proposal crop of the first of :data:`VIDEO_PROBES` evenly spaced frames with a face found."""
+    probes = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(VIDEO_PROBES, n))})
+    images = media.read_frames(probes)
+    with _open(backend, model_path, "image", params) as lm:
+        for idx in probes:
+            if idx in images:
+                found = find_faces(images[idx], lm, params)
+                if found.chosen_crop is not None:
+                    return found.chosen_crop[1]
+    return None
+
+
+def _roi_pass(
+    path: Path, backend: type, model_path: Path | None, params: LandmarkParams, roi: CropMap, n: int
+) -> tuple[np.ndarray, list[int]]:
+    """The first pass again on the proposal's square cut from every frame, mapped back to frame pixels."""
+    frames: list[np.ndarray] = []
+    n_faces: list[int] = []
+    with VideoReader(path) as media, _open(backend, model_path, "video", params) as lm:
+        no_face = _nan_face(lm.scheme.n_points)
+        for frame in media.frames():
+            canvas, _ = cut_crop(frame.rgb, roi, border="constant", fill=int(params.proposal_pad_grey))
+            det = lm.detect(canvas, timestamp_ms=frame.timestamp_ms)
+            pts = det.points
+            frames.append(no_face if pts is None else roi.to_frame(pts).astype(np.float32))
+            n_faces.append(det.n_faces)
+    if len(frames) != n:  # the second decode must see the same frames
+        raise LandmarkError(f"{path}: {len(frames)} frames decoded on the second pass, {n} on the first")
+    return np.stack(frames), n_faces
 
 
 def _nan_face(n_points: int) -> np.ndarray:
