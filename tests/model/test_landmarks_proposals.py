@@ -66,6 +66,7 @@ def test_small_face_in_a_large_portrait_is_found_where_it_is(webcam, face_model,
     path = _save(canvas, tmp_path / "portrait.png")
     result = extract_landmarks(path, "photo", LandmarkParams(), face_model)
     assert _found(result)
+    assert int(result.quality["tta_copies"][0]) > 1  # TTA ran on the proposal's crop
     expected = (pts[:, :2] + 0.5) * f - 0.5 + np.array([x0, y0])
     err = np.linalg.norm(_points(result) - expected, axis=1).mean()
     assert err < 0.15 * interocular_distance(expected)
