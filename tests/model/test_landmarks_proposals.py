@@ -208,3 +208,14 @@ def test_video_with_a_small_face_in_a_large_frame_is_tracked_on_the_proposal_cro
     wx = (np.stack([want["x"].to_numpy(), want["y"].to_numpy()], axis=1) + 0.5) * scale - 0.5 + np.array([x0, y0])
     iod = interocular_distance(wx[:478])
     assert np.linalg.norm(gx - wx, axis=1).mean() < 0.15 * iod
+
+
+def test_video_of_a_group_is_refused_on_its_key_frames(shared_data, face_model, tmp_path):
+    bgr = cv2.imread(str(shared_data / "misc-faces" / "multi_face.jpg"))
+    out = tmp_path / "group.mp4"
+    vw = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 25, (bgr.shape[1], bgr.shape[0]))
+    for _ in range(8):
+        vw.write(bgr)
+    vw.release()
+    with pytest.raises(LandmarkError, match=r"^group\.mp4: key frame \d+ \([0-9.]+ s\): \d+ faces and none is clearly"):
+        extract_landmarks(out, "video", LandmarkParams(tta_copies=1), face_model)
