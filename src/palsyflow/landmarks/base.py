@@ -98,7 +98,14 @@ def choose_face(faces: np.ndarray, width: int, height: int) -> int | None:
     return int(np.argmax(score))
 
 
-def unclear_subject(faces: np.ndarray, width: int, height: int, min_size_ratio: float, max_centre_offset: float) -> str | None:
+def unclear_subject(
+    faces: np.ndarray,
+    width: int,
+    height: int,
+    min_size_ratio: float,
+    max_centre_offset: float,
+    n_seen: int | None = None,
+) -> str | None:
     """Why no face of several is clearly the subject, or None when one is (or there is one face).
 
     The subject must be the largest face by a margin and central: its size (the
@@ -115,6 +122,9 @@ def unclear_subject(faces: np.ndarray, width: int, height: int, min_size_ratio: 
         ``LandmarkParams.subject_min_size_ratio``.
     max_centre_offset : float
         ``LandmarkParams.subject_max_centre_offset`` (fraction of the half-diagonal).
+    n_seen : int, optional
+        The number of faces to report (e.g. with faces another detector saw added);
+        default ``n_faces``.
 
     Returns
     -------
@@ -141,7 +151,7 @@ def unclear_subject(faces: np.ndarray, width: int, height: int, min_size_ratio: 
         problems.append(f"largest {offset:.2f} of the half-diagonal off centre, at most {max_centre_offset:g}")
     if not problems:
         return None
-    return f"{n} faces and none is clearly the subject ({'; '.join(problems)})"
+    return f"{n if n_seen is None else int(n_seen)} faces and none is clearly the subject ({'; '.join(problems)})"
 
 
 @runtime_checkable

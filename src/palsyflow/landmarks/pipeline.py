@@ -184,11 +184,7 @@ def _tta(rgb: np.ndarray, lm: Landmarker, params: LandmarkParams, det: Detection
     if not res.face_found:  # the crop's TTA lost it: keep the proposal's detection
         pts = det.points
         return TTAResult(pts, np.full(pts.shape[0], np.nan), 1, res.n_copies, det.n_faces)
-    return TTAResult(_back(res.points, crop), res.spread / crop.scale, res.n_found, res.n_copies, det.n_faces)
-
-
-def _back(points: np.ndarray, crop: CropMap) -> np.ndarray:
-    return crop.to_frame(points)
+    return TTAResult(crop.to_frame(res.points), res.spread / crop.scale, res.n_found, res.n_copies, det.n_faces)
 
 
 def _check_subject(path: Path, det: Detection, rgb: np.ndarray, params: LandmarkParams, where: str = "") -> None:
@@ -200,17 +196,18 @@ def _check_subject(path: Path, det: Detection, rgb: np.ndarray, params: Landmark
     if det.n_faces <= 1:
         return
     height, width = rgb.shape[:2]
-    why = unclear_subject(det.faces, width, height, params.subject_min_size_ratio, params.subject_max_centre_offset)
-    if why is None:
+    p = params
+    if unclear_subject(det.faces, width, height, p.subject_min_size_ratio, p.subject_max_centre_offset) is None:
         return
     xy = det.faces[..., :2]
     lo, hi = np.nanmin(xy, axis=1), np.nanmax(xy, axis=1)
-    boxes = hog_boxes(rgb, params.proposal_hog_max_side, params.proposal_hog_upsample, max_boxes=64)
+    boxes = hog_boxes(rgb, p.proposal_hog_max_side, p.proposal_hog_upsample, max_boxes=64)
     extra = sum(
         1 for cx, cy, _ in boxes if not np.any((lo[:, 0] <= cx) & (cx <= hi[:, 0]) & (lo[:, 1] <= cy) & (cy <= hi[:, 1]))
     )
-    if extra:
-        why = f"{det.n_faces + extra}{why[len(str(det.n_faces)):]}"
+    why = unclear_subject(
+        det.faces, width, height, p.subject_min_size_ratio, p.subject_max_centre_offset, n_seen=det.n_faces + extra
+    )
     raise LandmarkError(f"{Path(path).name}: {where}{why}; upload a photo of the patient alone")
 
 
