@@ -20,7 +20,8 @@ Sets:
   inside the landmark bounding box of a detected face. Recall = found / annotated.
 - ``healthy-tasks``, ``misc-faces``, ``palsy-web`` (all photos; every one shows a face,
   no box ground truth): recall = share of photos with at least one face found.
-- ``phone-4k-upscaled``: the healthy-tasks phone JPEGs upscaled to 3840 px on the long
+- ``phone-4k-upscaled``: the healthy-tasks phone JPEGs (every ``.jpg``: the app uploads'
+  ``-1``/``-2`` photos, stored sideways, and both mpeschel sessions) upscaled to 3840 px on the long
   side (bicubic); ``phone-4k-small``: the photo shrunk so the face is about 85 px wide
   and placed off-centre in a 3840x2160 grey canvas; ``portrait-817x1024-small``: the
   same at 817x1024 (the issue's case); ``phone-tight-crop`` / ``phone-4k-tight-crop``:
@@ -171,7 +172,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-proposals", action="store_true", help="only the plain pass (the 'before' column)")
     ap.add_argument("--sets", default="", help="comma-separated set names (default: all)")
-    ap.add_argument("--limit", type=int, default=None, help="at most N photos per undereived set (quick look)")
+    ap.add_argument("--limit", type=int, default=None, help="at most N photos per underived set (quick look)")
     args = ap.parse_args()
     want = set(filter(None, args.sets.split(",")))
     mode = "before" if args.no_proposals else "all"
