@@ -128,6 +128,19 @@ class LandmarkParams(_Section):
     small_face_iod_px: float = 30.0  # 0 = off
     small_face_target_iod_px: float = 80.0  # IOD in the upscaled crop, px
     small_face_crop_margin: float = 0.5  # crop = landmark box enlarged by this fraction per side
+    # no face in the plain pass: face-box proposals (whole frame padded, dlib HOG boxes), landmarks on each crop
+    proposals: bool = True
+    proposal_side: int = 256  # each proposal's crop is resized to this side, px
+    proposal_pad_frac: float = 0.5  # whole-frame proposal: grey border, fraction of the longer side per side
+    proposal_pad_grey: int = 128  # grey level of that border
+    proposal_crop_margin: float = 0.5  # HOG box enlarged by this fraction of its side per side
+    proposal_hog_max_side: int = 1280  # HOG runs on the frame downscaled to this longer side, px
+    proposal_hog_upsample: int = 1  # HOG pyramid upsamplings (each finds faces half as small)
+    proposal_max_boxes: int = 8  # HOG boxes tried, best-scoring first
+    # several faces: the subject must be this many times wider than the next face ...
+    subject_min_size_ratio: float = 1.5
+    # ... and its centre within this fraction of the half-diagonal from the image centre
+    subject_max_centre_offset: float = 0.6
     smoothing: Literal["none", "savgol", "one_euro"] = "none"
     savgol_window: int = 7  # frames, odd
     savgol_polyorder: int = 2

@@ -17,7 +17,7 @@ import numpy as np
 
 from palsyflow.landmarks.schemes.base import Scheme
 
-__all__ = ["Detection", "Landmarker", "Mode", "TTALayout", "choose_face"]
+__all__ = ["Detection", "Landmarker", "Mode", "TTALayout", "choose_face", "unclear_subject"]
 
 #: Running mode a landmarker is opened in: ``"video"`` for the frames of one video in
 #: order (a tracking backend follows the face between frames), ``"image"`` for
@@ -96,6 +96,62 @@ def choose_face(faces: np.ndarray, width: int, height: int) -> int | None:
     d_max = 0.5 * float(np.hypot(width, height))
     score = area * np.clip(1.0 - d / d_max, 0.0, 1.0)
     return int(np.argmax(score))
+
+
+def unclear_subject(
+    faces: np.ndarray,
+    width: int,
+    height: int,
+    min_size_ratio: float,
+    max_centre_offset: float,
+    n_seen: int | None = None,
+) -> str | None:
+    """Why no face of several is clearly the subject, or None when one is (or there is one face).
+
+    The subject must be the largest face by a margin and central: its size (the
+    square root of its landmark bounding-box area) at least ``min_size_ratio`` times
+    the next largest face's, and its box centre within ``max_centre_offset`` times the
+    image's half-diagonal of the image centre.
+
+    Parameters
+    ----------
+    faces : ndarray, shape (n_faces, n_points, >=2), pixels
+    width, height : int
+        Frame size in pixels.
+    min_size_ratio : float
+        ``LandmarkParams.subject_min_size_ratio``.
+    max_centre_offset : float
+        ``LandmarkParams.subject_max_centre_offset`` (fraction of the half-diagonal).
+    n_seen : int, optional
+        The number of faces to report (e.g. with faces another detector saw added);
+        default ``n_faces``.
+
+    Returns
+    -------
+    str or None
+        ``"<n> faces and none is clearly the subject (largest 1.1x the next, needs
+        1.5x; ...)"``, or None.
+    """
+    n = int(faces.shape[0])
+    if n <= 1:
+        return None
+    xy = faces[..., :2]
+    lo, hi = np.nanmin(xy, axis=1), np.nanmax(xy, axis=1)
+    size = np.sqrt(np.prod(np.maximum(hi - lo, 0.0), axis=1))
+    order = np.argsort(-size)
+    big, nxt = int(order[0]), int(order[1])
+    ratio = float(size[big] / max(size[nxt], 1e-9))
+    centre = (lo[big] + hi[big]) / 2.0
+    d_max = 0.5 * float(np.hypot(width, height))
+    offset = float(np.linalg.norm(centre - np.array([(width - 1) / 2.0, (height - 1) / 2.0]))) / d_max
+    problems = []
+    if ratio < min_size_ratio:
+        problems.append(f"largest {ratio:.1f}x the next, needs {min_size_ratio:g}x")
+    if offset > max_centre_offset:
+        problems.append(f"largest {offset:.2f} of the half-diagonal off centre, at most {max_centre_offset:g}")
+    if not problems:
+        return None
+    return f"{n if n_seen is None else int(n_seen)} faces and none is clearly the subject ({'; '.join(problems)})"
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CropMap", "face_square", "square_crop"]
+__all__ = ["CropMap", "cut_crop", "face_square", "square_crop"]
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,19 @@ def face_square(points: np.ndarray, margin: float) -> tuple[float, float, float]
 
 
 def square_crop(
-    rgb: np.ndarray, cx: float, cy: float, side: float, out_side: int, border: str = "replicate"
+    rgb: np.ndarray,
+    cx: float,
+    cy: float,
+    side: float,
+    out_side: int,
+    border: str = "replicate",
+    fill: int = 0,
 ) -> tuple[np.ndarray, CropMap]:
     """Cut a square around (cx, cy) and resize it to ``out_side`` x ``out_side``.
 
     Parts of the square outside the image are filled (``border``: ``"replicate"``
-    repeats the edge pixels, ``"constant"`` fills black). Downscaling uses
+    repeats the edge pixels, ``"constant"`` fills grey level ``fill``, black by default).
+    Downscaling uses
     ``cv2.INTER_AREA`` (no aliasing), upscaling ``cv2.INTER_CUBIC``.
 
     Parameters
@@ -103,6 +110,8 @@ def square_crop(
     out_side : int
         Canvas side, pixels.
     border : {"replicate", "constant"}
+    fill : int
+        Grey level (0-255) of a ``"constant"`` border.
 
     Returns
     -------
@@ -110,21 +119,47 @@ def square_crop(
     crop : CropMap
         Maps points between the canvas and the frame.
     """
-    h, w = rgb.shape[:2]
     side_i = max(1, int(round(side)))
     x0 = int(np.floor(cx - side_i / 2.0 + 0.5))
     y0 = int(np.floor(cy - side_i / 2.0 + 0.5))
+    return cut_crop(rgb, CropMap(x0, y0, side_i, out_side / side_i), border, fill)
+
+
+def cut_crop(rgb: np.ndarray, crop: CropMap, border: str = "replicate", fill: int = 0) -> tuple[np.ndarray, CropMap]:
+    """Cut the square of an existing :class:`CropMap` from another frame of the same size.
+
+    As :func:`square_crop` (same border and interpolation rules), for the square
+    ``crop`` describes; the canvas side is ``round(crop.side * crop.scale)``. Used to
+    follow one face box through the frames of a video.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+    crop : CropMap
+    border : {"replicate", "constant"}
+    fill : int
+        Grey level (0-255) of a ``"constant"`` border.
+
+    Returns
+    -------
+    canvas : ndarray, shape (out_side, out_side, 3), uint8, C-contiguous
+    crop : CropMap
+        ``crop`` itself.
+    """
+    h, w = rgb.shape[:2]
+    x0, y0, side_i = crop.x0, crop.y0, crop.side
+    out_side = max(1, int(round(side_i * crop.scale)))
     x1, y1 = x0 + side_i, y0 + side_i
     pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))  # top, bottom, left, right
     patch = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
     if any(pad):
         mode = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
         if patch.size == 0:  # the square lies wholly outside the image
-            patch = np.zeros((side_i, side_i, 3), np.uint8)
+            patch = np.full((side_i, side_i, 3), fill if border == "constant" else 0, np.uint8)
         else:
-            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(0, 0, 0))
+            patch = cv2.copyMakeBorder(patch, *pad, mode, value=(fill, fill, fill))
     interp = cv2.INTER_AREA if out_side < side_i else cv2.INTER_CUBIC
     canvas = cv2.resize(patch, (int(out_side), int(out_side)), interpolation=interp)
-    return np.ascontiguousarray(canvas), CropMap(x0, y0, side_i, out_side / side_i)
+    return np.ascontiguousarray(canvas), crop
 
 

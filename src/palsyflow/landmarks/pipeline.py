@@ -21,14 +21,16 @@ import numpy as np
 
 from palsyflow.config import LandmarkParams
 from palsyflow.landmarks.backends import landmarker_class
-from palsyflow.landmarks.base import Detection, Landmarker
+from palsyflow.landmarks.base import Detection, Landmarker, unclear_subject
+from palsyflow.landmarks.crop import CropMap, cut_crop
 from palsyflow.landmarks.keyframes import select_keyframes
 from palsyflow.landmarks.media import LandmarkError, PhotoReader, VideoReader, open_media
+from palsyflow.landmarks.proposals import FoundFaces, find_faces, hog_boxes
 from palsyflow.landmarks.result import LandmarkResult, build_tables
 from palsyflow.landmarks.smoothing import smooth_points
-from palsyflow.landmarks.tta import run_tta, tta_enabled
+from palsyflow.landmarks.tta import TTAResult, run_tta, tta_enabled
 
-__all__ = ["extract_landmarks"]
+__all__ = ["detect_frame", "extract_landmarks"]
 
 
 def extract_landmarks(
@@ -58,7 +60,22 @@ def extract_landmarks(
     orientation applied (:class:`~palsyflow.landmarks.media.PhotoReader`) and detected
     once, with TTA when it is on.
 
-    When several faces are visible the largest, most central one is kept
+    A photo in which the plain pass finds no face is searched again with face-box
+    proposals (``params.proposals``, :func:`~palsyflow.landmarks.proposals.find_faces`:
+    the whole frame in a grey border, dlib HOG boxes; landmarks on each crop, mapped
+    back to frame pixels); with TTA on, the copies are then rendered from the crop the
+    face was found in. A video whose first pass finds a face in no frame is searched
+    the same way on :data:`VIDEO_PROBES` evenly spaced frames; the crop of the first
+    face found is then cut from every frame and the first pass run again on those
+    crops (``meta["proposal_roi"]``: its ``[x0, y0, side]``, frame pixels); key frames
+    and TTA follow on the full frames. Where the plain pass finds a face nothing
+    changes.
+
+    When several faces are visible one must clearly be the subject
+    (:func:`~palsyflow.landmarks.base.unclear_subject`: largest by
+    ``params.subject_min_size_ratio`` and within ``params.subject_max_centre_offset``
+    of the centre), otherwise the recording is refused (in a video: on its key frames).
+    The kept face is the largest, most central one
     (:func:`~palsyflow.landmarks.base.choose_face`).
 
     Parameters
@@ -80,7 +97,10 @@ def extract_landmarks(
     Raises
     ------
     LandmarkError
-        ``"<path>: <reason>"`` if the file cannot be opened or decoded, or has no frame.
+        ``"<path>: <reason>"`` if the file cannot be opened or decoded, or has no frame;
+        ``"<file name>: <n> faces and none is clearly the subject (...); upload a photo
+        of the patient alone"`` when several faces are seen and none is clearly the
+        subject.
     ValueError
         If ``kind`` is unknown or ``params.backend`` is not a registered backend.
     FileNotFoundError
@@ -106,15 +126,16 @@ def _photo(media: PhotoReader, backend: type, params: LandmarkParams, model_path
         scheme = lm.scheme
         spread = np.full((1, scheme.n_points), np.nan, dtype=np.float32)
         tta_found = np.zeros(1, dtype=np.int16)
+        det, found = detect_frame(rgb, lm, params)
+        _check_subject(media.path, det, rgb, params)
         if tta:
-            res = run_tta(rgb, lm, params)
+            res = _tta(rgb, lm, params, det, found)
             pts = res.points if res.face_found else None
-            n_faces = res.n_faces
+            n_faces = det.n_faces
             if res.face_found:
                 spread[0] = res.spread
                 tta_found[0] = res.n_found
         else:
-            det = lm.detect(rgb)
             pts, n_faces = det.points, det.n_faces
         backend_meta = lm.describe()
     points = (_nan_face(scheme.n_points) if pts is None else pts.astype(np.float32))[None]
@@ -123,6 +144,71 @@ def _photo(media: PhotoReader, backend: type, params: LandmarkParams, model_path
     )
     meta = _meta(media.path, "photo", width, height, None, 1, params, {}, scheme.n_points, backend_meta)
     return LandmarkResult(points=pts_df, quality=q_df, meta=meta)
+
+
+def detect_frame(rgb: np.ndarray, lm: Landmarker, params: LandmarkParams) -> tuple[Detection, FoundFaces | None]:
+    """Faces in one frame: the plain pass, then the proposals when it found no face.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8, RGB
+    lm : Landmarker
+        In IMAGE mode.
+    params : LandmarkParams
+        ``proposals`` switches the second search
+        (:func:`~palsyflow.landmarks.proposals.find_faces`) on.
+
+    Returns
+    -------
+    detection : Detection
+        Full-frame pixels; the plain pass's when it found a face (or nothing else did).
+    found : FoundFaces or None
+        The proposals' result when they found the face(s), else None.
+    """
+    det = lm.detect(rgb)
+    if det.chosen is not None or not params.proposals:
+        return det, None
+    found = find_faces(rgb, lm, params)
+    if found.detection.chosen is None:
+        return det, None
+    return found.detection, found
+
+
+def _tta(rgb: np.ndarray, lm: Landmarker, params: LandmarkParams, det: Detection, found: FoundFaces | None) -> TTAResult:
+    """TTA on the frame (copy 0 = the plain detection ``det``) or, for a face the proposals
+    found, on the crop it was found in, mapped back to frame pixels."""
+    if found is None:
+        return run_tta(rgb, lm, params, copy0=det)
+    canvas, crop = found.chosen_crop
+    res = run_tta(canvas, lm, params)
+    if not res.face_found:  # the crop's TTA lost it: keep the proposal's detection
+        pts = det.points
+        return TTAResult(pts, np.full(pts.shape[0], np.nan), 1, res.n_copies, det.n_faces)
+    return TTAResult(crop.to_frame(res.points), res.spread / crop.scale, res.n_found, res.n_copies, det.n_faces)
+
+
+def _check_subject(path: Path, det: Detection, rgb: np.ndarray, params: LandmarkParams, where: str = "") -> None:
+    """Raise :class:`LandmarkError` when several faces are seen and none is clearly the subject.
+
+    The count in the message adds the dlib HOG boxes that lie in none of the faces
+    found (MediaPipe misses some faces of a group photo).
+    """
+    if det.n_faces <= 1:
+        return
+    height, width = rgb.shape[:2]
+    p = params
+    if unclear_subject(det.faces, width, height, p.subject_min_size_ratio, p.subject_max_centre_offset) is None:
+        return
+    xy = det.faces[..., :2]
+    lo, hi = np.nanmin(xy, axis=1), np.nanmax(xy, axis=1)
+    boxes = hog_boxes(rgb, p.proposal_hog_max_side, p.proposal_hog_upsample, max_boxes=64)
+    extra = sum(
+        1 for cx, cy, _ in boxes if not np.any((lo[:, 0] <= cx) & (cx <= hi[:, 0]) & (lo[:, 1] <= cy) & (cy <= hi[:, 1]))
+    )
+    why = unclear_subject(
+        det.faces, width, height, p.subject_min_size_ratio, p.subject_max_centre_offset, n_seen=det.n_faces + extra
+    )
+    raise LandmarkError(f"{Path(path).name}: {where}{why}; upload a photo of the patient alone")
 
 
 def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path: Path | None, tta: bool) -> LandmarkResult:
@@ -146,6 +232,11 @@ def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path
 
     raw = np.stack(frames)  # (n, n_points, 3) float32
     del frames
+    if params.proposals and not np.isfinite(raw[..., 0]).any():
+        roi = _video_roi(media, backend, model_path, params, raw.shape[0])
+        if roi is not None:
+            raw, n_faces = _roi_pass(media.path, backend, model_path, params, roi, raw.shape[0])
+            backend_meta = {**backend_meta, "proposal_roi": [roi.x0, roi.y0, roi.side]}
     points = smooth_points(raw, params, fps)
     if points is raw:
         points = raw.copy()
@@ -157,13 +248,19 @@ def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path
         select_keyframes(points, params.tta_keyframes, rest_frames=rest, scheme=scheme) if params.tta_keyframes > 0 else {}
     )
 
-    if tta and keyframes:
-        wanted = sorted(set(keyframes.values()))
+    # key frames re-read: all with TTA; without, those where several faces were seen (the subject rule)
+    wanted = sorted(i for i in set(keyframes.values()) if tta or n_faces[i] > 1)
+    if wanted:
         images = media.read_frames(wanted)
         with _open(backend, model_path, "image", params) as lm:
             for idx in wanted:
                 rgb = images.get(idx)
                 if rgb is None:
+                    continue
+                if n_faces[idx] > 1:
+                    where = f"key frame {idx} ({idx / fps:.2f} s): "
+                    _check_subject(media.path, lm.detect(rgb), rgb, params, where)
+                if not tta:
                     continue
                 # a tracker's copy 0 = its unaugmented (unsmoothed) video-mode detection of this frame
                 copy0 = Detection(faces=raw[idx][None].astype(np.float64), chosen=0) if tracks else None
@@ -182,6 +279,42 @@ def _video(media: VideoReader, backend: type, params: LandmarkParams, model_path
     )
     meta = _meta(media.path, "video", width, height, fps, n, params, keyframes, scheme.n_points, backend_meta)
     return LandmarkResult(points=pts_df, quality=q_df, meta=meta)
+
+
+#: Frames of a video without any face in the first pass that the proposals search, evenly spaced.
+VIDEO_PROBES = 4
+
+
+def _video_roi(media: VideoReader, backend: type, model_path: Path | None, params: LandmarkParams, n: int) -> CropMap | None:
+    """The proposal crop of the first of :data:`VIDEO_PROBES` evenly spaced frames with a face found."""
+    probes = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(VIDEO_PROBES, n))})
+    images = media.read_frames(probes)
+    with _open(backend, model_path, "image", params) as lm:
+        for idx in probes:
+            if idx in images:
+                found = find_faces(images[idx], lm, params)
+                if found.chosen_crop is not None:
+                    return found.chosen_crop[1]
+    return None
+
+
+def _roi_pass(
+    path: Path, backend: type, model_path: Path | None, params: LandmarkParams, roi: CropMap, n: int
+) -> tuple[np.ndarray, list[int]]:
+    """The first pass again on the proposal's square cut from every frame, mapped back to frame pixels."""
+    frames: list[np.ndarray] = []
+    n_faces: list[int] = []
+    with VideoReader(path) as media, _open(backend, model_path, "video", params) as lm:
+        no_face = _nan_face(lm.scheme.n_points)
+        for frame in media.frames():
+            canvas, _ = cut_crop(frame.rgb, roi, border="constant", fill=int(params.proposal_pad_grey))
+            det = lm.detect(canvas, timestamp_ms=frame.timestamp_ms)
+            pts = det.points
+            frames.append(no_face if pts is None else roi.to_frame(pts).astype(np.float32))
+            n_faces.append(det.n_faces)
+    if len(frames) != n:  # the second decode must see the same frames
+        raise LandmarkError(f"{path}: {len(frames)} frames decoded on the second pass, {n} on the first")
+    return np.stack(frames), n_faces
 
 
 def _nan_face(n_points: int) -> np.ndarray:

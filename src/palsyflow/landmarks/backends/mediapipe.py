@@ -135,6 +135,8 @@ class MediaPipeLandmarker:
            every side (``pad_retry_mode``): MediaPipe's face detector misses faces that
            fill the frame (tight crops) and finds them with context around. Points are
            shifted back and may lie outside the frame. ``Detection.padded`` is set.
+           (Faces this misses, e.g. crops cut inside the face, are searched for by the
+           pipeline's proposals, :mod:`palsyflow.landmarks.proposals`.)
         3. The chosen face's inter-ocular distance (eye-corner midpoints), measured in
            the image the detector saw, is below ``params.small_face_iod_px``: a square
            of ``(1 + 2 small_face_crop_margin)`` times the face's landmark box is cut
