@@ -72,7 +72,7 @@ def test_invalid_subject_label_is_refused_not_merged(tmp_path, clips, bad):
     result = ingest_drop(project, "north", drop)
     assert result.processed == 1 and result.failed == 1
     assert _reasons(result) == [
-        f"manifest.csv line 3: subject {bad!r} is not a valid label: only letters A-Z, a-z and digits 0-9 "
+        f"manifest.csv line 3: b.mpg: subject {bad!r} is not a valid label: only letters A-Z, a-z and digits 0-9 "
         "(BIDS label rule); rename it in the manifest"
     ]
     assert _subjects(project) == {("north", "N01"): (True, False, ("20260114",))}  # N01 alone, one session
@@ -138,7 +138,7 @@ def test_same_content_under_two_subjects_or_sites_is_refused(tmp_path, clips):
     assert r.processed == 2
     reasons = _reasons(r)
     assert len(reasons) == 2
-    assert reasons[0].startswith("manifest.csv line 4: the same recording (sha256 ")
+    assert reasons[0].startswith("manifest.csv line 4: a copy.mpg: the same recording (sha256 ")
     assert "already registered under subject N01, session 20260114 (task rest) of this site" in reasons[0]
     assert reasons[1].startswith("manifest.csv line 5: ") and "subject N01, session 20260114" in reasons[1]
 
@@ -164,8 +164,8 @@ def test_future_and_implausibly_old_dates_are_refused(tmp_path, clips):
     r = ingest_drop(project, "north", drop)
     assert r.processed == 0
     future, old = _reasons(r)
-    assert future.startswith("manifest.csv line 2: session_date 2099-01-01 is in the future (today is ")
-    assert old.startswith("manifest.csv line 3: session_date 1899-12-31 is implausibly old")
+    assert future.startswith("manifest.csv line 2: a.mpg: session_date 2099-01-01 is in the future (today is ")
+    assert old.startswith("manifest.csv line 3: b.mpg: session_date 1899-12-31 is implausibly old")
 
 
 @pytest.mark.parametrize("allow", [False, True])
@@ -188,7 +188,7 @@ def test_session_before_the_latest_stored_one(tmp_path, clips, allow):
         assert r.processed == 1
         (reason,) = _reasons(r)
         assert reason == (
-            "manifest.csv line 3: session 20260110 of subject N01 is dated before its latest stored session "
+            "manifest.csv line 3: b.mpg: session 20260110 of subject N01 is dated before its latest stored session "
             "20260301 (2026-03-01); a date typo? correct the date, or set ingest.allow_earlier_sessions: true "
             "in params.yaml to add an earlier visit"
         )
@@ -246,7 +246,7 @@ def test_unquoted_comma_refuses_the_row_and_names_the_line(tmp_path, clips):
     assert r.processed == 2  # N02, and N03 whose extra cells are empty
     (failure,) = r.failures
     assert failure["file"] == "a.mpg"
-    assert failure["reason"].startswith("manifest.csv line 2: 9 cells but the header has 8 columns (an unquoted comma?")
+    assert failure["reason"].startswith("manifest.csv line 2: a.mpg: 9 cells but the header has 8 columns (an unquoted comma?")
 
 
 def test_bad_site_label_is_one_sentence_not_a_traceback(tmp_path, clips):
@@ -283,5 +283,5 @@ def test_a_label_differing_only_in_case_is_refused(tmp_path, clips):
     r = ingest_drop(project, "north", drop)
     assert r.processed == 2
     (reason,) = _reasons(r)
-    assert reason.startswith("manifest.csv line 3: subject n01 differs from subject N01 of this site only in letter case")
+    assert reason.startswith("manifest.csv line 3: b.mpg: subject n01 differs from subject N01 of this site only in letter case")
     assert set(_subjects(project)) == {("north", "N01")}

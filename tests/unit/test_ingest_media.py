@@ -86,7 +86,7 @@ def test_symlink_to_etc_passwd_is_refused_without_reading_it(tmp_path: Path, mon
     monkeypatch.setattr(plan_mod, "sha256_file", lambda p: read.append(Path(p)) or real(p))
     plan = plan_ingest(d, "A", PARAMS)
     reason = _only_rejection(plan)
-    assert reason == f"x.mp4 (manifest line 2): is a symbolic link; {RULE}"
+    assert reason == f"manifest.csv line 2: x.mp4: is a symbolic link; {RULE}"
     assert plan.rejected[0].sha256 is None and plan.rejected[0].line == 2
     assert read == []  # never hashed, so never opened
     # quarantine records the refusal and copies nothing
@@ -110,14 +110,14 @@ def test_symlink_to_a_video_outside_the_drop_is_not_ingested(tmp_path: Path, gri
     d = _drop(tmp_path, [("rest", "clip.mpg")])
     os.symlink(grid[0], d / "clip.mpg")
     reason = _only_rejection(plan_ingest(d, "A", PARAMS))
-    assert reason == f"clip.mpg (manifest line 2): is a symbolic link; {RULE}"
+    assert reason == f"manifest.csv line 2: clip.mpg: is a symbolic link; {RULE}"
 
 
 def test_file_inside_a_symlinked_folder_is_refused(tmp_path: Path, grid: list[Path]) -> None:
     d = _drop(tmp_path, [("rest", f"videos/{grid[0].name}")])
     os.symlink(grid[0].parent, d / "videos")
     reason = _only_rejection(plan_ingest(d, "A", PARAMS))
-    assert reason == f"videos/{grid[0].name} (manifest line 2): folder videos is a symbolic link; {RULE}"
+    assert reason == f"manifest.csv line 2: videos/{grid[0].name}: folder videos is a symbolic link; {RULE}"
 
 
 def test_unlisted_links_are_refused_unread(tmp_path: Path, grid: list[Path]) -> None:
@@ -150,7 +150,7 @@ def test_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
         pytest.fail("plan_ingest blocked on a FIFO")
     reasons = sorted(r.reason for r in out["plan"].rejected)
     assert reasons == [
-        f"pipe.mp4 (manifest line 2): is a named pipe (FIFO), not a regular file; {RULE}",
+        f"manifest.csv line 2: pipe.mp4: is a named pipe (FIFO), not a regular file; {RULE}",
         f"stray.mov: is a named pipe (FIFO), not a regular file; {RULE} (and not listed in manifest.csv)",
     ]
     assert all(r.sha256 is None for r in out["plan"].rejected)
@@ -165,7 +165,7 @@ def test_video_without_audio_is_refused_for_speech_but_kept_for_rest(tmp_path: P
     plan = plan_ingest(d, "A", PARAMS)
     assert [i.row.task for i in plan.items] == ["rest"]
     assert [r.reason for r in plan.rejected] == [
-        "silent_film.mkv (manifest line 2): task speech needs audio: this video has no audio stream"
+        "manifest.csv line 2: silent_film.mkv: task speech needs audio: this video has no audio stream"
     ]
 
 
@@ -175,7 +175,7 @@ def test_wav_is_refused_for_rest_but_kept_for_speech(tmp_path: Path, grid_wav: P
     plan = plan_ingest(d, "A", PARAMS)
     assert [i.row.task for i in plan.items] == ["speech"]
     assert [r.reason for r in plan.rejected] == [
-        "voice.wav (manifest line 2): task rest needs frames (a photo or a video): this audio file has no picture"
+        "manifest.csv line 2: voice.wav: task rest needs frames (a photo or a video): this audio file has no picture"
     ]
 
 
@@ -201,10 +201,10 @@ def test_silent_and_clipped_wavs_are_refused_for_speech(tmp_path: Path, grid_wav
     assert [i.source.name for i in plan.items] == ["good.wav"]
     silent, clipped = (r.reason for r in plan.rejected)
     assert silent == (
-        "silent.wav (manifest line 2): task speech needs audible audio: the audio is digitally silent "
+        "manifest.csv line 2: silent.wav: task speech needs audible audio: the audio is digitally silent "
         "(peak -inf dBFS, below -60 dBFS)"
     )
-    assert clipped.startswith("clipped.wav (manifest line 3): task speech needs unclipped audio: ")
+    assert clipped.startswith("manifest.csv line 3: clipped.wav: task speech needs unclipped audio: ")
     assert clipped.endswith("% of the samples are at full scale (limit 1 %)")
     # the thresholds are the params'
     lenient = IngestParams(max_clipped_fraction=0.9, silence_peak_dbfs=-400.0)
@@ -385,4 +385,4 @@ def test_a_link_repeating_an_earlier_row_is_not_read_either(tmp_path: Path, grid
     plan = plan_ingest(d, "A", PARAMS)
     assert [i.source.name for i in plan.items] == ["good.mpg"]
     (rej,) = plan.rejected
-    assert rej.sha256 is None and rej.reason == f"again.mp4 (manifest line 3): is a symbolic link; {RULE}"
+    assert rej.sha256 is None and rej.reason == f"manifest.csv line 3: again.mp4: is a symbolic link; {RULE}"

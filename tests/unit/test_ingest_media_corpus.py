@@ -75,9 +75,9 @@ def test_every_refused_kind_is_quarantined_with_file_line_and_rule(ingested) -> 
         kind = expected[row["_kind"]]
         if kind.expect != "refused":
             continue
-        mine = [r for r in reasons if f"(manifest line {line})" in r]
+        mine = [r for r in reasons if f"manifest.csv line {line}: " in r]
         assert len(mine) == 1, (kind.name, reasons)
-        assert mine[0].startswith(row["file"]) and kind.rule.lower() in mine[0].lower(), (kind.name, mine[0])
+        assert mine[0].startswith(f"manifest.csv line {line}: {row['file']}: ") and kind.rule.lower() in mine[0].lower(), (kind.name, mine[0])
     assert result.failed == sum(1 for r in by_line.values() if expected[r["_kind"]].expect == "refused")
 
 

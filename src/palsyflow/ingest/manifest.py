@@ -171,8 +171,14 @@ def parse_flag(value: str | None, column: str) -> bool | None:
     raise ValueError(f"bad {column} {value!r} (expected yes/no, true/false or 1/0)")
 
 
-def at_line(line: int | None, reason: str) -> str:
-    """``"manifest.csv line <line>: <reason>"``; ``reason`` unchanged when it already says so or ``line`` is None.
+def at_line(line: int | None, reason: str, file: str | None = None) -> str:
+    """A refusal's reason with the manifest line (and file) it concerns, said once.
+
+    ``"manifest.csv line <line>: <file>: <rule>"`` when ``file`` (the file's path in the
+    drop, as the row names it) is given — a leading ``"<file>: "`` of ``reason`` is not
+    repeated — else ``"manifest.csv line <line>: <reason>"``. ``reason`` is returned
+    unchanged when it already carries a line, or when ``line`` is None (a file no row
+    names).
 
     Parameters
     ----------
@@ -180,6 +186,8 @@ def at_line(line: int | None, reason: str) -> str:
         1-based manifest line (the header is line 1).
     reason : str
         The refusal.
+    file : str, optional
+        The file the row names, relative to the drop folder.
 
     Returns
     -------
@@ -187,7 +195,10 @@ def at_line(line: int | None, reason: str) -> str:
     """
     if line is None or reason.startswith(f"{MANIFEST_NAME} line "):
         return reason
-    return f"{MANIFEST_NAME} line {line}: {reason}"
+    if file is None:
+        return f"{MANIFEST_NAME} line {line}: {reason}"
+    rule = reason[len(file) + 2 :] if reason.startswith(f"{file}: ") else reason
+    return f"{MANIFEST_NAME} line {line}: {file}: {rule}"
 
 
 def parse_subject(value: str | None) -> str:
@@ -423,7 +434,8 @@ def read_manifest(
                 if candidate.is_file():
                     file = candidate
                     break
-            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons))))
+            name = str(file.relative_to(drop_dir)) if file is not None else None
+            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons), name)))
             continue
         rec = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(columns) if name}
         try:
@@ -468,7 +480,8 @@ def read_manifest(
                     )
 
         if reasons:
-            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons))))
+            named = (rec.get("file") or "").strip() or None  # the file as the row names it
+            problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons), named)))
             continue
         assert file is not None and session_date is not None
         for flag, value in flags.items():

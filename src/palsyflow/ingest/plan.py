@@ -31,7 +31,7 @@ from pathlib import Path
 
 from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
 from palsyflow.config import FeatureParams, IngestParams
-from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestRow, read_manifest
+from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestRow, at_line, read_manifest
 from palsyflow.ingest.probe import MediaError, MediaInfo, probe_media
 from palsyflow.paths import RecordingPath, check_label, task_label
 
@@ -198,14 +198,6 @@ def _drop_entries(drop_dir: Path, params: IngestParams) -> list[Path]:
     return found
 
 
-def _at_line(message: str, name: str, line: int) -> str:
-    """``"<name>: <rule>"`` -> ``"<name> (manifest line <line>): <rule>"``."""
-    prefix = f"{name}: "
-    if message.startswith(prefix):
-        return f"{name} (manifest line {line}): {message[len(prefix):]}"
-    return f"{name} (manifest line {line}): {message}"
-
-
 def modality_problem(task: str, media: MediaInfo, params: IngestParams, speech_tasks: Collection[str]) -> str | None:
     """Why a probed file cannot serve ``task``, or ``None`` when it can.
 
@@ -282,7 +274,7 @@ def plan_ingest(
         (subject, session, task) is new in this manifest. ``rejected``: manifest
         problems, symbolic links and special files (:func:`not_regular`; never read,
         ``sha256`` None), files that fail probing or do not suit the task (once per
-        row naming them; reasons ``"<file> (manifest line <n>): <rule>"``), rows
+        row naming them; reasons ``"manifest.csv line <n>: <file>: <rule>"``), rows
         repeating an earlier (subject, session, task), then files that no row names
         (``"not listed in manifest.csv"``; links and special files among them are
         refused with their own rule, unread; ``manifest.csv``, README / ATTRIBUTION
@@ -323,7 +315,7 @@ def plan_ingest(
             # the manifest sees a dangling link or a FIFO as "not found": name the real rule instead
             rest = [part for part in p.reason.split("; ") if "not found in the drop folder" not in part]
             name = str(p.file.relative_to(drop_dir))
-            reason = "; ".join([_at_line(link, name, p.line), *rest])
+            reason = "; ".join([at_line(p.line, link, name), *rest])
             rejected.append((p.line, Rejected(p.file, None, reason, p.line)))
             continue
         src = p.file if p.file is not None and _is_regular(p.file) else None
@@ -335,16 +327,16 @@ def plan_ingest(
         name = str(row.file.relative_to(drop_dir))
         link = not_regular(drop_dir, row.file)  # before anything could read it
         if link is not None:
-            rejected.append((row.line, Rejected(row.file, None, _at_line(link, name, row.line), row.line)))
+            rejected.append((row.line, Rejected(row.file, None, at_line(row.line, link, name), row.line)))
             continue
         key = (row.subject, row.session, row.task)
         earlier = first_row.get(key)
         if earlier is not None:
             what = f"sub-{row.subject} ses-{row.session} task {row.task}"
             if earlier.file == row.file:
-                rejected.append((row.line, Rejected(None, None, f"duplicate of line {earlier.line} ({what})", row.line)))
+                rejected.append((row.line, Rejected(None, None, at_line(row.line, f"duplicate of line {earlier.line} ({what})", name), row.line)))
             else:
-                reason = f"{what} already given by line {earlier.line} with another file ({earlier.file.name})"
+                reason = at_line(row.line, f"{what} already given by line {earlier.line} with another file ({earlier.file.name})", name)
                 rejected.append((row.line, Rejected(row.file, digest(row.file), reason, row.line)))
             continue
         first_row[key] = row
@@ -352,11 +344,11 @@ def plan_ingest(
         sha = digest(row.file)
         media = probe(row.file)
         if isinstance(media, MediaError):
-            rejected.append((row.line, Rejected(row.file, sha, _at_line(str(media), row.file.name, row.line), row.line)))
+            rejected.append((row.line, Rejected(row.file, sha, at_line(row.line, str(media), row.file.name), row.line)))
             continue
         unsuited = modality_problem(row.task, media, params, speech_tasks)
         if unsuited is not None:
-            rejected.append((row.line, Rejected(row.file, sha, f"{name} (manifest line {row.line}): {unsuited}", row.line)))
+            rejected.append((row.line, Rejected(row.file, sha, at_line(row.line, unsuited, name), row.line)))
             continue
         target = RecordingPath(
             site=site,

@@ -160,7 +160,7 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
         progress(f"ingest {site}", i, len(plan.items))
         problems = identity_problems(project, site, item)
         if problems:
-            reject(item.source, item.sha256, at_line(item.row.line, "; ".join(problems)))
+            reject(item.source, item.sha256, at_line(item.row.line, "; ".join(problems), os.path.relpath(item.source, os.path.abspath(drop))))
             continue
         try:
             raw, copied = copy_in(item, cat.raw)
