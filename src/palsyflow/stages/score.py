@@ -14,7 +14,7 @@ from palsyflow.project import Project
 from palsyflow.scoring.scores import score_sessions, session_measures
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, read_json, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import StageResult
+from palsyflow.stages.runs import Run, StageResult
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
@@ -34,9 +34,20 @@ def score(project: Project) -> StageResult:
     out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
     registered = project.params.train.registered_model  # names the model version in every row
     fp = digest(files_digest([src, model_path]), registered, stage_code_digest("score"))
-    if unchanged(stamp, fp, [out]):
-        result.skipped = 1
-        return result
+    with Run(project, "score", digest(registered), {"inputs": fp}) as run:
+        if unchanged(stamp, fp, [out]):
+            result.skipped = 1
+        else:
+            _score(project, fp, result)
+        run.finish(result)
+    return result
+
+
+def _score(project: Project, fp: str, result: StageResult) -> None:
+    cat = Catalog.of(project)
+    src, model_path = cat.path("validated_sessions"), cat.path("normative_model")
+    out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
+    registered = project.params.train.registered_model
     version = ((read_json(cat.path("train_stamp")) or {}).get("mlflow") or {}).get("normative_version")
     normative = load_normative(model_path) if model_path.exists() else None
     model_version = f"{registered}/{version}" if version else (
@@ -46,6 +57,5 @@ def score(project: Project) -> StageResult:
     atomic_write_parquet(scores, out)
     with session_scope(project.engine) as db:
         result.processed = repo.upsert_scores(db, scores.to_dicts())
-    write_stamp(stamp, fp)
+    write_stamp(stamp, fp)  # last: after the table and the store's rows it certifies
     result.outputs.append(str(out))
-    return result
