@@ -64,8 +64,8 @@ def _fail(exc: BaseException, stage: str | None = None, store_url: str | None = 
     from palsyflow.stages.runs import describe_error
 
     if _state["debug"]:
-        console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
-    console.print(f"palsyflow: error: {describe_error(exc, stage, store_url)}", markup=False, highlight=False)
+        console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"palsyflow: error: {describe_error(exc, stage, store_url)}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -222,13 +222,14 @@ def ingest(
     for f in res.failures:
         console.print(f"[yellow]quarantined[/] {f['file']}: {f['reason']}", highlight=False)
     if res.error:
-        console.print(f"palsyflow: error: nothing of the drop was ingested: {res.error}", markup=False, highlight=False)
+        console.print(f"palsyflow: error: nothing of the drop was ingested: {res.error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if res.failed and not (res.processed or res.skipped):
         console.print(
             f"palsyflow: error: nothing of the drop was ingested: all {res.failed} item(s) were refused",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(1)
 

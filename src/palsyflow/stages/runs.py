@@ -239,7 +239,7 @@ def describe_error(exc: BaseException, stage: str | None = None, store_url: str 
     -------
     str
     """
-    if isinstance(exc, StageFailed):
+    if isinstance(exc, (StageFailed, RunLocked)):
         return str(exc)
     where = f"the {stage} stage" if stage else "palsyflow"
     if isinstance(exc, sa_exc.DBAPIError) or isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
