@@ -133,6 +133,10 @@ def _run_flow(root: Path, site: str | None) -> dict:
     project = Project.load(root)
     try:
         with stages.run_lock(project, command=f"palsyflow run (site={site or 'all'})"):
+            try:  # before starting a server: a site without a drop is a permanent error
+                stages.site_drops(project, [site] if site else None)
+            except FileNotFoundError as exc:
+                raise stages.StageFailed("ingest", exc) from exc
             from flows.server import temporary_server
 
             with temporary_server():
