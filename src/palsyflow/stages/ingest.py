@@ -120,7 +120,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
         plan = plan_ingest(drop, site, project.params.ingest)
     except ManifestError as exc:
         reject(None, None, str(exc))
-        result.error = f"{drop / 'manifest.csv'}: {exc}"
+        result.error = str(exc)  # names the manifest file
         return
     resolve_in_store(project, site, original_name="manifest.csv")  # the manifest reads again
 
