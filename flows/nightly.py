@@ -1,14 +1,21 @@
 """The nightly cohort run as a Prefect flow.
 
 One task per stage, each calling the same :mod:`palsyflow.stages` function that the DVC
-entry point calls. Transient failures (a locked database, a busy file system) are
-retried; bad recordings never fail the flow, they are quarantined by the stage.
+entry point calls. Only transient failures (the store's connection lost, a busy or
+unreachable file system, a worker process that died: :func:`palsyflow.stages.is_transient`)
+are retried, ``RETRIES["retries"]`` times, ``PALSYFLOW_RETRY_DELAY_S`` seconds apart
+(default 10); a permanent error (a missing file, a bad label, a validation error) fails
+its stage at once. Bad recordings never fail the flow, they are quarantined by the
+stage. A failed stage stops the flow with :class:`palsyflow.stages.StageFailed`, whose
+message is the one sentence the CLI prints. The flow holds the data root's run lock
+(:func:`palsyflow.stages.run_lock`) from start to end: a second run refuses to start.
 After the stages, ``dvc commit`` records the new outputs in ``dvc.lock`` so that
 ``dvc status`` is clean and ``dvc repro`` knows nothing is stale.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +26,19 @@ from prefect import flow, get_run_logger, task
 from palsyflow import stages
 from palsyflow.project import Project
 
-RETRIES = {"retries": 2, "retry_delay_seconds": 10}
+
+
+def _retry_transient(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry only when the task's exception is transient."""
+    exc = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
+    return isinstance(exc, BaseException) and stages.is_transient(exc)
+
+
+RETRIES = {
+    "retries": 2,
+    "retry_delay_seconds": float(os.environ.get("PALSYFLOW_RETRY_DELAY_S", "10")),
+    "retry_condition_fn": _retry_transient,
+}
 
 
 def _project(root: str) -> Project:
@@ -75,6 +94,19 @@ def dvc_commit_task(root: str) -> str:
     return "committed"
 
 
+def _stage(name: str, task_fn, project: Project, *args):
+    """Run one stage's task; a raised error or a result with ``error`` becomes :class:`StageFailed`."""
+    try:
+        out = task_fn(*args)
+    except stages.StageFailed:
+        raise
+    except Exception as exc:
+        raise stages.StageFailed(name, exc, project.db_url) from exc
+    if isinstance(out, dict) and out.get("error"):
+        raise stages.StageFailed(name, RuntimeError(out["error"]), project.db_url)
+    return out
+
+
 @flow(name="nightly", log_prints=True)
 def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -> dict:
     """Run every stage for every site (or one ``site``), incrementally.
@@ -97,16 +129,24 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
     logger = get_run_logger()
     root = str(Path(root).resolve())
     project = _project(root)
-    sites = [site] if site else list(stages.site_drops(project))
-    summary: dict = {"ingest": [ingest_task(root, s) for s in sites]}
-    summary["landmarks"] = landmarks_task(root, [site] if site else None)
-    summary["features"] = features_task(root)
-    summary["validate"] = validate_task(root)
-    summary["train"] = train_task(root)
-    summary["score"] = score_task(root)
-    summary["report"] = report_task(root)
-    if dvc_commit:
-        summary["dvc"] = dvc_commit_task(root)
+    with stages.run_lock(project, command=f"nightly flow (site={site or 'all'})"):
+        summary: dict = {}
+        try:
+            sites = [site] if site else list(stages.site_drops(project))
+        except Exception as exc:
+            raise stages.StageFailed("ingest", exc, project.db_url) from exc
+        summary["ingest"] = [_stage("ingest", ingest_task, project, root, s) for s in sites]
+        summary["landmarks"] = _stage("landmarks", landmarks_task, project, root, [site] if site else None)
+        for name, fn in (
+            ("features", features_task),
+            ("validate", validate_task),
+            ("train", train_task),
+            ("score", score_task),
+            ("report", report_task),
+        ):
+            summary[name] = _stage(name, fn, project, root)
+        if dvc_commit:
+            summary["dvc"] = _stage("dvc-commit", dvc_commit_task, project, root)
     for name, res in summary.items():
         items = res if isinstance(res, list) else [res]
         for r in items:

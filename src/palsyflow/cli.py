@@ -4,12 +4,20 @@ Verbs import palsyflow inside their body on purpose, after :func:`_runtime_env`:
 libraries palsyflow drives (Prefect, Great Expectations, numba, matplotlib, MediaPipe)
 read their settings from the environment when first imported, so the entry point sets
 the environment first. Nothing imports this module, so these imports make no cycle.
+
+Failures: every failure is one line on stderr, ``palsyflow: error: <sentence>``, and
+the traceback only with ``palsyflow --debug <verb>``. Exit status 0 for a run that
+did its work (refused uploads are listed, they do not fail the run), 1 when a stage
+failed, another run holds the data root, or nothing of what was asked could be done
+(e.g. a drop whose manifest cannot be read, or every file of it refused), 2 for bad
+usage (a bad option or label).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,13 +27,58 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(
+class _App(typer.Typer):
+    """The typer app; as the console entry, a failure no verb described is one sentence too (exit 1)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+            _fail(exc)
+            raise SystemExit(1) from None
+
+
+app = _App(
     name="palsyflow",
     help="Objective, side-specific measures of facial motor function from face and voice recordings.",
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console(stderr=True)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of a failure.", envvar="PALSYFLOW_DEBUG")
+    ] = False,
+) -> None:
+    """Objective, side-specific measures of facial motor function from face and voice recordings."""
+    _state["debug"] = debug
+
+
+def _fail(exc: BaseException, stage: str | None = None, store_url: str | None = None) -> typer.Exit:
+    """Print ``palsyflow: error: <one sentence>`` (and the traceback under ``--debug``); the exit to raise."""
+    from palsyflow.stages.runs import describe_error
+
+    if _state["debug"]:
+        console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"palsyflow: error: {describe_error(exc, stage, store_url)}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _check_site(site: str | None, hint: str) -> None:
+    from palsyflow.paths import InvalidLabelError, check_label
+
+    if site is None:
+        return
+    try:
+        check_label("site", site)
+    except InvalidLabelError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project folder holding params.yaml.", envvar="PALSYFLOW_ROOT")]
 
@@ -36,7 +89,8 @@ def _runtime_env(root: Path) -> None:
         "PREFECT_HOME": str(root / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        # Prefect logs every failed task's traceback at ERROR; the CLI prints one sentence instead
+        "PREFECT_LOGGING_LEVEL": "WARNING" if _state["debug"] else "CRITICAL",
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
         "DVC_NO_ANALYTICS": "1",
@@ -71,11 +125,29 @@ def _rich_progress():
 
 
 def _run_flow(root: Path, site: str | None) -> dict:
+    """The nightly flow under the run lock, on a temporary Prefect server that dies with this process."""
     _runtime_env(root)
-    from flows.nightly import nightly
+    from palsyflow import stages
+    from palsyflow.project import Project
 
-    with _rich_progress():
-        return nightly(root=str(root), site=site)
+    project = Project.load(root)
+    try:
+        with stages.run_lock(project, command=f"palsyflow run (site={site or 'all'})"):
+            try:  # before starting a server: a site without a drop is a permanent error
+                stages.site_drops(project, [site] if site else None)
+            except FileNotFoundError as exc:
+                raise stages.StageFailed("ingest", exc) from exc
+            from flows.server import temporary_server
+
+            with temporary_server():
+                from flows.nightly import nightly
+
+                with _rich_progress():
+                    return nightly(root=str(root), site=site)
+    except stages.StageFailed as exc:
+        raise _fail(exc) from None
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, None, project.db_url) from None
 
 
 def _print_summary(summary: dict) -> None:
@@ -88,11 +160,15 @@ def _print_summary(summary: dict) -> None:
                 label = f"{name} {r['site']}" if r.get("site") else name
                 table.add_row(label, str(r["processed"]), str(r["skipped"]), str(r["failed"]))
     console.print(table)
+    refused = 0
     for res in summary.values():
         for r in res if isinstance(res, list) else [res]:
             if isinstance(r, dict):
                 for f in r.get("failures", []):
-                    console.print(f"[yellow]quarantined[/] {f.get('file')}: {f.get('reason')}")
+                    refused += 1
+                    console.print(f"[yellow]refused[/] {f.get('file')}: {f.get('reason')}", highlight=False)
+    tail = f" with {refused} refused item(s), listed above and by `palsyflow status`" if refused else ""
+    console.print(f"run succeeded{tail}")
 
 
 @app.command()
@@ -117,6 +193,7 @@ def run(
     site: Annotated[Optional[str], typer.Option("--site", help="Only ingest and landmark this site's drop.")] = None,
 ) -> None:
     """Run the nightly flow now, for every site or one."""
+    _check_site(site, "--site")
     _print_summary(_run_flow(root.resolve(), site))
 
 
@@ -126,19 +203,39 @@ def ingest(
     drop: Annotated[Path, typer.Argument(help="The site's drop folder with manifest.csv.", exists=True, file_okay=False)],
     root: RootOpt = Path("."),
 ) -> None:
-    """Ingest one site's drop: check, hash, copy into the raw tree, register; quarantine bad files."""
+    """Ingest one site's drop: check, hash, copy into the raw tree, register; quarantine bad files.
+
+    Exits 1 when nothing of the drop could be ingested (its manifest unreadable, or
+    every file refused) or the ingest failed; refused files alone do not fail it.
+    """
+    _check_site(site, "SITE")
     root = root.resolve()
     _runtime_env(root)
     from palsyflow import stages
     from palsyflow.project import Project
 
     project = Project.load(root)
-    with _rich_progress():
-        res = stages.ingest_drop(project, site, drop.resolve())
-    stages.export_registry(project)
+    try:
+        with stages.run_lock(project, command=f"palsyflow ingest {site}"):
+            with _rich_progress():
+                res = stages.ingest_drop(project, site, drop.resolve())
+            stages.export_registry(project)
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, "ingest", project.db_url) from None
     console.print(f"{site}: {res.processed} new, {res.skipped} already ingested, {res.failed} quarantined")
     for f in res.failures:
-        console.print(f"[yellow]quarantined[/] {f['file']}: {f['reason']}")
+        console.print(f"[yellow]quarantined[/] {f['file']}: {f['reason']}", highlight=False)
+    if res.error:
+        console.print(f"palsyflow: error: nothing of the drop was ingested: {res.error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    if res.failed and not (res.processed or res.skipped):
+        console.print(
+            f"palsyflow: error: nothing of the drop was ingested: all {res.failed} item(s) were refused",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -166,7 +263,11 @@ def status(
     from palsyflow import stages
     from palsyflow.project import Project
 
-    summary = stages.status(Project.load(root))
+    project = Project.load(root)
+    try:
+        summary = stages.status(project)
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, "status", project.db_url) from None
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -178,8 +279,14 @@ def status(
     for site, counts in summary["sites"].items():
         table.add_row(site, *(str(counts.get(c, 0)) for c in cols))
     Console().print(table)
+    runs = Table(title="last runs")
+    for c in ("stage", "site", "status", "started", "processed", "skipped", "failed"):
+        runs.add_column(c)
+    for r in summary.get("runs", []):
+        runs.add_row(*(str(r.get(c) if r.get(c) is not None else "") for c in ("stage", "site", "status", "started", "processed", "skipped", "failed")))
+    Console().print(runs)
     for f in summary.get("failures", []):
-        Console().print(f"[yellow]{f.get('kind')}[/] {f.get('site')} {f.get('file')}: {f.get('reason')}")
+        Console().print(f"[yellow]{f.get('kind')}[/] {f.get('site')} {f.get('file')}: {f.get('reason')}", highlight=False)
 
 
 @app.command()

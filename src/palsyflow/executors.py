@@ -4,11 +4,24 @@ Stages hand whole recordings to workers (never frames): the unit of parallel wor
 one file. With ``executor.dask_scheduler`` set in ``params.yaml`` the work goes to a
 ``dask.distributed`` cluster; its workers must see the same data paths (a shared
 file system), since they read the raw files themselves.
+
+Local pool workers die with the process that started them: on Linux each worker asks the
+kernel for ``SIGKILL`` when its parent dies (``prctl(PR_SET_PDEATHSIG)``, through
+ctypes), and on every system a watchdog thread in the worker exits it once its parent's
+pid changes (the parent died and the worker was re-parented). So a ``kill -9`` of
+``palsyflow run`` leaves no worker behind (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +42,44 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+#: ``prctl`` option: the signal the calling process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int | None = None, poll_s: float = 1.0) -> None:
+    """Make the calling process die when its parent does (worker initializer).
+
+    On Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; everywhere, a daemon thread that
+    checks ``os.getppid()`` every ``poll_s`` seconds and exits the process with
+    ``os._exit(1)`` once it differs from ``parent_pid`` (the parent died). If the parent
+    died before the call, the process exits at once.
+
+    Parameters
+    ----------
+    parent_pid : int, optional
+        The parent's pid as the parent saw it; defaults to ``os.getppid()`` now.
+    poll_s : float, optional
+        Watchdog period, seconds.
+    """
+    parent_pid = parent_pid or os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still applies
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="palsyflow-parent-watchdog", daemon=True).start()
 
 
 def _describe(exc: BaseException) -> str:
@@ -78,7 +129,10 @@ def run_jobs(
     # "spawn": forking a process whose polars / MediaPipe thread pools are running can
     # deadlock the child; fresh interpreters cost ~1 s each and are safe.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(params.workers, len(jobs)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=min(params.workers, len(jobs)), mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+    with pool:
         futures = {pool.submit(fn, *args): key for key, args in jobs}
         for fut in as_completed(futures):
             key = futures[fut]

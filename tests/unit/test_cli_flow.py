@@ -22,7 +22,7 @@ def test_status_json_on_an_empty_project(tmp_path):
     (tmp_path / "params.yaml").write_text("paths:\n  data: data\n")
     res = runner.invoke(app, ["status", "--json", "--root", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output) == {"sites": {}, "failures": []}
+    assert json.loads(res.output) == {"sites": {}, "runs": [], "failures": []}
     assert (tmp_path / "data" / "store" / "palsyflow.db").exists()
 
 
@@ -32,7 +32,9 @@ def test_ingest_reports_a_bad_drop_without_crashing(tmp_path):
     (drop / "manifest.csv").write_text("subject,session_date,task,file\nP1,2026-01-01,rest,missing.mp4\n")
     (tmp_path / "params.yaml").write_text("paths:\n  data: data\n")
     res = runner.invoke(app, ["ingest", "north", str(drop), "--root", str(tmp_path)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # nothing of the drop could be ingested
+    assert "palsyflow: error: nothing of the drop was ingested" in res.output
+    assert "Traceback" not in res.output
     status = json.loads(runner.invoke(app, ["status", "--json", "--root", str(tmp_path)]).output)
     assert status["sites"]["north"]["quarantined"] == 1
     assert "missing.mp4" in json.dumps(status["failures"])

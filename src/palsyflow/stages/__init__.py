@@ -18,7 +18,10 @@ catalog
 fingerprint
     Digests of inputs, parameters and code; the JSON stamps beside outputs.
 runs
-    :class:`StageResult`, the processing run and the quarantine entries in the store.
+    :class:`StageResult`, the processing run and the quarantine entries in the store;
+    which errors are transient (retried) and the one-sentence description of a failure.
+lock
+    One run at a time per data root (``flock``), and which recorded runs have died.
 ingest, landmarks, features, validate, train, score, report
     One stage each; ``status`` reads the store's summary. The package re-exports each
     stage function under its module's name (``stages.features(project)``), so
@@ -55,7 +58,8 @@ from palsyflow.stages.fingerprint import code_digest, stage_code_digest
 from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, read_registry, site_drops
 from palsyflow.stages.landmarks import landmarks
 from palsyflow.stages.report import report
-from palsyflow.stages.runs import Progress, StageResult
+from palsyflow.stages.lock import RunLocked, run_lock
+from palsyflow.stages.runs import Progress, StageFailed, StageResult, describe_error, is_transient
 from palsyflow.stages.score import score
 from palsyflow.stages.status import status
 from palsyflow.stages.train import train
@@ -69,15 +73,20 @@ __all__ = [
     "STAGE_SPECS",
     "Catalog",
     "Progress",
+    "RunLocked",
+    "StageFailed",
     "StageResult",
     "code_digest",
+    "describe_error",
     "export_registry",
     "features",
     "ingest",
     "ingest_drop",
+    "is_transient",
     "landmarks",
     "read_registry",
     "report",
+    "run_lock",
     "score",
     "site_drops",
     "stage_code_digest",

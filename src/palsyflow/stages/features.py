@@ -28,7 +28,7 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
 from palsyflow.stages.landmarks import landmark_files, recording_path
-from palsyflow.stages.runs import Progress, StageResult
+from palsyflow.stages.runs import Progress, Run, StageResult
 
 #: Registry columns copied into each feature row (after ``recording_key``).
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
@@ -77,61 +77,63 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
     cat = Catalog.of(project)
     params = project.params.features
     result = StageResult("features")
-    reg = read_registry(project)
-    records = list(reg.iter_rows(named=True)) if not reg.is_empty() else []
-    rest_of = rest_photo_pairs(records)
-    code = stage_code_digest("features")
-    rows: list[dict] = []
-    jobs = []
-    stamps: dict[str, tuple[Path, str]] = {}
-    for rec in records:
-        ids = {"recording_key": rec["key"], **{k: rec[k] for k in ID_COLUMNS}}
-        points = quality = None
-        lm_state = None
-        if has_face(rec):
-            files = landmark_files(project, rec)
-            lm_state = read_json(files.stamp)
-            if lm_state is None or not files.points.exists():
-                result.failed += 1
-                result.failures.append({"site": rec["site"], "file": rec["key"], "reason": "features: no landmarks"})
+    with Run(project, "features", params.digest(), {"registry": str(cat.registry)}) as run:
+        reg = read_registry(project)
+        records = list(reg.iter_rows(named=True)) if not reg.is_empty() else []
+        rest_of = rest_photo_pairs(records)
+        code = stage_code_digest("features")
+        rows: list[dict] = []
+        jobs = []
+        stamps: dict[str, tuple[Path, str]] = {}
+        for rec in records:
+            ids = {"recording_key": rec["key"], **{k: rec[k] for k in ID_COLUMNS}}
+            points = quality = None
+            lm_state = None
+            if has_face(rec):
+                files = landmark_files(project, rec)
+                lm_state = read_json(files.stamp)
+                if lm_state is None or not files.points.exists():
+                    result.failed += 1
+                    result.failures.append({"site": rec["site"], "file": rec["key"], "reason": "features: no landmarks"})
+                    continue
+                points, quality = str(files.points), str(files.quality)
+            rest = rest_state = None
+            if rec["key"] in rest_of:
+                rest_files = landmark_files(project, rest_of[rec["key"]])
+                rest_state = read_json(rest_files.stamp)
+                if rest_state is not None and rest_files.points.exists():
+                    rest = (str(rest_files.points), str(rest_files.quality))
+            audio = str(cat.in_data(rec["raw_path"])) if gets_speech_measures(rec, params) else None
+            cache = cat.feature_cache(recording_path(rec))
+            fp = digest(ids, lm_state, rest_state, params.digest(), code)
+            old = read_json(cache)
+            if old and old.get("fingerprint") == fp:
+                rows.append(old["row"])
+                result.skipped += 1
                 continue
-            points, quality = str(files.points), str(files.quality)
-        rest = rest_state = None
-        if rec["key"] in rest_of:
-            rest_files = landmark_files(project, rest_of[rec["key"]])
-            rest_state = read_json(rest_files.stamp)
-            if rest_state is not None and rest_files.points.exists():
-                rest = (str(rest_files.points), str(rest_files.quality))
-        audio = str(cat.in_data(rec["raw_path"])) if gets_speech_measures(rec, params) else None
-        cache = cat.feature_cache(recording_path(rec))
-        fp = digest(ids, lm_state, rest_state, params.digest(), code)
-        old = read_json(cache)
-        if old and old.get("fingerprint") == fp:
-            rows.append(old["row"])
-            result.skipped += 1
-            continue
-        stamps[rec["key"]] = (cache, fp)
-        jobs.append((rec["key"], (ids, points, quality, audio, params, rest)))
+            stamps[rec["key"]] = (cache, fp)
+            jobs.append((rec["key"], (ids, points, quality, audio, params, rest)))
 
-    if any(args[3] for _, args in jobs):
-        _warm_speech_jit(params)
-    for i, out in enumerate(run_jobs(_feature_job, jobs, project.params.executor), 1):
-        progress("features", i, len(jobs))
-        if not out.ok:
-            result.failed += 1
-            result.failures.append({"file": out.key, "reason": f"features: {out.error}"})
-            continue
-        cache, fp = stamps[out.key]
-        atomic_write_text(cache, json.dumps({"fingerprint": fp, "row": out.value}, default=str))
-        rows.append(json.loads(json.dumps(out.value, default=str)))
-        result.processed += 1
+        if any(args[3] for _, args in jobs):
+            _warm_speech_jit(params)
+        for i, out in enumerate(run_jobs(_feature_job, jobs, project.params.executor), 1):
+            progress("features", i, len(jobs))
+            if not out.ok:
+                result.failed += 1
+                result.failures.append({"file": out.key, "reason": f"features: {out.error}"})
+                continue
+            cache, fp = stamps[out.key]
+            atomic_write_text(cache, json.dumps({"fingerprint": fp, "row": out.value}, default=str))
+            rows.append(json.loads(json.dumps(out.value, default=str)))
+            result.processed += 1
 
-    for row in rows:  # JSON round trip turns dates into strings
-        if isinstance(row.get("session_date"), str):
-            row["session_date"] = date.fromisoformat(row["session_date"])
-    table = build_feature_table(sorted(rows, key=lambda r: r["recording_key"]))
-    features_path, sessions_path = cat.path("features_table"), cat.path("sessions_table")
-    atomic_write_parquet(table, features_path)
-    atomic_write_parquet(session_table(table, params), sessions_path)
-    result.outputs += [str(features_path), str(sessions_path)]
+        for row in rows:  # JSON round trip turns dates into strings
+            if isinstance(row.get("session_date"), str):
+                row["session_date"] = date.fromisoformat(row["session_date"])
+        table = build_feature_table(sorted(rows, key=lambda r: r["recording_key"]))
+        features_path, sessions_path = cat.path("features_table"), cat.path("sessions_table")
+        atomic_write_parquet(table, features_path)
+        atomic_write_parquet(session_table(table, params), sessions_path)
+        result.outputs += [str(features_path), str(sessions_path)]
+        run.finish(result)
     return result

@@ -28,7 +28,7 @@ from palsyflow.paths import InvalidLabelError, check_label
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, resolve_in_store
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.repo import RecordingConflict
@@ -111,6 +111,11 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
         total.skipped += r.skipped
         total.failed += r.failed
         total.failures += r.failures
+        if r.error:
+            total.notes.append(f"site {site}: {r.error}")
+    errors = [n for n in total.notes if n.startswith("site ")]
+    if drops and len(errors) == len(drops):  # nothing of any drop could be read
+        total.error = "; ".join(errors)
     total.outputs.append(str(export_registry(project)))
     return total
 
@@ -136,26 +141,36 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     check_site_label(site)
     cat = Catalog.of(project)
     result = StageResult("ingest", site=site)
-    run = Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site)
+    with Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site) as run:
+        _ingest_into(project, site, drop, cat, result, progress)
+        run.finish(result)
+    return result
+
+
+def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: StageResult, progress: Progress) -> None:
+    """The body of :func:`ingest_drop`, inside its recorded run; fills ``result``."""
 
     def reject(source: Path | None, sha: str | None, reason: str) -> None:
         # a refusal without a hash is a link or special file: recorded, never read (read=False)
         qpath = quarantine(source, reason, cat.quarantine, site, sha256=sha, read=sha is not None) if source and os.path.lexists(source) else None
-        quarantine_in_store(project, site, source.name if source else "manifest.csv", sha, reason, qpath)
+        name = source.name if source else "manifest.csv"
+        quarantine_in_store(project, site, name, sha, reason, qpath)
         result.failed += 1
-        result.failures.append({"site": site, "file": source.name if source else None, "reason": reason})
-        log.warning("quarantined %s: %s", source, reason)
+        result.failures.append({"site": site, "file": name, "reason": reason})
+        log.warning("quarantined %s: %s", name, reason)
 
     try:
         plan = plan_ingest(drop, site, project.params.ingest, project.params.features.speech_tasks)
     except ManifestError as exc:
         reject(None, None, str(exc))
-        run.finish(result, error=str(exc))
-        return result
+        result.error = str(exc)  # names the manifest file
+        return
+    resolve_in_store(project, site, original_name="manifest.csv")  # the manifest reads again
 
     for rej in plan.rejected:
         reject(rej.source, rej.sha256, rej.reason)
 
+    accepted = []
     for i, item in enumerate(plan.items, 1):
         progress(f"ingest {site}", i, len(plan.items))
         problems = identity_problems(project, site, item)
@@ -178,14 +193,18 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
                     item.source.name,
                     item.media.as_dict(),
                 )
+            accepted.append(item)
             if created or copied:
                 result.processed += 1
             else:
                 result.skipped += 1
         except (ImmutableRawError, SourceChangedError, RecordingConflict) as exc:
             reject(item.source, item.sha256, str(exc))
-    run.finish(result)
-    return result
+    # earlier refusals of content or file names accepted now no longer stand (unless refused again now)
+    refused_now = {(f["file"], f["reason"]) for f in result.failures}
+    with session_scope(project.engine) as db:
+        for item in accepted:
+            repo.resolve_quarantine(db, site, sha256=item.sha256, original_name=item.source.name, keep=refused_now)
 
 
 def identity_problems(project: Project, site: str, item: IngestItem) -> list[str]:

@@ -26,7 +26,7 @@ from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog, LandmarkFiles
 from palsyflow.stages.fingerprint import read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
-from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, resolve_in_store
 
 
 def recording_path(record: dict) -> RecordingPath:
@@ -60,11 +60,8 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
     params = project.params.landmarks
     result = StageResult("landmarks")
     reg = read_registry(project, sites)
-    if reg.is_empty():
-        result.notes.append("no recordings registered")
-        return result
-    reg = reg.filter(pl.col("kind").is_in(list(FACE_KINDS)))
-    model = verify_model(cat.face_model)
+    if not reg.is_empty():
+        reg = reg.filter(pl.col("kind").is_in(list(FACE_KINDS)))
     fingerprint = {"params": params.digest(), "model": MODEL_SHA256, "code": stage_code_digest("landmarks")}
 
     todo: dict[str, list[dict]] = defaultdict(list)
@@ -75,29 +72,47 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
         else:
             todo[rec["sha256"]].append(rec)
 
-    if todo:
-        run = Run(project, "landmarks", params.digest(), {sha: [r["key"] for r in recs] for sha, recs in todo.items()})
-        jobs = [
-            (sha, (str(cat.in_data(recs[0]["raw_path"])), recs[0]["kind"], params, str(model)))
-            for sha, recs in todo.items()
-        ]
-        for i, out in enumerate(run_jobs(_extract_job, jobs, project.params.executor), 1):
-            progress("landmarks", i, len(jobs))
-            for rec in todo[out.key]:
-                if not out.ok:
-                    result.failed += 1
-                    reason = f"landmarks: {out.error}"
-                    result.failures.append({"site": rec["site"], "file": rec["key"], "reason": reason})
-                    quarantine_in_store(project, rec["site"], Path(rec["raw_path"]).name, rec["sha256"], reason)
-                    continue
-                files = landmark_files(project, rec)
-                write_landmarks(out.value, files.points, files.quality)
-                meta = {"sha256": rec["sha256"], "fingerprint": fingerprint, "code_version": project.code_version}
-                meta["frames"] = int(out.value.meta.get("n_frames", 0))
-                meta["face_found_fraction"] = float(out.value.quality["face_found"].mean() or 0.0)
-                atomic_write_text(files.stamp, json.dumps(meta, indent=2))
-                result.processed += 1
+    inputs = {sha: [r["key"] for r in recs] for sha, recs in todo.items()}
+    with Run(project, "landmarks", params.digest(), inputs, site=_one(sites)) as run:
+        if reg.is_empty():
+            result.notes.append("no recordings registered")
+        if todo:
+            _compute(project, todo, fingerprint, verify_model(cat.face_model), result, progress)
         run.finish(result)
-        result.notes.append(f"computed {len(jobs)} distinct files")
     result.outputs.append(str(cat.landmarks))
     return result
+
+
+def _one(sites: Iterable[str] | None) -> str | None:
+    sites = list(sites or [])
+    return sites[0] if len(sites) == 1 else None
+
+
+def _compute(
+    project: Project, todo: dict[str, list[dict]], fingerprint: dict, model: Path, result: StageResult, progress: Progress
+) -> None:
+    """Extract the landmarks of every distinct file in ``todo``; the stamp last, after the parquet files."""
+    cat = Catalog.of(project)
+    params = project.params.landmarks
+    jobs = [
+        (sha, (str(cat.in_data(recs[0]["raw_path"])), recs[0]["kind"], params, str(model))) for sha, recs in todo.items()
+    ]
+    for i, out in enumerate(run_jobs(_extract_job, jobs, project.params.executor), 1):
+        progress("landmarks", i, len(jobs))
+        for rec in todo[out.key]:
+            name = Path(rec["raw_path"]).name
+            if not out.ok:
+                result.failed += 1
+                reason = f"landmarks: {out.error}"
+                result.failures.append({"site": rec["site"], "file": rec["key"], "reason": reason})
+                quarantine_in_store(project, rec["site"], name, rec["sha256"], reason, recording_key=rec["key"])
+                continue
+            files = landmark_files(project, rec)
+            write_landmarks(out.value, files.points, files.quality)
+            meta = {"sha256": rec["sha256"], "fingerprint": fingerprint, "code_version": project.code_version}
+            meta["frames"] = int(out.value.meta.get("n_frames", 0))
+            meta["face_found_fraction"] = float(out.value.quality["face_found"].mean() or 0.0)
+            resolve_in_store(project, rec["site"], recording_key=rec["key"], original_name=name, reason_prefix="landmarks:")
+            atomic_write_text(files.stamp, json.dumps(meta, indent=2))
+            result.processed += 1
+    result.notes.append(f"computed {len(jobs)} distinct files")

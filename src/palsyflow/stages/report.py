@@ -15,24 +15,40 @@ from palsyflow.project import Project
 from palsyflow.reports.model import build_session_report
 from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.fingerprint import digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Progress, StageResult
+from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
+from palsyflow.stages.runs import Progress, Run, StageResult
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
 
 def report(project: Project, progress: Progress = report_progress) -> StageResult:
-    """One PDF per session; a subject's PDFs are redrawn only when their scores change."""
+    """One PDF per session; a subject's PDFs are redrawn only when their scores change.
+
+    Per session the order of writes is PDF, then the store's ``reports`` row, then the
+    stamp, so a stamp never certifies a row the store does not hold (a store outage
+    after the PDF leaves no stamp and the rerun redoes the session). A session whose
+    stamp is current but whose store row is missing or names another sha256 (a store
+    restored from backup, or stamps written by an older palsyflow before its row) gets
+    its row written again without redrawing the PDF.
+    """
     cat = Catalog.of(project)
     result = StageResult("report")
     src = cat.path("scores_table")
-    if not src.exists():
-        result.notes.append("no scores")
-        return result
-    scores = pl.read_parquet(src)
+    with Run(project, "report", project.params.report.digest(), {"scores_table": str(src)}) as run:
+        if not src.exists():
+            result.notes.append("no scores")
+        else:
+            _report(project, pl.read_parquet(src), result, progress)
+        run.finish(result)
+    return result
+
+
+def _report(project: Project, scores: pl.DataFrame, result: StageResult, progress: Progress) -> None:
+    cat = Catalog.of(project)
     params = project.params.report
     code = stage_code_digest("report")
     sessions = scores.select("site", "subject", "session").unique().sort("site", "subject", "session").rows()
+    repaired = 0
     for i, (site, subject, session) in enumerate(sessions, 1):
         progress("reports", i, len(sessions))
         pdf = cat.session_report(site, subject, session)
@@ -40,13 +56,19 @@ def report(project: Project, progress: Progress = report_progress) -> StageResul
         fp = digest(subject_rows.to_dicts(), params.digest(), session, code)
         stamp = cat.report_stamp(pdf)
         if unchanged(stamp, fp, [pdf]):
+            sha = (read_json(stamp) or {}).get("sha256")
+            with session_scope(project.engine) as db:
+                if sha and repo.report_sha256(db, site, subject, session) != sha == sha256_file(pdf):
+                    repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
+                    repaired += 1
             result.skipped += 1
             continue
         render_session_report(build_session_report(scores, site, subject, session, params), pdf, params)
         sha = sha256_file(pdf)
-        write_stamp(stamp, fp, sha256=sha)
         with session_scope(project.engine) as db:
             repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
+        write_stamp(stamp, fp, sha256=sha)  # last: after the PDF and its store row
         result.processed += 1
         result.outputs.append(str(pdf))
-    return result
+    if repaired:
+        result.notes.append(f"{repaired} report rows written again (their PDFs were current)")

@@ -1,15 +1,42 @@
-"""What a stage did: its :class:`StageResult`, its processing run and its quarantine entries in the store."""
+"""What a stage did: its :class:`StageResult`, its processing run and its quarantine entries in the store.
+
+Also the failure vocabulary shared by the flow, the DVC entry points and the CLI:
+:func:`is_transient` (what may be retried), :class:`StageFailed` (a stage that raised)
+and :func:`describe_error` (one sentence per failure).
+"""
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
+import socket
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+
 from palsyflow.project import Project
+from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.lock import RunLocked
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.models import ProcessingRun
+
+log = logging.getLogger("palsyflow.stages")
+
+#: errno values of OSErrors worth retrying: the file system or network is busy or away for a while.
+TRANSIENT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EAGAIN", "EBUSY", "EINTR", "EIO", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED", "ECONNABORTED",
+        "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ESTALE", "EPIPE",
+    )
+    if hasattr(errno, name)
+)
 
 #: Progress callback ``(what, done, total)``; stages default to :func:`palsyflow.progress.report`.
 Progress = Callable[[str, int, int], None]
@@ -33,6 +60,9 @@ class StageResult:
         ``{"site", "file", "reason"}`` per refused item.
     notes : list of str
         Anything else worth printing.
+    error : str or None
+        Set when the stage as a whole failed although it returned (e.g. the drop's
+        manifest could not be read, so nothing of it was done).
     """
 
     stage: str
@@ -43,6 +73,7 @@ class StageResult:
     outputs: list[str] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    error: str | None = None
 
     def as_dict(self) -> dict:
         """The result as plain JSON-serialisable data."""
@@ -51,6 +82,15 @@ class StageResult:
 
 class Run:
     """A processing run recorded in the store for the duration of a stage.
+
+    Use it as a context manager around the stage's work: the run is opened
+    (``running``, with this process's pid and host) on entry; if the block raises, it is
+    closed ``failed`` with :func:`describe_error`'s sentence and the exception goes on
+    (when the store itself is what failed, closing it fails too: the run stays
+    ``running`` and the next ``status`` shows it ``interrupted``). A block that ends
+    normally must call :meth:`finish` with the stage's result. A run whose process is
+    killed stays ``running`` until :func:`palsyflow.stages.lock.mark_dead_runs` marks it
+    ``interrupted``.
 
     Parameters
     ----------
@@ -68,13 +108,29 @@ class Run:
 
     def __init__(self, project: Project, stage: str, params_hash: str, inputs: dict, site: str | None = None):
         self.project = project
+        self.stage = stage
+        self.finished = False
         with session_scope(project.engine) as db:
-            run = repo.start_run(db, stage, project.code_version, params_hash, inputs, site=site)
+            run = repo.start_run(
+                db, stage, project.code_version, params_hash, inputs, site=site, pid=os.getpid(), host=socket.gethostname()
+            )
             db.flush()
             self.run_id = run.id
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None or self.finished:
+            return
+        try:
+            self.finish(StageResult(self.stage), error=describe_error(exc, self.stage, self.project.db_url))
+        except Exception:  # noqa: BLE001 - the store may be what failed; the stage's own error goes on
+            log.debug("could not record the failure of run %s", self.run_id, exc_info=True)
+
     def finish(self, result: StageResult, error: str | None = None) -> None:
-        """Close the run with ``result``'s counts; ``failed`` when ``error`` is given."""
+        """Close the run with ``result``'s counts; ``failed`` when ``error`` (or ``result.error``) is given."""
+        error = error or result.error
         with session_scope(self.project.engine) as db:
             run = db.get(ProcessingRun, self.run_id)
             repo.finish_run(
@@ -86,10 +142,127 @@ class Run:
                 n_failed=result.failed,
                 error=error,
             )
+        self.finished = True
+
+
+class StageFailed(RuntimeError):
+    """A stage raised: which stage, and the exception (also its ``__cause__``).
+
+    Parameters
+    ----------
+    stage : str
+        Stage name.
+    cause : BaseException
+        What it raised.
+    store_url : str, optional
+        The store's URL, named (without password) when the store is what failed.
+    """
+
+    def __init__(self, stage: str, cause: BaseException, store_url: str | None = None) -> None:
+        super().__init__(describe_error(cause, stage, store_url))
+        self.stage = stage
+        self.cause = cause
+        self.__cause__ = cause
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__
+    return seen
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` may go away by itself, so retrying the stage makes sense.
+
+    Transient: the store's connection failing (``sqlalchemy`` ``OperationalError``,
+    ``InterfaceError``, ``DisconnectionError``, a pool timeout), an ``OSError`` whose
+    errno is in :data:`TRANSIENT_ERRNOS` (busy, timed out, connection lost, stale NFS
+    handle), a worker process that died (``BrokenProcessPool``). Everything else is
+    permanent and never retried: a missing file (``FileNotFoundError``), permissions, a
+    full disk, a bad label or parameter (``ValueError``), a refused run lock, a
+    programming error. A :class:`StageFailed` is judged by its cause.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    bool
+    """
+    for e in _chain(exc):
+        if isinstance(e, StageFailed):
+            continue
+        if isinstance(e, RunLocked):
+            return False
+        if isinstance(e, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+            return True
+        if isinstance(e, BrokenProcessPool):
+            return True
+        if isinstance(e, OSError) and not isinstance(
+            e, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+        ):
+            return e.errno in TRANSIENT_ERRNOS or isinstance(e, (ConnectionError, TimeoutError))
+        return False
+    return False
+
+
+def _first_line(text: object) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def safe_url(url: str | None) -> str:
+    """``url`` with its password masked (``***``); ``"the configured store"`` when unknown."""
+    if not url:
+        return "the configured store"
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown without its credentials part
+        return url.rsplit("@", 1)[-1]
+
+
+def describe_error(exc: BaseException, stage: str | None = None, store_url: str | None = None) -> str:
+    """One sentence for a failure, fit for ``palsyflow: error: ...`` (no traceback).
+
+    Parameters
+    ----------
+    exc : BaseException
+    stage : str, optional
+        The stage that raised it.
+    store_url : str, optional
+        The store's URL, named without its password when the store failed.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(exc, (StageFailed, RunLocked)):
+        return str(exc)
+    where = f"the {stage} stage" if stage else "palsyflow"
+    if isinstance(exc, sa_exc.DBAPIError) or isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        orig = getattr(exc, "orig", None)
+        detail = _first_line(orig if orig is not None else exc) or type(exc).__name__
+        what = "could not be reached or written" if is_transient(exc) else "refused a write"
+        return f"the store at {safe_url(store_url)} {what} during {where} ({detail})"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{where} failed: {exc.strerror or type(exc).__name__}: {exc.filename}"
+    detail = _first_line(exc)
+    if isinstance(exc, (ValueError, LookupError, RuntimeError, OSError)) and detail:
+        return f"{where} failed: {detail}"
+    return f"{where} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
 def quarantine_in_store(
-    project: Project, site: str, name: str, sha: str | None, reason: str, path: Path | None = None
+    project: Project,
+    site: str,
+    name: str,
+    sha: str | None,
+    reason: str,
+    path: Path | None = None,
+    recording_key: str | None = None,
 ) -> None:
     """Record a refused file or recording in the store's quarantine (idempotent, see :func:`repo.add_quarantine`).
 
@@ -105,7 +278,20 @@ def quarantine_in_store(
     reason : str
         Why, prefixed by the stage (``"landmarks: ..."``, ``"validation: ..."``).
     path : pathlib.Path, optional
-        Where the quarantined copy is.
+        Where the quarantined copy is (absolute, or relative to the data root); the store
+        keeps it relative to the data root.
+    recording_key : str, optional
+        The recording refused, when a stage after ingest refused it.
     """
+    stored = None
+    if path is not None:
+        path = Path(path)
+        stored = Catalog.of(project).data_relative(path) if path.is_absolute() else path.as_posix()
     with session_scope(project.engine) as db:
-        repo.add_quarantine(db, site, name, sha, reason, str(path) if path else None)
+        repo.add_quarantine(db, site, name, sha, reason, stored, recording_key=recording_key)
+
+
+def resolve_in_store(project: Project, site: str, **match) -> int:
+    """Mark resolved the standing quarantine items of ``site`` that ``match`` (see :func:`repo.resolve_quarantine`)."""
+    with session_scope(project.engine) as db:
+        return repo.resolve_quarantine(db, site, **match)

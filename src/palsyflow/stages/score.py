@@ -14,7 +14,7 @@ from palsyflow.project import Project
 from palsyflow.scoring.scores import score_sessions, session_measures
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, read_json, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import StageResult
+from palsyflow.stages.runs import Run, StageResult
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
@@ -24,8 +24,10 @@ def score(project: Project) -> StageResult:
 
     The score stage has no parameters of its own: the weaker sides it reports were decided
     by the features stage (``features.weaker_min_diff_iod`` ...), which the validated session
-    table it reads already reflects. ``train.registered_model`` names the model version in
-    every row, so it is part of the fingerprint.
+    table it reads already reflects. ``train.registered_model`` and the MLflow version the
+    train stamp names are written in every row, so they are part of the fingerprint: a
+    model registered again (a train rerun after a crash) rescores, and the scores' model
+    version never disagrees with the model stamp.
     """
     cat = Catalog.of(project)
     result = StageResult("score")
@@ -33,11 +35,28 @@ def score(project: Project) -> StageResult:
     model_path = cat.path("normative_model")
     out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
     registered = project.params.train.registered_model  # names the model version in every row
-    fp = digest(files_digest([src, model_path]), registered, stage_code_digest("score"))
-    if unchanged(stamp, fp, [out]):
-        result.skipped = 1
-        return result
-    version = ((read_json(cat.path("train_stamp")) or {}).get("mlflow") or {}).get("normative_version")
+    version = _mlflow_version(cat)
+    fp = digest(files_digest([src, model_path]), registered, version, stage_code_digest("score"))
+    with Run(project, "score", digest(registered), {"inputs": fp}) as run:
+        if unchanged(stamp, fp, [out]):
+            result.skipped = 1
+        else:
+            _score(project, fp, result)
+        run.finish(result)
+    return result
+
+
+def _mlflow_version(cat: Catalog) -> str | None:
+    """The normative model's MLflow version named by the train stamp (``None`` without MLflow)."""
+    return ((read_json(cat.path("train_stamp")) or {}).get("mlflow") or {}).get("normative_version")
+
+
+def _score(project: Project, fp: str, result: StageResult) -> None:
+    cat = Catalog.of(project)
+    src, model_path = cat.path("validated_sessions"), cat.path("normative_model")
+    out, stamp = cat.path("scores_table"), cat.path("scores_stamp")
+    registered = project.params.train.registered_model
+    version = _mlflow_version(cat)
     normative = load_normative(model_path) if model_path.exists() else None
     model_version = f"{registered}/{version}" if version else (
         f"local:{sha256_file(model_path)[:12]}" if normative is not None else None
@@ -46,6 +65,5 @@ def score(project: Project) -> StageResult:
     atomic_write_parquet(scores, out)
     with session_scope(project.engine) as db:
         result.processed = repo.upsert_scores(db, scores.to_dicts())
-    write_stamp(stamp, fp)
+    write_stamp(stamp, fp)  # last: after the table and the store's rows it certifies
     result.outputs.append(str(out))
-    return result

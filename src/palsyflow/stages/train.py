@@ -19,7 +19,7 @@ from palsyflow.models.training import save_models, train_models
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import StageResult
+from palsyflow.stages.runs import Run, StageResult
 from palsyflow.tracking import log_training
 
 log = logging.getLogger("palsyflow.stages")
@@ -35,9 +35,18 @@ def train(project: Project) -> StageResult:
     src = cat.path("validated_sessions")
     stamp = cat.path("train_stamp")
     fp = digest(files_digest([src]), project.params.train.digest(), stage_code_digest("train"))
-    if unchanged(stamp, fp, [cat.path("models_summary")]):
-        result.skipped = 1
-        return result
+    with Run(project, "train", project.params.train.digest(), {"validated_sessions": fp}) as run:
+        if unchanged(stamp, fp, [cat.path("models_summary")]):
+            result.skipped = 1
+        else:
+            _train(project, fp, result)
+        run.finish(result)
+    return result
+
+
+def _train(project: Project, fp: str, result: StageResult) -> None:
+    cat = Catalog.of(project)
+    src, stamp = cat.path("validated_sessions"), cat.path("train_stamp")
     trained = train_models(pl.read_parquet(src), project.params.train)
     paths = save_models(trained, cat.models)
     metrics_file = cat.path("train_metrics")
@@ -57,8 +66,8 @@ def train(project: Project) -> StageResult:
         )
         result.notes.append(f"mlflow run {mlflow_info.get('run_id')}")
     except Exception as exc:  # noqa: BLE001 - tracking must not lose the fitted model
-        log.exception("MLflow logging failed")
+        log.warning("MLflow logging failed: %s", exc)
+        log.debug("MLflow logging failed", exc_info=True)
         result.notes.append(f"MLflow logging failed: {exc}")
-    write_stamp(stamp, fp, mlflow=mlflow_info)
+    write_stamp(stamp, fp, mlflow=mlflow_info)  # last: after the models, the metrics and the MLflow run
     result.processed = 1
-    return result

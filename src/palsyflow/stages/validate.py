@@ -9,6 +9,7 @@ in the store under their recording key.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
@@ -17,7 +18,9 @@ from palsyflow.features.table import MEASURE_COLUMNS, session_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import StageResult, quarantine_in_store
+from palsyflow.stages.runs import Run, StageResult, quarantine_in_store
+from palsyflow.store import repo
+from palsyflow.store.db import session_scope
 from palsyflow.validation.suite import validate_features
 
 
@@ -41,9 +44,19 @@ def validate(project: Project) -> StageResult:
         project.params.features.digest(),
         stage_code_digest("validate"),
     )
-    if unchanged(stamp, fp, outputs):
-        result.skipped = 1
-        return result
+    with Run(project, "validate", project.params.validate_.digest(), {"features_table": fp}) as run:
+        if unchanged(stamp, fp, outputs):
+            result.skipped = 1
+        else:
+            _validate(project, src, outputs, result)
+            write_stamp(stamp, fp)  # last: after the tables and the store's quarantine rows it certifies
+            result.outputs += [str(p) for p in outputs]
+        run.finish(result)
+    return result
+
+
+def _validate(project: Project, src: Path, outputs: list[Path], result: StageResult) -> None:
+    valid, failed, sessions, summary = outputs
     res = validate_features(pl.read_parquet(src), project.params.validate_, list(MEASURE_COLUMNS))
     atomic_write_parquet(res.valid, valid)
     atomic_write_parquet(res.failed, failed)
@@ -51,9 +64,9 @@ def validate(project: Project) -> StageResult:
     atomic_write_text(summary, json.dumps(res.summary, indent=2, default=str))
     for row in res.failed.iter_rows(named=True):
         reason = f"validation: {row['reasons']}"
-        quarantine_in_store(project, row["site"], row["recording_key"], row["sha256"], reason)
+        quarantine_in_store(project, row["site"], row["recording_key"], row["sha256"], reason, recording_key=row["recording_key"])
         result.failures.append({"site": row["site"], "file": row["recording_key"], "reason": reason})
+    with session_scope(project.engine) as db:  # rows that pass now: their earlier validation refusals no longer stand
+        for site, key in res.valid.select("site", "recording_key").rows():
+            repo.resolve_quarantine(db, site, recording_key=key, reason_prefix="validation:")
     result.processed, result.failed = res.valid.height, res.failed.height
-    write_stamp(stamp, fp)
-    result.outputs += [str(p) for p in outputs]
-    return result

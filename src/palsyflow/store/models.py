@@ -36,7 +36,7 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 RECORDING_KINDS: tuple[str, ...] = ("video", "photo", "audio")
-RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed")
+RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "interrupted")
 
 LABEL_LEN = 64
 PATH_LEN = 1024
@@ -190,10 +190,15 @@ class Recording(Base):
 
 
 class QuarantineItem(Base):
-    """An uploaded file that was refused, and why.
+    """An uploaded file (or a registered recording) that was refused, and why.
 
     ``sha256`` is ``None`` when the file could not be read; ``quarantined_path`` is
-    ``None`` when it was not copied to the quarantine folder.
+    ``None`` when it was not copied to the quarantine folder, else relative to the data
+    root. ``recording_key`` names the recording when a stage after ingest refused it
+    (landmarks, validation). ``resolved_at`` is set once the item no longer stands (the
+    same content or a file for the same recording was accepted later, or the recording
+    later passed the stage that refused it); resolved items are kept, never listed as
+    failures.
     """
 
     __tablename__ = "quarantine_items"
@@ -206,6 +211,8 @@ class QuarantineItem(Base):
     reason: Mapped[str] = mapped_column(sa.String(REASON_LEN))
     quarantined_path: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recording_key: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     site: Mapped[Site] = relationship()
 
@@ -214,12 +221,15 @@ class ProcessingRun(Base):
     """One execution of a pipeline stage, with what it saw and how it ended.
 
     ``input_hashes`` is any JSON value (usually ``{name: sha256}``); ``site`` is a
-    site label when the run was restricted to one site.
+    site label when the run was restricted to one site. ``pid`` and ``host`` name the
+    process that runs it: a ``running`` run whose process is gone (checked on the same
+    host, or found while no process holds the data root's run lock) is marked
+    ``interrupted`` (:func:`palsyflow.store.repo.mark_interrupted_runs`).
     """
 
     __tablename__ = "processing_runs"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed', 'interrupted')", name="status"),
         sa.Index("ix_processing_runs_stage_started_at", "stage", "started_at"),
     )
 
@@ -236,6 +246,8 @@ class ProcessingRun(Base):
     n_failed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(sa.Text)
     site: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+    pid: Mapped[int | None] = mapped_column(sa.Integer)
+    host: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class Score(Base):

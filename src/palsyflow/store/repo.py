@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import PurePath
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ _SCORE_FIELDS = (
     "simulated",
     "model_version",
 )
-_FINISHED = ("succeeded", "failed")
+_FINISHED = ("succeeded", "failed", "interrupted")
 
 
 class RecordingConflict(Exception):
@@ -376,10 +376,13 @@ def add_quarantine(
     sha256: str | None,
     reason: str,
     quarantined_path: str | PurePath | None,
+    recording_key: str | None = None,
 ) -> tuple[QuarantineItem, bool]:
     """Record a refused upload; the same (site, file, reason) is recorded once.
 
-    On a repeat, a ``sha256`` or ``quarantined_path`` still unknown is filled in.
+    On a repeat, a ``sha256`` or ``quarantined_path`` still unknown is filled in, and an
+    item that had been resolved stands again (``resolved_at`` cleared): the same refusal
+    happened once more.
 
     Parameters
     ----------
@@ -394,6 +397,8 @@ def add_quarantine(
         Why it was refused (human-readable).
     quarantined_path : str, pathlib.PurePath or None
         Where the file was moved, relative to the data root; ``None`` if not moved.
+    recording_key : str, optional
+        The registered recording refused, when a stage after ingest refused it.
 
     Returns
     -------
@@ -403,12 +408,14 @@ def add_quarantine(
     Raises
     ------
     ValueError
-        If ``reason`` is empty or ``sha256`` is malformed.
+        If ``reason`` is empty, ``sha256`` is malformed or ``quarantined_path`` is absolute.
     """
     if not reason:
         raise ValueError("a quarantine reason is required")
     sha = _check_sha256(sha256) if sha256 else None
     qpath = _posix(quarantined_path) if quarantined_path is not None else None
+    if qpath is not None and PurePath(qpath).is_absolute():
+        raise ValueError(f"quarantined_path {qpath!r} must be relative to the data root")
     site = get_or_create_site(db, site_label)
 
     def fetch() -> QuarantineItem | None:
@@ -425,13 +432,22 @@ def add_quarantine(
         item, created = _savepoint_create(
             db,
             QuarantineItem(
-                site_id=site.id, original_name=original_name, sha256=sha, reason=reason, quarantined_path=qpath
+                site_id=site.id,
+                original_name=original_name,
+                sha256=sha,
+                reason=reason,
+                quarantined_path=qpath,
+                recording_key=recording_key,
             ),
             fetch,
         )
         if created:
             return item, True
     changed = False
+    if item.resolved_at is not None:
+        item.resolved_at, changed = None, True
+    if item.recording_key is None and recording_key is not None:
+        item.recording_key, changed = recording_key, True
     if item.sha256 is None and sha is not None:
         item.sha256, changed = sha, True
     if item.quarantined_path is None and qpath is not None:
@@ -451,6 +467,8 @@ def start_run(
     params_hash: str,
     input_hashes: Any,
     site: str | None = None,
+    pid: int | None = None,
+    host: str | None = None,
 ) -> ProcessingRun:
     """Open a processing run (status ``running``).
 
@@ -467,6 +485,8 @@ def start_run(
         What the stage read, usually ``{name: sha256}``.
     site : str, optional
         Site label when the run is restricted to one site.
+    pid, host : int and str, optional
+        The process running the stage (see :func:`mark_interrupted_runs`).
 
     Returns
     -------
@@ -481,6 +501,8 @@ def start_run(
         params_hash=params_hash,
         input_hashes=input_hashes if input_hashes is not None else {},
         site=site,
+        pid=pid,
+        host=host,
     )
     db.add(run)
     db.flush()
@@ -503,7 +525,7 @@ def finish_run(
     db : sqlalchemy.orm.Session
     run : ProcessingRun
         A run opened by :func:`start_run`, still ``running``.
-    status : {"succeeded", "failed"}
+    status : {"succeeded", "failed", "interrupted"}
     n_processed, n_skipped, n_failed : int, optional
         Item counts.
     error : str, optional
@@ -803,7 +825,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def status_summary(db: DBSession) -> dict[str, Any]:
-    """Counts per site and the failures to look at (JSON-serialisable).
+    """Counts per site, the last run of every stage and the failures to look at (JSON-serialisable).
 
     Parameters
     ----------
@@ -813,12 +835,17 @@ def status_summary(db: DBSession) -> dict[str, Any]:
     -------
     dict
         ``{"sites": {label: {"subjects", "sessions", "recordings", "quarantined",
-        "reports"}}, "failures": [{"site", "file", "reason", "kind", "when"}]}``.
-        Every site in the store is listed, with zeros where nothing exists. Failures
-        are quarantined files (``kind="quarantine"``, ``file`` = uploaded name) and
-        failed processing runs (``kind="run"``, ``file`` = the stage name, ``reason``
-        = the run's error, ``site`` possibly ``None``), newest first; ``when`` is an
-        ISO 8601 UTC timestamp.
+        "reports"}}, "runs": [...], "failures": [{"site", "file", "reason", "kind",
+        "when"}]}``. Every site in the store is listed, with zeros where nothing
+        exists; ``quarantined`` counts the items that still stand (not resolved).
+        ``runs`` holds the newest run of each (stage, site): ``{"stage", "site",
+        "status", "started", "finished", "processed", "skipped", "failed", "error"}``.
+        Failures are the standing quarantine items (``kind="quarantine"``, ``file`` =
+        uploaded name or recording key) and the failed or interrupted processing runs
+        not followed by a successful run of the same stage and site (``kind="run"``,
+        ``file`` = the stage name, ``reason`` = the run's error or ``"interrupted"``,
+        ``site`` possibly ``None``), newest first; ``when`` is an ISO 8601 UTC
+        timestamp. Resolved items and superseded runs are history, not failures.
     """
     sites: dict[str, dict[str, int]] = {}
     ids: dict[int, str] = {}
@@ -844,7 +871,12 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         .join(Subject, Session.subject_id == Subject.id)
         .group_by(Subject.site_id),
     )
-    count("quarantined", sa.select(QuarantineItem.site_id, cnt).group_by(QuarantineItem.site_id))
+    count(
+        "quarantined",
+        sa.select(QuarantineItem.site_id, cnt)
+        .where(QuarantineItem.resolved_at.is_(None))
+        .group_by(QuarantineItem.site_id),
+    )
     count(
         "reports",
         sa.select(Subject.site_id, cnt)
@@ -855,7 +887,8 @@ def status_summary(db: DBSession) -> dict[str, Any]:
     )
 
     failures: list[tuple[dt.datetime, dict[str, Any]]] = []
-    for item, site_label in db.execute(sa.select(QuarantineItem, Site.label).join(Site)):
+    standing = sa.select(QuarantineItem, Site.label).join(Site).where(QuarantineItem.resolved_at.is_(None))
+    for item, site_label in db.execute(standing):
         failures.append(
             (
                 item.created_at,
@@ -868,22 +901,170 @@ def status_summary(db: DBSession) -> dict[str, Any]:
                 },
             )
         )
-    for run in db.scalars(sa.select(ProcessingRun).where(ProcessingRun.status == "failed")):
+    last_success: dict[tuple[str, str | None], dt.datetime] = {}
+    newest: dict[tuple[str, str | None], ProcessingRun] = {}
+    runs = list(db.scalars(sa.select(ProcessingRun).order_by(ProcessingRun.started_at, ProcessingRun.id)))
+    for run in runs:
+        newest[(run.stage, run.site)] = run
+        if run.status == "succeeded":
+            last_success[(run.stage, run.site)] = run.started_at
+    for run in runs:
+        if run.status not in ("failed", "interrupted"):
+            continue
+        later = last_success.get((run.stage, run.site))
+        if later is not None and later > run.started_at:
+            continue
         when = run.finished_at or run.started_at
+        reason = run.error or ("interrupted: its process died before the stage ended" if run.status == "interrupted" else "failed (no error recorded)")
         failures.append(
             (
                 when,
-                {
-                    "site": run.site,
-                    "file": run.stage,
-                    "reason": run.error or "failed (no error recorded)",
-                    "kind": "run",
-                    "when": _iso(when),
-                },
+                {"site": run.site, "file": run.stage, "reason": reason, "kind": "run", "when": _iso(when)},
             )
         )
     failures.sort(key=lambda f: f[0], reverse=True)
-    return {"sites": sites, "failures": [f for _, f in failures]}
+    last_runs = [
+        {
+            "stage": r.stage,
+            "site": r.site,
+            "status": r.status,
+            "started": _iso(r.started_at),
+            "finished": _iso(r.finished_at),
+            "processed": r.n_processed,
+            "skipped": r.n_skipped,
+            "failed": r.n_failed,
+            "error": r.error,
+        }
+        for r in sorted(newest.values(), key=lambda r: (r.started_at, r.id))
+    ]
+    return {"sites": sites, "runs": last_runs, "failures": [f for _, f in failures]}
+
+
+# --------------------------------------------------------------------------- liveness and resolution
+
+
+def running_runs(db: DBSession) -> list[ProcessingRun]:
+    """Every processing run still marked ``running``, oldest first.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+
+    Returns
+    -------
+    list of ProcessingRun
+    """
+    return list(
+        db.scalars(
+            sa.select(ProcessingRun).where(ProcessingRun.status == "running").order_by(ProcessingRun.started_at)
+        )
+    )
+
+
+def mark_interrupted_runs(db: DBSession, is_dead: Callable[[ProcessingRun], bool]) -> list[ProcessingRun]:
+    """Mark ``interrupted`` every ``running`` run whose process ``is_dead`` says is gone.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    is_dead : callable
+        ``is_dead(run) -> bool``, the caller's liveness rule (see
+        :func:`palsyflow.stages.lock.run_is_dead`: the run lock is free, or the run's pid
+        is gone on this host).
+
+    Returns
+    -------
+    list of ProcessingRun
+        The runs marked, with ``finished_at`` = now and ``error`` saying so.
+    """
+    marked = []
+    for run in running_runs(db):
+        if is_dead(run):
+            run.status = "interrupted"
+            run.finished_at = utcnow()
+            where = f"pid {run.pid} on {run.host}" if run.pid else "its process"
+            run.error = f"interrupted: {where} died before the stage ended (rerun to complete it)"
+            marked.append(run)
+    db.flush()
+    return marked
+
+
+def resolve_quarantine(
+    db: DBSession,
+    site_label: str,
+    *,
+    sha256: str | None = None,
+    original_name: str | None = None,
+    recording_key: str | None = None,
+    reason_prefix: str | None = None,
+    keep: Collection[tuple[str, str]] = (),
+) -> int:
+    """Mark resolved the standing quarantine items of a site that a later success answers.
+
+    An item matches when any given criterion holds: same content (``sha256``), same
+    uploaded name (``original_name``), or same recording (``recording_key``, also
+    matched against ``original_name`` for items recorded before the column existed);
+    ``reason_prefix`` (e.g. ``"landmarks:"``) restricts the match to one stage's refusals.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site_label : str
+    sha256, original_name, recording_key : str, optional
+        What was accepted or now passed.
+    reason_prefix : str, optional
+        Only items whose reason starts with this.
+    keep : collection of (str, str), optional
+        ``(original_name, reason)`` pairs not to resolve (refused again by the same run).
+
+    Returns
+    -------
+    int
+        Items resolved by this call.
+    """
+    site = db.scalar(sa.select(Site).where(Site.label == site_label))
+    if site is None:
+        return 0
+    crit = []
+    if sha256:
+        crit.append(QuarantineItem.sha256 == _check_sha256(sha256))
+    if original_name:
+        crit.append(QuarantineItem.original_name == original_name)
+    if recording_key:
+        crit += [QuarantineItem.recording_key == recording_key, QuarantineItem.original_name == recording_key]
+    if not crit:
+        return 0
+    stmt = sa.select(QuarantineItem).where(
+        QuarantineItem.site_id == site.id, QuarantineItem.resolved_at.is_(None), sa.or_(*crit)
+    )
+    if reason_prefix:
+        stmt = stmt.where(QuarantineItem.reason.startswith(reason_prefix, autoescape=True))
+    keep = set(keep)
+    items = [i for i in db.scalars(stmt) if (i.original_name, i.reason) not in keep]
+    now = utcnow()
+    for item in items:
+        item.resolved_at = now
+    db.flush()
+    return len(items)
+
+
+def report_sha256(db: DBSession, site: str, subject: str, session: str) -> str | None:
+    """The sha256 of the session's recorded PDF report, ``None`` when the store holds none.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site, subject, session : str
+        Labels.
+
+    Returns
+    -------
+    str or None
+    """
+    ses = _find_session(db, site, subject, session)
+    if ses is None:
+        return None
+    return db.scalar(sa.select(Report.sha256).where(Report.session_id == ses.id))
 
 
 # --------------------------------------------------------------------------- identity
