@@ -94,15 +94,15 @@ def dvc_commit_task(root: str) -> str:
     return "committed"
 
 
-def _stage(name: str, task_fn, project: Project, *args):
-    """Run one stage's task; a raised error or a result with ``error`` becomes :class:`StageFailed`."""
+def _stage(name: str, task_fn, project: Project, *args, error_fails: bool = True):
+    """Run one stage's task; a raised error (or, with ``error_fails``, a result with ``error``) becomes :class:`StageFailed`."""
     try:
         out = task_fn(*args)
     except stages.StageFailed:
         raise
     except Exception as exc:
         raise stages.StageFailed(name, exc, project.db_url) from exc
-    if isinstance(out, dict) and out.get("error"):
+    if error_fails and isinstance(out, dict) and out.get("error"):
         raise stages.StageFailed(name, RuntimeError(out["error"]), project.db_url)
     return out
 
@@ -135,7 +135,10 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
             sites = [site] if site else list(stages.site_drops(project))
         except Exception as exc:
             raise stages.StageFailed("ingest", exc, project.db_url) from exc
-        summary["ingest"] = [_stage("ingest", ingest_task, project, root, s) for s in sites]
+        # one site's unreadable drop is that site's refusal (quarantined, in status); the others go on
+        summary["ingest"] = [_stage("ingest", ingest_task, project, root, s, error_fails=False) for s in sites]
+        if sites and all(r.get("error") for r in summary["ingest"]):
+            raise stages.StageFailed("ingest", RuntimeError("; ".join(r["error"] for r in summary["ingest"])), project.db_url)
         summary["landmarks"] = _stage("landmarks", landmarks_task, project, root, [site] if site else None)
         for name, fn in (
             ("features", features_task),

@@ -228,7 +228,7 @@ def test_a_bad_site_label_is_bad_usage_not_a_traceback(tmp_path):
     _project(tmp_path)
     res = runner.invoke(app, ["run", "--site", "no/where", "--root", str(tmp_path)])
     assert res.exit_code == 2
-    assert "Traceback" not in res.output and "site label" in res.output
+    assert "Traceback" not in res.output and "is not a valid label" in res.output
 
 
 def test_an_unreadable_manifest_fails_ingest_with_exit_1(tmp_path):

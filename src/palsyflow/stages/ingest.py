@@ -49,6 +49,8 @@ REGISTRY_SCHEMA: dict[str, pl.DataType] = {
     "healthy": pl.Boolean,
     "hb_grade": pl.Int8,
     "simulated": pl.Boolean,
+    "original_name": pl.Utf8,
+    "manifest_line": pl.Int32,
 }
 
 
@@ -192,6 +194,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                     cat.data_relative(raw),
                     item.source.name,
                     item.media.as_dict(),
+                    manifest_line=item.row.line,
                 )
             accepted.append(item)
             if created or copied:

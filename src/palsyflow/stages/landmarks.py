@@ -26,7 +26,7 @@ from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog, LandmarkFiles
 from palsyflow.stages.fingerprint import read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
-from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, resolve_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, recording_refusal, resolve_in_store
 
 
 def recording_path(record: dict) -> RecordingPath:
@@ -103,7 +103,7 @@ def _compute(
             name = Path(rec["raw_path"]).name
             if not out.ok:
                 result.failed += 1
-                reason = f"landmarks: {out.error}"
+                reason = recording_refusal(project, rec, "landmarks", out.error)
                 result.failures.append({"site": rec["site"], "file": rec["key"], "reason": reason})
                 quarantine_in_store(project, rec["site"], name, rec["sha256"], reason, recording_key=rec["key"])
                 continue

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
+from palsyflow.ingest.manifest import at_line
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.lock import RunLocked
@@ -253,6 +254,33 @@ def describe_error(exc: BaseException, stage: str | None = None, store_url: str 
     if isinstance(exc, (ValueError, LookupError, RuntimeError, OSError)) and detail:
         return f"{where} failed: {detail}"
     return f"{where} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def recording_refusal(project: Project, rec: dict, stage: str, error: str) -> str:
+    """The reason a stage after ingest refuses a registered recording, as ingest would say it.
+
+    ``"manifest.csv line <n>: <uploaded file>: <stage>: <error>"``: the manifest line and
+    the file name the clinic uploaded (from the registry), so a data manager can find the
+    row; the raw tree's path is left out of ``error``.
+
+    Parameters
+    ----------
+    project : Project
+    rec : dict
+        A registry row (:data:`palsyflow.stages.ingest.REGISTRY_SCHEMA`); rows exported
+        before ``original_name``/``manifest_line`` existed give the bare reason.
+    stage : str
+        ``"landmarks"``, ``"features"`` ...
+    error : str
+        What failed (an :class:`~palsyflow.executors.Outcome` error).
+
+    Returns
+    -------
+    str
+    """
+    raw = str(Catalog.of(project).in_data(rec["raw_path"]))
+    error = error.replace(f"{raw}: ", "").replace(raw, Path(raw).name)
+    return at_line(rec.get("manifest_line"), f"{stage}: {error}", rec.get("original_name"))
 
 
 def quarantine_in_store(

@@ -174,6 +174,8 @@ class Recording(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     raw_path: Mapped[str] = mapped_column(sa.String(PATH_LEN))
     original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    #: the line of the manifest that delivered it (later stages name it in their refusals)
+    manifest_line: Mapped[int | None] = mapped_column(sa.Integer)
     size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     duration_s: Mapped[float | None] = mapped_column(sa.Float)
     fps: Mapped[float | None] = mapped_column(sa.Float)

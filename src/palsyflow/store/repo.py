@@ -277,6 +277,7 @@ def register_recording(
     raw_path: str | PurePath,
     original_name: str,
     media: Mapping[str, Any] | Any,
+    manifest_line: int | None = None,
 ) -> tuple[Recording, bool]:
     """Record that a raw file now holds ``task`` of ``session``.
 
@@ -298,6 +299,9 @@ def register_recording(
     media : mapping or dataclass
         Probe results; the keys ``size_bytes, duration_s, fps, width, height, codec,
         has_audio`` are stored (missing ones as ``None``), others are ignored.
+    manifest_line : int, optional
+        The 1-based line of the manifest that delivered the file; later stages name it
+        when they refuse the recording. Kept from the first registration.
 
     Returns
     -------
@@ -341,6 +345,7 @@ def register_recording(
         sha256=sha256,
         raw_path=raw,
         original_name=str(original_name),
+        manifest_line=manifest_line,
         **{f: media.get(f) for f in _MEDIA_FIELDS},
     )
     row, created = _savepoint_create(db, row, fetch)
@@ -711,6 +716,8 @@ class RecordingInfo:
     healthy: bool | None
     hb_grade: int | None
     simulated: bool
+    original_name: str  # the file's name in the drop it came from
+    manifest_line: int | None  # the manifest line that delivered it (None before migration 0004)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -767,6 +774,8 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
                 healthy=healthy,
                 hb_grade=ses.hb_grade,
                 simulated=bool(simulated),
+                original_name=rec.original_name,
+                manifest_line=rec.manifest_line,
             )
         )
     return out
@@ -1013,7 +1022,9 @@ def resolve_quarantine(
     sha256, original_name, recording_key : str, optional
         What was accepted or now passed.
     reason_prefix : str, optional
-        Only items whose reason starts with this.
+        Only items whose reason starts with this, or carries it after the manifest line
+        and file a later stage's refusal begins with
+        (``"manifest.csv line 7: smile.jpg: landmarks: ..."``).
     keep : collection of (str, str), optional
         ``(original_name, reason)`` pairs not to resolve (refused again by the same run).
 
@@ -1038,7 +1049,12 @@ def resolve_quarantine(
         QuarantineItem.site_id == site.id, QuarantineItem.resolved_at.is_(None), sa.or_(*crit)
     )
     if reason_prefix:
-        stmt = stmt.where(QuarantineItem.reason.startswith(reason_prefix, autoescape=True))
+        stmt = stmt.where(
+            sa.or_(
+                QuarantineItem.reason.startswith(reason_prefix, autoescape=True),
+                QuarantineItem.reason.contains(f": {reason_prefix}", autoescape=True),
+            )
+        )
     keep = set(keep)
     items = [i for i in db.scalars(stmt) if (i.original_name, i.reason) not in keep]
     now = utcnow()
