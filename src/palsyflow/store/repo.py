@@ -917,7 +917,11 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         newest[(run.stage, run.site)] = run
         if run.status == "succeeded":
             last_success[(run.stage, run.site)] = run.started_at
-    for run in runs:
+    # each refusal once: a failed run whose error is a standing quarantine item's reason (an
+    # unreadable manifest) is that item; a failure repeated by later runs is listed at its newest
+    quarantined = {(f["site"], f["reason"]) for _, f in failures}
+    listed: set[tuple[str, str | None, str]] = set()
+    for run in reversed(runs):
         if run.status not in ("failed", "interrupted"):
             continue
         later = last_success.get((run.stage, run.site))
@@ -925,6 +929,9 @@ def status_summary(db: DBSession) -> dict[str, Any]:
             continue
         when = run.finished_at or run.started_at
         reason = run.error or ("interrupted: its process died before the stage ended" if run.status == "interrupted" else "failed (no error recorded)")
+        if (run.site, reason) in quarantined or (run.stage, run.site, reason) in listed:
+            continue
+        listed.add((run.stage, run.site, reason))
         failures.append(
             (
                 when,
