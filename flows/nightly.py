@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 
 from palsyflow import stages
 from palsyflow.project import Project
+from palsyflow.stages.ingest import nothing_readable
 
 
 
@@ -137,8 +138,9 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
             raise stages.StageFailed("ingest", exc, project.db_url) from exc
         # one site's unreadable drop is that site's refusal (quarantined, in status); the others go on
         summary["ingest"] = [_stage("ingest", ingest_task, project, root, s, error_fails=False) for s in sites]
-        if sites and all(r.get("error") for r in summary["ingest"]):
-            raise stages.StageFailed("ingest", RuntimeError("; ".join(r["error"] for r in summary["ingest"])), project.db_url)
+        unreadable = nothing_readable([r.get("error") for r in summary["ingest"]])
+        if unreadable:
+            raise stages.StageFailed("ingest", RuntimeError(unreadable), project.db_url)
         summary["landmarks"] = _stage("landmarks", landmarks_task, project, root, [site] if site else None)
         for name, fn in (
             ("features", features_task),

@@ -398,3 +398,12 @@ def test_the_temporary_prefect_server_dies_with_its_parent():
     while any(_alive(p) for p in servers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in servers)
+
+
+def test_ingest_fails_only_when_no_drop_could_be_read():
+    """One site's unreadable manifest is its refusal; the stage (and the flow) fail only when every drop was unreadable."""
+    from palsyflow.stages.ingest import nothing_readable
+
+    assert nothing_readable([None, "site b: manifest.csv: not UTF-8"]) is None
+    assert nothing_readable(["site a: x", "site b: y"]) == "site a: x; site b: y"
+    assert nothing_readable([]) is None

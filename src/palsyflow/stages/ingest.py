@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -92,6 +92,27 @@ def check_site_label(site: str) -> str:
         raise InvalidLabelError(f"{exc}; rename its drop folder") from None
 
 
+def nothing_readable(errors: Sequence[str | None]) -> str | None:
+    """The stage's error when no drop could be read at all, else ``None``.
+
+    One site's unreadable manifest is that site's refusal (quarantined, listed in
+    ``status``); the ingest stage fails only when every drop was unreadable.
+
+    Parameters
+    ----------
+    errors : sequence of str or None
+        Each drop's :attr:`StageResult.error` (``None`` for a drop that was read).
+
+    Returns
+    -------
+    str or None
+        The drops' errors joined with ``"; "``, or ``None``.
+    """
+    if errors and all(errors):
+        return "; ".join(e for e in errors if e)
+    return None
+
+
 def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progress = report_progress) -> StageResult:
     """Ingest every site's drop under ``paths.drops`` (or only ``sites``), then export the registry.
 
@@ -100,6 +121,7 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
     """
     drops = site_drops(project, sites)
     total = StageResult("ingest", site=next(iter(drops)) if len(drops) == 1 else None)
+    errors: list[str | None] = []
     for site, drop in drops.items():
         try:
             check_site_label(site)
@@ -107,17 +129,17 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
             total.failed += 1
             total.failures.append({"site": None, "file": str(drop), "reason": f"drop folder {drop}: {exc}"})
             log.warning("not ingesting %s: %s", drop, exc)
+            errors.append(None)  # refused with its reason above, not a stage error
             continue
         r = ingest_drop(project, site, drop, progress=progress)
         total.processed += r.processed
         total.skipped += r.skipped
         total.failed += r.failed
         total.failures += r.failures
+        errors.append(f"site {site}: {r.error}" if r.error else None)
         if r.error:
-            total.notes.append(f"site {site}: {r.error}")
-    errors = [n for n in total.notes if n.startswith("site ")]
-    if drops and len(errors) == len(drops):  # nothing of any drop could be read
-        total.error = "; ".join(errors)
+            total.notes.append(errors[-1])
+    total.error = nothing_readable(errors)
     total.outputs.append(str(export_registry(project)))
     return total
 
