@@ -354,14 +354,21 @@ def measure(
         list[str],
         typer.Option("--task", help="TASK=FILE, repeated: rest=rest.jpg --task smile=smile.jpg (clinic aliases accepted)."),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output JSON: static, per-task and House-Brackmann measures.")],
+    out: Annotated[Path, typer.Option("--out", help="Output JSON: static, per-task, House-Brackmann and speech measures.")],
     backend: Annotated[str, typer.Option("--backend", help="Landmark backend: mediapipe or dlib.")] = "mediapipe",
+    prompt: Annotated[
+        Optional[list[str]],
+        typer.Option("--prompt", help='TASK=TEXT, repeated: the text spoken in a speech task (--prompt sentences="bin blue at f two now").'),
+    ] = None,
     root: RootOpt = Path("."),
 ) -> None:
-    """Asymmetry measures of one session's task recordings (photos or videos) to JSON.
+    """Asymmetry and speech measures of one session's task recordings to JSON.
 
+    Face tasks take photos or videos; speech tasks (vowel, ddk_pa, ddk_ta, ddk_ka,
+    ddk_pataka, sentences, passage, silence, speech) take audio files or videos.
     Left and right are the patient's sides. Tasks that were not recorded are absent;
-    a task below its activation threshold has no score.
+    a task below its activation threshold has no score; bad audio gets a status and a
+    reason instead of numbers.
     """
     root = root.resolve()
     _runtime_env(root)
@@ -380,6 +387,12 @@ def measure(
         if not path.is_file():
             raise typer.BadParameter(f"{file}: no such file", param_hint="--task")
         files[name] = path
+    prompts: dict[str, str] = {}
+    for item in prompt or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name or not text.strip():
+            raise typer.BadParameter(f"{item!r}: expected TASK=TEXT", param_hint="--prompt")
+        prompts[name] = text
     if backend not in ("mediapipe", "dlib"):
         raise typer.BadParameter(f"{backend!r}: expected mediapipe or dlib", param_hint="--backend")
     project = Project.load(root)
@@ -391,10 +404,16 @@ def measure(
         feature_params=p.features,
         ingest_params=p.ingest,
         model_path=verify_model(Catalog.of(project).face_model),
+        prompts=prompts,
     )
     atomic_write_text(out, json.dumps(result, indent=2, default=str))
     activated = [t for t, m in result["tasks"].items() if m.get("activated")]
-    console.print(f"{len(result['tasks'])} tasks measured ({', '.join(activated) or 'none'} activated); wrote {out}")
+    line = f"{len(result['tasks'])} face tasks measured ({', '.join(activated) or 'none'} activated)"
+    sp = result.get("speech")
+    if sp:
+        fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+        line += f"; speech: clarity {fmt(sp['clarity'])}/100, dysarthria index {fmt(sp['dysarthria_index'])}/100, quality {sp['quality']['status']}"
+    console.print(f"{line}; wrote {out}")
 
 
 @app.command()

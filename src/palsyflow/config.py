@@ -154,11 +154,7 @@ class FeatureParams(_Section):
     """Asymmetry and speech features (stage ``features``)."""
 
     min_face_found_fraction: float = 0.5
-    speech_sr: int = 16000
-    f0_min_hz: float = 65.0
-    f0_max_hz: float = 400.0
-    frame_length: int = 1024
-    hop_length: int = 256
+    speech_sr: int = 16000  # speech audio is decoded (resampled) to this rate, Hz
     excursion_percentile: float = 95.0  # robust range of movement from the neutral frame
     neutral_fallback_frames: int = 5  # no neutral key frame: median of the first N face frames
     weaker_min_asym: float = 0.0  # *_weaker is null when the asymmetry is <= this
@@ -166,10 +162,6 @@ class FeatureParams(_Section):
     # mov_*_weaker is null when |L - R| <= this (iod_canthal); one SD of MediaPipe's
     # per-frame landmark noise without TTA (task_noise_default_iod)
     movement_weaker_min_diff_iod: float = 0.005
-    speech_tasks: tuple[str, ...] = ("speech",)  # tasks whose audio gets speech measures
-    speech_active_db: float = 25.0  # speech frames: RMS within this many dB of its 99th pct
-    syllable_prominence_db: float = 2.0  # min dip around an energy peak (de Jong & Wempe 2009)
-    syllable_min_gap_s: float = 0.1  # min time between syllable nuclei
     task_activation_factor: float = 3.0  # task gate: max(m_L, m_R) >= factor x landmark noise
     task_noise_default_iod: float = 0.005  # landmark noise (IOD) of a posture without TTA spread
 

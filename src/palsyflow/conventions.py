@@ -37,8 +37,9 @@ from typing import Literal
 Side = Literal["left", "right"]
 SIDES: tuple[Side, Side] = ("left", "right")
 
-#: Face tasks of the session protocol (issue "Facial asymmetry measures").
-TASKS: tuple[str, ...] = (
+#: Face tasks of the session protocol (issue "Facial asymmetry measures"); ``speech``
+#: (a read sentence on video) is a face task and a speech task.
+FACE_TASKS: tuple[str, ...] = (
     "rest",
     "brow_raise",
     "eye_closure_gentle",
@@ -49,6 +50,30 @@ TASKS: tuple[str, ...] = (
     "eee",
     "speech",
 )
+
+#: Speech tasks of the session protocol and the kind of speech each records:
+#: ``silence`` (room tone, for the noise floor), ``vowel`` (sustained /a/, up to three
+#: trials), ``ddk`` (diadochokinesis: repeated ``pa``, ``ta``, ``ka``, ``pataka``),
+#: ``connected`` (a closed sentence set, a standard passage, or the GRID sentence of the
+#: ``speech`` video, which counts as ``sentences``). The audio may come from an audio
+#: file or from a video's audio track.
+SPEECH_TASK_KINDS: dict[str, str] = {
+    "speech": "connected",
+    "sentences": "connected",
+    "passage": "connected",
+    "vowel": "vowel",
+    "ddk_pa": "ddk",
+    "ddk_ta": "ddk",
+    "ddk_ka": "ddk",
+    "ddk_pataka": "ddk",
+    "silence": "silence",
+}
+
+#: Tasks whose audio is speech (measured by :mod:`palsyflow.speech`).
+SPEECH_TASKS: tuple[str, ...] = tuple(SPEECH_TASK_KINDS)
+
+#: Every task of the session protocol.
+TASKS: tuple[str, ...] = FACE_TASKS + tuple(t for t in SPEECH_TASKS if t not in FACE_TASKS)
 
 #: Iris diameter used for millimetre calibration (Emotrics; Guarin et al. 2018,
 #: JAMA Facial Plast Surg 20(4):335, doi:10.1001/jamafacial.2018.0030).

@@ -108,7 +108,7 @@ def test_json_and_tables_agree_on_real_photos(webcam_session):
     ids = {"site": "H", "subject": "k8", "session": "20240101", "kind": "photo", "sha256": "0" * 64,
            "healthy": True, "hb_grade": None, "simulated": False}
     rows = [
-        recording_row({**ids, "recording_key": t, "task": t}, r.points, r.quality, None, 16000,
+        recording_row({**ids, "recording_key": t, "task": t}, r.points, r.quality, None,
                       rest_points=rest.points, rest_quality=rest.quality)
         for t, r in orig.items()
     ]

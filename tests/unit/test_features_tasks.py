@@ -333,7 +333,7 @@ def test_feature_and_session_tables_match_the_json():
     rows = []
     for name, task in (("at-rest", "rest"), ("big-smile", "smile"), ("eyebrows-up", "brow_raise")):
         pts, q = sess[name]
-        rows.append(recording_row({**IDS, "recording_key": name, "task": task}, pts, q, None, 16000,
+        rows.append(recording_row({**IDS, "recording_key": name, "task": task}, pts, q, None,
                                   rest_points=rest_pts, rest_quality=rest_q))
     ft = build_feature_table(rows)
     assert ft.schema["task_smile_activated"] == pl.Boolean
@@ -356,7 +356,7 @@ def test_feature_and_session_tables_match_the_json():
     assert s["eface_static"] == pytest.approx(out["eface"]["static"])
     # a photo task row without the rest landmarks has no task measure
     pts, q = sess["big-smile"]
-    bare = recording_row({**IDS, "recording_key": "x", "task": "smile"}, pts, q, None, 16000)
+    bare = recording_row({**IDS, "recording_key": "x", "task": "smile"}, pts, q, None)
     assert bare["task_smile_left"] is None
 
 
@@ -375,7 +375,7 @@ def test_measure_json_and_session_table_aggregate_repeated_rest_recordings_alike
     rest_b = move(face(), [291], 0.0, 0.08)  # the patient's left commissure lower
     ta, tb = _tables([rest_a]), _tables([rest_b])
     out = measure_results({"rest": ta, "at-rest": tb})
-    rows = [recording_row({**IDS, "recording_key": k, "task": "rest"}, p, q, None, 16000) for k, (p, q) in (("a", ta), ("b", tb))]
+    rows = [recording_row({**IDS, "recording_key": k, "task": "rest"}, p, q, None) for k, (p, q) in (("a", ta), ("b", tb))]
     s = session_table(build_feature_table(rows), FeatureParams()).row(0, named=True)
     for col, value in out["static"].items():
         if isinstance(value, float):

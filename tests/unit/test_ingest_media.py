@@ -185,11 +185,16 @@ def test_photo_is_refused_for_speech(tmp_path: Path, webcam_png: Path) -> None:
     assert "task speech needs audio: this photo has no audio stream" in _only_rejection(plan_ingest(d, "A", PARAMS))
 
 
-def test_speech_tasks_come_from_the_features_params(tmp_path: Path, grid_wav: Path) -> None:
+def test_speech_tasks_come_from_the_protocol(tmp_path: Path, grid_wav: Path) -> None:
     d = _drop(tmp_path, [("smile", "voice.wav")])
     (d / "voice.wav").write_bytes(grid_wav.read_bytes())
     assert "needs frames" in _only_rejection(plan_ingest(d, "A", PARAMS))
     assert plan_ingest(d, "A", PARAMS, speech_tasks=("speech", "smile")).items  # smile declared a speech task
+    for task in ("vowel", "ddk_pa", "sentences", "passage", "silence"):  # the protocol's audio tasks
+        (tmp_path / task).mkdir()
+        d = _drop(tmp_path / task, [(task, "voice.wav")])
+        (d / "voice.wav").write_bytes(grid_wav.read_bytes())
+        assert plan_ingest(d, "A", PARAMS).items, task
 
 
 def test_silent_and_clipped_wavs_are_refused_for_speech(tmp_path: Path, grid_wav: Path) -> None:

@@ -15,6 +15,15 @@ class AudioError(RuntimeError):
 def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
     """Decode the first audio stream of a file to mono float32 at ``sr`` Hz.
 
+    :func:`load_audio_with_rate` without the native rate (same parameters, result and
+    errors).
+    """
+    return load_audio_with_rate(path, sr)[0]
+
+
+def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a file to mono float32 at ``sr`` Hz.
+
     Works for audio files (.wav, .flac, .mp3 ...) and for the audio track of video
     containers (.mpg, .mp4 ...). Each channel is resampled to ``sr`` by FFmpeg's
     resampler (libswresample) and the channels are then averaged (mono = mean).
@@ -28,9 +37,12 @@ def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (n_samples,), float32
+    samples : ndarray, shape (n_samples,), float32
         Samples with full scale = 1 (lossy codecs such as MPEG audio can overshoot
         slightly). Empty when the stream has no samples.
+    native_sr : int
+        The stream's own sampling rate, Hz (a telephone recording stays 8000 although
+        it is resampled to ``sr``: its band is still narrow).
 
     Raises
     ------
@@ -50,6 +62,7 @@ def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
         if not container.streams.audio:
             raise AudioError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
+        native_sr = int(stream.rate or stream.codec_context.sample_rate or 0)
         # resample every channel to planar float, then average channels ourselves
         # (FFmpeg's own stereo->mono downmix sums at -3 dB instead of averaging)
         resampler = av.AudioResampler(format="fltp", rate=int(sr))
@@ -64,5 +77,5 @@ def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
         except av.error.FFmpegError as exc:
             raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
     if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+        return np.zeros(0, dtype=np.float32), native_sr
+    return np.concatenate(chunks).astype(np.float32, copy=False), native_sr

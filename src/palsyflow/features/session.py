@@ -12,7 +12,17 @@ stage, the palsy phantom). Both produce::
                       "threshold": float|None, "eface": float|None, "hb_cm": {...},
                       "available": bool, "reason": str|None}},
      "hb_measure": {...} | None,            # palsyflow.measures.tasks.hb_measure
-     "eface": {"static": float|None, "dynamic": float|None, "dynamic_tasks": [...]}}
+     "eface": {"static": float|None, "dynamic": float|None, "dynamic_tasks": [...]},
+     "speech": {"clarity": float|None, "dysarthria_index": float|None,
+                "dysarthria_components": [...],
+                "quality": {"status": str, "reason": str|None, "snr_db": float|None},
+                "tasks": {TASK: {"status": str, "reason": str|None, ...measures}}} | None}
+
+Speech tasks (:data:`palsyflow.conventions.SPEECH_TASKS`: ``vowel``, ``ddk_pa`` ...,
+``sentences``, ``passage``, ``silence``, and the ``speech`` video) are measured by
+:func:`palsyflow.speech.analysis.analyse_recording` from the file's audio (an audio file
+or a video's audio track), with the session's room tone, sentence set and connected
+speech as the features stage uses them; ``speech`` is None when no speech task was given.
 
 Each recording gets the feature-table columns of :func:`palsyflow.features.table.face_measures`
 (the features stage's function), and the session is their
@@ -37,6 +47,8 @@ import numpy as np
 import polars as pl
 
 from palsyflow.config import FeatureParams, IngestParams, LandmarkParams
+from palsyflow.conventions import SPEECH_TASK_KINDS, SPEECH_TASKS
+from palsyflow.features.audio import AudioError, load_audio_with_rate
 from palsyflow.features.table import face_measures
 from palsyflow.ingest.probe import media_kind
 from palsyflow.ingest.tasks import canonical_task
@@ -44,6 +56,8 @@ from palsyflow.measures.registry import MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
 from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
+from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
+from palsyflow.speech.session import speech_block
 
 __all__ = ["measure_results", "measure_session"]
 
@@ -63,6 +77,7 @@ def measure_results(
     results: Mapping[str, Any],
     params: FeatureParams | None = None,
     aliases: Mapping[str, str] | None = None,
+    speech: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The session measures from landmark results already computed.
 
@@ -77,6 +92,9 @@ def measure_results(
     params : FeatureParams, optional
     aliases : mapping, optional
         Alias table (default ``IngestParams().task_aliases``).
+    speech : mapping, optional
+        Speech task -> its speech columns (:func:`measure_speech`); they join the
+        session aggregate and make the ``speech`` block.
 
     Returns
     -------
@@ -107,7 +125,8 @@ def measure_results(
             if measure is not None:
                 direct.setdefault(task, []).append(measure)
 
-    agg = aggregate_session(rows, params)
+    speech_rows = [{**cols, "task": task} for task, cols in (speech or {}).items()]
+    agg = aggregate_session(rows + speech_rows, params)
     tasks: dict[str, dict] = {}
     for task, m in agg.tasks.items():
         if not m.available:
@@ -121,7 +140,61 @@ def measure_results(
         "tasks": tasks,
         "hb_measure": _jsonable(agg.hb_measure) if agg.hb_measure is not None else None,
         "eface": {"static": agg.row["eface_static"], "dynamic": agg.row["eface_dynamic"], "dynamic_tasks": agg.eface_dynamic_tasks},
+        "speech": _jsonable(speech_block(speech_rows)),
     }
+
+
+def measure_speech(
+    task_files: Mapping[str, Path],
+    prompts: Mapping[str, str] | None = None,
+    sr: int = 16000,
+) -> dict[str, dict[str, Any]]:
+    """The speech columns of a session's speech-task files.
+
+    Parameters
+    ----------
+    task_files : mapping
+        Protocol speech task -> audio file or video with an audio track.
+    prompts : mapping, optional
+        Task -> the text spoken (a GRID file name supplies its sentence when absent).
+    sr : int
+        Decoding rate, Hz.
+
+    Returns
+    -------
+    dict
+        Task -> :func:`palsyflow.speech.analysis.analyse_recording`'s columns. A file
+        without decodable audio gets status ``no_audio`` and the reason.
+    """
+    prompts = dict(prompts or {})
+    audio: dict[str, tuple[np.ndarray, int] | None] = {}
+    reasons: dict[str, str] = {}
+    for task, path in task_files.items():
+        try:
+            audio[task] = load_audio_with_rate(Path(path), sr)
+        except AudioError as exc:
+            audio[task], reasons[task] = None, str(exc).split(": ", 1)[-1]
+    text = {t: recording_prompt(t, prompts.get(t), Path(p).name) for t, p in task_files.items()}
+    connected_prompts = [v for t, v in text.items() if v and SPEECH_TASK_KINDS[t] == "connected"]
+    sentence_set = session_sentence_set(connected_prompts) if connected_prompts else None
+
+    def signal_of(task: str) -> np.ndarray | None:
+        got = audio.get(task)
+        return got[0] if got is not None else None
+
+    connected = next((signal_of(t) for t in ("passage", "sentences", "speech") if signal_of(t) is not None), None)
+    out: dict[str, dict[str, Any]] = {}
+    for task in sorted(task_files, key=SPEECH_TASKS.index):
+        if audio[task] is None:
+            out[task] = {"speech_status": "no_audio", "speech_reason": reasons[task]}
+            continue
+        y, native = audio[task]
+        out[task] = analyse_recording(
+            y, sr, task, native_sr=native, prompt=text[task], sentence_set=sentence_set,
+            silence=signal_of("silence") if task != "silence" else None,
+            connected=connected if SPEECH_TASK_KINDS[task] == "vowel" else None,
+        )
+    return out
 
 
 def _jsonable(v: Any) -> Any:
@@ -143,6 +216,7 @@ def measure_session(
     feature_params: FeatureParams | None = None,
     ingest_params: IngestParams | None = None,
     model_path: Path = Path("models/face_landmarker.task"),
+    prompts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Detect landmarks in a session's task files and measure them (``palsyflow measure``).
 
@@ -158,6 +232,8 @@ def measure_session(
         alias table.
     model_path : Path
         ``face_landmarker.task``.
+    prompts : mapping, optional
+        Speech task (name or alias) -> the text spoken.
 
     Returns
     -------
@@ -174,12 +250,25 @@ def measure_session(
     """
     ingest = ingest_params or IngestParams()
     lp = (landmark_params or LandmarkParams()).model_copy(update={"backend": backend})
+    fp = feature_params or FeatureParams()
     results: dict[str, Any] = {}
+    speech_files: dict[str, Path] = {}
     for name, path in task_files.items():
         path = Path(path)
         kind = media_kind(path)  # by content; MediaError (a ValueError) for an unrecognised file
+        task = canonical_task(name, ingest.task_aliases)  # UnknownTaskError before any detection
+        if task in SPEECH_TASKS:
+            speech_files[task] = path
         if kind == "audio":
-            raise ValueError(f"{path}: an audio file has no face")
-        canonical_task(name, ingest.task_aliases)  # UnknownTaskError before any detection
+            if task not in SPEECH_TASKS:
+                raise ValueError(f"{path}: task {task} needs a face, and an audio file has none")
+            continue
+        if task in SPEECH_TASK_KINDS and task != "speech":
+            continue  # a video of an audio task: its audio is what is measured
         results[name] = extract_landmarks(path, kind, lp, Path(model_path))
-    return measure_results(results, feature_params, ingest.task_aliases)
+    prompt_of = {canonical_task(t, ingest.task_aliases): p for t, p in (prompts or {}).items()}
+    unknown = sorted(set(prompt_of) - set(speech_files))
+    if unknown:
+        raise ValueError(f"a prompt is given for {', '.join(unknown)}, but no such speech task file")
+    speech = measure_speech(speech_files, prompt_of, fp.speech_sr) if speech_files else None
+    return measure_results(results, fp, ingest.task_aliases, speech)

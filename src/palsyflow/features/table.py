@@ -26,7 +26,6 @@ import polars as pl
 from palsyflow.config import FeatureParams
 from palsyflow.features.parra import parra_features_batch
 from palsyflow.features.regional import recording_measures
-from palsyflow.features.speech import speech_features
 from palsyflow.features.tasks import TASK_SPECS, recording_task_measure
 from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
 from palsyflow.measures.registry import FEATURE_MEASURES, MEASURE_COLUMNS, PARRA_FEATURES
@@ -229,8 +228,7 @@ def recording_row(
     ids: Mapping[str, Any],
     points: pl.DataFrame | None,
     quality: pl.DataFrame | None,
-    audio: np.ndarray | None,
-    sr: int,
+    speech: Mapping[str, Any] | None = None,
     params: FeatureParams | None = None,
     rest_points: pl.DataFrame | None = None,
     rest_quality: pl.DataFrame | None = None,
@@ -252,11 +250,9 @@ def recording_row(
         Frame quality table (:data:`~palsyflow.schemas.QUALITY_SCHEMA`); supplies
         ``n_frames``, ``face_found_fraction``, ``tta_spread_iod_pct`` (median over
         face frames) and the ``neutral`` key frame.
-    audio : ndarray, shape (n_samples,), or None
-        Mono audio (full scale 1) at ``sr``; speech measures are computed only
-        when given and ``ids["task"]`` is in ``params.speech_tasks``.
-    sr : int
-        Audio sampling rate, Hz.
+    speech : mapping or None
+        The recording's speech columns (:func:`palsyflow.speech.analysis.analyse_recording`,
+        computed by the caller from the audio), for a speech task; copied into the row.
     params : FeatureParams, optional
     rest_points, rest_quality : polars.DataFrame, optional
         Landmark and quality tables of the same session's ``rest`` recording. Needed
@@ -304,8 +300,8 @@ def recording_row(
     if xyz is not None and found is not None:
         row.update(face_measures(row.get("task"), points, quality, params, rest_points, rest_quality)[0])
 
-    if audio is not None and row.get("task") in params.speech_tasks:
-        row.update(speech_features(np.asarray(audio), sr, params))
+    if speech is not None:
+        row.update({k: v for k, v in speech.items() if k in row})
     return row
 
 
@@ -363,7 +359,7 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams) -> pl.Data
     feature_table : polars.DataFrame
         :func:`build_feature_table` output (FEATURE_TABLE_SCHEMA columns).
     params : FeatureParams
-        ``weaker_min_asym``, the weaker-side noise floors, ``speech_tasks`` and the task
+        ``weaker_min_asym``, the weaker-side noise floors and the task
         gate settings.
 
     Returns

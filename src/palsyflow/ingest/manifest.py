@@ -43,12 +43,16 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from palsyflow.config import IngestParams
+from palsyflow.conventions import SPEECH_TASKS
 from palsyflow.ingest.tasks import canonical_task
 from palsyflow.paths import LABEL_RULE, is_label
 
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "session_date", "task", "file")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("hb_grade", "healthy", "simulated", "notes")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("hb_grade", "healthy", "simulated", "notes", "prompt")
+
+#: Longest accepted ``prompt`` (the text a speech task's speaker reads), characters.
+MAX_PROMPT_CHARS = 2000
 #: Earliest plausible session date.
 EARLIEST_SESSION_DATE = date(1900, 1, 1)
 
@@ -97,6 +101,10 @@ class ManifestRow:
         1-based line number in ``manifest.csv`` (the header is line 1).
     notes : str or None
         Free text from the ``notes`` column.
+    prompt : str or None
+        The text spoken (``prompt`` column), for a speech task only
+        (:data:`palsyflow.conventions.SPEECH_TASKS`); the recogniser scores the speech
+        against it.
     """
 
     subject: str
@@ -109,6 +117,7 @@ class ManifestRow:
     simulated: bool | None
     line: int
     notes: str | None = None
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -479,6 +488,12 @@ def read_manifest(
                         f"on line {earlier[1]}; one subject has one {flag} flag: correct one of the rows"
                     )
 
+        prompt = " ".join((rec.get("prompt") or "").split()) or None
+        if prompt is not None and task and task not in SPEECH_TASKS:
+            reasons.append(f"a prompt is the text of a speech task, but task {task} is not one ({', '.join(SPEECH_TASKS)})")
+        elif prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+            reasons.append(f"the prompt has {len(prompt)} characters (at most {MAX_PROMPT_CHARS})")
+
         if reasons:
             named = (rec.get("file") or "").strip() or None  # the file as the row names it
             problems.append(ManifestProblem(line=line, file=file, reason=at_line(line, "; ".join(reasons), named)))
@@ -500,6 +515,7 @@ def read_manifest(
                 simulated=flags["simulated"],
                 line=line,
                 notes=notes,
+                prompt=prompt,
             )
         )
     return rows, problems

@@ -11,7 +11,7 @@ inside the drop. A symbolic link (to a file or a folder, anywhere on the way fro
 drop folder to the file) and a special file (FIFO, device, socket) are refused by
 ``os.lstat`` without being opened, hashed or copied (:func:`not_regular`). Then per
 manifest row, after probing: a face task needs frames (a photo or a video), a speech
-task (``FeatureParams.speech_tasks``) needs an audio stream that is neither digitally
+task (:data:`palsyflow.conventions.SPEECH_TASKS`) needs an audio stream that is neither digitally
 silent nor heavily clipped (thresholds in :class:`~palsyflow.config.IngestParams`).
 
 The raw copy's extension is :attr:`MediaInfo.extension`: the uploaded one, lower-case,
@@ -30,7 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from palsyflow.atomic import atomic_path, atomic_write_text, sha256_file
-from palsyflow.config import FeatureParams, IngestParams
+from palsyflow.config import IngestParams
+from palsyflow.conventions import SPEECH_TASKS
 from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestRow, at_line, read_manifest
 from palsyflow.ingest.probe import MediaError, MediaInfo, probe_media
 from palsyflow.paths import RecordingPath, check_label, task_label
@@ -198,7 +199,9 @@ def _drop_entries(drop_dir: Path, params: IngestParams) -> list[Path]:
     return found
 
 
-def modality_problem(task: str, media: MediaInfo, params: IngestParams, speech_tasks: Collection[str]) -> str | None:
+def modality_problem(
+    task: str, media: MediaInfo, params: IngestParams, speech_tasks: Collection[str] = SPEECH_TASKS
+) -> str | None:
     """Why a probed file cannot serve ``task``, or ``None`` when it can.
 
     A face task (any task not in ``speech_tasks``) needs frames: a photo or a video. A
@@ -217,7 +220,7 @@ def modality_problem(task: str, media: MediaInfo, params: IngestParams, speech_t
     params : IngestParams
         ``silence_peak_dbfs`` (dBFS), ``max_clipped_fraction`` (0-1).
     speech_tasks : collection of str
-        Tasks whose audio is speech (``FeatureParams.speech_tasks``).
+        Tasks whose audio is speech (default :data:`palsyflow.conventions.SPEECH_TASKS`).
 
     Returns
     -------
@@ -251,7 +254,7 @@ def plan_ingest(
     drop_dir: Path | str,
     site: str,
     params: IngestParams,
-    speech_tasks: Collection[str] = FeatureParams().speech_tasks,
+    speech_tasks: Collection[str] = SPEECH_TASKS,
 ) -> IngestPlan:
     """Decide what of a drop enters the raw tree, without writing anything.
 
@@ -264,7 +267,7 @@ def plan_ingest(
     params : IngestParams
         Probe limits, audio thresholds, task aliases, ignored text files.
     speech_tasks : collection of str
-        Tasks that need audio (``FeatureParams.speech_tasks``; its default here).
+        Tasks that need audio (default :data:`palsyflow.conventions.SPEECH_TASKS`).
 
     Returns
     -------

@@ -46,6 +46,10 @@ UNITS: dict[str, str] = {
     "dBFS": "decibels re digital full scale",
     "dB": "decibels (a level difference or spread)",
     "s": "seconds",
+    "pct": "percent (0-100)",
+    "syl/s": "syllables per second",
+    "count": "a count",
+    "text": "text (status codes, reasons, recognised words)",
 }
 
 #: Facial regions with a left/right measure, top of the face to the bottom (report order).
@@ -59,8 +63,17 @@ _SUNNYBROOK = "Ross et al. 1996, doi:10.1016/S0194-5998(96)70206-1"
 _EFACE = "Banks et al. 2015, doi:10.1097/PRS.0000000000001447"
 _PARRA = "Parra-Dominguez et al. 2021, doi:10.3390/app11052435"
 _MANKTELOW = "Manktelow et al. 2008, doi:10.1097/01.prs.0000297652.29904.8c"
-_PYIN = "Mauch & Dixon 2014, doi:10.1109/ICASSP.2014.6853678"
 _DEJONG = "de Jong & Wempe 2009, doi:10.3758/BRM.41.2.385"
+_PRAAT = "Boersma 1993, Proc. Inst. Phonetic Sciences Amsterdam 17:97-110 (Praat pitch); Boersma & Weenink, Praat (praat.org)"
+_PERTURBATION = "Praat voice report definitions (Boersma & Weenink, praat.org); Teixeira et al. 2013, doi:10.1016/j.protcy.2013.12.106"
+_HNR = "Boersma 1993, Proc. Inst. Phonetic Sciences Amsterdam 17:97-110"
+_CPPS = "Hillenbrand & Houde 1996, doi:10.1044/jshr.3902.311; Maryn & Weenink 2015, doi:10.1016/j.jvoice.2014.06.015"
+_AVQI = "Maryn et al. 2010, doi:10.1016/j.jvoice.2008.12.014"
+_DDK = "Kent, Kent & Rosenbek 1987, doi:10.1044/jshd.5204.367"
+_FCR = "Sapir et al. 2010, doi:10.1044/1092-4388(2009/08-0184)"
+_CLARITY = "Maier et al. 2009, doi:10.1016/j.specom.2008.12.003 (ASR accuracy as intelligibility); pocketsphinx, Huggins-Daines et al. 2006, doi:10.1109/ICASSP.2006.1659988"
+_QUALITY = "palsyflow.speech.quality (docs/speech.md)"
+_DYSARTHRIA = "palsyflow.speech.index (docs/speech.md); Darley, Aronson & Brown 1969, doi:10.1044/jshr.1202.246"
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,8 @@ class Measure:
             return pl.Utf8()
         if self.unit == "bool":
             return pl.Boolean()
+        if self.unit == "text":
+            return pl.Utf8()
         return pl.Float64()
 
 
@@ -245,20 +260,64 @@ PARRA_FEATURES: dict[str, tuple[str, str]] = {
 }
 _PARRA_UNIT = {"angle": "deg", "minmax": "fraction", "maxnorm": "ratio", "norm": "ratio", "slope": "ratio"}
 
-#: Speech measures: name -> (unit, description, source).
-SPEECH_INFO: dict[str, tuple[str, str, str]] = {
-    "speech_f0_median_hz": ("Hz", "median f0 over voiced frames (pYIN)", _PYIN),
-    "speech_f0_sd_st": ("st", "SD of f0 in semitones re the median", _PYIN),
-    "speech_voiced_fraction": ("fraction", "fraction of frames voiced (pYIN)", _PYIN),
-    "speech_energy_db_mean": ("dBFS", "mean RMS level over speech frames", _DEJONG),
-    "speech_energy_db_sd": ("dB", "SD of RMS level over speech frames", _DEJONG),
-    "speech_rate_hz": ("Hz", "syllable nuclei (energy peaks) per second of speech", _DEJONG),
-    "speech_active_s": ("s", "speech time (frames within speech_active_db dB of the 99th-percentile level)", _DEJONG),
+#: Speech measures (:mod:`palsyflow.speech`): name -> (unit, higher_is_better, description, source).
+#: Voice measures come from the sustained vowel only (jitter and shimmer are not valid
+#: on connected speech); ``speech_status`` etc. describe the recording's audio quality
+#: gate (:mod:`palsyflow.speech.quality`): when it is not ``ok`` the measures are null.
+SPEECH_INFO: dict[str, tuple[str, bool | None, str, str]] = {
+    "speech_status": ("text", None, "audio quality gate: ok, digital_silence, noise_only, clipped, too_short, low_sample_rate, low_snr or no_speech", _QUALITY),
+    "speech_reason": ("text", None, "why the gate refused the audio (one sentence), null when ok", _QUALITY),
+    "speech_snr_db": ("dB", True, "signal-to-noise ratio: speech level over the session's room tone (silence task) or the recording's pauses", _QUALITY),
+    # sustained vowel
+    "speech_vowel_f0_mean_hz": ("Hz", None, "mean f0 of the sustained vowel (Praat cross-correlation pitch)", _PRAAT),
+    "speech_vowel_f0_sd_hz": ("Hz", False, "SD of f0 over the sustained vowel", _PRAAT),
+    "speech_jitter_local_pct": ("pct", False, "jitter (local): mean absolute difference of consecutive periods / mean period, sustained vowel", _PERTURBATION),
+    "speech_shimmer_local_pct": ("pct", False, "shimmer (local): mean absolute difference of consecutive peak amplitudes / mean amplitude, sustained vowel", _PERTURBATION),
+    "speech_shimmer_local_db": ("dB", False, "shimmer (local, dB): mean absolute 20 log10 ratio of consecutive peak amplitudes, sustained vowel", _PERTURBATION),
+    "speech_hnr_db": ("dB", True, "harmonics-to-noise ratio (Praat cross-correlation harmonicity), sustained vowel", _HNR),
+    "speech_cpps_db": ("dB", True, "smoothed cepstral peak prominence, sustained vowel", _CPPS),
+    "speech_vowel_duration_s": ("s", True, "voiced duration of the sustained vowel trial (a maximum-phonation-time proxy)", _PRAAT),
+    "speech_vowel_trials": ("count", None, "sustained-vowel trials measured in the recording (voiced stretches of 1 s or more, at most 3)", _PRAAT),
+    **{
+        f"{m}_trial_sd": (u, False, f"trial-to-trial SD of {m} over the vowel trials (2 or more): the within-session spread a change between sessions is judged against", _PRAAT)
+        for m, u in (("speech_vowel_f0_mean_hz", "Hz"), ("speech_jitter_local_pct", "pct"), ("speech_shimmer_local_pct", "pct"), ("speech_hnr_db", "dB"), ("speech_cpps_db", "dB"))
+    },
+    "speech_avqi": ("ratio", False, "Acoustic Voice Quality Index v02.03 (0-10, higher = more dysphonic) from the vowel and the session's connected speech", _AVQI),
+    # connected speech
+    "speech_rate_syl_s": ("syl/s", True, "speech rate: syllable nuclei per second of the utterance (pauses included)", _DEJONG),
+    "speech_articulation_rate_syl_s": ("syl/s", True, "articulation rate: syllable nuclei per second of phonation (pauses excluded)", _DEJONG),
+    "speech_pause_count": ("count", False, "silent pauses inside the utterance", _DEJONG),
+    "speech_pause_ratio": ("fraction", False, "pause time / utterance time", _DEJONG),
+    "speech_pause_mean_s": ("s", False, "mean duration of the silent pauses", _DEJONG),
+    "speech_phonation_time_s": ("s", None, "time spent sounding", _DEJONG),
+    "speech_f0_median_hz": ("Hz", None, "median f0 of connected speech (Praat pitch)", _PRAAT),
+    "speech_f0_sd_st": ("st", True, "SD of f0 of connected speech in semitones re its median (low = monopitch)", _PRAAT),
+    "speech_connected_cpps_db": ("dB", True, "smoothed cepstral peak prominence of connected speech", _CPPS),
+    # diadochokinesis
+    **{
+        f"speech_ddk_{syl}_{m}": spec
+        for syl in ("pa", "ta", "ka", "pataka")
+        for m, spec in {
+            "rate_syl_s": ("syl/s", True, f"DDK rate: '{syl}' syllables per second", _DDK),
+            "cv": ("fraction", False, f"DDK regularity: coefficient of variation of the '{syl}' syllable intervals", _DDK),
+            "count": ("count", None, f"'{syl}' syllables detected", _DDK),
+        }.items()
+    },
+    # known text
+    "speech_clarity": ("0-100", True, "machine intelligibility: 100 x share of the prompt's words the recogniser gets right (closed grammar of the session's sentence set); a proxy for listener intelligibility", _CLARITY),
+    "speech_words": ("text", None, "the words the recogniser heard", _CLARITY),
+    "speech_fcr": ("ratio", False, "formant centralisation ratio (F2u + F2a + F1i + F1u) / (F2i + F1a) of the aligned corner vowels", _FCR),
+    # composite
+    "speech_dysarthria_index": ("0-100", False, "dysarthria screening index: mean deviation of the speech components from healthy reference values in the direction of impairment (0 = healthy, 100 = severe; not a diagnosis)", _DYSARTHRIA),
 }
 SPEECH_MEASURES: tuple[str, ...] = tuple(SPEECH_INFO)
-#: Speech measures scored per session: all but the amount of active speech, which
-#: describes the recording rather than the voice.
-SCORED_SPEECH_MEASURES: tuple[str, ...] = tuple(m for m in SPEECH_MEASURES if m != "speech_active_s")
+#: Vowel measure -> the column of its trial-to-trial SD.
+VOWEL_TRIAL_SPREAD: dict[str, str] = {m.removesuffix("_trial_sd"): m for m in SPEECH_INFO if m.endswith("_trial_sd")}
+#: Speech measures scored per session (against healthy speakers): the numbers with a
+#: clinical direction, not the bookkeeping (status, reason, words, counts).
+SCORED_SPEECH_MEASURES: tuple[str, ...] = tuple(
+    m for m, (u, better, _, _) in SPEECH_INFO.items() if u not in ("text", "count") and better is not None and m != "speech_snr_db" and not m.endswith("_trial_sd")
+)
 
 _ASYM_TEXT = "asymmetry abs(L-R) / max(abs(L), abs(R)) of the two sides (0 when both are 0)"
 
@@ -320,7 +379,7 @@ def _build_feature_measures() -> tuple[Measure, ...]:
         for name, (kind, text) in PARRA_FEATURES.items()
     ]
     ms += _task_measures()
-    ms += [Measure(n, u, "speech", None, None, d, s, "speech", n) for n, (u, d, s) in SPEECH_INFO.items()]
+    ms += [Measure(n, u, "speech", None, better, d, s, "speech", n) for n, (u, better, d, s) in SPEECH_INFO.items()]
     return tuple(ms)
 
 
@@ -349,7 +408,7 @@ def _build_score_measures() -> tuple[Measure, ...]:
         Measure(MOVEMENT_COMPOSITE, "0-100", "overall", None, True, "mean of the available movement symmetries: mov_commissure_excursion_symmetry and eface_dynamic", _COMPOSITES, "score", MOVEMENT_COMPOSITE),
         Measure(SYMMETRY_INDEX, "0-100", "overall", None, True, "mean of rest_symmetry and mov_symmetry (whichever exist)", _COMPOSITES, "score", SYMMETRY_INDEX),
     ]
-    ms += [Measure(n, SPEECH_INFO[n][0], "speech", None, None, SPEECH_INFO[n][1], SPEECH_INFO[n][2], "speech", n) for n in SCORED_SPEECH_MEASURES]
+    ms += [Measure(n, SPEECH_INFO[n][0], "speech", None, SPEECH_INFO[n][1], SPEECH_INFO[n][2], SPEECH_INFO[n][3], "speech", n) for n in SCORED_SPEECH_MEASURES]
     return tuple(ms)
 
 

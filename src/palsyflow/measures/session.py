@@ -18,7 +18,8 @@ Aggregation rule (per measure family, several recordings of one task are average
       movement);
     * Parra-Dominguez features: the mean over the ``rest`` recording(s), else over all
       face recordings;
-    * speech measures: the mean over recordings of a task in ``params.speech_tasks``;
+    * speech measures: :func:`palsyflow.speech.session.aggregate_speech` (gated
+      recordings only; trial spreads kept; the dysarthria index of the session);
     * task measures ``task_<task>_*``: from the recording(s) of that task
       (:func:`palsyflow.measures.tasks.combine`: side values averaged, gate and scores
       recomputed);
@@ -48,9 +49,9 @@ from palsyflow.measures.registry import (
     MOVEMENT_FAMILIES,
     PARRA_FEATURES,
     REST_FAMILIES,
-    SPEECH_MEASURES,
     Family,
 )
+from palsyflow.speech.session import aggregate_speech
 from palsyflow.measures.tasks import TaskMeasure, combine, eface_dynamic, eface_static, from_sides, hb_from_cm
 
 PARRA_NAMES: tuple[str, ...] = tuple(PARRA_FEATURES)
@@ -187,8 +188,7 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
         :data:`~palsyflow.measures.registry.MEASURE_COLUMNS` (missing ones are None).
         Their order does not matter.
     params : FeatureParams
-        ``weaker_min_asym``, the weaker-side noise floors, ``speech_tasks`` and the
-        task gate settings.
+        ``weaker_min_asym``, the weaker-side noise floors and the task gate settings.
 
     Returns
     -------
@@ -234,7 +234,5 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
         row["hb_measure_points"] = float(hb["points"])
         row["hb_measure_weaker"] = hb["side"]
         row["hb_grade_estimate"] = float(hb["grade_estimate"])
-    speech = [r for r in recs if r.get("task") in params.speech_tasks]
-    for name in SPEECH_MEASURES:
-        row[name] = _mean([r[name] for r in speech])
+    row.update(aggregate_speech(recs))
     return SessionAggregate(row=row, tasks=tasks, eface_dynamic_tasks=used, hb_measure=hb)

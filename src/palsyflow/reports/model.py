@@ -20,12 +20,25 @@ from palsyflow.schemas import SCORE_SCHEMA
 OVERALL_MEASURE = SYMMETRY_INDEX
 #: Speech measures in report order, with a reader-facing label.
 SPEECH_LABELS: dict[str, str] = {
-    "speech_f0_median_hz": "Voice pitch (median)",
-    "speech_f0_sd_st": "Pitch variation",
-    "speech_voiced_fraction": "Voiced fraction",
-    "speech_energy_db_mean": "Loudness (mean)",
-    "speech_energy_db_sd": "Loudness variation",
-    "speech_rate_hz": "Speech rate",
+    "speech_clarity": "Speech clarity (machine intelligibility)",
+    "speech_dysarthria_index": "Dysarthria screening index",
+    "speech_articulation_rate_syl_s": "Articulation rate",
+    "speech_rate_syl_s": "Speech rate",
+    "speech_pause_ratio": "Pause time (share)",
+    "speech_pause_mean_s": "Mean pause",
+    "speech_f0_sd_st": "Pitch variation (connected speech)",
+    "speech_connected_cpps_db": "CPPS (connected speech)",
+    "speech_fcr": "Vowel centralisation (FCR)",
+    "speech_jitter_local_pct": "Jitter (local), vowel",
+    "speech_shimmer_local_pct": "Shimmer (local), vowel",
+    "speech_shimmer_local_db": "Shimmer (local, dB), vowel",
+    "speech_hnr_db": "Harmonics-to-noise ratio, vowel",
+    "speech_cpps_db": "CPPS, vowel",
+    "speech_vowel_f0_sd_hz": "f0 SD, vowel",
+    "speech_vowel_duration_s": "Vowel duration",
+    "speech_avqi": "AVQI",
+    **{f"speech_ddk_{s}_rate_syl_s": f"DDK rate /{s}/" for s in ("pa", "ta", "ka", "pataka")},
+    **{f"speech_ddk_{s}_cv": f"DDK irregularity /{s}/ (CV)" for s in ("pa", "ta", "ka", "pataka")},
 }
 #: Components of the overall index (rest and movement), with reader-facing labels.
 COMPONENT_LABELS: dict[str, str] = {

@@ -214,6 +214,11 @@ def render_session_report(
     # Speech
     speech_block: list = [Paragraph("Speech measures", h2)]
     if report.speech:
+        speech_block.append(Paragraph(
+            "Clarity is machine intelligibility: the share of the prompt's words a recogniser (pocketsphinx, closed "
+            "grammar of the session's sentences) gets right, a proxy for listener intelligibility. The dysarthria "
+            "index (0 = as healthy speakers, 100 = far from them) is a screening composite of the components below, "
+            "not a diagnosis. Voice measures come from the sustained vowel only.", body))
         srows = [heads(["Measure", "Value", "Unit", "Percentile vs healthy", "Change since first"], left_cols=(0, 2))]
         for r in report.speech:
             srows.append([r.label, _num(r.value, "{:.2f}"), r.unit or "", _percentile(r), _signed(r.change_since_first)])

@@ -96,12 +96,32 @@ def _change_sentence(report: SessionReport) -> str | None:
     return f"{since} {direction} by {_points(change)} (higher means more even movement)."
 
 
+def _speech_sentences(report: SessionReport) -> list[str]:
+    """The speech clarity and dysarthria index in plain words (none when not measured)."""
+    by = {r.measure: r for r in report.speech}
+    out: list[str] = []
+    clarity = by.get("speech_clarity")
+    if clarity is not None and clarity.value is not None:
+        out.append(
+            f"Speech clarity: a speech recogniser understood {clarity.value:.0f} of every 100 words you read "
+            "(a machine's measure of how clearly you speak, not a listener's)."
+        )
+    index = by.get("speech_dysarthria_index")
+    if index is not None and index.value is not None:
+        out.append(
+            f"Your speech screening score was {index.value:.0f} out of 100, where 0 means your speech measures "
+            "are like those of healthy speakers and higher numbers mean they differ more."
+        )
+    return out
+
+
 def plain_language_summary(report: SessionReport) -> str:
-    """Two to five short sentences about the session that a patient could read.
+    """Two to seven short sentences about the session that a patient could read.
 
     Names the weaker side as the patient's own ("your left side"), says how the
-    overall score compares with people without facial weakness (percentile), and
-    the change since the first session. Deterministic for a given report.
+    overall score compares with people without facial weakness (percentile), the
+    change since the first session, and, when speech was measured, the speech clarity
+    and the dysarthria screening score. Deterministic for a given report.
 
     Parameters
     ----------
@@ -126,5 +146,6 @@ def plain_language_summary(report: SessionReport) -> str:
         change = _change_sentence(report)
         if change is not None:
             sentences.append(change)
+    sentences += _speech_sentences(report)
     sentences.append("These are measurements from a recording, not a diagnosis; please discuss them with your clinician.")
     return " ".join(sentences)

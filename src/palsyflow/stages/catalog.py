@@ -145,7 +145,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             "ingest",
             inputs=("drops",),
             outputs=("raw",),
-            params=("ingest", "paths.drops", "features.speech_tasks"),
+            params=("ingest", "paths.drops"),
             code=("ingest", "stages/ingest.py"),
             untracked=("quarantine",),
         ),

@@ -8,22 +8,22 @@ inputs a recording is measured from is decided by :mod:`palsyflow.features.input
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from palsyflow.atomic import atomic_write_parquet, atomic_write_text
 from palsyflow.config import FeatureParams
 from palsyflow.executors import run_jobs
-from palsyflow.features.audio import AudioError, load_audio
-from palsyflow.features.inputs import gets_speech_measures, has_face, rest_photo_pairs
-from palsyflow.features.speech import speech_features
+from palsyflow.features.audio import AudioError, load_audio, load_audio_with_rate
+from palsyflow.features.inputs import SpeechContext, has_face, rest_photo_pairs, speech_contexts
 from palsyflow.features.table import build_feature_table, recording_row, session_table
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
+from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
@@ -34,35 +34,41 @@ from palsyflow.stages.runs import Progress, Run, StageResult
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
 
 
+def _speech_columns(path: str, task: str, ctx: SpeechContext, sr: int) -> dict:
+    """Decode a speech recording (and its session's room tone / connected speech) and measure it."""
+    try:
+        y, native_sr = load_audio_with_rate(Path(path), sr)
+    except AudioError as exc:
+        return {"speech_status": "no_audio", "speech_reason": str(exc).split(": ", 1)[-1]}
+
+    def other(p: str | None):
+        if not p:
+            return None
+        try:
+            return load_audio(Path(p), sr)
+        except AudioError:
+            return None
+
+    sentence_set = session_sentence_set(ctx.sentence_set) if ctx.sentence_set else None
+    return analyse_recording(
+        y, sr, task, native_sr=native_sr, prompt=ctx.prompt, sentence_set=sentence_set,
+        silence=other(ctx.silence_path), connected=other(ctx.connected_path),
+    )
+
+
 def _feature_job(
     ids: dict,
     points: str | None,
     quality: str | None,
-    audio_src: str | None,
+    speech: tuple[str, SpeechContext] | None,
     params: FeatureParams,
     rest: tuple[str, str] | None = None,
 ) -> dict:
     pts = pl.read_parquet(points) if points else None
     qual = pl.read_parquet(quality) if quality else None
     rest_pts, rest_qual = (pl.read_parquet(rest[0]), pl.read_parquet(rest[1])) if rest else (None, None)
-    audio = None
-    if audio_src:
-        try:
-            audio = load_audio(Path(audio_src), params.speech_sr)
-        except AudioError:
-            audio = None
-    return recording_row(ids, pts, qual, audio, params.speech_sr, params, rest_points=rest_pts, rest_quality=rest_qual)
-
-
-def _warm_speech_jit(params: FeatureParams) -> None:
-    """Compile (or load) librosa's numba-cached pYIN kernels once, in this process.
-
-    Worker processes then only read the on-disk numba cache (``NUMBA_CACHE_DIR``):
-    two workers compiling and writing it at the same time can leave a corrupt cache
-    that crashes every later run with a segmentation fault.
-    """
-    t = np.arange(params.speech_sr // 2) / params.speech_sr
-    speech_features((0.1 * np.sin(2 * np.pi * 150.0 * t)).astype(np.float32), params.speech_sr, params)
+    cols = _speech_columns(speech[0], ids["task"], speech[1], params.speech_sr) if speech else None
+    return recording_row(ids, pts, qual, cols, params, rest_points=rest_pts, rest_quality=rest_qual)
 
 
 def features(project: Project, progress: Progress = report_progress) -> StageResult:
@@ -81,6 +87,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
         reg = read_registry(project)
         records = list(reg.iter_rows(named=True)) if not reg.is_empty() else []
         rest_of = rest_photo_pairs(records)
+        contexts = speech_contexts(records)
         code = stage_code_digest("features")
         rows: list[dict] = []
         jobs = []
@@ -103,19 +110,26 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
                 rest_state = read_json(rest_files.stamp)
                 if rest_state is not None and rest_files.points.exists():
                     rest = (str(rest_files.points), str(rest_files.quality))
-            audio = str(cat.in_data(rec["raw_path"])) if gets_speech_measures(rec, params) else None
+            speech = None
+            if rec["key"] in contexts:
+                ctx = contexts[rec["key"]]
+                ctx = dataclasses.replace(
+                    ctx,
+                    prompt=recording_prompt(rec["task"], ctx.prompt, rec.get("original_name")),
+                    silence_path=str(cat.in_data(ctx.silence_path)) if ctx.silence_path else None,
+                    connected_path=str(cat.in_data(ctx.connected_path)) if ctx.connected_path else None,
+                )
+                speech = (str(cat.in_data(rec["raw_path"])), ctx)
             cache = cat.feature_cache(recording_path(rec))
-            fp = digest(ids, lm_state, rest_state, params.digest(), code)
+            fp = digest(ids, lm_state, rest_state, params.digest(), code, dataclasses.asdict(speech[1]) if speech else None)
             old = read_json(cache)
             if old and old.get("fingerprint") == fp:
                 rows.append(old["row"])
                 result.skipped += 1
                 continue
             stamps[rec["key"]] = (cache, fp)
-            jobs.append((rec["key"], (ids, points, quality, audio, params, rest)))
+            jobs.append((rec["key"], (ids, points, quality, speech, params, rest)))
 
-        if any(args[3] for _, args in jobs):
-            _warm_speech_jit(params)
         for i, out in enumerate(run_jobs(_feature_job, jobs, project.params.executor), 1):
             progress("features", i, len(jobs))
             if not out.ok:

@@ -51,6 +51,7 @@ REGISTRY_SCHEMA: dict[str, pl.DataType] = {
     "simulated": pl.Boolean,
     "original_name": pl.Utf8,
     "manifest_line": pl.Int32,
+    "prompt": pl.Utf8,
 }
 
 
@@ -184,7 +185,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
         log.warning("quarantined %s: %s", name, reason)
 
     try:
-        plan = plan_ingest(drop, site, project.params.ingest, project.params.features.speech_tasks)
+        plan = plan_ingest(drop, site, project.params.ingest)
     except ManifestError as exc:
         reject(None, None, str(exc))
         result.error = str(exc)  # names the manifest file
@@ -217,6 +218,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                     item.source.name,
                     item.media.as_dict(),
                     manifest_line=item.row.line,
+                    prompt=item.row.prompt,
                 )
             accepted.append(item)
             if created or copied:

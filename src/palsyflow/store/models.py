@@ -176,6 +176,8 @@ class Recording(Base):
     original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
     #: the line of the manifest that delivered it (later stages name it in their refusals)
     manifest_line: Mapped[int | None] = mapped_column(sa.Integer)
+    #: the text spoken, for a speech task (manifest column ``prompt``)
+    prompt: Mapped[str | None] = mapped_column(sa.Text)
     size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     duration_s: Mapped[float | None] = mapped_column(sa.Float)
     fps: Mapped[float | None] = mapped_column(sa.Float)

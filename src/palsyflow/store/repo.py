@@ -278,6 +278,7 @@ def register_recording(
     original_name: str,
     media: Mapping[str, Any] | Any,
     manifest_line: int | None = None,
+    prompt: str | None = None,
 ) -> tuple[Recording, bool]:
     """Record that a raw file now holds ``task`` of ``session``.
 
@@ -302,6 +303,9 @@ def register_recording(
     manifest_line : int, optional
         The 1-based line of the manifest that delivered the file; later stages name it
         when they refuse the recording. Kept from the first registration.
+    prompt : str, optional
+        The text spoken in a speech task (manifest column ``prompt``). Kept from the
+        first registration.
 
     Returns
     -------
@@ -346,6 +350,7 @@ def register_recording(
         raw_path=raw,
         original_name=str(original_name),
         manifest_line=manifest_line,
+        prompt=prompt,
         **{f: media.get(f) for f in _MEDIA_FIELDS},
     )
     row, created = _savepoint_create(db, row, fetch)
@@ -718,6 +723,7 @@ class RecordingInfo:
     simulated: bool
     original_name: str  # the file's name in the drop it came from
     manifest_line: int | None  # the manifest line that delivered it (None before migration 0004)
+    prompt: str | None = None  # the text spoken, for a speech task (migration 0005)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -776,6 +782,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
                 simulated=bool(simulated),
                 original_name=rec.original_name,
                 manifest_line=rec.manifest_line,
+                prompt=rec.prompt,
             )
         )
     return out
