@@ -1,0 +1,1 @@
+"""The speech engine: voice, articulation, recognition and the dysarthria index."""
