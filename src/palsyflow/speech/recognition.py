@@ -16,10 +16,11 @@ accuracy tracks expert intelligibility ratings of pathological speech (Maier et 
 2009, "PEAKS - a system for the automatic evaluation of voice and speech disorders",
 Speech Communication 51(5):425, doi:10.1016/j.specom.2008.12.003).
 
-Cost: the acoustic model and dictionary load once per process (`decoder`, cached);
-about 0.1-0.2 s and some 30-40 MB resident. A grammar is compiled once per distinct
-sentence set and kept in the decoder. The open-dictation language model is loaded on
-first use only. A decoder is not thread-safe: use processes, not threads.
+Cost: the acoustic model and dictionary load once per process (`decoder`, cached; a
+fraction of a second and a few tens of MB, measured in the speech benchmark). A grammar
+is compiled once per distinct sentence set and kept in the decoder. The open-dictation
+language model, several times larger, is loaded on first use only. A decoder is not
+thread-safe: use processes, not threads.
 
 Input: ``y`` mono float (full scale 1) at ``SAMPLE_RATE`` Hz, i.e. after
 ``speech.signal.preprocess``; it is converted to 16-bit PCM, the recogniser's input.
