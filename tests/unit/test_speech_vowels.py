@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import parselmouth
 import pytest
 from parselmouth.praat import call
 
