@@ -114,7 +114,8 @@ def test_pocketsphinx_testdata_sentences(shared_data):
     d = shared_data / "speech" / "pocketsphinx_testdata"
     measures, words = R.clarity(load_audio(d / "goforward.wav", sr=SR), SR, "go forward ten meters")
     assert words == "go forward ten meters" and measures["speech_clarity"] == 100.0
-    refs = [line.split("(")[0].replace("<s>", "").replace("</s>", "").strip() for line in (d / "cards" / "cards.transcription").read_text().splitlines()]
+    lines = (d / "cards" / "cards.transcription").read_text().splitlines()
+    refs = [line.split("(")[0].replace("<s>", "").replace("</s>", "").strip() for line in lines]
     cards = P.sentence_set_from_prompts(refs, name="cards")
     for i, ref in enumerate(refs, start=1):
         assert R.recognise(load_audio(d / "cards" / f"{i:03d}.wav", sr=SR), SR, cards).text == ref
