@@ -1,0 +1,1 @@
+"""Speech engine: pure domain package (issue 9)."""
