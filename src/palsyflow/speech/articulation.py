@@ -28,6 +28,7 @@ below (the one place they are set).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,7 +175,9 @@ def _threshold(db: np.ndarray, silence_db: float) -> float:
 def _sounding_intervals(intensity: parselmouth.Intensity, threshold: float, min_pause_s: float, min_sounding_s: float) -> np.ndarray:
     """Sounding intervals of Praat's ``To TextGrid (silences)``, shape (n, 2), s."""
     rel = threshold - call(intensity, "Get maximum", 0, 0, "Parabolic")  # threshold re the maximum
-    tg = call(intensity, "To TextGrid (silences)", rel, min_pause_s, min_sounding_s, "silent", "sounding")
+    with warnings.catch_warnings():  # Praat warns when loud and soft parts differ little (noise)
+        warnings.simplefilter("ignore", parselmouth.PraatWarning)
+        tg = call(intensity, "To TextGrid (silences)", rel, min_pause_s, min_sounding_s, "silent", "sounding")
     out = []
     for i in range(1, int(call(tg, "Get number of intervals", 1)) + 1):
         if call(tg, "Get label of interval", 1, i) == "sounding":
@@ -196,6 +199,50 @@ def _voiced_at(pitch: parselmouth.Pitch, times: np.ndarray) -> np.ndarray:
         return np.zeros(times.shape, dtype=bool)
     idx = np.clip(np.round((times - pitch.x1) / pitch.dx).astype(int), 0, f0.size - 1)
     return f0[idx] > 0
+
+
+def _nuclei(
+    snd: parselmouth.Sound,
+    silence_db: float,
+    min_dip_db: float,
+    min_pause_s: float,
+    min_sounding_s: float,
+    intensity_min_pitch_hz: float,
+    pitch_floor_hz: float,
+    pitch_ceiling_hz: float,
+) -> tuple[Nuclei, parselmouth.Pitch | None]:
+    """:func:`syllable_nuclei` on a Praat sound, also returning the Praat pitch it used."""
+    intensity = _intensity(snd, intensity_min_pitch_hz)
+    if intensity is None:
+        return _empty_nuclei(), None
+    db = intensity.values[0]
+    t = intensity.xs()
+    finite = np.isfinite(db)
+    if finite.sum() < 3 or np.ptp(db[finite]) <= 0:
+        return _empty_nuclei(), None
+    db = np.where(finite, db, db[finite].min())
+    thr = _threshold(db, silence_db)
+    speech = _sounding_intervals(intensity, thr, min_pause_s, min_sounding_s)
+    if len(speech) == 0:
+        return _empty_nuclei(thr), None
+    pauses = np.column_stack([speech[:-1, 1], speech[1:, 0]]) if len(speech) > 1 else np.zeros((0, 2))
+
+    seg = np.searchsorted(speech[:, 0], t, side="right") - 1  # sounding interval of each frame
+    inside = (seg >= 0) & (t <= speech[np.maximum(seg, 0), 1])
+    peaks, _ = find_peaks(db)
+    peaks = peaks[(db[peaks] > thr) & inside[peaks]]
+    keep = np.zeros(peaks.size, dtype=bool)
+    for k, p in enumerate(peaks):
+        same_next = k + 1 < peaks.size and seg[peaks[k + 1]] == seg[p]
+        if same_next:
+            dip = db[p : peaks[k + 1] + 1].min()
+        else:  # last peak of its interval: the fall to the interval's end
+            dip = db[p : np.searchsorted(t, speech[seg[p], 1], side="right")].min()
+        keep[k] = db[p] - dip >= min_dip_db
+    times = t[peaks[keep]]
+    pitch = _pitch(snd, pitch_floor_hz, pitch_ceiling_hz)
+    times = times[_voiced_at(pitch, times)] if pitch is not None else times[:0]
+    return Nuclei(np.asarray(times, dtype=float), speech, pauses, thr), pitch
 
 
 def syllable_nuclei(
@@ -254,37 +301,7 @@ def syllable_nuclei(
         If ``y`` is not one-dimensional or ``sr`` is not positive.
     """
     snd = _sound(y, sr)
-    intensity = _intensity(snd, intensity_min_pitch_hz)
-    if intensity is None:
-        return _empty_nuclei()
-    db = intensity.values[0]
-    t = intensity.xs()
-    finite = np.isfinite(db)
-    if finite.sum() < 3 or np.ptp(db[finite]) <= 0:
-        return _empty_nuclei()
-    db = np.where(finite, db, db[finite].min())
-    thr = _threshold(db, silence_db)
-    speech = _sounding_intervals(intensity, thr, min_pause_s, min_sounding_s)
-    if len(speech) == 0:
-        return _empty_nuclei(thr)
-    pauses = np.column_stack([speech[:-1, 1], speech[1:, 0]]) if len(speech) > 1 else np.zeros((0, 2))
-
-    seg = np.searchsorted(speech[:, 0], t, side="right") - 1  # sounding interval of each frame
-    inside = (seg >= 0) & (t <= speech[np.maximum(seg, 0), 1])
-    peaks, _ = find_peaks(db)
-    peaks = peaks[(db[peaks] > thr) & inside[peaks]]
-    keep = np.zeros(peaks.size, dtype=bool)
-    for k, p in enumerate(peaks):
-        same_next = k + 1 < peaks.size and seg[peaks[k + 1]] == seg[p]
-        if same_next:
-            dip = db[p : peaks[k + 1] + 1].min()
-        else:  # last peak of its interval: the fall to the interval's end
-            dip = db[p : np.searchsorted(t, speech[seg[p], 1], side="right")].min()
-        keep[k] = db[p] - dip >= min_dip_db
-    times = t[peaks[keep]]
-    pitch = _pitch(snd, pitch_floor_hz, pitch_ceiling_hz)
-    times = times[_voiced_at(pitch, times)] if pitch is not None else times[:0]
-    return Nuclei(np.asarray(times, dtype=float), speech, pauses, thr)
+    return _nuclei(snd, silence_db, min_dip_db, min_pause_s, min_sounding_s, intensity_min_pitch_hz, pitch_floor_hz, pitch_ceiling_hz)[0]
 
 
 def connected_speech_measures(
@@ -343,16 +360,15 @@ def connected_speech_measures(
         If ``y`` is not one-dimensional or ``sr`` is not positive.
     """
     out: dict[str, float | None] = dict.fromkeys(CONNECTED_MEASURES)
-    nuc = syllable_nuclei(
-        y,
-        sr,
-        silence_db=silence_db,
-        min_dip_db=min_dip_db,
-        min_pause_s=min_pause_s,
-        min_sounding_s=min_sounding_s,
-        intensity_min_pitch_hz=intensity_min_pitch_hz,
-        pitch_floor_hz=pitch_floor_hz,
-        pitch_ceiling_hz=pitch_ceiling_hz,
+    nuc, pitch = _nuclei(
+        _sound(y, sr),
+        silence_db,
+        min_dip_db,
+        min_pause_s,
+        min_sounding_s,
+        intensity_min_pitch_hz,
+        pitch_floor_hz,
+        pitch_ceiling_hz,
     )
     span, phon = nuc.span_s, nuc.phonation_time_s
     if nuc.times_s.size == 0 or span <= 0 or phon <= 0:
@@ -365,7 +381,6 @@ def connected_speech_measures(
     out["speech_pause_ratio"] = float(pause_d.sum() / span)
     out["speech_pause_mean_s"] = float(pause_d.mean()) if pause_d.size else None
     out["speech_phonation_time_s"] = phon
-    pitch = _pitch(_sound(y, sr), pitch_floor_hz, pitch_ceiling_hz)
     f0 = pitch.selected_array["frequency"] if pitch is not None else np.zeros(0)
     f0 = f0[f0 > 0]
     if f0.size:
