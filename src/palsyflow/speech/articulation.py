@@ -58,7 +58,7 @@ DDK_MIN_PITCH_HZ = 100.0
 DDK_TIME_STEP_S = 0.002
 #: DDK silence threshold re the 0.99 quantile of intensity, dB.
 DDK_SILENCE_DB = -25.0
-#: DDK minimum prominence of a syllable peak over the deeper of its two flanking dips, dB.
+#: DDK minimum prominence of a syllable peak (scipy: over the higher of its two flanking minima), dB.
 DDK_MIN_DIP_DB = 6.0
 #: DDK shortest onset-to-onset interval, s (12.5 syll/s, above human DDK rates).
 DDK_MIN_INTERVAL_S = 0.08
@@ -535,7 +535,15 @@ def ddk_measures(
     """
     rate_k, cv_k, count_k = ddk_measure_names(task)
     out: dict[str, float | None] = {rate_k: None, cv_k: None, count_k: None}
-    syl = ddk_syllables(y, sr, min_pitch_hz=min_pitch_hz, time_step_s=time_step_s, silence_db=silence_db, min_dip_db=min_dip_db, min_interval_s=min_interval_s)
+    syl = ddk_syllables(
+        y,
+        sr,
+        min_pitch_hz=min_pitch_hz,
+        time_step_s=time_step_s,
+        silence_db=silence_db,
+        min_dip_db=min_dip_db,
+        min_interval_s=min_interval_s,
+    )
     n = syl.onsets_s.size
     if n == 0:
         return out
