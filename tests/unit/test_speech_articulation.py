@@ -152,6 +152,19 @@ def test_grid_slowed_copies_rate_falls(grid):
 
 
 @pytest.mark.shared_data
+def test_grid_f0_spread_stable_under_noise(grid):
+    # white noise at 20 dB SNR must not add octave jumps to the monopitch measure
+    rng = np.random.default_rng(7)
+    diffs = []
+    for _, y, _ in grid:
+        noisy = y + rng.standard_normal(y.size) * np.sqrt(np.mean(y.astype(float) ** 2) / 100)
+        a, b = art.connected_speech_measures(y, SR), art.connected_speech_measures(noisy, SR)
+        assert 0.5 < a["speech_f0_sd_st"] < 5.0  # healthy read sentences
+        diffs.append(abs(b["speech_f0_sd_st"] - a["speech_f0_sd_st"]))
+        assert b["speech_f0_median_hz"] == pytest.approx(a["speech_f0_median_hz"], rel=0.05)
+    assert np.median(diffs) < 0.3
+
+@pytest.mark.shared_data
 def test_real_noise_only_file_is_no_speech(shared_data: Path):
     y = load_audio(shared_data / "speech" / "alsa_utils" / "Noise.wav", SR)
     assert all(v is None for v in art.connected_speech_measures(y, SR).values())

@@ -52,6 +52,10 @@ MIN_SOUNDING_S = 0.1
 #: Praat ``To Pitch`` floor and ceiling, Hz (the Praat manual's standard range).
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
+#: Second-pass f0 range for the f0 statistics: floor = 0.75 x Q1, ceiling = 1.5 x Q3 of
+#: the first pass (De Looze & Hirst 2008; Hirst 2011); removes octave errors.
+F0_FLOOR_Q1_FACTOR = 0.75
+F0_CEILING_Q3_FACTOR = 1.5
 #: DDK intensity minimum pitch, Hz: a 32 ms effective window resolves 8 syll/s trains.
 DDK_MIN_PITCH_HZ = 100.0
 #: DDK intensity time step, s (finer than Praat's auto step, for onset timing).
@@ -192,6 +196,15 @@ def _pitch(snd: parselmouth.Sound, floor: float, ceiling: float) -> parselmouth.
         return None
 
 
+def _f0_in(pitch: parselmouth.Pitch | None, intervals: np.ndarray) -> np.ndarray:
+    """f0 of the voiced frames of ``pitch`` whose times lie inside ``intervals`` (n, 2), Hz."""
+    if pitch is None:
+        return np.zeros(0)
+    f0, ft = pitch.selected_array["frequency"], pitch.xs()
+    seg = np.searchsorted(intervals[:, 0], ft, side="right") - 1
+    return f0[(f0 > 0) & (seg >= 0) & (ft <= intervals[np.maximum(seg, 0), 1])]
+
+
 def _voiced_at(pitch: parselmouth.Pitch, times: np.ndarray) -> np.ndarray:
     """Whether Praat's pitch is defined at each time (the frame containing it is voiced)."""
     f0 = pitch.selected_array["frequency"]
@@ -315,6 +328,8 @@ def connected_speech_measures(
     intensity_min_pitch_hz: float = INTENSITY_MIN_PITCH_HZ,
     pitch_floor_hz: float = PITCH_FLOOR_HZ,
     pitch_ceiling_hz: float = PITCH_CEILING_HZ,
+    f0_floor_q1_factor: float = F0_FLOOR_Q1_FACTOR,
+    f0_ceiling_q3_factor: float = F0_CEILING_Q3_FACTOR,
 ) -> dict[str, float | None]:
     """Rate, pause and intonation measures of connected speech.
 
@@ -334,10 +349,15 @@ def connected_speech_measures(
     ``speech_phonation_time_s``
         Total duration of the sounding intervals, s.
     ``speech_f0_median_hz``, ``speech_f0_sd_st``
-        Median f0 over the voiced frames of Praat ``To Pitch`` (autocorrelation,
-        ``pitch_floor_hz`` to ``pitch_ceiling_hz``; Boersma 1993, Proc Inst Phonetic
-        Sci Amsterdam 17:97-110), Hz, and the SD of ``12 log2(f0 / median)``,
+        Median f0 over the voiced frames inside the sounding intervals, Praat
+        ``To Pitch`` (autocorrelation; Boersma 1993, Proc Inst Phonetic Sci
+        Amsterdam 17:97-110), Hz, and the SD of ``12 log2(f0 / median)``,
         semitones: the monopitch measure (Rusz et al. 2011, doi:10.1121/1.3514381).
+        Two passes: the first from ``pitch_floor_hz`` to ``pitch_ceiling_hz``, the
+        second from ``f0_floor_q1_factor`` x its first quartile to
+        ``f0_ceiling_q3_factor`` x its third quartile (the speaker-adapted range of
+        De Looze & Hirst 2008, Proc Speech Prosody; Hirst 2011, J Speech Sciences
+        1(1)), which removes octave jumps.
 
     Parameters
     ----------
@@ -347,6 +367,8 @@ def connected_speech_measures(
         Sampling rate, Hz.
     silence_db, min_dip_db, min_pause_s, min_sounding_s, intensity_min_pitch_hz, pitch_floor_hz, pitch_ceiling_hz
         As in :func:`syllable_nuclei`.
+    f0_floor_q1_factor, f0_ceiling_q3_factor : float
+        Second-pass pitch range factors (dimensionless).
 
     Returns
     -------
@@ -360,8 +382,9 @@ def connected_speech_measures(
         If ``y`` is not one-dimensional or ``sr`` is not positive.
     """
     out: dict[str, float | None] = dict.fromkeys(CONNECTED_MEASURES)
+    snd = _sound(y, sr)
     nuc, pitch = _nuclei(
-        _sound(y, sr),
+        snd,
         silence_db,
         min_dip_db,
         min_pause_s,
@@ -381,8 +404,13 @@ def connected_speech_measures(
     out["speech_pause_ratio"] = float(pause_d.sum() / span)
     out["speech_pause_mean_s"] = float(pause_d.mean()) if pause_d.size else None
     out["speech_phonation_time_s"] = phon
-    f0 = pitch.selected_array["frequency"] if pitch is not None else np.zeros(0)
-    f0 = f0[f0 > 0]
+    f0 = _f0_in(pitch, nuc.speech)
+    if f0.size >= 4:  # second pass in the speaker's own range (octave errors out)
+        q1, q3 = np.quantile(f0, [0.25, 0.75])
+        lo, hi = f0_floor_q1_factor * q1, f0_ceiling_q3_factor * q3
+        if hi > lo:
+            second = _pitch(snd, lo, hi)
+            f0 = _f0_in(second, nuc.speech) if second is not None else f0
     if f0.size:
         med = float(np.median(f0))
         out["speech_f0_median_hz"] = med
