@@ -76,27 +76,11 @@ def test_grid_nuclei_count_error_small(grid):
 
 
 @pytest.mark.shared_data
-def test_grid_rate_beats_old_energy_peak_proxy(grid):
-    old = pytest.importorskip("palsyflow.features.speech")  # the old engine, removed later
-    true_n, new_n, old_n, new_rate, old_rate, span = [], [], [], [], [], []
-    for _, y, n in grid:
-        nuc = art.syllable_nuclei(y, SR)
-        m = art.connected_speech_measures(y, SR)
-        o = old.speech_features(y, SR)
-        true_n.append(n)
-        new_n.append(nuc.times_s.size)
-        old_n.append(o["speech_rate_hz"] * o["speech_active_s"])
-        new_rate.append(m["speech_rate_syl_s"])
-        old_rate.append(o["speech_rate_hz"])
-        span.append(nuc.span_s)
-    true_n = np.array(true_n, dtype=float)
-    r_new = np.corrcoef(true_n, new_n)[0, 1]
-    r_old = np.corrcoef(true_n, old_n)[0, 1]
-    assert r_new > r_old
-    assert r_new >= 0.5
-    # rate against the true count over the same speech span
-    true_rate = true_n / np.array(span)
-    assert np.corrcoef(true_rate, new_rate)[0, 1] > np.corrcoef(true_rate, old_rate)[0, 1]
+def test_grid_syllable_count_tracks_the_sentence(grid):
+    # the removed energy-peak proxy reached r = 0.06 here (docs/validation.md)
+    true_n = np.array([n for _, _, n in grid], dtype=float)
+    new_n = np.array([art.syllable_nuclei(y, SR).times_s.size for _, y, _ in grid], dtype=float)
+    assert np.corrcoef(true_n, new_n)[0, 1] >= 0.5
 
 
 @pytest.mark.shared_data

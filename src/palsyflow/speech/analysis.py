@@ -68,9 +68,10 @@ def session_sentence_set(prompts: Sequence[str]) -> SentenceSet | None:
         The GRID grammar when every prompt is a GRID sentence (Cooke et al. 2006,
         doi:10.1121/1.2229005), else a loop over the words of the session's prompts
         (a closed vocabulary, so one sentence alone is not a trivial choice); None when
-        no prompt has words.
+        no prompt has words the recogniser's dictionary knows (a prompt with an unknown
+        word is left out of the set).
     """
-    texts = [p for p in prompts if normalise_words(p)]
+    texts = [p for p in prompts if normalise_words(p) and not recognition.unknown_words(normalise_words(p))]
     if not texts:
         return None
     grid = grid_sentence_set()
@@ -151,7 +152,14 @@ def _vowel(x: np.ndarray, sr: int, connected: np.ndarray | None) -> dict[str, An
 def _connected(x: np.ndarray, sr: int, task: str, text: str | None, sentence_set: SentenceSet | None) -> dict[str, Any]:
     out: dict[str, Any] = dict(articulation.connected_speech_measures(x, sr))
     out["speech_connected_cpps_db"] = voice.cpps_db(x, sr)
-    if text and normalise_words(text):
+    words = normalise_words(text) if text else []
+    unknown = recognition.unknown_words(words)
+    if unknown:
+        out["speech_reason"] = (
+            "clarity and vowel centralisation not scored: the prompt has words the recogniser's dictionary "
+            f"lacks ({', '.join(unknown)})"
+        )
+    elif words:
         if task in CLARITY_TASKS:
             measures, words = recognition.clarity(x, sr, text, sentence_set)
             out.update(measures)
@@ -199,7 +207,8 @@ def analyse_recording(
     -------
     dict
         Every :data:`palsyflow.measures.registry.SPEECH_MEASURES` key: ``speech_status``,
-        ``speech_reason`` (None when ok), ``speech_snr_db`` and the measures of the task
+        ``speech_reason`` (None when ok; with an ``ok`` status, a note on what was
+        not scored, e.g. a prompt word the recogniser does not know), ``speech_snr_db`` and the measures of the task
         kind (the others None). When the gate is not ``ok`` every measure is None.
 
     Raises
