@@ -14,10 +14,12 @@ Inputs (``../shared/data``, internal use only, nothing copied):
 * ``healthy-tasks``: every photo, MediaPipe landmarks (TTA off); the 68 points are
   palsyflow's MediaPipe -> iBUG-68 map with offsets, the iris MediaPipe's.
 
-Both implementations get the same 68 points and iris circles. A third column runs
+Both implementations get the same 68 points and iris circles. Column "fixed" runs
 Emotrics with one fix applied in memory (the right-side half-distance of
-``find_mid_point_lips`` uses the centre's x for y), to show which differences that
-explains. The script also prints the ocular synkinesis (smile, pucker) and the
+``find_mid_point_lips`` uses the centre's x for y); column "explained" compares that
+with ours as Emotrics reports (its 1-px grid for the dental-show point, magnitudes of
+MRD1 / MRD2 / brow height, crossed lids left out), to show that the deliberate
+differences of :mod:`palsyflow.features.emotrics` explain all that remains. The script also prints the ocular synkinesis (smile, pucker) and the
 lagophthalmos gap (eye_closure_full) of every healthy session.
 
 Saves ``benchmarks/results/emotrics_compare-<date>.json``; skips (exit 0) when
@@ -35,6 +37,7 @@ import contextlib
 import csv
 import importlib.util
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -102,6 +105,38 @@ def theirs(mod, p68: np.ndarray, iris: np.ndarray, fixed: bool = False) -> dict[
         out[f"emotrics_{ours}_right"] = float(getattr(right, attr))
     for ours, attr in BILATERAL.items():
         out[f"emotrics_{ours}"] = float(getattr(dev, attr))
+    return out
+
+
+@contextlib.contextmanager
+def grid_lip_point():
+    """Ours with Emotrics' 1-px grid for the dental-show point (explains what is left)."""
+    from palsyflow.features import emotrics as E
+
+    exact = E._lip_point
+
+    def on_grid(q, side):
+        c = q[E._COMMISSURE[side]]
+        up = q[list(E._UPPER_LIP)] - c
+        xs = np.arange(int(round(up[:, 0].min())), int(round(up[:, 0].max())) + 1)
+        spline = E._spline(up)
+        return float(xs[np.argmin(abs(np.hypot(xs, spline(xs)) - 0.5 * abs(c[0])))] + c[0])
+
+    E._lip_point = on_grid
+    try:
+        yield
+    finally:
+        E._lip_point = exact
+
+
+def as_emotrics_reports(ours: dict) -> dict:
+    """Ours as Emotrics reports it: magnitudes of the signed lengths; crossed lids left out."""
+    out = dict(ours)
+    for k, v in ours.items():
+        if v is not None and any(m in k for m in ("mrd1", "mrd2", "brow_height")):
+            out[k] = abs(v)
+        if "palpebral_fissure" in k and v == 0.0:
+            out[k] = None
     return out
 
 
@@ -173,20 +208,21 @@ def table(pairs: list[tuple[dict, dict]]) -> list[dict]:
     return rows
 
 
-def print_table(title: str, rows: list[dict], fixed: list[dict]) -> None:
+def print_table(title: str, rows: list[dict], fixed: list[dict], explained: list[dict]) -> None:
     print(f"\n{title}")
-    print(f"{'measure':44s} {'n':>3s} {'mean|d|':>8s} {'max|d|':>8s} {'ours':>8s} {'theirs':>8s} {'max|d| fixed':>12s}")
-    for r, f in zip(rows, fixed):
+    print(f"{'measure':44s} {'n':>3s} {'mean|d|':>8s} {'max|d|':>8s} {'ours':>8s} {'theirs':>8s} {'max|d| fixed':>12s} {'explained':>9s}")
+    for r, f, e in zip(rows, fixed, explained):
         if r["n"] == 0:
             print(f"{r['measure']:44s}   0")
             continue
-        print(f"{r['measure']:44s} {r['n']:3d} {r['mean_abs_diff']:8.4f} {r['max_abs_diff']:8.4f} {r['mean_ours']:8.2f} {r['mean_theirs']:8.2f} {f.get('max_abs_diff', float('nan')):12.4f}")
+        print(f"{r['measure']:44s} {r['n']:3d} {r['mean_abs_diff']:8.4f} {r['max_abs_diff']:8.4f} {r['mean_ours']:8.2f} "
+              f"{r['mean_theirs']:8.2f} {f.get('max_abs_diff', float('nan')):12.4f} {e.get('max_abs_diff', float('nan')):9.4f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--emotrics", type=Path, help="Emotrics checkout or git dir (outside the project)")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("PALSYFLOW_SHARED_DATA", ROOT.parent / "shared" / "data")))
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "face_landmarker.task")
     ap.add_argument("--date", default=None)
     args = ap.parse_args(argv)
@@ -202,27 +238,34 @@ def main(argv: list[str] | None = None) -> int:
         if (args.emotrics / "HEAD").is_file():
             result["emotrics_commit"] = subprocess.run(["git", f"--git-dir={args.emotrics}", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         # faces-68pt: annotated points + MediaPipe iris
-        pairs, pairs_fixed = [], []
+        pairs, pairs_fixed, pairs_expl = [], [], []
         for _, p68, iris in faces68(args.data, args.model):
             ours = emotrics_measures(p68, "ibug68", iris=iris)
+            with grid_lip_point():
+                grid = as_emotrics_reports(emotrics_measures(p68, "ibug68", iris=iris))
             pairs.append((ours, theirs(mod, p68, iris)))
             pairs_fixed.append((ours, theirs(mod, p68, iris, fixed=True)))
-        sets = {"faces-68pt (annotated 68 + MediaPipe iris)": (pairs, pairs_fixed)}
+            pairs_expl.append((grid, pairs_fixed[-1][1]))
+        sets = {"faces-68pt (annotated 68 + MediaPipe iris)": (pairs, pairs_fixed, pairs_expl)}
         # healthy-tasks: detected MediaPipe points
         hp = healthy(args.data, args.model)
-        pairs, pairs_fixed = [], []
+        pairs, pairs_fixed, pairs_expl = [], [], []
         for tasks in hp.values():
             for pts in tasks.values():
                 p68, iris = mediapipe_to_ibug68(pts)[:, :2], mp_iris(pts)
                 ours = emotrics_measures(pts, "mediapipe478")
+                with grid_lip_point():
+                    grid = as_emotrics_reports(emotrics_measures(pts, "mediapipe478"))
                 pairs.append((ours, theirs(mod, p68, iris)))
                 pairs_fixed.append((ours, theirs(mod, p68, iris, fixed=True)))
-        sets["healthy-tasks (MediaPipe -> iBUG-68 + iris)"] = (pairs, pairs_fixed)
-        for title, (pr, prf) in sets.items():
-            rows, rows_fixed = table(pr), table(prf)
-            print_table(title, rows, rows_fixed)
+                pairs_expl.append((grid, pairs_fixed[-1][1]))
+        sets["healthy-tasks (MediaPipe -> iBUG-68 + iris)"] = (pairs, pairs_fixed, pairs_expl)
+        for title, (pr, prf, pre) in sets.items():
+            rows, rows_fixed, rows_expl = table(pr), table(prf), table(pre)
+            print_table(title, rows, rows_fixed, rows_expl)
             result["sets"][title] = {"n_faces": len(pr), "n_emotrics_failed": sum(t is None for _, t in pr),
-                                     "vs_emotrics": rows, "vs_emotrics_midpoint_fixed": rows_fixed}
+                                     "vs_emotrics": rows, "vs_emotrics_midpoint_fixed": rows_fixed,
+                                     "explained_vs_emotrics_midpoint_fixed": rows_expl}
     # ocular synkinesis and lagophthalmos of the healthy sessions
     print(f"\nhealthy sessions: ocular synkinesis (mm, fraction of rest) and lagophthalmos gap (mm), right / left")
     synk = {}
