@@ -66,7 +66,7 @@ from palsyflow.conventions import IRIS_DIAMETER_MM, SIDES, Side
 from palsyflow.features.geometry import iris_diameter_px
 from palsyflow.features.regions import IRIS_CENTER
 from palsyflow.landmarks.schemes import Scheme, get_scheme
-from palsyflow.landmarks.schemes.ibug68 import N_IBUG, mediapipe_to_ibug68
+from palsyflow.landmarks.schemes.ibug68 import N_IBUG, eye_frame, mediapipe_to_ibug68
 from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS as N_MP
 from palsyflow.measures.registry import EMOTRICS_INFO, SYNKINESIS_INFO, SYNKINESIS_TASKS
 
@@ -173,20 +173,18 @@ def emotrics_frame_points(
 
 
 class _Frame:
-    """Points in the frame of a line through two centres (right -> left), origin their midpoint."""
+    """Points in the eye-line frame of two centres (right -> left, origin their midpoint, pixels).
+
+    The frame is :func:`palsyflow.landmarks.schemes.ibug68.eye_frame` kept in pixels.
+    """
 
     def __init__(self, right: np.ndarray, left: np.ndarray):
-        v = left - right
-        norm = float(np.hypot(*v))
-        if not np.isfinite(norm) or norm <= 0:
+        self.origin, self.basis, scale = eye_frame(right, left)
+        if not np.isfinite(scale) or scale <= 0:
             raise ValueError("degenerate frame line")
-        self.u = v / norm
-        self.n = np.array([-self.u[1], self.u[0]])
-        self.origin = 0.5 * (right + left)
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
-        d = np.atleast_2d(pts) - self.origin
-        return np.column_stack([d @ self.u, d @ self.n])
+        return (np.atleast_2d(pts) - self.origin) @ self.basis.T
 
 
 def _spline(q: np.ndarray) -> UnivariateSpline:
