@@ -165,6 +165,39 @@ REST_FAMILIES: tuple[Family, ...] = (
     Family("rest_commissure_midline_distance", "mouth", "iod_iris", None,
            "oral commissure distance from the facial midline", _EMOTRICS),
 )
+#: Emotrics-equivalent measures of ONE frame (:func:`palsyflow.features.emotrics.emotrics_measures`),
+#: in millimetres from the iris diameter (11.77 mm): ``name -> (unit, description, source)``.
+#: Frame-agnostic names (a rest photo or a task's peak frame); ``_left``/``_right`` are the
+#: patient's sides. The "Emotrics frame" has its origin at the midpoint of the pupil (iris)
+#: centres, x along the inter-pupil line, y perpendicular (down). Not yet columns of the
+#: feature table: the unit ``mm`` joins :data:`UNITS` when they are wired.
+_EMOTRICS_SIDED: dict[str, tuple[str, str]] = {
+    "emotrics_brow_height": ("mm", "brow height: pupil centre to the brow (smoothing spline of the 5 brow points) on the perpendicular to the inter-pupil line through the pupil"),
+    "emotrics_mrd1": ("mm", "marginal reflex distance 1: pupil centre to the upper-lid margin (spline of corner, 2 upper-lid points, corner) on the pupil's perpendicular; negative when the lid covers the pupil centre"),
+    "emotrics_mrd2": ("mm", "marginal reflex distance 2: pupil centre to the lower-lid margin (spline of corner, 2 lower-lid points, corner) on the pupil's perpendicular"),
+    "emotrics_palpebral_fissure_height": ("mm", "palpebral fissure height: lower-lid minus upper-lid spline along the perpendicular to the inter-pupil line at the lids' mid x (0 when the lids meet)"),
+    "emotrics_commissure_excursion": ("mm", "commissure excursion: distance of the oral commissure from the lower-lip midpoint (outer lower-lip spline on the facial midline, the perpendicular bisector of the pupils)"),
+    "emotrics_smile_angle": ("deg", "smile angle: 90 + elevation of the commissure above the inter-pupil direction, seen from the lower-lip midpoint (90 = level, > 90 = raised)"),
+    "emotrics_dental_show": ("mm", "dental show: inner lower-lip minus inner upper-lip spline, on the perpendicular through the upper-lip point half-way (in x) from the commissure to the midline; 0 when closed"),
+}
+_EMOTRICS_BILATERAL: dict[str, tuple[str, str]] = {
+    "emotrics_commissure_height_deviation": ("mm", "commissure height deviation: difference of the two commissures' heights perpendicular to the inter-pupil line"),
+    "emotrics_lower_lip_height_deviation": ("mm", "lower-lip height deviation: height difference of the outer lower lip below the two dental-show points"),
+    "emotrics_upper_lip_height_deviation": ("mm", "upper-lip height deviation: height difference of the two dental-show points on the outer upper lip"),
+}
+EMOTRICS_INFO: dict[str, tuple[str, str, str]] = {
+    **{f"{n}_{s}": (u, f"{d}, patient's {s}", _EMOTRICS) for n, (u, d) in _EMOTRICS_SIDED.items() for s in SIDES},
+    **{n: (u, d, _EMOTRICS) for n, (u, d) in _EMOTRICS_BILATERAL.items()},
+}
+#: Ocular synkinesis and eye-closure completeness (:mod:`palsyflow.features.emotrics`),
+#: fissure heights by the Emotrics estimator: ``name -> (unit, description, source)``.
+SYNKINESIS_TASKS: tuple[str, ...] = ("smile", "pucker")
+SYNKINESIS_INFO: dict[str, tuple[str, str, str]] = {
+    **{f"synkinesis_ocular_{t}_mm_{s}": ("mm", f"ocular synkinesis: palpebral fissure narrowing in {t} relative to rest (rest minus task fissure height), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for t in SYNKINESIS_TASKS for s in SIDES},
+    **{f"synkinesis_ocular_{t}_fraction_{s}": ("ratio", f"ocular synkinesis: fissure narrowing in {t} as a fraction of the rest fissure height (0 none, 1 closed, < 0 widening), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for t in SYNKINESIS_TASKS for s in SIDES},
+    **{f"lagophthalmos_gap_mm_{s}": ("mm", f"eye-closure completeness: residual palpebral fissure height in eye_closure_full (0 = complete closure), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for s in SIDES},
+}
+
 #: The rest family of each region.
 REST_FAMILY_OF_REGION: dict[str, str] = {f.region: f.name for f in REST_FAMILIES if f.weaker is not None}
 
