@@ -1,0 +1,1 @@
+"""Speech engine (issue 9): pure domain package."""
