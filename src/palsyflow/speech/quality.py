@@ -3,14 +3,15 @@
 Status codes (every speech module uses these names, :data:`STATUSES`):
 
 ``"ok"``, ``"digital_silence"``, ``"too_short"``, ``"low_sample_rate"``, ``"clipped"``,
-``"noise_only"``, ``"no_speech"``, ``"low_snr"``.
+``"noise_only"``, ``"low_snr"``, ``"no_speech"``.
 
 :func:`assess` checks them in this order and reports the first that applies
 (precedence): a recording with nothing in it (digital silence) or too little of it
 (too short) cannot be judged further; a telephone band (low sample rate) and clipping
 are properties of the capture chain that invalidate every measure whatever the content;
-then the content: noise without speech, no speech-like voicing, and only then whether
-the speech is loud enough over the noise (low SNR). For the ``silence`` task (room tone)
+then the content: stationary noise without speech, then whether the speech stands
+far enough above the noise (low SNR: in heavy noise voicing is lost, so the SNR, not
+"no speech", is the reason), and last whether anything voiced is there at all. For the ``silence`` task (room tone)
 a quiet, voiceless signal is expected: only ``digital_silence`` and ``too_short`` apply.
 
 Thresholds are keyword arguments of :func:`assess` with defaults in
@@ -45,8 +46,8 @@ STATUSES: tuple[str, ...] = (
     "low_sample_rate",
     "clipped",
     "noise_only",
-    "no_speech",
     "low_snr",
+    "no_speech",
 )
 
 TASK_KINDS: tuple[str, ...] = ("silence", "vowel", "ddk", "connected")
@@ -220,9 +221,9 @@ def assess(
     ``min_native_sr``, or :func:`highband_level_db` below ``highband_min_db``),
     ``clipped`` (share of ``|y| >= clip_level`` above ``max_clipped_fraction``),
     ``noise_only`` (voiced share <= ``noise_max_voiced_fraction`` and frame-level range
-    < ``noise_max_range_db``), ``no_speech`` (voiced time < ``min_voiced_s``),
-    ``low_snr`` (estimated SNR below ``min_snr_db[task_kind]``; an SNR that cannot be
-    estimated does not fail). For ``task_kind == "silence"`` only the first two apply.
+    < ``noise_max_range_db``), ``low_snr`` (estimated SNR below
+    ``min_snr_db[task_kind]``; an SNR that cannot be estimated does not fail),
+    ``no_speech`` (voiced time < ``min_voiced_s``). For ``task_kind == "silence"`` only the first two apply.
     Levels and clipping are measured on ``y`` as decoded; voicing, hum and SNR on the
     pre-processed signal (:func:`palsyflow.speech.signal.preprocess_detailed`).
 
@@ -323,8 +324,6 @@ def assess(
             f"{level_range:.1f} dB (limit {t.noise_max_range_db:g} dB): noise without speech",
             **extra,
         )
-    if voiced_s < t.min_voiced_s:
-        return verdict("no_speech", f"only {voiced_s:.2f} s is voiced (minimum {t.min_voiced_s:g} s)", **extra)
     sil = None
     if silence is not None:
         sil = preprocess_detailed(np.asarray(silence, dtype=np.float64), sr).signal
@@ -336,5 +335,9 @@ def assess(
             f"the signal-to-noise ratio is {snr:.1f} dB (minimum {min_snr:g} dB for a {task_kind} task)",
             snr_db=snr,
             **extra,
+        )
+    if voiced_s < t.min_voiced_s:
+        return verdict(
+            "no_speech", f"only {voiced_s:.2f} s is voiced (minimum {t.min_voiced_s:g} s)", snr_db=snr, **extra
         )
     return verdict("ok", None, snr_db=snr, **extra)
