@@ -349,8 +349,13 @@ def frame_power(
         If ``y`` is not 1-D or ``sr`` is not positive.
     """
     x = _check(y, sr)
-    fr = _frames(x, sr, frame_s, hop_s)
-    return (fr**2).mean(axis=1) if fr.size else np.zeros(0)
+    n = max(1, int(round(frame_s * sr)))
+    h = max(1, int(round(hop_s * sr)))
+    if x.size < n:
+        return np.zeros(0)
+    cs = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, x.size - n + 1, h)
+    return np.maximum(cs[starts + n] - cs[starts], 0.0) / n
 
 
 def active_level(
