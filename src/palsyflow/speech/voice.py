@@ -375,6 +375,7 @@ def avqi(
     sr: int,
     *,
     version: str = "02.03",
+    native_sr: int | None = None,
     f0_min: float = VOICE_DEFAULTS.f0_min,
     f0_max: float = VOICE_DEFAULTS.f0_max,
     vowel_s: float = VOICE_DEFAULTS.avqi_vowel_s,
@@ -406,6 +407,10 @@ def avqi(
         Sampling rate, Hz.
     version : {"02.03", "03.01"}
         Which published equation.
+    native_sr : int, optional
+        The lower native sampling rate of the two files, Hz; audio recorded below
+        ``min_sr`` and resampled up has no energy near 10 kHz, which biases the LTAS
+        slope, so it gives ``None`` too.
     f0_min, f0_max : float
         Pitch floor and ceiling, Hz.
     vowel_s : float
@@ -418,7 +423,7 @@ def avqi(
     Returns
     -------
     float or None
-        AVQI; ``None`` when ``sr < min_sr``, an input has too little voicing, or a
+        AVQI; ``None`` when ``sr`` or ``native_sr`` is below ``min_sr``, an input has too little voicing, or a
         component is undefined.
 
     Raises
@@ -429,7 +434,7 @@ def avqi(
     if version not in AVQI_COEFFICIENTS:
         raise ValueError(f"unknown AVQI version {version!r}; known: {sorted(AVQI_COEFFICIENTS)}")
     v_snd, c_snd = _sound(vowel, sr), _sound(connected, sr)
-    if sr < min_sr:
+    if min(sr, native_sr if native_sr is not None else sr) < min_sr:
         return None
     c_iv = voiced_intervals(connected, sr, f0_min=f0_min, f0_max=f0_max)
     v_iv = voiced_intervals(vowel, sr, f0_min=f0_min, f0_max=f0_max)
