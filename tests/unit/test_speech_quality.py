@@ -3,6 +3,8 @@ a reason naming the measured number; real speech and vowels pass."""
 
 from __future__ import annotations
 
+import wave
+
 import numpy as np
 import pytest
 
@@ -134,3 +136,20 @@ def test_thresholds_override_and_errors(shared_data):
     with pytest.raises(ValueError):
         assess(np.zeros((2, 10)), SR, "vowel")
     assert set(STATUSES) >= {"ok", "digital_silence", "noise_only", "clipped", "too_short", "low_sample_rate", "low_snr", "no_speech"}
+
+
+def test_clipping_survives_resampling_at_decoding(shared_data, tmp_path):
+    """A 44.1 kHz file clipped on ~half its samples, written and decoded at 16 kHz as the
+    pipeline does, is still "clipped" (the resampler keeps the plateaus at full scale)."""
+    src = shared_data / "speech/parselmouth_praat/the_north_wind_and_the_sun.wav"
+    y = load_audio(src, sr=44100).astype(np.float64)
+    z = np.clip(y * 20 / np.abs(y).max(), -1.0, 1.0)
+    path = tmp_path / "clipped.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes((z * 32767).astype("<i2").tobytes())
+    q = assess(load_audio(path, sr=SR), SR, "connected", native_sr=audio_stream_info(path)[0])
+    assert q.status == "clipped" and q.clipped_fraction > 0.3
+    assert f"{100 * q.clipped_fraction:.1f}%" in q.reason
