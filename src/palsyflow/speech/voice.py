@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import parselmouth
 from parselmouth.praat import call
-from scipy import signal as sps
+
+from palsyflow.speech.signal import resample
 
 __all__ = [
     "VOICE_MEASURES",
@@ -161,7 +162,7 @@ def voiced_intervals(
     """Voiced stretches of a signal by Praat's ``To Pitch (cc)``.
 
     Signals sampled above 16 kHz are first resampled to 16 kHz
-    (``scipy.signal.resample_poly``) for this voicing decision only. Contiguous voiced
+    (:func:`palsyflow.speech.signal.resample`) for this voicing decision only. Contiguous voiced
     pitch frames are merged; each interval spans its first frame's
     centre minus half a time step to its last frame's centre plus half a time step.
 
@@ -188,10 +189,7 @@ def voiced_intervals(
     if snd.duration < 3.0 / f0_min:  # too short for one pitch analysis window
         return []
     if sr > _VOICING_SR:  # voicing decisions need no more than 16 kHz; saves time
-        g = math.gcd(int(sr), _VOICING_SR)
-        snd = parselmouth.Sound(
-            sps.resample_poly(snd.values[0], _VOICING_SR // g, int(sr) // g), sampling_frequency=float(_VOICING_SR)
-        )
+        snd = parselmouth.Sound(resample(snd.values[0], int(sr), _VOICING_SR), sampling_frequency=float(_VOICING_SR))
     pitch = _pitch(snd, f0_min, f0_max)
     f0 = pitch.selected_array["frequency"]
     times = pitch.xs()
