@@ -154,7 +154,7 @@ class FeatureParams(_Section):
     """Asymmetry and speech features (stage ``features``)."""
 
     min_face_found_fraction: float = 0.5
-    speech_sr: int = 16000  # speech audio is decoded (resampled) to this rate, Hz
+    speech_max_sr: int = 48000  # speech audio is decoded at its own rate, at most this (Hz)
     excursion_percentile: float = 95.0  # robust range of movement from the neutral frame
     neutral_fallback_frames: int = 5  # no neutral key frame: median of the first N face frames
     weaker_min_asym: float = 0.0  # *_weaker is null when the asymmetry is <= this

@@ -21,7 +21,7 @@ def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
     return load_audio_with_rate(path, sr)[0]
 
 
-def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray, int]:
+def load_audio_with_rate(path: Path | str, sr: int | None = 16000, max_sr: int = 48000) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of a file to mono float32 at ``sr`` Hz.
 
     Works for audio files (.wav, .flac, .mp3 ...) and for the audio track of video
@@ -32,8 +32,10 @@ def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray,
     ----------
     path : path-like
         Media file.
-    sr : int
-        Target sampling rate, Hz (> 0).
+    sr : int or None
+        Target sampling rate, Hz (> 0); None keeps the file's own rate, at most ``max_sr``.
+    max_sr : int
+        Highest rate kept when ``sr`` is None, Hz.
 
     Returns
     -------
@@ -42,7 +44,8 @@ def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray,
         slightly). Empty when the stream has no samples.
     native_sr : int
         The stream's own sampling rate, Hz (a telephone recording stays 8000 although
-        it is resampled to ``sr``: its band is still narrow).
+        it is resampled to ``sr``: its band is still narrow). With ``sr=None`` the
+        samples are at ``min(native_sr, max_sr)``.
 
     Raises
     ------
@@ -52,7 +55,7 @@ def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray,
     ValueError
         If ``sr`` is not positive.
     """
-    if sr <= 0:
+    if sr is not None and sr <= 0:
         raise ValueError(f"sr must be positive, got {sr}")
     try:
         container = av.open(str(path))
@@ -63,6 +66,8 @@ def load_audio_with_rate(path: Path | str, sr: int = 16000) -> tuple[np.ndarray,
             raise AudioError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
         native_sr = int(stream.rate or stream.codec_context.sample_rate or 0)
+        if sr is None:
+            sr = min(native_sr, max_sr) if native_sr > 0 else max_sr
         # resample every channel to planar float, then average channels ourselves
         # (FFmpeg's own stereo->mono downmix sums at -3 dB instead of averaging)
         resampler = av.AudioResampler(format="fltp", rate=int(sr))

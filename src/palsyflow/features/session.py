@@ -58,6 +58,7 @@ from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
 from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
 from palsyflow.speech.session import speech_block
+from palsyflow.speech.signal import resample
 
 __all__ = ["measure_results", "measure_session"]
 
@@ -147,7 +148,7 @@ def measure_results(
 def measure_speech(
     task_files: Mapping[str, Path],
     prompts: Mapping[str, str] | None = None,
-    sr: int = 16000,
+    max_sr: int = 48000,
 ) -> dict[str, dict[str, Any]]:
     """The speech columns of a session's speech-task files.
 
@@ -157,8 +158,9 @@ def measure_speech(
         Protocol speech task -> audio file or video with an audio track.
     prompts : mapping, optional
         Task -> the text spoken (a GRID file name supplies its sentence when absent).
-    sr : int
-        Decoding rate, Hz.
+    max_sr : int
+        Each file is decoded at its own rate, at most this (Hz); the session's other
+        signals (room tone, connected speech) are brought to each recording's rate.
 
     Returns
     -------
@@ -171,28 +173,35 @@ def measure_speech(
     reasons: dict[str, str] = {}
     for task, path in task_files.items():
         try:
-            audio[task] = load_audio_with_rate(Path(path), sr)
+            audio[task] = load_audio_with_rate(Path(path), None, max_sr)
         except AudioError as exc:
             audio[task], reasons[task] = None, str(exc).split(": ", 1)[-1]
     text = {t: recording_prompt(t, prompts.get(t), Path(p).name) for t, p in task_files.items()}
     connected_prompts = [v for t, v in text.items() if v and SPEECH_TASK_KINDS[t] == "connected"]
     sentence_set = session_sentence_set(connected_prompts) if connected_prompts else None
 
-    def signal_of(task: str) -> np.ndarray | None:
-        got = audio.get(task)
-        return got[0] if got is not None else None
+    def rate(native: int) -> int:
+        return min(native, max_sr) if native > 0 else max_sr
 
-    connected = next((signal_of(t) for t in ("passage", "sentences", "speech") if signal_of(t) is not None), None)
+    def signal_of(task: str | None, sr: int) -> np.ndarray | None:
+        got = audio.get(task) if task else None
+        if got is None:
+            return None
+        y, native = got
+        return y if rate(native) == sr else resample(y, rate(native), sr)
+
+    connected_task = next((t for t in ("passage", "sentences", "speech") if audio.get(t) is not None), None)
     out: dict[str, dict[str, Any]] = {}
     for task in sorted(task_files, key=SPEECH_TASKS.index):
         if audio[task] is None:
             out[task] = {"speech_status": "no_audio", "speech_reason": reasons[task]}
             continue
         y, native = audio[task]
+        sr = rate(native)
         out[task] = analyse_recording(
             y, sr, task, native_sr=native, prompt=text[task], sentence_set=sentence_set,
-            silence=signal_of("silence") if task != "silence" else None,
-            connected=connected if SPEECH_TASK_KINDS[task] == "vowel" else None,
+            silence=signal_of("silence", sr) if task != "silence" else None,
+            connected=signal_of(connected_task, sr) if SPEECH_TASK_KINDS[task] == "vowel" else None,
         )
     return out
 
@@ -270,5 +279,5 @@ def measure_session(
     unknown = sorted(set(prompt_of) - set(speech_files))
     if unknown:
         raise ValueError(f"a prompt is given for {', '.join(unknown)}, but no such speech task file")
-    speech = measure_speech(speech_files, prompt_of, fp.speech_sr) if speech_files else None
+    speech = measure_speech(speech_files, prompt_of, fp.speech_max_sr) if speech_files else None
     return measure_results(results, fp, ingest.task_aliases, speech)

@@ -130,7 +130,7 @@ def vowel_trials(y: np.ndarray, sr: int, *, max_trials: int = MAX_VOWEL_TRIALS, 
     return spans
 
 
-def _vowel(x: np.ndarray, sr: int, connected: np.ndarray | None) -> dict[str, Any]:
+def _vowel(x: np.ndarray, sr: int, connected: np.ndarray | None, native_sr: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     spans = vowel_trials(x, sr)
     pad = int(0.05 * sr)
@@ -145,7 +145,7 @@ def _vowel(x: np.ndarray, sr: int, connected: np.ndarray | None) -> dict[str, An
         vals = [t[name] for t in trials if t.get(name) is not None]
         out[spread] = float(np.std(vals, ddof=1)) if len(vals) >= 2 else None
     if connected is not None:
-        out["speech_avqi"] = voice.avqi(x, connected, sr)
+        out["speech_avqi"] = voice.avqi(x, connected, sr, native_sr=native_sr)
     return out
 
 
@@ -154,6 +154,7 @@ def _connected(x: np.ndarray, sr: int, task: str, text: str | None, sentence_set
     out["speech_connected_cpps_db"] = voice.cpps_db(x, sr)
     words = normalise_words(text) if text else []
     unknown = recognition.unknown_words(words)
+    x16 = x if sr == recognition.SAMPLE_RATE else signal.resample(x, sr, recognition.SAMPLE_RATE)
     if unknown:
         out["speech_reason"] = (
             "clarity and vowel centralisation not scored: the prompt has words the recogniser's dictionary "
@@ -161,10 +162,10 @@ def _connected(x: np.ndarray, sr: int, task: str, text: str | None, sentence_set
         )
     elif words:
         if task in CLARITY_TASKS:
-            measures, words = recognition.clarity(x, sr, text, sentence_set)
+            measures, words = recognition.clarity(x16, recognition.SAMPLE_RATE, text, sentence_set)
             out.update(measures)
             out["speech_words"] = words
-        alignment = recognition.align(x, sr, text)
+        alignment = recognition.align(x16, recognition.SAMPLE_RATE, text)
         if alignment is not None:
             out["speech_fcr"] = vowels.formant_centralisation_ratio(x, sr, alignment)
     return out
@@ -188,7 +189,8 @@ def analyse_recording(
     y : ndarray, shape (n,)
         Decoded mono audio, full scale 1, at ``sr`` (:func:`palsyflow.features.audio.load_audio`).
     sr : int
-        Sampling rate, Hz (the pipeline decodes at 16 kHz).
+        Sampling rate, Hz (the pipeline decodes at the file's own rate, at most 48 kHz; the
+        recogniser gets a 16 kHz copy).
     task : str
         A speech task of the protocol (:data:`palsyflow.conventions.SPEECH_TASK_KINDS`).
     native_sr : int, optional
@@ -232,7 +234,7 @@ def analyse_recording(
     x = signal.preprocess(y, sr)
     if kind == "vowel":
         conn = signal.preprocess(np.asarray(connected, dtype=np.float64), sr) if connected is not None and np.size(connected) else None
-        out.update(_vowel(x, sr, conn))
+        out.update(_vowel(x, sr, conn, native_sr))
     elif kind == "ddk":
         out.update(articulation.ddk_measures(x, sr, task))
     else:

@@ -34,12 +34,17 @@ from palsyflow.stages.runs import Progress, Run, StageResult
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
 
 
-def _speech_columns(path: str, task: str, ctx: SpeechContext, sr: int) -> dict:
-    """Decode a speech recording (and its session's room tone / connected speech) and measure it."""
+def _speech_columns(path: str, task: str, ctx: SpeechContext, max_sr: int) -> dict:
+    """Decode a speech recording (and its session's room tone / connected speech) and measure it.
+
+    The recording is decoded at its own rate (at most ``max_sr``); the room tone and
+    the connected speech at the same rate.
+    """
     try:
-        y, native_sr = load_audio_with_rate(Path(path), sr)
+        y, native_sr = load_audio_with_rate(Path(path), None, max_sr)
     except AudioError as exc:
         return {"speech_status": "no_audio", "speech_reason": str(exc).split(": ", 1)[-1]}
+    sr = min(native_sr, max_sr) if native_sr > 0 else max_sr
 
     def other(p: str | None):
         if not p:
@@ -67,7 +72,7 @@ def _feature_job(
     pts = pl.read_parquet(points) if points else None
     qual = pl.read_parquet(quality) if quality else None
     rest_pts, rest_qual = (pl.read_parquet(rest[0]), pl.read_parquet(rest[1])) if rest else (None, None)
-    cols = _speech_columns(speech[0], ids["task"], speech[1], params.speech_sr) if speech else None
+    cols = _speech_columns(speech[0], ids["task"], speech[1], params.speech_max_sr) if speech else None
     return recording_row(ids, pts, qual, cols, params, rest_points=rest_pts, rest_quality=rest_qual)
 
 
