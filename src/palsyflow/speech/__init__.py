@@ -1,0 +1,1 @@
+"""The speech engine: voice, articulation, machine intelligibility and a dysarthria index."""
