@@ -12,6 +12,7 @@ from palsyflow.speech.reference import (
     DIRECTIONS,
     HEALTHY_REFERENCE,
     LITERATURE_REFERENCE,
+    SD_FLOOR,
     Ref,
     combined_reference,
     measured_reference,
@@ -107,6 +108,14 @@ def test_measured_reference_is_mean_and_sample_sd_and_preferred_when_enough():
     assert d.z["speech_hnr_db"] == pytest.approx(2.0)
     with pytest.raises(ValueError):
         measured_reference(rows, components=["speech_vowel_f0_mean_hz"])
+
+
+def test_measured_reference_floors_a_zero_spread():
+    rows = [{"speech_clarity": 100.0, "speech_f0_sd_st": 2.0}] * 4
+    m = measured_reference(rows)
+    assert m["speech_clarity"].sd == SD_FLOOR["speech_clarity"] and "floor" in m["speech_clarity"].source
+    assert "speech_f0_sd_st" not in m  # no spread, no floor
+    assert "speech_clarity" not in measured_reference(rows, sd_floor={})
 
 
 def test_bad_arguments_raise():

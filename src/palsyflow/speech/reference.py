@@ -39,6 +39,7 @@ __all__ = [
     "COMPONENTS",
     "LITERATURE_REFERENCE",
     "HEALTHY_REFERENCE",
+    "SD_FLOOR",
     "measured_reference",
     "combined_reference",
 ]
@@ -147,6 +148,12 @@ LITERATURE_REFERENCE: dict[str, Ref] = {
     ),
 }
 
+#: Smallest SD a measured reference may have, for measures on which a small healthy
+#: group can show no spread at all (every healthy GRID sentence is recognised
+#: perfectly; read sentences have no pauses). Assumed values: 5 points of clarity
+#: (under a third of one word of a six-word sentence), 0.05 of pause ratio.
+SD_FLOOR: dict[str, float] = {"speech_clarity": 5.0, "speech_pause_ratio": 0.05}
+
 #: The default reference of the index (the literature until a measured one is supplied).
 HEALTHY_REFERENCE: dict[str, Ref] = dict(LITERATURE_REFERENCE)
 
@@ -157,6 +164,7 @@ def measured_reference(
     components: Iterable[str] = COMPONENTS,
     min_n: int = 3,
     label: str = "healthy recordings",
+    sd_floor: Mapping[str, float] = SD_FLOOR,
 ) -> dict[str, Ref]:
     """Healthy reference from measured recordings: mean and sample SD per component.
 
@@ -171,13 +179,16 @@ def measured_reference(
         Fewest valid values for a component to get a reference (>= 2).
     label : str
         What the rows are, for the ``source`` text.
+    sd_floor : mapping
+        Smallest SD per component (default :data:`SD_FLOOR`); the ``source`` says
+        when the floor was used.
 
     Returns
     -------
     dict
         Component -> :class:`Ref` (``kind="measured"``, ``n`` = valid values,
-        ``sd`` = sample SD with ``ddof=1``); components with fewer than ``min_n``
-        valid values or zero spread are left out.
+        ``sd`` = sample SD with ``ddof=1``, raised to ``sd_floor``); components
+        with fewer than ``min_n`` valid values or zero spread (and no floor) are left out.
 
     Raises
     ------
@@ -198,9 +209,13 @@ def measured_reference(
             continue
         mean = sum(vals) / len(vals)
         sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+        source = f"measured here: {len(vals)} {label}"
+        floor = float(sd_floor.get(c, 0.0))
+        if sd < floor:
+            sd, source = floor, f"{source}; SD raised from {sd:.3g} to the floor {floor:g}"
         if sd <= 0.0:
             continue
-        out[c] = Ref(mean, sd, DIRECTIONS[c], len(vals), f"measured here: {len(vals)} {label}", "measured")
+        out[c] = Ref(mean, sd, DIRECTIONS[c], len(vals), source, "measured")
     return out
 
 
