@@ -62,7 +62,32 @@ def test_duration_grows_with_severity_as_stated(shared_data):
     lengths = [degrade(y, SR, s, seed=0).size for s in SEVERITIES]
     assert all(b > a for a, b in zip(lengths, lengths[1:]))
     for s, n in zip(SEVERITIES, lengths):
-        assert n / y.size == pytest.approx(component_strengths(s)["duration_factor"], rel=0.03)
+        c = component_strengths(s)
+        stretched = y.size * c["duration_factor"]
+        assert stretched * 0.97 <= n <= stretched * 1.03 + c["n_pauses"] * c["pause_s"] * SR
+    # without the pauses the stretch is the stated factor
+    no_pauses = PhantomStrength(n_pauses=0)
+    n = degrade(y, SR, 1.0, seed=0, strength=no_pauses).size
+    assert n / y.size == pytest.approx(component_strengths(1.0)["duration_factor"], rel=0.03)
+
+
+@pytest.mark.shared_data
+def test_pauses_are_inserted_quiet_and_of_the_stated_length(shared_data):
+    pauses_only = PhantomStrength(rate_stretch=0.0, monopitch=0.0, jitter_sd=0.0, smear_ms=0.0, hf_atten_db=0.0, breath_ratio=0.0)
+    y = load_audio(shared_data / GRID, sr=SR)
+    d = degrade(y, SR, 1.0, seed=0, strength=pauses_only)
+    c = component_strengths(1.0, pauses_only)
+    gap = round(c["pause_s"] * SR)
+    k, rest = divmod(d.size - y.size, gap)  # whole pauses only, at least one, at most n_pauses
+    assert rest == 0 and 1 <= k <= c["n_pauses"]
+    win = int(0.02 * SR)
+    rms = np.sqrt(np.convolve(d.astype(np.float64) ** 2, np.ones(win) / win, mode="valid"))
+    quiet = rms < 10 ** (-40 / 20) * rms.max()  # 40 dB below the peak
+    runs, run = [], 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        runs.append(run)
+    assert max(runs) >= 0.9 * (c["pause_s"] * SR - win)
 
 
 @pytest.mark.shared_data

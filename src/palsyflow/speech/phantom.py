@@ -35,6 +35,13 @@ of the severity ``s`` (:class:`PhantomStrength`, :func:`component_strengths`):
    is added, so it sounds with the voice and leaves the pauses quiet; it lowers
    the harmonics-to-noise ratio and the cepstral peak prominence.
 
+4. **Prolonged, inappropriate pauses** (prolonged intervals and inappropriate
+   silences, Darley, Aronson & Brown 1969): at the ``n_pauses`` deepest dips of
+   the 20 ms RMS envelope inside the speech (at least ``pause_spacing_s`` apart and
+   from the ends), a gap of ``pause_s * s`` seconds of room tone is inserted
+   (Gaussian noise at the level of the recording's quietest 5 % of 20 ms frames),
+   so the speech rate falls further and the pause measures rise.
+
 The output is rescaled only if its peak would exceed ``0.99`` full scale.
 Randomness (jitter, noise, and the seed of Praat's own generator during the
 resynthesis) comes from ``numpy.random.default_rng(seed)``: the same
@@ -89,6 +96,12 @@ class PhantomStrength:
         High-pass corner of the aspiration noise (4th-order Butterworth), Hz.
     stft_ms : float
         STFT window length, ms.
+    pause_s : float
+        Length of each inserted pause at severity 1, s.
+    n_pauses : int
+        Most pauses inserted (fewer when the speech has fewer dips).
+    pause_spacing_s : float
+        Least distance between inserted pauses and from the speech's ends, s.
     """
 
     rate_stretch: float = 0.8
@@ -101,6 +114,9 @@ class PhantomStrength:
     breath_ratio: float = 0.7
     breath_hp_hz: float = 1000.0
     stft_ms: float = 32.0
+    pause_s: float = 0.6
+    n_pauses: int = 2
+    pause_spacing_s: float = 0.3
 
 
 #: The defaults used by the benchmarks.
@@ -122,8 +138,8 @@ def component_strengths(severity: float, strength: PhantomStrength = DEFAULT_STR
     dict
         ``duration_factor`` (output/input duration), ``f0_excursion_kept``
         (fraction of the f0 excursion in semitones kept), ``jitter_sd`` (fraction),
-        ``smear_ms``, ``hf_atten_db``, ``breath_ratio``, plus the fixed settings of
-        ``strength``.
+        ``smear_ms``, ``hf_atten_db``, ``breath_ratio``, ``pause_s`` (each inserted
+        pause, s), plus the fixed settings of ``strength``.
 
     Raises
     ------
@@ -133,7 +149,7 @@ def component_strengths(severity: float, strength: PhantomStrength = DEFAULT_STR
     s = _check_severity(severity)
     fixed = asdict(strength)
     return {
-        **{k: fixed[k] for k in ("hf_start_hz", "hf_full_hz", "breath_hp_hz", "stft_ms")},
+        **{k: fixed[k] for k in ("hf_start_hz", "hf_full_hz", "breath_hp_hz", "stft_ms", "n_pauses", "pause_spacing_s")},
         "severity": s,
         "duration_factor": 1.0 + strength.rate_stretch * s,
         "f0_excursion_kept": 1.0 - strength.monopitch * s,
@@ -141,6 +157,7 @@ def component_strengths(severity: float, strength: PhantomStrength = DEFAULT_STR
         "smear_ms": strength.smear_ms * s,
         "hf_atten_db": strength.hf_atten_db * s,
         "breath_ratio": strength.breath_ratio * s,
+        "pause_s": strength.pause_s * s,
     }
 
 
@@ -161,10 +178,10 @@ def degrade(
 ) -> np.ndarray:
     """Degrade healthy speech toward dysarthric speech by a known ``severity``.
 
-    The three components of the module docstring are applied in order: PSOLA
-    (slower rate, monopitch, jitter) on the clean signal, then the STFT precision
-    loss, then the aspiration noise (so its level relative to the speech is the
-    stated one).
+    The components of the module docstring are applied in order: PSOLA (slower
+    rate, monopitch, jitter) on the clean signal, then the STFT precision loss,
+    then the aspiration noise (so its level relative to the speech is the stated
+    one), then the pauses.
 
     Parameters
     ----------
@@ -182,7 +199,8 @@ def degrade(
     Returns
     -------
     ndarray, shape (m,), float32
-        The phantom, ``m`` about ``n * component_strengths(severity)["duration_factor"]``.
+        The phantom, ``m`` about ``n * duration_factor + k * pause_s * sr`` with
+        ``k <= n_pauses`` inserted pauses (:func:`component_strengths`).
 
     Raises
     ------
@@ -202,6 +220,7 @@ def degrade(
     out = _psola(y, sr, c, rng)
     out = _imprecise(out, sr, c)
     out = _breathy(out, sr, c, rng)
+    out = _pauses(out, sr, c, rng)
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     if peak > _PEAK_LIMIT:
         out = out * (_PEAK_LIMIT / peak)
@@ -278,3 +297,34 @@ def _breathy(y: np.ndarray, sr: int, c: dict[str, float], rng: np.random.Generat
     win = max(1, int(round(0.02 * sr)))
     env = np.sqrt(np.convolve(y**2, np.ones(win) / win, mode="same"))
     return y + c["breath_ratio"] * env * noise
+
+
+def _pauses(y: np.ndarray, sr: int, c: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Insert room-tone gaps of ``pause_s`` at the deepest envelope dips inside the speech."""
+    gap = int(round(c["pause_s"] * sr))
+    win = max(1, int(round(0.02 * sr)))
+    if gap <= 0 or c["n_pauses"] < 1 or y.size < 4 * win:
+        return y
+    env = np.sqrt(np.convolve(y**2, np.ones(win) / win, mode="same"))
+    env_db = 20.0 * np.log10(np.maximum(env, 1e-10))
+    active = np.flatnonzero(env_db > env_db.max() - 25.0)  # the speech: within 25 dB of the peak
+    margin = int(round(c["pause_spacing_s"] * sr))
+    lo, hi = active[0] + margin, active[-1] - margin
+    if hi <= lo:
+        return y
+    smooth = np.convolve(env_db, np.ones(5 * win) / (5 * win), mode="same")
+    cand = lo + signal.argrelmin(smooth[lo:hi], order=win)[0]
+    cuts: list[int] = []
+    for k in cand[np.argsort(smooth[cand])]:
+        if all(abs(int(k) - j) >= margin for j in cuts):
+            cuts.append(int(k))
+        if len(cuts) == int(c["n_pauses"]):
+            break
+    frames = env[::win]
+    floor = float(np.percentile(frames, 5)) if frames.size else 0.0
+    parts, start = [], 0
+    for k in sorted(cuts):
+        parts += [y[start:k], floor * rng.standard_normal(gap)]
+        start = k
+    parts.append(y[start:])
+    return np.concatenate(parts)
