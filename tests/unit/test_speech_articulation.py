@@ -131,6 +131,45 @@ def test_north_wind_excerpt(shared_data: Path):
     assert art.syllable_nuclei(y, SR).times_s.size == pytest.approx(6, abs=1)
 
 
+
+@pytest.mark.shared_data
+def test_grid_slowed_copies_rate_falls(grid):
+    # Praat PSOLA lengthening by 1.5 keeps the syllables and stretches time. Praat's
+    # overlap-add is not deterministic in unvoiced stretches (a nucleus may appear or
+    # vanish between runs), hence the clip-majority criteria.
+    ratios, dcount = [], []
+    for _, y, _ in grid:
+        snd = parselmouth.Sound(y.astype(np.float64), sampling_frequency=SR)
+        slow = call(snd, "Lengthen (overlap-add)", 75, 600, 1.5).values[0]
+        a, b = art.connected_speech_measures(y, SR), art.connected_speech_measures(slow, SR)
+        ratios.append(b["speech_articulation_rate_syl_s"] / a["speech_articulation_rate_syl_s"])
+        dcount.append(abs(art.syllable_nuclei(slow, SR).times_s.size - art.syllable_nuclei(y, SR).times_s.size))
+    ratios = np.array(ratios)
+    assert np.median(ratios) == pytest.approx(1 / 1.5, abs=0.12)
+    assert np.sum(np.abs(ratios - 1 / 1.5) <= 0.1) >= 7
+    assert np.sum(ratios < 1.0) >= 9
+    assert np.median(dcount) <= 1
+
+
+@pytest.mark.shared_data
+def test_grid_f0_spread_stable_under_noise(grid):
+    # white noise at 20 dB SNR must not add octave jumps to the monopitch measure
+    rng = np.random.default_rng(7)
+    diffs = []
+    for _, y, _ in grid:
+        noisy = y + rng.standard_normal(y.size) * np.sqrt(np.mean(y.astype(float) ** 2) / 100)
+        a, b = art.connected_speech_measures(y, SR), art.connected_speech_measures(noisy, SR)
+        assert 0.5 < a["speech_f0_sd_st"] < 5.0  # healthy read sentences
+        diffs.append(abs(b["speech_f0_sd_st"] - a["speech_f0_sd_st"]))
+        assert b["speech_f0_median_hz"] == pytest.approx(a["speech_f0_median_hz"], rel=0.05)
+    assert np.median(diffs) < 0.3
+
+@pytest.mark.shared_data
+def test_real_noise_only_file_is_no_speech(shared_data: Path):
+    y = load_audio(shared_data / "speech" / "alsa_utils" / "Noise.wav", SR)
+    assert all(v is None for v in art.connected_speech_measures(y, SR).values())
+    assert all(v is None for v in art.ddk_measures(y, SR, "ddk_pa").values())
+
 # --- connected speech measures -------------------------------------------------------
 def _tone(f0: float, dur: float, sr: int = SR) -> np.ndarray:
     t = np.arange(int(dur * sr)) / sr

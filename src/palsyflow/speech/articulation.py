@@ -28,6 +28,7 @@ below (the one place they are set).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +52,17 @@ MIN_SOUNDING_S = 0.1
 #: Praat ``To Pitch`` floor and ceiling, Hz (the Praat manual's standard range).
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
+#: Second-pass f0 range for the f0 statistics: floor = 0.75 x Q1, ceiling = 1.5 x Q3 of
+#: the first pass (De Looze & Hirst 2008; Hirst 2011); removes octave errors.
+F0_FLOOR_Q1_FACTOR = 0.75
+F0_CEILING_Q3_FACTOR = 1.5
 #: DDK intensity minimum pitch, Hz: a 32 ms effective window resolves 8 syll/s trains.
 DDK_MIN_PITCH_HZ = 100.0
 #: DDK intensity time step, s (finer than Praat's auto step, for onset timing).
 DDK_TIME_STEP_S = 0.002
 #: DDK silence threshold re the 0.99 quantile of intensity, dB.
 DDK_SILENCE_DB = -25.0
-#: DDK minimum prominence of a syllable peak over the deeper of its two flanking dips, dB.
+#: DDK minimum prominence of a syllable peak (scipy: over the higher of its two flanking minima), dB.
 DDK_MIN_DIP_DB = 6.0
 #: DDK shortest onset-to-onset interval, s (12.5 syll/s, above human DDK rates).
 DDK_MIN_INTERVAL_S = 0.08
@@ -174,7 +179,9 @@ def _threshold(db: np.ndarray, silence_db: float) -> float:
 def _sounding_intervals(intensity: parselmouth.Intensity, threshold: float, min_pause_s: float, min_sounding_s: float) -> np.ndarray:
     """Sounding intervals of Praat's ``To TextGrid (silences)``, shape (n, 2), s."""
     rel = threshold - call(intensity, "Get maximum", 0, 0, "Parabolic")  # threshold re the maximum
-    tg = call(intensity, "To TextGrid (silences)", rel, min_pause_s, min_sounding_s, "silent", "sounding")
+    with warnings.catch_warnings():  # Praat warns when loud and soft parts differ little (noise)
+        warnings.simplefilter("ignore", parselmouth.PraatWarning)
+        tg = call(intensity, "To TextGrid (silences)", rel, min_pause_s, min_sounding_s, "silent", "sounding")
     out = []
     for i in range(1, int(call(tg, "Get number of intervals", 1)) + 1):
         if call(tg, "Get label of interval", 1, i) == "sounding":
@@ -189,6 +196,15 @@ def _pitch(snd: parselmouth.Sound, floor: float, ceiling: float) -> parselmouth.
         return None
 
 
+def _f0_in(pitch: parselmouth.Pitch | None, intervals: np.ndarray) -> np.ndarray:
+    """f0 of the voiced frames of ``pitch`` whose times lie inside ``intervals`` (n, 2), Hz."""
+    if pitch is None:
+        return np.zeros(0)
+    f0, ft = pitch.selected_array["frequency"], pitch.xs()
+    seg = np.searchsorted(intervals[:, 0], ft, side="right") - 1
+    return f0[(f0 > 0) & (seg >= 0) & (ft <= intervals[np.maximum(seg, 0), 1])]
+
+
 def _voiced_at(pitch: parselmouth.Pitch, times: np.ndarray) -> np.ndarray:
     """Whether Praat's pitch is defined at each time (the frame containing it is voiced)."""
     f0 = pitch.selected_array["frequency"]
@@ -196,6 +212,50 @@ def _voiced_at(pitch: parselmouth.Pitch, times: np.ndarray) -> np.ndarray:
         return np.zeros(times.shape, dtype=bool)
     idx = np.clip(np.round((times - pitch.x1) / pitch.dx).astype(int), 0, f0.size - 1)
     return f0[idx] > 0
+
+
+def _nuclei(
+    snd: parselmouth.Sound,
+    silence_db: float,
+    min_dip_db: float,
+    min_pause_s: float,
+    min_sounding_s: float,
+    intensity_min_pitch_hz: float,
+    pitch_floor_hz: float,
+    pitch_ceiling_hz: float,
+) -> tuple[Nuclei, parselmouth.Pitch | None]:
+    """:func:`syllable_nuclei` on a Praat sound, also returning the Praat pitch it used."""
+    intensity = _intensity(snd, intensity_min_pitch_hz)
+    if intensity is None:
+        return _empty_nuclei(), None
+    db = intensity.values[0]
+    t = intensity.xs()
+    finite = np.isfinite(db)
+    if finite.sum() < 3 or np.ptp(db[finite]) <= 0:
+        return _empty_nuclei(), None
+    db = np.where(finite, db, db[finite].min())
+    thr = _threshold(db, silence_db)
+    speech = _sounding_intervals(intensity, thr, min_pause_s, min_sounding_s)
+    if len(speech) == 0:
+        return _empty_nuclei(thr), None
+    pauses = np.column_stack([speech[:-1, 1], speech[1:, 0]]) if len(speech) > 1 else np.zeros((0, 2))
+
+    seg = np.searchsorted(speech[:, 0], t, side="right") - 1  # sounding interval of each frame
+    inside = (seg >= 0) & (t <= speech[np.maximum(seg, 0), 1])
+    peaks, _ = find_peaks(db)
+    peaks = peaks[(db[peaks] > thr) & inside[peaks]]
+    keep = np.zeros(peaks.size, dtype=bool)
+    for k, p in enumerate(peaks):
+        same_next = k + 1 < peaks.size and seg[peaks[k + 1]] == seg[p]
+        if same_next:
+            dip = db[p : peaks[k + 1] + 1].min()
+        else:  # last peak of its interval: the fall to the interval's end
+            dip = db[p : np.searchsorted(t, speech[seg[p], 1], side="right")].min()
+        keep[k] = db[p] - dip >= min_dip_db
+    times = t[peaks[keep]]
+    pitch = _pitch(snd, pitch_floor_hz, pitch_ceiling_hz)
+    times = times[_voiced_at(pitch, times)] if pitch is not None else times[:0]
+    return Nuclei(np.asarray(times, dtype=float), speech, pauses, thr), pitch
 
 
 def syllable_nuclei(
@@ -254,37 +314,7 @@ def syllable_nuclei(
         If ``y`` is not one-dimensional or ``sr`` is not positive.
     """
     snd = _sound(y, sr)
-    intensity = _intensity(snd, intensity_min_pitch_hz)
-    if intensity is None:
-        return _empty_nuclei()
-    db = intensity.values[0]
-    t = intensity.xs()
-    finite = np.isfinite(db)
-    if finite.sum() < 3 or np.ptp(db[finite]) <= 0:
-        return _empty_nuclei()
-    db = np.where(finite, db, db[finite].min())
-    thr = _threshold(db, silence_db)
-    speech = _sounding_intervals(intensity, thr, min_pause_s, min_sounding_s)
-    if len(speech) == 0:
-        return _empty_nuclei(thr)
-    pauses = np.column_stack([speech[:-1, 1], speech[1:, 0]]) if len(speech) > 1 else np.zeros((0, 2))
-
-    seg = np.searchsorted(speech[:, 0], t, side="right") - 1  # sounding interval of each frame
-    inside = (seg >= 0) & (t <= speech[np.maximum(seg, 0), 1])
-    peaks, _ = find_peaks(db)
-    peaks = peaks[(db[peaks] > thr) & inside[peaks]]
-    keep = np.zeros(peaks.size, dtype=bool)
-    for k, p in enumerate(peaks):
-        same_next = k + 1 < peaks.size and seg[peaks[k + 1]] == seg[p]
-        if same_next:
-            dip = db[p : peaks[k + 1] + 1].min()
-        else:  # last peak of its interval: the fall to the interval's end
-            dip = db[p : np.searchsorted(t, speech[seg[p], 1], side="right")].min()
-        keep[k] = db[p] - dip >= min_dip_db
-    times = t[peaks[keep]]
-    pitch = _pitch(snd, pitch_floor_hz, pitch_ceiling_hz)
-    times = times[_voiced_at(pitch, times)] if pitch is not None else times[:0]
-    return Nuclei(np.asarray(times, dtype=float), speech, pauses, thr)
+    return _nuclei(snd, silence_db, min_dip_db, min_pause_s, min_sounding_s, intensity_min_pitch_hz, pitch_floor_hz, pitch_ceiling_hz)[0]
 
 
 def connected_speech_measures(
@@ -298,6 +328,8 @@ def connected_speech_measures(
     intensity_min_pitch_hz: float = INTENSITY_MIN_PITCH_HZ,
     pitch_floor_hz: float = PITCH_FLOOR_HZ,
     pitch_ceiling_hz: float = PITCH_CEILING_HZ,
+    f0_floor_q1_factor: float = F0_FLOOR_Q1_FACTOR,
+    f0_ceiling_q3_factor: float = F0_CEILING_Q3_FACTOR,
 ) -> dict[str, float | None]:
     """Rate, pause and intonation measures of connected speech.
 
@@ -317,10 +349,15 @@ def connected_speech_measures(
     ``speech_phonation_time_s``
         Total duration of the sounding intervals, s.
     ``speech_f0_median_hz``, ``speech_f0_sd_st``
-        Median f0 over the voiced frames of Praat ``To Pitch`` (autocorrelation,
-        ``pitch_floor_hz`` to ``pitch_ceiling_hz``; Boersma 1993, Proc Inst Phonetic
-        Sci Amsterdam 17:97-110), Hz, and the SD of ``12 log2(f0 / median)``,
+        Median f0 over the voiced frames inside the sounding intervals, Praat
+        ``To Pitch`` (autocorrelation; Boersma 1993, Proc Inst Phonetic Sci
+        Amsterdam 17:97-110), Hz, and the SD of ``12 log2(f0 / median)``,
         semitones: the monopitch measure (Rusz et al. 2011, doi:10.1121/1.3514381).
+        Two passes: the first from ``pitch_floor_hz`` to ``pitch_ceiling_hz``, the
+        second from ``f0_floor_q1_factor`` x its first quartile to
+        ``f0_ceiling_q3_factor`` x its third quartile (the speaker-adapted range of
+        De Looze & Hirst 2008, Proc Speech Prosody; Hirst 2011, J Speech Sciences
+        1(1)), which removes octave jumps.
 
     Parameters
     ----------
@@ -330,6 +367,8 @@ def connected_speech_measures(
         Sampling rate, Hz.
     silence_db, min_dip_db, min_pause_s, min_sounding_s, intensity_min_pitch_hz, pitch_floor_hz, pitch_ceiling_hz
         As in :func:`syllable_nuclei`.
+    f0_floor_q1_factor, f0_ceiling_q3_factor : float
+        Second-pass pitch range factors (dimensionless).
 
     Returns
     -------
@@ -343,16 +382,16 @@ def connected_speech_measures(
         If ``y`` is not one-dimensional or ``sr`` is not positive.
     """
     out: dict[str, float | None] = dict.fromkeys(CONNECTED_MEASURES)
-    nuc = syllable_nuclei(
-        y,
-        sr,
-        silence_db=silence_db,
-        min_dip_db=min_dip_db,
-        min_pause_s=min_pause_s,
-        min_sounding_s=min_sounding_s,
-        intensity_min_pitch_hz=intensity_min_pitch_hz,
-        pitch_floor_hz=pitch_floor_hz,
-        pitch_ceiling_hz=pitch_ceiling_hz,
+    snd = _sound(y, sr)
+    nuc, pitch = _nuclei(
+        snd,
+        silence_db,
+        min_dip_db,
+        min_pause_s,
+        min_sounding_s,
+        intensity_min_pitch_hz,
+        pitch_floor_hz,
+        pitch_ceiling_hz,
     )
     span, phon = nuc.span_s, nuc.phonation_time_s
     if nuc.times_s.size == 0 or span <= 0 or phon <= 0:
@@ -365,9 +404,13 @@ def connected_speech_measures(
     out["speech_pause_ratio"] = float(pause_d.sum() / span)
     out["speech_pause_mean_s"] = float(pause_d.mean()) if pause_d.size else None
     out["speech_phonation_time_s"] = phon
-    pitch = _pitch(_sound(y, sr), pitch_floor_hz, pitch_ceiling_hz)
-    f0 = pitch.selected_array["frequency"] if pitch is not None else np.zeros(0)
-    f0 = f0[f0 > 0]
+    f0 = _f0_in(pitch, nuc.speech)
+    if f0.size >= 4:  # second pass in the speaker's own range (octave errors out)
+        q1, q3 = np.quantile(f0, [0.25, 0.75])
+        lo, hi = f0_floor_q1_factor * q1, f0_ceiling_q3_factor * q3
+        if hi > lo:
+            second = _pitch(snd, lo, hi)
+            f0 = _f0_in(second, nuc.speech) if second is not None else f0
     if f0.size:
         med = float(np.median(f0))
         out["speech_f0_median_hz"] = med
@@ -520,7 +563,15 @@ def ddk_measures(
     """
     rate_k, cv_k, count_k = ddk_measure_names(task)
     out: dict[str, float | None] = {rate_k: None, cv_k: None, count_k: None}
-    syl = ddk_syllables(y, sr, min_pitch_hz=min_pitch_hz, time_step_s=time_step_s, silence_db=silence_db, min_dip_db=min_dip_db, min_interval_s=min_interval_s)
+    syl = ddk_syllables(
+        y,
+        sr,
+        min_pitch_hz=min_pitch_hz,
+        time_step_s=time_step_s,
+        silence_db=silence_db,
+        min_dip_db=min_dip_db,
+        min_interval_s=min_interval_s,
+    )
     n = syl.onsets_s.size
     if n == 0:
         return out
