@@ -16,10 +16,11 @@ accuracy tracks expert intelligibility ratings of pathological speech (Maier et 
 2009, "PEAKS - a system for the automatic evaluation of voice and speech disorders",
 Speech Communication 51(5):425, doi:10.1016/j.specom.2008.12.003).
 
-Cost: the acoustic model and dictionary load once per process (`decoder`, cached);
-about 0.1-0.2 s and some 30-40 MB resident. A grammar is compiled once per distinct
-sentence set and kept in the decoder. The open-dictation language model is loaded on
-first use only. A decoder is not thread-safe: use processes, not threads.
+Cost: the acoustic model and dictionary load once per process (`decoder`, cached; a
+fraction of a second and a few tens of MB, measured in the speech benchmark). A grammar
+is compiled once per distinct sentence set and kept in the decoder. The open-dictation
+language model, several times larger, is loaded on first use only. A decoder is not
+thread-safe: use processes, not threads.
 
 Input: ``y`` mono float (full scale 1) at ``SAMPLE_RATE`` Hz, i.e. after
 ``speech.signal.preprocess``; it is converted to 16-bit PCM, the recogniser's input.
@@ -168,6 +169,11 @@ def _pcm(y: np.ndarray, sr: int) -> bytes:
     return np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
+def _audible(pcm: bytes, sr: int) -> bool:
+    """At least `MIN_DURATION_S` of samples, not all zero (digital silence)."""
+    return len(pcm) >= 2 * MIN_DURATION_S * sr and bool(np.any(np.frombuffer(pcm, dtype="<i2")))
+
+
 def _decode(pcm: bytes) -> None:
     dec = decoder()
     dec.start_utt()
@@ -186,7 +192,7 @@ def _segments(frame_rate: float) -> tuple[tuple[str, float, float], ...]:
 
 def _recognise(y: np.ndarray, sr: int, search: str, label: str) -> Recognition:
     pcm = _pcm(y, sr)
-    if len(pcm) < 2 * MIN_DURATION_S * sr or not np.any(np.frombuffer(pcm, dtype="<i2")):
+    if not _audible(pcm, sr):
         # nothing to hear (too short, or digital silence): never invent words
         return Recognition((), "", (), label)
     dec = decoder()
@@ -276,9 +282,10 @@ def word_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> WordErro
     Levenshtein distance over words by dynamic programming (Wagner & Fischer 1974,
     "The string-to-string correction problem", J ACM 21(1):168,
     doi:10.1145/321796.321811), unit costs for substitution, deletion and insertion;
-    among the alignments of least cost, the one with most hits. Word error rate as
-    defined for speech recognition, ``WER = (S + D + I) / N`` (e.g. Jurafsky & Martin,
-    Speech and Language Processing, ch. on ASR; NIST sclite).
+    among the alignments of least cost, the one with most hits. Word error rate
+    ``WER = (S + D + I) / N`` and hits ``H = N - S - D`` as defined by Morris, Maier &
+    Green 2004, "From WER and RIL to MER and WIL: improved evaluation measures for
+    connected speech recognition", Interspeech, doi:10.21437/Interspeech.2004-668.
 
     Parameters
     ----------
@@ -390,9 +397,8 @@ def clarity(
     if not ref or sentence_set is None:
         return {"speech_clarity": None}, ""
     rec = recognise(y, sr, sentence_set)
-    pcm_ok = np.asarray(y).size >= MIN_DURATION_S * sr and np.any(np.asarray(y))
-    if not pcm_ok:
-        return {"speech_clarity": None}, rec.text
+    if not _audible(_pcm(y, sr), sr):
+        return {"speech_clarity": None}, ""
     return {"speech_clarity": 100.0 * word_accuracy(ref, rec.words)}, rec.text
 
 
@@ -427,7 +433,7 @@ def align(y: np.ndarray, sr: int, text: str) -> Alignment | None:
     """
     words = normalise_words(text)
     pcm = _pcm(y, sr)
-    if not words or len(pcm) < 2 * MIN_DURATION_S * sr or not np.any(np.frombuffer(pcm, dtype="<i2")):
+    if not words or not _audible(pcm, sr):
         return None
     missing = unknown_words(words)
     if missing:
