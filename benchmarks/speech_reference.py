@@ -11,7 +11,9 @@ healthy, white noise at 20 dB and 10 dB SNR (:func:`palsyflow.speech.signal.add_
 added before pre-processing) and an 8 kHz band limit (resampled to 8 kHz and back,
 polyphase, so nothing above 4 kHz is left).
 
-Prints, per measure: the healthy mean, SD, min-max and n, the mean in each degraded
+The quality gate (:func:`palsyflow.speech.quality.assess`) judges each decoded copy;
+its status is reported, but the measures are taken regardless, to show how far they
+move. Prints, per measure: the healthy mean, SD, min-max and n, the mean in each degraded
 condition and its shift in healthy SDs; the recogniser's words for every GRID clip;
 the time per recording. Saves ``benchmarks/results/speech_reference-<date>.json``
 including the measured healthy reference (:func:`palsyflow.speech.reference.measured_reference`)
@@ -81,19 +83,23 @@ def degraders() -> dict[str, Callable]:
     }
 
 
+def quality_of(raw, sr: int, task: str) -> dict | str:
+    """The quality gate's verdict on the decoded (not pre-processed) signal, when the voice module's gate is merged."""
+    try:
+        from palsyflow.speech import quality
+    except ImportError:
+        return "not available"
+    kind = "vowel" if task == "vowel" else "ddk" if task.startswith("ddk_") else "connected"
+    q = quality.assess(raw, sr, kind)
+    return {k: getattr(q, k, None) for k in ("status", "reason", "snr_db")}
+
+
 def measure(y, sr: int, task: str, prompt: str | None) -> tuple[dict[str, float | None], dict]:
-    """All measures of one pre-processed recording for its task, and extras (recognised words, quality)."""
+    """All measures of one pre-processed recording for its task, and extras (recognised words)."""
     from palsyflow.speech import articulation
 
     out: dict[str, float | None] = {}
     extra: dict = {}
-    try:  # the voice helper's quality gate, when merged
-        from palsyflow.speech import quality
-
-        q = quality.assess(y, sr, task=task)
-        extra["quality"] = {k: getattr(q, k, None) for k in ("status", "reason", "snr_db")}
-    except (ImportError, AttributeError, TypeError) as exc:
-        extra["quality"] = f"not available ({type(exc).__name__})"
     if task in ("sentences", "passage"):
         out.update(articulation.connected_speech_measures(y, sr))
         out["speech_connected_cpps_db"] = _voice_call("cpps_db", y, sr)
@@ -184,8 +190,10 @@ def main(argv: list[str] | None = None) -> dict:
         y = load_audio(rec["path"], sr=SR)
         for cond in CONDITIONS:
             t0 = time.perf_counter()
-            pre = preprocess(degrade[cond](y, SR), SR)
+            raw = degrade[cond](y, SR)
+            pre = preprocess(raw, SR)
             measures, extra = measure(pre, SR, rec["task"], rec["prompt"])
+            extra["quality"] = quality_of(raw, SR, rec["task"])
             seconds = time.perf_counter() - t0
             rows.append({
                 "path": str(rec["path"].relative_to(SHARED)),
@@ -197,7 +205,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "measures": measures,
                 **extra,
             })
-            print(f"{rows[-1]['path']:<55} {cond:<8} {seconds:5.2f} s" + (f"  heard: {extra['words']!r}" if "words" in extra else ""))
+            q = extra["quality"]
+            print(f"{rows[-1]['path']:<55} {cond:<8} {seconds:5.2f} s {q['status'] if isinstance(q, dict) else q:<16}" + (f"  heard: {extra['words']!r}" if "words" in extra else ""))
 
     table = summarise(rows)
     print(f"\n{'measure':<34} {'healthy mean (sd) [min-max] n':<40} {'+20 dB':>14} {'+10 dB':>14} {'8 kHz':>14}   (mean, shift in healthy SD)")
@@ -210,6 +219,13 @@ def main(argv: list[str] | None = None) -> dict:
     for r in rows:
         if r["task"] == "sentences" and r["condition"] == "healthy":
             print(f"  {Path(r['path']).stem:<16} {_fmt(r['measures'].get('speech_clarity'), 0):>4}  said: {r['prompt']!r}  heard: {r.get('words', '')!r}")
+
+    statuses: dict[str, dict[str, int]] = {}
+    for r in rows:
+        st = r["quality"]["status"] if isinstance(r["quality"], dict) else str(r["quality"])
+        statuses.setdefault(r["condition"], {}).setdefault(st, 0)
+        statuses[r["condition"]][st] += 1
+    print("\nquality status per condition: " + "; ".join(f"{c}: {v}" for c, v in statuses.items()))
 
     per_task: dict[str, list[float]] = {}
     for r in rows:
@@ -226,6 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         "sr": SR,
         "table": table,
         "timing": timing,
+        "quality_status_counts": statuses,
         "measured_reference": {k: dataclasses.asdict(v) for k, v in measured.items()},
         "reference_used_by_index": {k: v.kind for k, v in used.items()},
         "rows": rows,
