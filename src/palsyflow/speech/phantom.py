@@ -75,8 +75,8 @@ class PhantomStrength:
     Attributes
     ----------
     rate_stretch : float
-        Duration factor minus 1 at severity 1 (0.8: the speech takes 1.8 times as
-        long, rate falls to 1/1.8 = 56 %).
+        Duration factor minus 1 at severity 1 (0.6: the speech takes 1.6 times as
+        long, rate falls to 1/1.6 = 62 %).
     monopitch : float
         Fraction of the f0 excursion (semitones re the median) removed at severity 1.
     jitter_sd : float
@@ -104,14 +104,14 @@ class PhantomStrength:
         Least distance between inserted pauses and from the speech's ends, s.
     """
 
-    rate_stretch: float = 0.8
+    rate_stretch: float = 0.6
     monopitch: float = 0.6
     jitter_sd: float = 0.03
     smear_ms: float = 60.0
     hf_atten_db: float = 18.0
     hf_start_hz: float = 2000.0
     hf_full_hz: float = 5000.0
-    breath_ratio: float = 0.7
+    breath_ratio: float = 0.5
     breath_hp_hz: float = 1000.0
     stft_ms: float = 32.0
     pause_s: float = 0.6
