@@ -114,3 +114,17 @@ def test_monopitch_shrinks_the_f0_excursion(shared_data):
     y = load_audio(shared_data / GRID, sr=SR)
     sd = [_f0_sd_st(degrade(y, SR, s, seed=0, strength=prosody_only)) for s in (0.0, 0.5, 1.0)]
     assert sd[0] > sd[1] > sd[2]
+
+
+@pytest.mark.shared_data
+def test_shimmer_component_raises_shimmer_of_a_real_vowel(shared_data):
+    shimmer_only = PhantomStrength(rate_stretch=0.0, monopitch=0.0, jitter_sd=0.0, smear_ms=0.0, hf_atten_db=0.0, breath_ratio=0.0, n_pauses=0)
+    y = load_audio(shared_data / VOWEL, sr=SR)
+
+    def shimmer(x):
+        snd = parselmouth.Sound(x.astype(np.float64), SR)
+        pp = call(snd, "To PointProcess (periodic, cc)", 75, 600)
+        return 100 * call([snd, pp], "Get shimmer (local)", 0, 0, 0.0001, 0.02, 1.3, 1.6)
+
+    values = [shimmer(degrade(y, SR, s, seed=0, strength=shimmer_only)) for s in (0.0, 0.5, 1.0)]
+    assert values[0] < values[1] < values[2], values

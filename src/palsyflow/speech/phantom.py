@@ -33,7 +33,11 @@ of the severity ``s`` (:class:`PhantomStrength`, :func:`component_strengths`):
    about 1-2 kHz; Klatt & Klatt 1990, doi:10.1121/1.398894), whose amplitude
    follows the speech's own RMS envelope (20 ms) scaled by ``breath_ratio * s``,
    is added, so it sounds with the voice and leaves the pauses quiet; it lowers
-   the harmonics-to-noise ratio and the cepstral peak prominence.
+   the harmonics-to-noise ratio and the cepstral peak prominence. Before it, each
+   glottal period (Praat ``To PointProcess (periodic, cc)`` on the resynthesis) is
+   scaled by ``1 + shimmer_sd * s * e``, ``e`` standard normal per period
+   (cycle-to-cycle amplitude perturbation: shimmer; the overlap-add resynthesis
+   itself smooths the period amplitudes).
 
 4. **Prolonged, inappropriate pauses** (prolonged intervals and inappropriate
    silences, Darley, Aronson & Brown 1969): at the ``n_pauses`` deepest dips of
@@ -94,6 +98,8 @@ class PhantomStrength:
         Aspiration-noise RMS over the speech's RMS envelope at severity 1.
     breath_hp_hz : float
         High-pass corner of the aspiration noise (4th-order Butterworth), Hz.
+    shimmer_sd : float
+        SD of the independent per-period relative amplitude perturbation at severity 1.
     stft_ms : float
         STFT window length, ms.
     pause_s : float
@@ -113,6 +119,7 @@ class PhantomStrength:
     hf_full_hz: float = 5000.0
     breath_ratio: float = 0.5
     breath_hp_hz: float = 1000.0
+    shimmer_sd: float = 0.08
     stft_ms: float = 32.0
     pause_s: float = 0.6
     n_pauses: int = 2
@@ -138,7 +145,7 @@ def component_strengths(severity: float, strength: PhantomStrength = DEFAULT_STR
     dict
         ``duration_factor`` (output/input duration), ``f0_excursion_kept``
         (fraction of the f0 excursion in semitones kept), ``jitter_sd`` (fraction),
-        ``smear_ms``, ``hf_atten_db``, ``breath_ratio``, ``pause_s`` (each inserted
+        ``smear_ms``, ``hf_atten_db``, ``breath_ratio``, ``shimmer_sd``, ``pause_s`` (each inserted
         pause, s), plus the fixed settings of ``strength``.
 
     Raises
@@ -157,6 +164,7 @@ def component_strengths(severity: float, strength: PhantomStrength = DEFAULT_STR
         "smear_ms": strength.smear_ms * s,
         "hf_atten_db": strength.hf_atten_db * s,
         "breath_ratio": strength.breath_ratio * s,
+        "shimmer_sd": strength.shimmer_sd * s,
         "pause_s": strength.pause_s * s,
     }
 
@@ -180,7 +188,8 @@ def degrade(
 
     The components of the module docstring are applied in order: PSOLA (slower
     rate, monopitch, jitter) on the clean signal, then the STFT precision loss,
-    then the aspiration noise (so its level relative to the speech is the stated
+    then the per-period amplitude perturbation (after the smearing, which would
+    average it out) and the aspiration noise (so its level relative to the speech is the stated
     one), then the pauses.
 
     Parameters
@@ -219,6 +228,7 @@ def degrade(
     rng = np.random.default_rng(seed)
     out = _psola(y, sr, c, rng)
     out = _imprecise(out, sr, c)
+    out = _shimmer(out, sr, c, rng)
     out = _breathy(out, sr, c, rng)
     out = _pauses(out, sr, c, rng)
     peak = float(np.max(np.abs(out))) if out.size else 0.0
@@ -229,6 +239,8 @@ def degrade(
 
 def _psola(y: np.ndarray, sr: int, c: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Slower rate, compressed f0 excursion and per-period f0 jitter in one Praat overlap-add resynthesis."""
+    if c["duration_factor"] == 1.0 and c["f0_excursion_kept"] == 1.0 and c["jitter_sd"] == 0.0:
+        return y  # nothing to change: skip the resynthesis
     snd = parselmouth.Sound(y, sampling_frequency=sr)
     try:
         manip = call(snd, "To Manipulation", 0.01, _PITCH_FLOOR_HZ, _PITCH_CEILING_HZ)
@@ -283,6 +295,30 @@ def _imprecise(y: np.ndarray, sr: int, c: dict[str, float]) -> np.ndarray:
     gain = 10.0 ** (-c["hf_atten_db"] * ramp / 20.0)
     _, out = signal.istft(mag * gain[:, None] * np.exp(1j * phase), fs=sr, window="hann", nperseg=nperseg, noverlap=nperseg - hop, boundary=True)
     return out[: y.size] if out.size >= y.size else np.pad(out, (0, y.size - out.size))
+
+
+def _shimmer(y: np.ndarray, sr: int, c: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Scale each glottal period by an independent random gain (1 ms ramps between periods)."""
+    if c["shimmer_sd"] <= 0.0:
+        return y
+    try:
+        pulses = call(parselmouth.Sound(y, sampling_frequency=sr), "To PointProcess (periodic, cc)", _PITCH_FLOOR_HZ, _PITCH_CEILING_HZ)
+    except parselmouth.PraatError:
+        return y
+    n = int(call(pulses, "Get number of points"))
+    times = np.array([call(pulses, "Get time from index", i) for i in range(1, n + 1)])
+    if times.size < 2:
+        return y
+    idx = np.clip(np.round(times * sr).astype(int), 0, y.size)
+    gain = np.ones(y.size)
+    longest = int(sr / _PITCH_FLOOR_HZ)  # a gap longer than the longest period is not one period
+    g = np.clip(1.0 + c["shimmer_sd"] * rng.standard_normal(idx.size - 1), 0.2, None)
+    for a, b, gk in zip(idx[:-1], idx[1:], g):
+        if 0 < b - a <= longest:
+            gain[a:b] = gk
+    ramp = max(1, int(round(0.001 * sr)))
+    gain = np.convolve(np.pad(gain, ramp, mode="edge"), np.ones(ramp) / ramp, mode="same")[ramp:-ramp]
+    return y * gain
 
 
 def _breathy(y: np.ndarray, sr: int, c: dict[str, float], rng: np.random.Generator) -> np.ndarray:
