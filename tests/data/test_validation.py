@@ -17,10 +17,10 @@ from palsyflow.measures.registry import REGION_FAMILIES as REGIONS  # noqa: E402
 SPEECH = (
     "speech_f0_median_hz",
     "speech_f0_sd_st",
-    "speech_voiced_fraction",
-    "speech_energy_db_mean",
-    "speech_energy_db_sd",
-    "speech_rate_hz",
+    "speech_pause_ratio",
+    "speech_articulation_rate_syl_s",
+    "speech_connected_cpps_db",
+    "speech_rate_syl_s",
 )
 MEASURES = (
     [f"{r}_{s}" for r in REGIONS for s in ("left", "right", "asym", "weaker")]
@@ -66,10 +66,10 @@ def _row(i: int, task: str) -> dict:
         row.update(
             speech_f0_median_hz=120.0 + i,
             speech_f0_sd_st=2.0,
-            speech_voiced_fraction=0.6,
-            speech_energy_db_mean=-30.0,
-            speech_energy_db_sd=6.0,
-            speech_rate_hz=4.0,
+            speech_pause_ratio=0.1,
+            speech_articulation_rate_syl_s=4.5,
+            speech_connected_cpps_db=8.0,
+            speech_rate_syl_s=4.0,
         )
     return row
 

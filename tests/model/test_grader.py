@@ -129,8 +129,8 @@ def graded_sessions(grades, seed=0):
             a = float(np.clip(0.12 * (g - 1) + rng.normal(0, 0.03), 0, 1))
             row[f"{r}_left"], row[f"{r}_right"] = 0.5, 0.5 * (1 - a)
             row[f"{r}_asym"], row[f"{r}_weaker"] = a, "left"
-        for s in ("speech_f0_median_hz", "speech_f0_sd_st", "speech_voiced_fraction", "speech_energy_db_mean",
-                  "speech_energy_db_sd", "speech_rate_hz"):
+        for s in ("speech_f0_median_hz", "speech_f0_sd_st", "speech_pause_ratio", "speech_articulation_rate_syl_s",
+                  "speech_connected_cpps_db", "speech_rate_syl_s"):
             row[s] = None
         rows.append(row)
     return pl.DataFrame(rows, schema_overrides={"hb_grade": pl.Int8, "healthy": pl.Boolean})

@@ -78,8 +78,8 @@ def sessions(seed=0):
             a = float(np.clip(0.1 * (g - 1) + abs(rng.normal(0, 0.03)), 0, 1))
             row[f"{r}_left"], row[f"{r}_right"], row[f"{r}_asym"], row[f"{r}_weaker"] = 0.5, 0.5 * (1 - a), a, "left"
         row["speech_f0_median_hz"] = float(rng.normal(120, 10))
-        for s in ("speech_f0_sd_st", "speech_voiced_fraction", "speech_energy_db_mean", "speech_energy_db_sd",
-                  "speech_rate_hz"):
+        for s in ("speech_f0_sd_st", "speech_pause_ratio", "speech_articulation_rate_syl_s", "speech_connected_cpps_db",
+                  "speech_rate_syl_s"):
             row[s] = None
         rows.append(row)
     return pl.DataFrame(rows, schema_overrides={"hb_grade": pl.Int8, "healthy": pl.Boolean})

@@ -111,7 +111,7 @@ def test_build_feature_table_empty_and_non_empty():
         {**IDS, "session_date": "2024-01-05", "n_frames": 3, "rest_commissure_height_left": 1.0, "rest_commissure_height_weaker": "left",
          "hb_grade": 3, "extra": "dropped"},
         {**IDS, "recording_key": "k2", "session_date": dt.date(2024, 1, 5), "rest_commissure_height_left": float("nan"),
-         "speech_rate_hz": np.float32(3.5)},
+         "speech_rate_syl_s": np.float32(3.5)},
     ]
     df = build_feature_table(rows)
     assert dict(df.schema) == FEATURE_TABLE_SCHEMA
@@ -119,7 +119,7 @@ def test_build_feature_table_empty_and_non_empty():
     assert df["session_date"].to_list() == [dt.date(2024, 1, 5)] * 2
     assert df["rest_commissure_height_left"].to_list() == [1.0, None]  # NaN becomes null
     assert df["hb_grade"].to_list() == [3, None]
-    assert df["speech_rate_hz"][1] == pytest.approx(3.5)
+    assert df["speech_rate_syl_s"][1] == pytest.approx(3.5)
 
 
 def test_landmarks_to_array_roundtrip():
@@ -145,8 +145,6 @@ def test_recording_row_video_uses_quality_and_neutral_keyframe():
         IDS,
         _landmark_df(frames, numbers, found),
         _quality_df(numbers, found, {104: "neutral"}),
-        audio=np.zeros(16000, dtype=np.float32),
-        sr=16000,
     )
     assert list(row)[: len(FEATURE_ID_SCHEMA)] == list(FEATURE_ID_SCHEMA)
     assert row["n_frames"] == n and row["face_found_fraction"] == 1.0
@@ -159,9 +157,11 @@ def test_recording_row_video_uses_quality_and_neutral_keyframe():
 
 
 def test_recording_row_audio_only_has_no_face_measures():
-    row = recording_row({**IDS, "task": "speech", "kind": "audio"}, None, None, np.zeros(100, np.float32), 16000)
+    speech = {"speech_status": "ok", "speech_clarity": 90.0, "not_a_column": 1.0}
+    row = recording_row({**IDS, "task": "speech", "kind": "audio"}, None, None, speech)
     face_cols = [m.name for m in MEASURES if m.kind != "speech"]
     assert all(row[c] is None for c in face_cols)
+    assert row["speech_status"] == "ok" and row["speech_clarity"] == 90.0 and "not_a_column" not in row
     assert row["n_frames"] is None
 
 
@@ -172,7 +172,7 @@ def _session_rows() -> list[dict]:
     smile = {**base, "task": "smile", "recording_key": "k-smile", "rest_commissure_height_left": 2.0, "rest_commissure_height_right": 2.0,
              "mov_commissure_excursion_left": 0.3, "mov_commissure_excursion_right": 0.1, "hb_grade": 2}
     speech = {**base, "task": "speech", "recording_key": "k-speech", "rest_brow_height_left": 0.4, "rest_brow_height_right": 0.3,
-              "speech_f0_median_hz": 120.0, "mov_commissure_excursion_left": 0.1, "mov_commissure_excursion_right": 0.1}
+              "speech_status": "ok", "speech_f0_median_hz": 120.0, "mov_commissure_excursion_left": 0.1, "mov_commissure_excursion_right": 0.1}
     other = {**base, "session": "20240301", "session_date": dt.date(2024, 3, 1), "task": "smile",
              "recording_key": "k-other", "rest_commissure_height_left": 1.0, "rest_commissure_height_right": 1.5, "simulated": True}
     return [rest, smile, speech, other]

@@ -20,7 +20,7 @@ from palsyflow.scoring.scores import session_measures
 
 MU = np.array([95.0, 120.0, 0.6])
 SIGMA = np.array([2.0, 15.0, 0.05])
-NAMES = ["rest_commissure_height_symmetry", "speech_f0_median_hz", "speech_voiced_fraction"]
+NAMES = ["rest_commissure_height_symmetry", "speech_f0_median_hz", "speech_pause_ratio"]
 
 
 def healthy_sample(n, seed):
@@ -88,7 +88,7 @@ def test_nan_tolerant_per_column_and_missing_values_give_nan():
     z = model.transform(df)
     assert np.isnan(z[0, 1]) and np.isfinite(z[1, 1]) and np.isfinite(z[0, 0])
     # a column with fewer than min_samples values: NaN centre, NaN z, no exception
-    sparse = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("speech_voiced_fraction"))
+    sparse = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("speech_pause_ratio"))
     m2 = NormativeModel(min_samples=10).fit(sparse)
     assert np.isnan(m2.location_[2]) and np.all(np.isnan(m2.transform(sparse)[:, 2]))
 
@@ -181,9 +181,9 @@ def session_table(n_healthy, n_patient=0, seed=0, speech=True):
             a = abs(rng.normal(0.0, 0.04)) if healthy else 0.5
             row[f"{r}_left"], row[f"{r}_right"] = 0.4, 0.4 * (1 - a)
             row[f"{r}_asym"], row[f"{r}_weaker"] = a, "right"
-        row["speech_f0_median_hz"] = float(rng.normal(120, 10)) if speech else None
-        for s in ("speech_f0_sd_st", "speech_voiced_fraction", "speech_energy_db_mean", "speech_energy_db_sd",
-                  "speech_rate_hz"):
+        row["speech_clarity"] = float(rng.normal(90, 5)) if speech else None
+        for s in ("speech_f0_sd_st", "speech_pause_ratio", "speech_articulation_rate_syl_s", "speech_connected_cpps_db",
+                  "speech_rate_syl_s"):
             row[s] = None
         rows.append(row)
     return pl.DataFrame(rows, schema_overrides={"hb_grade": pl.Int8, "healthy": pl.Boolean})
@@ -194,8 +194,8 @@ def test_train_fits_on_healthy_only_and_records_metrics():
     res = train_models(t, TrainParams(min_healthy_sessions=5))
     assert res.normative is not None
     assert res.metrics["normative_n_healthy"] == 30
-    assert "rest_commissure_height_symmetry" in res.normative_features and "speech_f0_median_hz" in res.normative_features
-    assert "speech_rate_hz" not in res.normative_features and "normative.speech_rate_hz" in res.skipped
+    assert "rest_commissure_height_symmetry" in res.normative_features and "speech_clarity" in res.normative_features
+    assert "speech_rate_syl_s" not in res.normative_features and "normative.speech_rate_syl_s" in res.skipped
     # patients (symmetry 50) must not pull the healthy centre down
     assert res.metrics["normative_location.rest_commissure_height_symmetry"] > 94.0
     assert res.grader is None and "grader" in res.skipped  # no grades at all

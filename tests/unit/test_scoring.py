@@ -159,7 +159,7 @@ def test_missing_measures_give_nulls_not_errors():
     assert m["session_date"][0] == dt.date(2024, 1, 5)
     assert m["symmetry_index"][0] is None and m["weaker_side"][0] is None
     normative = NormativeModel(min_samples=3).fit(
-        pl.DataFrame({"rest_commissure_height_symmetry": [90.0, 95.0, 99.0, 97.0], "speech_rate_hz": [4.0, 5.0, 4.5, 5.5]})
+        pl.DataFrame({"rest_commissure_height_symmetry": [90.0, 95.0, 99.0, 97.0], "speech_rate_syl_s": [4.0, 5.0, 4.5, 5.5]})
     )
     scores = score_sessions(m, normative, model_version="3")
     assert scores["value"].null_count() == scores.height
@@ -261,7 +261,7 @@ def test_weaker_side_per_measure_in_scores():
     scores = score_sessions(session_measures(t), None)
     by = {r["measure"]: r["weaker_side"] for r in scores.iter_rows(named=True)}
     assert by["rest_commissure_height_symmetry"] == "left" and by["symmetry_index"] == "left"
-    assert by["rest_brow_height_symmetry"] is None and by["speech_f0_median_hz"] is None
+    assert by["rest_brow_height_symmetry"] is None and by["speech_clarity"] is None
 
 
 def test_duplicate_sessions_rejected():

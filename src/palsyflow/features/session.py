@@ -57,6 +57,7 @@ from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
 from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
+from palsyflow.speech.quality import NO_AUDIO
 from palsyflow.speech.session import speech_block
 from palsyflow.speech.signal import resample
 
@@ -194,7 +195,7 @@ def measure_speech(
     out: dict[str, dict[str, Any]] = {}
     for task in sorted(task_files, key=SPEECH_TASKS.index):
         if audio[task] is None:
-            out[task] = {"speech_status": "no_audio", "speech_reason": reasons[task]}
+            out[task] = {"speech_status": NO_AUDIO, "speech_reason": reasons[task]}
             continue
         y, native = audio[task]
         sr = rate(native)

@@ -43,7 +43,6 @@ UNITS: dict[str, str] = {
     "bool": "true / false",
     "Hz": "hertz (per second)",
     "st": "semitones",
-    "dBFS": "decibels re digital full scale",
     "dB": "decibels (a level difference or spread)",
     "s": "seconds",
     "pct": "percent (0-100)",
@@ -298,7 +297,7 @@ _PARRA_UNIT = {"angle": "deg", "minmax": "fraction", "maxnorm": "ratio", "norm":
 #: on connected speech); ``speech_status`` etc. describe the recording's audio quality
 #: gate (:mod:`palsyflow.speech.quality`): when it is not ``ok`` the measures are null.
 SPEECH_INFO: dict[str, tuple[str, bool | None, str, str]] = {
-    "speech_status": ("text", None, "audio quality gate: ok, digital_silence, noise_only, clipped, too_short, low_sample_rate, low_snr or no_speech", _QUALITY),
+    "speech_status": ("text", None, "audio quality gate: ok, digital_silence, too_short, low_sample_rate, clipped, noise_only, low_snr, no_speech or no_audio", _QUALITY),
     "speech_reason": ("text", None, "why the gate refused the audio (one sentence), null when ok", _QUALITY),
     "speech_snr_db": ("dB", True, "signal-to-noise ratio: speech level over the session's room tone (silence task) or the recording's pauses", _QUALITY),
     # sustained vowel

@@ -55,9 +55,11 @@ CLIPPED = "clipped"
 NOISE_ONLY = "noise_only"
 LOW_SNR = "low_snr"
 NO_SPEECH = "no_speech"
+#: the file has no decodable audio track (set by the caller that decodes it, not by :func:`assess`)
+NO_AUDIO = "no_audio"
 
 #: Every status, in the precedence order of :func:`assess` (after ``ok``).
-STATUSES: tuple[str, ...] = (OK, DIGITAL_SILENCE, TOO_SHORT, LOW_SAMPLE_RATE, CLIPPED, NOISE_ONLY, LOW_SNR, NO_SPEECH)
+STATUSES: tuple[str, ...] = (OK, DIGITAL_SILENCE, TOO_SHORT, LOW_SAMPLE_RATE, CLIPPED, NOISE_ONLY, LOW_SNR, NO_SPEECH, NO_AUDIO)
 
 TASK_KINDS: tuple[str, ...] = ("silence", "vowel", "ddk", "connected")
 

@@ -24,6 +24,7 @@ from palsyflow.features.table import build_feature_table, recording_row, session
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
+from palsyflow.speech.quality import NO_AUDIO
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
@@ -43,7 +44,7 @@ def _speech_columns(path: str, task: str, ctx: SpeechContext, max_sr: int) -> di
     try:
         y, native_sr = load_audio_with_rate(Path(path), None, max_sr)
     except AudioError as exc:
-        return {"speech_status": "no_audio", "speech_reason": str(exc).split(": ", 1)[-1]}
+        return {"speech_status": NO_AUDIO, "speech_reason": str(exc).split(": ", 1)[-1]}
     sr = min(native_sr, max_sr) if native_sr > 0 else max_sr
 
     def other(p: str | None):

@@ -22,6 +22,7 @@ import polars as pl
 
 from palsyflow.config import ValidationParams
 from palsyflow.conventions import SIDES, TASKS
+from palsyflow.speech.quality import STATUSES as SPEECH_STATUSES
 from palsyflow.schemas import FEATURE_ID_SCHEMA
 
 #: Identification columns that must never be null.
@@ -73,6 +74,14 @@ class ValidationResult:
         """True when no row and no table-level expectation failed."""
         return bool(self.summary.get("success", False))
 
+
+#: Bounded speech measures: column -> (min, max) by definition.
+SPEECH_BOUNDS: dict[str, tuple[float, float]] = {
+    "speech_pause_ratio": (0.0, 1.0),
+    "speech_clarity": (0.0, 100.0),
+    "speech_dysarthria_index": (0.0, 100.0),
+    **{f"speech_ddk_{s}_cv": (0.0, 10.0) for s in ("pa", "ta", "ka", "pataka")},
+}
 
 def expected_columns(measure_columns: list[str]) -> list[str]:
     """All columns the feature table must have: id columns then ``measure_columns``."""
@@ -194,13 +203,20 @@ def build_expectations(params: ValidationParams, measure_columns: list[str]) -> 
                 description=f"speech_f0_median_hz outside {_fmt(lo)}-{_fmt(hi)} Hz",
             )
         )
-    if "speech_voiced_fraction" in measure_columns:
+    for col, (lo_v, hi_v) in SPEECH_BOUNDS.items():
+        if col in measure_columns:
+            add(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=col,
+                    min_value=lo_v,
+                    max_value=hi_v,
+                    description=f"{col} outside {_fmt(lo_v)}-{_fmt(hi_v)}",
+                )
+            )
+    if "speech_status" in measure_columns:
         add(
-            gxe.ExpectColumnValuesToBeBetween(
-                column="speech_voiced_fraction",
-                min_value=0.0,
-                max_value=1.0,
-                description="speech_voiced_fraction outside 0-1",
+            gxe.ExpectColumnValuesToBeInSet(
+                column="speech_status", value_set=list(SPEECH_STATUSES), description="speech_status is not a gate status"
             )
         )
     return expectations
