@@ -53,6 +53,11 @@ SAMPLE_RATE = 16000
 EXTRA_PRONUNCIATIONS: dict[str, str] = {"z": "Z EH D"}
 #: Shortest signal the recogniser is run on, s; shorter input gives no words.
 MIN_DURATION_S = 0.1
+#: Digital silence added before and after an utterance for recognition, s. The decoder's
+#: cepstral mean normalisation and its silence model expect silence around the speech;
+#: clips cut tight to the speech (GRID) were misrecognised without it (the measured
+#: effect is in docs/validation.md). Word times are reported without the padding.
+RECOGNITION_PAD_S = 0.3
 
 #: Keys of `clarity`'s measures.
 RECOGNITION_KEYS: tuple[str, ...] = ("speech_clarity",)
@@ -195,10 +200,12 @@ def _recognise(y: np.ndarray, sr: int, search: str, label: str) -> Recognition:
     if not _audible(pcm, sr):
         # nothing to hear (too short, or digital silence): never invent words
         return Recognition((), "", (), label)
+    pad = bytes(2 * int(round(RECOGNITION_PAD_S * sr)))
     dec = decoder()
     dec.activate_search(search)
-    _decode(pcm)
+    _decode(pad + pcm + pad)
     segs = _segments(float(dec.config["frate"])) if dec.hyp() is not None else ()
+    segs = tuple((w, a - RECOGNITION_PAD_S, b - RECOGNITION_PAD_S) for w, a, b in segs)
     words = tuple(w for w, _, _ in segs)
     return Recognition(words, " ".join(words), segs, label)
 
