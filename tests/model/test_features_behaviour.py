@@ -19,7 +19,8 @@ from palsyflow.features.audio import load_audio
 from palsyflow.features.geometry import align_face
 from palsyflow.features.regional import measure_names, recording_measures
 from palsyflow.features.regions import COMMISSURE, IRIS_CENTER, MOUTH_CORNER_REGION, mirror_permutation
-from palsyflow.features.speech import speech_features
+from palsyflow.speech.analysis import analyse_recording
+from palsyflow.speech.prompts import grid_sentence
 from palsyflow.features.table import FEATURE_TABLE_SCHEMA, build_feature_table, recording_row
 from palsyflow.schemas import LANDMARK_SCHEMA
 
@@ -205,26 +206,29 @@ def test_healthy_rest_photos_are_nearly_symmetric(shared_data, face_model):
 @pytest.mark.parametrize("wav", GRID_WAVS)
 def test_speech_features_on_grid_speech(shared_data, wav):
     y = load_audio(shared_data / "talking-faces/grid/audio_extracted" / wav, 16000)
-    f = speech_features(y, 16000)
+    f = analyse_recording(y, 16000, "sentences", prompt=grid_sentence(wav))
+    assert f["speech_status"] == "ok" and f["speech_reason"] is None
     assert 70.0 <= f["speech_f0_median_hz"] <= 300.0  # adult voice
-    assert 0.2 < f["speech_voiced_fraction"] < 0.95
-    assert 1.5 <= f["speech_rate_hz"] <= 8.0  # syllables per second of speech
-    assert -60.0 < f["speech_energy_db_mean"] < 0.0
+    assert 2.0 <= f["speech_articulation_rate_syl_s"] <= 8.0  # syllables per second of phonation
+    assert f["speech_clarity"] >= 66.0 and len(f["speech_words"].split()) == 6  # a GRID sentence
+    assert f["speech_jitter_local_pct"] is None  # jitter is not measured on connected speech
 
 
-def test_speech_features_on_noise_are_unvoiced(shared_data):
+def test_speech_features_on_noise_are_refused(shared_data):
     y = load_audio(shared_data / "speech/alsa_utils/Noise.wav", 16000)
-    f = speech_features(y, 16000)
-    assert f["speech_voiced_fraction"] < 0.1
-    assert f["speech_f0_median_hz"] is None
+    f = analyse_recording(y, 16000, "sentences", prompt="bin blue at f two now")
+    assert f["speech_status"] == "noise_only" and "voiced" in f["speech_reason"]
+    assert f["speech_f0_median_hz"] is None and f["speech_clarity"] is None and f["speech_words"] is None
 
 
 def test_video_container_audio_matches_extracted_wav(shared_data):
     a = load_audio(shared_data / GRID_CLIP, 16000)
     b = load_audio(shared_data / "talking-faces/grid/audio_extracted/bbaf2n.wav", 16000)
     assert abs(a.size - b.size) < 1600  # within 0.1 s
-    fa, fb = speech_features(a, 16000), speech_features(b, 16000)
+    fa = analyse_recording(a, 16000, "sentences", prompt="bin blue at f two now")
+    fb = analyse_recording(b, 16000, "sentences", prompt="bin blue at f two now")
     assert fa["speech_f0_median_hz"] == pytest.approx(fb["speech_f0_median_hz"], rel=0.1)
+    assert fa["speech_words"] == fb["speech_words"]
 
 
 def test_recording_row_end_to_end_on_grid(shared_data, face_model):
@@ -245,7 +249,7 @@ def test_recording_row_end_to_end_on_grid(shared_data, face_model):
     ids = {"recording_key": "site-G_sub-s1_ses-20060101_task-speech", "site": "G", "subject": "s1",
            "session": "20060101", "task": "speech", "kind": "video"}
     audio = load_audio(shared_data / GRID_CLIP, 16000)
-    row = recording_row(ids, lm, None, audio, 16000)
+    row = recording_row(ids, lm, None, analyse_recording(audio, 16000, "speech", prompt="bin blue at f two now"))
     table = build_feature_table([row])
     assert dict(table.schema) == FEATURE_TABLE_SCHEMA
     assert row["n_frames"] == n and row["face_found_fraction"] == pytest.approx(found.mean())

@@ -28,8 +28,9 @@ import polars as pl
 import pytest
 import yaml
 
+from tests.support.tables import with_current_feature_schema
+
 from palsyflow.config import Params
-from palsyflow.features.table import FEATURE_TABLE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "palsyflow"
@@ -224,10 +225,7 @@ def test_weaker_side_floor_in_params_yaml_changes_the_scores(tmp_path):
     data = ROOT / "tests" / "data"
     renames = json.loads((data / "issue8_renames.json").read_text())["features"]
     features = pl.read_parquet(data / "issue8_before" / "validated_features.parquet").rename(renames)
-    # columns added since (the speech engine, issue 9): null, as for a table without speech
-    features = features.with_columns(
-        pl.lit(None, dtype).alias(c) for c, dtype in FEATURE_TABLE_SCHEMA.items() if c not in features.columns
-    ).select(list(FEATURE_TABLE_SCHEMA))
+    features = with_current_feature_schema(features)
 
     def run(floor: float) -> pl.DataFrame:
         root = tmp_path / f"floor{floor}"
