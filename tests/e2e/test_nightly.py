@@ -15,6 +15,8 @@ import polars as pl
 import pytest
 import yaml
 
+from palsyflow.speech.prompts import grid_sentence
+
 pytestmark = pytest.mark.slow
 
 # (site, subject, date, GRID clip); S05 appears twice: a follow-up session
@@ -37,8 +39,8 @@ def _make_project(tmp: Path, grid: Path, face_model: Path) -> Path:
     for site, sub, day, clip in CLIPS:
         name = f"{sub} {day}.mpg"  # clinic-chosen name with a space
         shutil.copyfile(grid / f"{clip}.mpg", drops / site / name)
-        rows = manifests.setdefault(site, ["subject,session_date,task,file,hb_grade,healthy"])
-        rows += [f"{sub},{day},rest,{name},,yes", f"{sub},{day},speech,{name},,yes"]
+        rows = manifests.setdefault(site, ["subject,session_date,task,file,hb_grade,healthy,prompt"])
+        rows += [f"{sub},{day},rest,{name},,yes,", f"{sub},{day},speech,{name},,yes,{grid_sentence(clip)}"]
     # a corrupt upload: the first 20 kB of a real clip
     (drops / "beta" / "B9_broken.mpg").write_bytes((grid / "sbia1a.mpg").read_bytes()[:20_000])
     manifests["beta"] += ["B9,2026-01-10,rest,B9_broken.mpg,,yes"]
@@ -127,6 +129,21 @@ def test_second_run_redoes_nothing(nightly_runs):
     assert sum(r["processed"] for r in second["ingest"]) == 0
 
 
+def test_speech_clarity_is_scored_for_every_grid_session(nightly_runs):
+    """The speech engine runs in the nightly flow: every session's GRID sentence is heard
+    by the recogniser and scored against its manifest prompt."""
+    root, _, _ = nightly_runs
+    sessions = pl.read_parquet(root / "data" / "features" / "sessions.parquet")
+    assert sessions.height == len(CLIPS)
+    assert (sessions["speech_status"] == "ok").all()
+    assert sessions["speech_clarity"].min() >= 50.0  # healthy speakers, closed GRID grammar
+    for words in sessions["speech_words"]:
+        assert len(words.split()) == 6  # a GRID sentence: six slots
+    scores = pl.read_parquet(root / "data" / "scores" / "scores.parquet")
+    clarity = scores.filter(pl.col("measure") == "speech_clarity")
+    assert clarity.height == len(CLIPS) and clarity["percentile"].is_not_null().all()
+
+
 def test_scores_equal_those_saved_before_issue8(nightly_runs):
     """Issue 8 moved every measure definition; this project's scores must not move.
 
@@ -145,6 +162,8 @@ def test_scores_equal_those_saved_before_issue8(nightly_runs):
     before = pl.read_csv(here / "baseline" / "scores_before_issue8.csv", schema_overrides={"session": pl.Utf8})
     before = before.with_columns(pl.col("measure").replace(renames))
     after = pl.read_parquet(root / "data" / "scores" / "scores.parquet")
+    # the speech measures were replaced by the speech engine (issue 9): face measures only
+    before, after = (t.filter(pl.col("region") != "speech") for t in (before, after))
     keys = ["site", "subject", "session", "measure"]
     assert sorted(before.select(keys).rows()) == sorted(after.select(keys).rows())
     j = before.join(after, on=keys, suffix="_after")

@@ -24,6 +24,7 @@ from palsyflow.atomic import atomic_write_text
 from palsyflow.config import LandmarkParams
 from palsyflow.conventions import Side
 from palsyflow.phantom.simulate import simulate_weakness, track_video
+from palsyflow.speech.prompts import grid_sentence
 
 __all__ = ["SimSession", "SESSIONS", "build_cohort", "main"]
 
@@ -72,7 +73,7 @@ SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM02", "2026-04-14", "swiz3n", "right", 0.1, "II"),
 )
 
-MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes")
+MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes", "prompt")
 
 
 def _notes(s: SimSession) -> str:
@@ -83,13 +84,15 @@ def _notes(s: SimSession) -> str:
 
 
 def manifest_text(sessions: tuple[SimSession, ...] = SESSIONS) -> str:
-    """The drop's ``manifest.csv`` (rest and speech rows per session, same file)."""
+    """The drop's ``manifest.csv`` (rest and speech rows per session, same file; the speech
+    row's ``prompt`` is the GRID sentence the clip's speaker reads)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(MANIFEST_COLUMNS)
     for s in sessions:
         for task in ("rest", "speech"):
-            w.writerow((s.subject, s.date, task, s.file, "", "no", "yes", _notes(s)))
+            prompt = grid_sentence(s.clip) if task == "speech" else ""
+            w.writerow((s.subject, s.date, task, s.file, "", "no", "yes", _notes(s), prompt))
     return buf.getvalue()
 
 
