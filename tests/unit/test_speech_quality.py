@@ -3,15 +3,23 @@ a reason naming the measured number; real speech and vowels pass."""
 
 from __future__ import annotations
 
+import wave
+
 import numpy as np
 import pytest
+import soundfile
 
-from palsyflow.features.audio import audio_stream_info, load_audio
+from palsyflow.features.audio import load_audio
 from palsyflow.speech.quality import STATUSES, AudioQuality, assess
 from palsyflow.speech.signal import add_white_noise
 
 SR = 16000
 pytestmark = pytest.mark.shared_data
+
+
+def _native_sr(path) -> int:
+    """The file's native rate (the pipeline gets it from features.audio.load_audio_with_rate)."""
+    return int(soundfile.info(str(path)).samplerate)
 
 
 def _load(shared_data, rel: str) -> np.ndarray:
@@ -31,7 +39,7 @@ def _load(shared_data, rel: str) -> np.ndarray:
     ],
 )
 def test_real_speech_and_vowels_pass(shared_data, rel, kind):
-    q = assess(_load(shared_data, rel), SR, kind, native_sr=audio_stream_info(shared_data / rel)[0])
+    q = assess(_load(shared_data, rel), SR, kind, native_sr=_native_sr(shared_data / rel))
     assert isinstance(q, AudioQuality)
     assert q.status == "ok", q.reason
     assert q.reason is None and q.ok
@@ -53,7 +61,7 @@ def test_white_noise_is_noise_only(kind):
 def test_telephone_band_is_low_sample_rate(shared_data):
     rel = "speech/asterisk_allison/vm-intro.wav"
     y = _load(shared_data, rel)  # 8 kHz file resampled to 16 kHz by the decoder
-    native = audio_stream_info(shared_data / rel)[0]
+    native = _native_sr(shared_data / rel)
     assert native == 8000
     q = assess(y, SR, "connected", native_sr=native)
     assert q.status == "low_sample_rate" and "8000 Hz" in q.reason
@@ -134,3 +142,20 @@ def test_thresholds_override_and_errors(shared_data):
     with pytest.raises(ValueError):
         assess(np.zeros((2, 10)), SR, "vowel")
     assert set(STATUSES) >= {"ok", "digital_silence", "noise_only", "clipped", "too_short", "low_sample_rate", "low_snr", "no_speech"}
+
+
+def test_clipping_survives_resampling_at_decoding(shared_data, tmp_path):
+    """A 44.1 kHz file clipped on ~half its samples, written and decoded at 16 kHz as the
+    pipeline does, is still "clipped" (the resampler keeps the plateaus at full scale)."""
+    src = shared_data / "speech/parselmouth_praat/the_north_wind_and_the_sun.wav"
+    y = load_audio(src, sr=44100).astype(np.float64)
+    z = np.clip(y * 20 / np.abs(y).max(), -1.0, 1.0)
+    path = tmp_path / "clipped.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes((z * 32767).astype("<i2").tobytes())
+    q = assess(load_audio(path, sr=SR), SR, "connected", native_sr=_native_sr(path))
+    assert q.status == "clipped" and q.clipped_fraction > 0.3
+    assert f"{100 * q.clipped_fraction:.1f}%" in q.reason

@@ -15,6 +15,7 @@ from palsyflow.speech.signal import (
     estimate_snr_db,
     preprocess,
     preprocess_detailed,
+    resample,
 )
 
 SR = 16000
@@ -149,3 +150,12 @@ def test_bad_shapes_raise():
         estimate_snr_db(np.zeros(100), 0)
     assert estimate_snr_db(np.zeros(10), SR) is None
     assert preprocess(np.zeros(0), SR).size == 0
+
+
+def test_resample_keeps_a_tone():
+    x = _tone(440.0)
+    y = resample(x, SR, 44100)
+    assert y.size == round(x.size * 44100 / SR)
+    t = np.arange(y.size) / 44100
+    core = slice(4410, -4410)
+    np.testing.assert_allclose(y[core], 0.1 * np.sin(2 * np.pi * 440 * t)[core], atol=2e-3)

@@ -66,37 +66,3 @@ def load_audio(path: Path | str, sr: int = 16000) -> np.ndarray:
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-def audio_stream_info(path: Path | str) -> tuple[int, int]:
-    """Native sampling rate and channel count of a file's first audio stream.
-
-    Read from the container's stream header (PyAV); nothing is decoded.
-
-    Parameters
-    ----------
-    path : path-like
-        Media file.
-
-    Returns
-    -------
-    (sample_rate_hz, channels) : tuple of int
-
-    Raises
-    ------
-    AudioError
-        When the file cannot be opened, has no audio stream, or its stream header
-        states no sampling rate (message names the path).
-    """
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise AudioError(f"{path}: cannot open ({exc})") from exc
-    with container:
-        if not container.streams.audio:
-            raise AudioError(f"{path}: no audio stream")
-        ctx = container.streams.audio[0].codec_context
-        rate, channels = int(ctx.sample_rate or 0), int(ctx.channels or 0)
-    if rate <= 0:
-        raise AudioError(f"{path}: the audio stream states no sampling rate")
-    return rate, channels

@@ -30,6 +30,14 @@ from palsyflow.speech.signal import estimate_snr_db, frame_power, preprocess_det
 from palsyflow.speech.voice import voiced_intervals
 
 __all__ = [
+    "OK",
+    "DIGITAL_SILENCE",
+    "TOO_SHORT",
+    "LOW_SAMPLE_RATE",
+    "CLIPPED",
+    "NOISE_ONLY",
+    "LOW_SNR",
+    "NO_SPEECH",
     "STATUSES",
     "TASK_KINDS",
     "QUALITY_DEFAULTS",
@@ -39,16 +47,17 @@ __all__ = [
     "highband_level_db",
 ]
 
-STATUSES: tuple[str, ...] = (
-    "ok",
-    "digital_silence",
-    "too_short",
-    "low_sample_rate",
-    "clipped",
-    "noise_only",
-    "low_snr",
-    "no_speech",
-)
+OK = "ok"
+DIGITAL_SILENCE = "digital_silence"
+TOO_SHORT = "too_short"
+LOW_SAMPLE_RATE = "low_sample_rate"
+CLIPPED = "clipped"
+NOISE_ONLY = "noise_only"
+LOW_SNR = "low_snr"
+NO_SPEECH = "no_speech"
+
+#: Every status, in the precedence order of :func:`assess` (after ``ok``).
+STATUSES: tuple[str, ...] = (OK, DIGITAL_SILENCE, TOO_SHORT, LOW_SAMPLE_RATE, CLIPPED, NOISE_ONLY, LOW_SNR, NO_SPEECH)
 
 TASK_KINDS: tuple[str, ...] = ("silence", "vowel", "ddk", "connected")
 
@@ -156,7 +165,7 @@ class AudioQuality:
     @property
     def ok(self) -> bool:
         """Whether measures may be reported."""
-        return self.status == "ok"
+        return self.status == OK
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict of the fields (for JSON)."""
@@ -237,7 +246,7 @@ def assess(
         ``connected`` = sentences, passage, speech.
     native_sr : int, optional
         The file's native sampling rate before resampling, Hz
-        (:func:`palsyflow.features.audio.audio_stream_info`).
+        (as returned by :func:`palsyflow.features.audio.load_audio_with_rate`).
     silence : ndarray, shape (m,), optional
         The session's silence recording at the same ``sr`` (decoded, not pre-processed),
         for the SNR; without it the SNR comes from the pauses of ``y``.
@@ -282,32 +291,32 @@ def assess(
 
     if peak_dbfs < t.digital_silence_dbfs:
         return verdict(
-            "digital_silence",
+            DIGITAL_SILENCE,
             f"the peak level is {peak_dbfs:.1f} dBFS, below {t.digital_silence_dbfs:g} dBFS: digital silence",
         )
     min_dur = t.min_duration_s[task_kind]
     if duration < min_dur:
         return verdict(
-            "too_short", f"the recording lasts {duration:.2f} s (minimum {min_dur:g} s for a {task_kind} task)"
+            TOO_SHORT, f"the recording lasts {duration:.2f} s (minimum {min_dur:g} s for a {task_kind} task)"
         )
     if task_kind == "silence":
-        return verdict("ok", None)
+        return verdict(OK, None)
     rate = native_sr if native_sr is not None else sr
     if min(rate, sr) < t.min_native_sr:
         return verdict(
-            "low_sample_rate", f"the sample rate is {min(rate, sr)} Hz (minimum {t.min_native_sr} Hz)"
+            LOW_SAMPLE_RATE, f"the sample rate is {min(rate, sr)} Hz (minimum {t.min_native_sr} Hz)"
         )
     highband = highband_level_db(x, sr)
     if highband is not None and highband < t.highband_min_db:
         return verdict(
-            "low_sample_rate",
+            LOW_SAMPLE_RATE,
             f"the 4.6-7.5 kHz band lies at {highband:.1f} dB re the 0.3-3.4 kHz band "
             f"(limit {t.highband_min_db:g} dB): a telephone band",
             highband_db=highband,
         )
     if clipped > t.max_clipped_fraction:
         return verdict(
-            "clipped",
+            CLIPPED,
             f"{100 * clipped:.1f}% of samples are clipped (limit {100 * t.max_clipped_fraction:g}%)",
             highband_db=highband,
         )
@@ -319,7 +328,7 @@ def assess(
     extra = dict(voiced_fraction=voiced_fraction, highband_db=highband, hum_hz=pre.hum_hz)
     if voiced_fraction <= t.noise_max_voiced_fraction and level_range < t.noise_max_range_db:
         return verdict(
-            "noise_only",
+            NOISE_ONLY,
             f"only {100 * voiced_fraction:.0f}% of the recording is voiced and its level varies by "
             f"{level_range:.1f} dB (limit {t.noise_max_range_db:g} dB): noise without speech",
             **extra,
@@ -331,13 +340,13 @@ def assess(
     min_snr = t.min_snr_db[task_kind]
     if snr is not None and snr < min_snr:
         return verdict(
-            "low_snr",
+            LOW_SNR,
             f"the signal-to-noise ratio is {snr:.1f} dB (minimum {min_snr:g} dB for a {task_kind} task)",
             snr_db=snr,
             **extra,
         )
     if voiced_s < t.min_voiced_s:
         return verdict(
-            "no_speech", f"only {voiced_s:.2f} s is voiced (minimum {t.min_voiced_s:g} s)", snr_db=snr, **extra
+            NO_SPEECH, f"only {voiced_s:.2f} s is voiced (minimum {t.min_voiced_s:g} s)", snr_db=snr, **extra
         )
-    return verdict("ok", None, snr_db=snr, **extra)
+    return verdict(OK, None, snr_db=snr, **extra)

@@ -16,6 +16,7 @@ Tunables are keyword arguments whose defaults live in :data:`SIGNAL_DEFAULTS`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "active_level",
     "estimate_snr_db",
     "add_white_noise",
+    "resample",
 ]
 
 
@@ -312,6 +314,38 @@ def preprocess(
     ).signal
 
 
+def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample by a rational factor with a polyphase FIR (``scipy.signal.resample_poly``,
+    Kaiser-windowed anti-aliasing filter).
+
+    Files are resampled at decoding (:func:`palsyflow.features.audio.load_audio`); this is
+    for in-memory signals (e.g. a fast 16 kHz copy for voicing decisions).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Signal.
+    sr_in, sr_out : int
+        Input and output sampling rates, Hz.
+
+    Returns
+    -------
+    ndarray, shape (round(n * sr_out / sr_in),), float64
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 1-D or a rate is not positive.
+    """
+    x = _check(y, sr_in)
+    if sr_out <= 0:
+        raise ValueError(f"sr_out must be positive, got {sr_out}")
+    if sr_in == sr_out or x.size == 0:
+        return x
+    g = math.gcd(int(sr_in), int(sr_out))
+    return sps.resample_poly(x, int(sr_out) // g, int(sr_in) // g)
+
+
 def _frames(x: np.ndarray, sr: int, frame_s: float, hop_s: float) -> np.ndarray:
     n = max(1, int(round(frame_s * sr)))
     h = max(1, int(round(hop_s * sr)))
@@ -349,8 +383,13 @@ def frame_power(
         If ``y`` is not 1-D or ``sr`` is not positive.
     """
     x = _check(y, sr)
-    fr = _frames(x, sr, frame_s, hop_s)
-    return (fr**2).mean(axis=1) if fr.size else np.zeros(0)
+    n = max(1, int(round(frame_s * sr)))
+    h = max(1, int(round(hop_s * sr)))
+    if x.size < n:
+        return np.zeros(0)
+    cs = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, x.size - n + 1, h)
+    return np.maximum(cs[starts + n] - cs[starts], 0.0) / n
 
 
 def active_level(

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import parselmouth
 from parselmouth.praat import call
-from scipy import signal as sps
+
+from palsyflow.speech.signal import resample
 
 __all__ = [
     "VOICE_MEASURES",
@@ -161,7 +162,7 @@ def voiced_intervals(
     """Voiced stretches of a signal by Praat's ``To Pitch (cc)``.
 
     Signals sampled above 16 kHz are first resampled to 16 kHz
-    (``scipy.signal.resample_poly``) for this voicing decision only. Contiguous voiced
+    (:func:`palsyflow.speech.signal.resample`) for this voicing decision only. Contiguous voiced
     pitch frames are merged; each interval spans its first frame's
     centre minus half a time step to its last frame's centre plus half a time step.
 
@@ -188,10 +189,7 @@ def voiced_intervals(
     if snd.duration < 3.0 / f0_min:  # too short for one pitch analysis window
         return []
     if sr > _VOICING_SR:  # voicing decisions need no more than 16 kHz; saves time
-        g = math.gcd(int(sr), _VOICING_SR)
-        snd = parselmouth.Sound(
-            sps.resample_poly(snd.values[0], _VOICING_SR // g, int(sr) // g), sampling_frequency=float(_VOICING_SR)
-        )
+        snd = parselmouth.Sound(resample(snd.values[0], int(sr), _VOICING_SR), sampling_frequency=float(_VOICING_SR))
     pitch = _pitch(snd, f0_min, f0_max)
     f0 = pitch.selected_array["frequency"]
     times = pitch.xs()
@@ -375,6 +373,7 @@ def avqi(
     sr: int,
     *,
     version: str = "02.03",
+    native_sr: int | None = None,
     f0_min: float = VOICE_DEFAULTS.f0_min,
     f0_max: float = VOICE_DEFAULTS.f0_max,
     vowel_s: float = VOICE_DEFAULTS.avqi_vowel_s,
@@ -406,6 +405,10 @@ def avqi(
         Sampling rate, Hz.
     version : {"02.03", "03.01"}
         Which published equation.
+    native_sr : int, optional
+        The lower native sampling rate of the two files, Hz; audio recorded below
+        ``min_sr`` and resampled up has no energy near 10 kHz, which biases the LTAS
+        slope, so it gives ``None`` too.
     f0_min, f0_max : float
         Pitch floor and ceiling, Hz.
     vowel_s : float
@@ -418,7 +421,7 @@ def avqi(
     Returns
     -------
     float or None
-        AVQI; ``None`` when ``sr < min_sr``, an input has too little voicing, or a
+        AVQI; ``None`` when ``sr`` or ``native_sr`` is below ``min_sr``, an input has too little voicing, or a
         component is undefined.
 
     Raises
@@ -429,7 +432,7 @@ def avqi(
     if version not in AVQI_COEFFICIENTS:
         raise ValueError(f"unknown AVQI version {version!r}; known: {sorted(AVQI_COEFFICIENTS)}")
     v_snd, c_snd = _sound(vowel, sr), _sound(connected, sr)
-    if sr < min_sr:
+    if min(sr, native_sr if native_sr is not None else sr) < min_sr:
         return None
     c_iv = voiced_intervals(connected, sr, f0_min=f0_min, f0_max=f0_max)
     v_iv = voiced_intervals(vowel, sr, f0_min=f0_min, f0_max=f0_max)
