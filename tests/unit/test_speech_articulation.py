@@ -287,6 +287,12 @@ def test_ddk_real_pataka(pataka):
     m = art.ddk_measures(pataka, SR, "ddk_pataka")
     assert m["speech_ddk_pataka_rate_syl_s"] == pytest.approx(10 / (3.16 - 0.29), rel=0.08)
     assert 0.0 < m["speech_ddk_pataka_cv"] < 0.25
+    # the deep stop-closure dips survive white noise at 10 dB SNR
+    rng = np.random.default_rng(2)
+    noisy = pataka + rng.standard_normal(pataka.size) * np.sqrt(np.mean(pataka.astype(float) ** 2) / 10)
+    mn = art.ddk_measures(noisy, SR, "ddk_pataka")
+    assert mn["speech_ddk_pataka_count"] == m["speech_ddk_pataka_count"]
+    assert mn["speech_ddk_pataka_rate_syl_s"] == pytest.approx(m["speech_ddk_pataka_rate_syl_s"], rel=0.03)
 
 
 @pytest.mark.shared_data
