@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
 
     from palsyflow.features.audio import load_audio
-    from palsyflow.speech.reference import COMPONENTS, combined_reference, measured_reference
+    from palsyflow.speech.reference import COMPONENTS, MEASURED_HERE, combined_reference, measured_reference
     from palsyflow.speech.signal import preprocess
 
     degrade = degraders()
@@ -236,6 +236,12 @@ def main(argv: list[str] | None = None) -> dict:
     healthy_rows = [r["measures"] for r in rows if r["condition"] == "healthy"]
     measured = measured_reference(healthy_rows, components=COMPONENTS, label="healthy recordings of ../shared/data (GRID, PC-GITA 001/098, Praat examples)")
     used = combined_reference(measured)
+    drift = {}
+    for k, ref in MEASURED_HERE.items():  # the reference the pipeline uses by default, against this run
+        new = measured.get(k)
+        drift[k] = None if new is None else {"code_mean": ref.mean, "run_mean": new.mean, "code_sd": ref.sd, "run_sd": new.sd}
+        if new is None or abs(new.mean - ref.mean) > 0.1 * ref.sd or abs(new.sd - ref.sd) > 0.1 * ref.sd:
+            print(f"NOTE: {k}: this run's healthy reference differs from reference.MEASURED_HERE: {drift[k]} (update it)")
     result = {
         "benchmark": "speech_reference",
         "conditions": list(CONDITIONS),
@@ -245,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         "quality_status_counts": statuses,
         "measured_reference": {k: dataclasses.asdict(v) for k, v in measured.items()},
         "reference_used_by_index": {k: v.kind for k, v in used.items()},
+        "drift_from_MEASURED_HERE": drift,
         "rows": rows,
     }
     if not args.no_save:

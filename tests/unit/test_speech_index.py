@@ -12,6 +12,7 @@ from palsyflow.speech.reference import (
     DIRECTIONS,
     HEALTHY_REFERENCE,
     LITERATURE_REFERENCE,
+    MEASURED_HERE,
     SD_FLOOR,
     Ref,
     combined_reference,
@@ -35,10 +36,14 @@ def _shifted(n_sd: float) -> dict[str, float]:
 
 
 def test_every_reference_names_a_component_with_its_direction_and_a_source():
-    assert set(LITERATURE_REFERENCE) <= set(COMPONENTS)
-    for name, ref in LITERATURE_REFERENCE.items():
-        assert ref.direction == DIRECTIONS[name]
-        assert ref.sd > 0 and ref.source and ref.kind == "literature"
+    assert set(LITERATURE_REFERENCE) <= set(COMPONENTS) and set(MEASURED_HERE) <= set(COMPONENTS)
+    for table, kind in ((LITERATURE_REFERENCE, "literature"), (MEASURED_HERE, "measured")):
+        for name, ref in table.items():
+            assert ref.direction == DIRECTIONS[name]
+            assert ref.sd > 0 and ref.source and ref.kind == kind
+    # the default: measured here where it exists, the literature otherwise
+    assert all(HEALTHY_REFERENCE[k] is v for k, v in MEASURED_HERE.items())
+    assert all(HEALTHY_REFERENCE[k] is v for k, v in LITERATURE_REFERENCE.items() if k not in MEASURED_HERE)
 
 
 def test_healthy_values_give_zero_and_worse_values_give_more():
@@ -84,11 +89,11 @@ def test_missing_components_are_left_out_and_too_few_give_none():
 
 def test_one_impaired_component_among_healthy_ones_is_averaged():
     comps = _at_mean()
-    comps["speech_pause_ratio"] = None  # no literature value: ignored anyway
+    comps["speech_pause_ratio"] = None  # missing: left out of the mean
     worst = "speech_ddk_pataka_rate_syl_s"
     r = REF[worst]
     comps[worst] = r.mean - Z_MAX * r.sd
-    assert dysarthria_index(comps) == pytest.approx(100.0 / len(REF))
+    assert dysarthria_index(comps) == pytest.approx(100.0 / (len(REF) - 1))
 
 
 def test_measured_reference_is_mean_and_sample_sd_and_preferred_when_enough():

@@ -11,9 +11,10 @@ is expressed as its deviation from the healthy reference
 
 so a value on the healthy side of the mean (or within ``z_free`` SD of it) adds
 nothing, and a deviation of ``z_max`` SD or more counts fully. The combination is an
-unweighted mean, as in composite z-score indices of dysarthric speech (e.g. the
-acoustic composites of Rusz et al. 2011, doi:10.1121/1.3514381); the standard-score
-form follows any normative comparison. A component is *valid* when it is not None,
+unweighted mean: a choice of this project, not an established weighting (no
+validated weighting of these acoustic components against perceptual dysarthria
+severity is known to us); the standard score is the usual normative comparison.
+A component is *valid* when it is not None,
 finite and has a reference with ``sd > 0``; the index is None when fewer than
 ``min_valid`` components are valid, and :class:`IndexResult` names the components
 used and those missing.

@@ -12,17 +12,19 @@ direction in which impairment moves it (:class:`Ref`). Two sources exist:
   healthy mean; the ``source`` says so. Components for which no value could be
   verified here (pause ratio, f0 SD in semitones, articulation rate, the DDK
   coefficient of variation, the clarity index) have no literature entry: they
-  count only once a measured reference exists.
-* :func:`measured_reference`: mean and SD of the healthy recordings measured by
+  count only through a measured reference.
+* :func:`measured_reference` (and its result for the data here, :data:`MEASURED_HERE`):
+  mean and SD of the healthy recordings measured by
   this engine (``benchmarks/speech_reference.py`` measures the healthy speech of
   ``../shared/data``); same software and settings as the patients' measures.
 
 :func:`combined_reference` takes the measured value where one exists and the
 literature value otherwise; every :class:`Ref` records its ``kind``
 (``"literature"`` or ``"measured"``), so a result states which was used.
-:data:`HEALTHY_REFERENCE` is the default: the literature table. **A site replaces
-these with its own healthy speakers** (the same protocol, microphone and room),
-through :func:`measured_reference` on their measures.
+:data:`HEALTHY_REFERENCE` is the default: :data:`MEASURED_HERE` (connected
+speech and clarity of the healthy GRID speakers) and the literature for the rest.
+**A site replaces these with its own healthy speakers** (the same protocol,
+microphone and room), through :func:`measured_reference` on their measures.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "DIRECTIONS",
     "COMPONENTS",
     "LITERATURE_REFERENCE",
+    "MEASURED_HERE",
     "HEALTHY_REFERENCE",
     "SD_FLOOR",
     "measured_reference",
@@ -154,8 +157,26 @@ LITERATURE_REFERENCE: dict[str, Ref] = {
 #: (under a third of one word of a six-word sentence), 0.05 of pause ratio.
 SD_FLOOR: dict[str, float] = {"speech_clarity": 5.0, "speech_pause_ratio": 0.05}
 
-#: The default reference of the index (the literature until a measured one is supplied).
-HEALTHY_REFERENCE: dict[str, Ref] = dict(LITERATURE_REFERENCE)
+_HERE = "measured here (benchmarks/speech_reference.py, run of 2026-12-02): 11 healthy GRID sentences and the Praat passage excerpt"
+
+#: Reference measured by this engine on the healthy speech of ``../shared/data``
+#: (:func:`measured_reference` in ``benchmarks/speech_reference.py``, which reports
+#: when these drift from a new run). Only components with at least 10 healthy values
+#: are kept: connected speech and clarity (GRID sentences: short fixed-syntax
+#: commands, so the rate and pauses of other material may differ). The vowel and DDK
+#: recordings here (three usable vowels, one pataka of a speaker whose health is not
+#: stated) are too few; those components use the literature.
+MEASURED_HERE: dict[str, Ref] = {
+    "speech_connected_cpps_db": Ref(6.956, 1.502, "lower_is_worse", 12, _HERE, "measured"),
+    "speech_articulation_rate_syl_s": Ref(4.132, 0.920, "lower_is_worse", 12, _HERE, "measured"),
+    "speech_pause_ratio": Ref(0.0, 0.05, "higher_is_worse", 12, _HERE + "; no pauses: SD set to the floor 0.05", "measured"),
+    "speech_f0_sd_st": Ref(2.588, 1.158, "lower_is_worse", 12, _HERE, "measured"),
+    "speech_clarity": Ref(87.88, 24.82, "lower_is_worse", 11, _HERE.replace(" and the Praat passage excerpt", ""), "measured"),
+}
+
+#: The default reference of the index: :data:`MEASURED_HERE` where it exists, the
+#: literature otherwise. A site passes its own (``measured_reference`` of its healthy speakers).
+HEALTHY_REFERENCE: dict[str, Ref] = {**LITERATURE_REFERENCE, **MEASURED_HERE}
 
 
 def measured_reference(
