@@ -233,13 +233,21 @@ def env():
         yield {**base, "PREFECT_API_URL": url}
 
 
-def test_kill_outage_and_concurrency_each_heal_after_one_rerun(tmp_path, shared_data, face_model, env):
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, shared_data, face_model, env) -> dict:
+    """The clean run's snapshot (:func:`_snapshot`), shared by every test of the module."""
     grid = shared_data / "talking-faces" / "grid"
-    clean = _make_project(tmp_path / "clean", grid, face_model)
-    res = _run(clean, env)
+    root = _make_project(tmp_path_factory.mktemp("clean") / "clean", grid, face_model)
+    res = _run(root, env)
     assert res.returncode == 0, res.stderr[-3000:]
-    want = _snapshot(clean)
+    want = _snapshot(root)
     assert len(want["pdfs"]) == len(CLIPS) and len(want["reports"]) == len(CLIPS)
+    return want
+
+
+def test_kill_outage_and_concurrency_each_heal_after_one_rerun(tmp_path, shared_data, face_model, env, clean):
+    grid = shared_data / "talking-faces" / "grid"
+    want = clean
 
     pg = _pg_database()
     hurt = _make_project(tmp_path / "hurt", grid, face_model, store_url=pg[0] if pg else None)
@@ -309,3 +317,107 @@ def test_kill_outage_and_concurrency_each_heal_after_one_rerun(tmp_path, shared_
             with pg[1].connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(pg[0]).database}" WITH (FORCE)')
             pg[1].dispose()
+
+
+# --- a fault at every stage ----------------------------------------------------------------------
+#
+# Each stage pauses at its fault checkpoint (``palsyflow.stages.runs.checkpoint``: after some of
+# its outputs are written, before the store rows or the stamp that certify them) when
+# ``PALSYFLOW_FAULT_PAUSE=<stage>:<point>`` is set; the test then kills the run (``kill -9``) or
+# cuts the store and lets the stage go on into the outage. One project on PostgreSQL (*faults*)
+# is hurt case after case; each case first gives the stage work to do (removes one of its
+# stamps), hurts one run, checks ``status`` shows it, reruns once and compares with the clean run.
+# Cases already covered by the test above (kill -9 in landmarks and features, an outage in
+# report) are not repeated.
+
+#: stage -> its checkpoint (the point inside the stage where the run is hurt)
+POINTS = {
+    "ingest": "copied",
+    "landmarks": "written",
+    "features": "written",
+    "validate": "written",
+    "train": "logged",
+    "score": "written",
+    "report": "rendered",
+}
+FAULTS = [("kill", s) for s in ("ingest", "validate", "train", "score", "report")] + [
+    ("outage", s) for s in ("ingest", "landmarks", "features", "validate", "train", "score")
+]
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory, shared_data, face_model):
+    """A project whose store is a fresh PostgreSQL database: (root, database URL, admin engine)."""
+    pg = _pg_database()
+    if pg is None:
+        pytest.skip("PostgreSQL unreachable (PALSYFLOW_TEST_PG_URL)")
+    root = _make_project(
+        tmp_path_factory.mktemp("faults") / "faults", shared_data / "talking-faces" / "grid", face_model, store_url=pg[0]
+    )
+    yield root, pg[0], pg[1]
+    _engine(root).dispose()
+    with pg[1].connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(pg[0]).database}" WITH (FORCE)')
+    pg[1].dispose()
+
+
+def _give_work(root: Path, stage: str) -> None:
+    """Remove one stamp of ``stage`` so that its next run has something to do (ingest and features always do)."""
+    data = root / "data"
+    if not (data / "raw" / "recordings.parquet").exists():
+        return  # a fresh project: every stage has work
+    if stage == "landmarks":
+        next(iter(sorted((data / "derivatives" / "landmarks").rglob("*.json")))).unlink()
+    elif stage == "report":
+        next(iter(sorted((data / "reports").rglob("*.json")))).unlink()
+    elif stage in ("validate", "train", "score"):
+        from palsyflow.project import Project
+        from palsyflow.stages.catalog import Catalog
+
+        name = {"validate": "validated_stamp", "train": "train_stamp", "score": "scores_stamp"}[stage]
+        Catalog.of(Project.load(root)).path(name).unlink()
+
+
+def _wait_for_marker(marker: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert proc.poll() is None, f"the run ended before its checkpoint: {proc.err_path.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, f"no checkpoint reached within {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("fault", "stage"), FAULTS, ids=[f"{f}-{s}" for f, s in FAULTS])
+def test_fault_at_every_stage_heals_after_one_rerun(fault, stage, faults, env, clean, tmp_path):
+    root, url, admin = faults
+    name = sa.make_url(url).database
+    _give_work(root, stage)
+    marker = tmp_path / "paused"
+    proc = _start(root, {**env, "PALSYFLOW_FAULT_PAUSE": f"{stage}:{POINTS[stage]}", "PALSYFLOW_FAULT_MARKER": str(marker)})
+    _wait_for_marker(marker, proc)
+    if fault == "kill":
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    else:
+        _engine(root).dispose()
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            marker.unlink()  # the stage goes on, into the outage
+            err = _finish(proc, 300)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert proc.returncode == 1, err[-3000:]
+        errors = [ln for ln in err.splitlines() if ln.startswith("palsyflow: error:")]
+        assert len(errors) == 1 and "Traceback" not in err, err[-3000:]
+        assert "the store at" in errors[0] and f"{stage} stage" in errors[0] and name in errors[0], errors[0]
+    st = _status(root)
+    runs = {r["stage"]: r["status"] for r in st["runs"]}
+    assert runs[stage] == "interrupted" if fault == "kill" else runs[stage] in ("interrupted", "failed"), runs
+    assert any(f["kind"] == "run" and f["file"] == stage for f in st["failures"]), st["failures"]
+    res = _run(root, env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _assert_equal(_snapshot(root), clean)
+    assert [f for f in _status(root)["failures"] if f["kind"] == "run"] == []

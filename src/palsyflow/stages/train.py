@@ -19,7 +19,7 @@ from palsyflow.models.training import save_models, train_models
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Run, StageResult
+from palsyflow.stages.runs import Run, StageResult, checkpoint
 from palsyflow.tracking import log_training
 
 log = logging.getLogger("palsyflow.stages")
@@ -69,5 +69,6 @@ def _train(project: Project, fp: str, result: StageResult) -> None:
         log.warning("MLflow logging failed: %s", exc)
         log.debug("MLflow logging failed", exc_info=True)
         result.notes.append(f"MLflow logging failed: {exc}")
+    checkpoint("train", "logged")  # test hook: models saved and logged to MLflow, stamp not written
     write_stamp(stamp, fp, mlflow=mlflow_info)  # last: after the models, the metrics and the MLflow run
     result.processed = 1
