@@ -20,6 +20,12 @@ identical project (*hurt*) is then hurt in turn, each time by a real subprocess 
 After each rerun the outputs (landmarks, feature, validated and score tables, the PDFs)
 and the store rows (recordings, scores, reports, standing quarantine items) equal the
 clean run's. The subprocesses share one temporary Prefect server started by the test.
+
+``test_kill_and_outage_at_every_stage_heal`` covers the other stages: kill -9 during
+ingest, validate, train, score and report, and a store outage during ingest, landmarks,
+features, validate, train and score, each at the stage's fault checkpoint
+(:func:`palsyflow.stages.runs.checkpoint`), chained on a PostgreSQL project (see there).
+The clean run is shared by both tests.
 """
 
 from __future__ import annotations
