@@ -30,7 +30,7 @@ from palsyflow.paths import InvalidLabelError, check_label
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.runs import Progress, Run, checkpoint, StageResult, quarantine_in_store, resolve_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, resolve_in_store
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.repo import RecordingConflict
@@ -182,8 +182,10 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     checked against what the store knows (:func:`identity_problems`): a subject label
     differing from a stored one only in case, conflicting subject flags, the same
     content under another session or site, a new session dated before the subject's
-    latest one. Ingesting the same drop again changes
-    nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
+    latest one. Each item is checked and registered in one transaction holding the
+    store-wide ingest lock (:func:`palsyflow.store.repo.lock_ingest`), so an ingest of
+    another data root or site on the same store cannot register the same content in
+    between. Ingesting the same drop again changes nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
     writer: it names each file with :meth:`palsyflow.paths.RecordingPath.raw` under the
     catalog's ``raw`` root.
 

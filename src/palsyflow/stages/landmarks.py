@@ -26,7 +26,7 @@ from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog, LandmarkFiles
 from palsyflow.stages.fingerprint import read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
-from palsyflow.stages.runs import Progress, Run, checkpoint, StageResult, quarantine_in_store, recording_refusal, resolve_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, recording_refusal, resolve_in_store
 
 
 def recording_path(record: dict) -> RecordingPath:
