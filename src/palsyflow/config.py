@@ -141,6 +141,8 @@ class LandmarkParams(_Section):
     subject_min_size_ratio: float = 1.5
     # ... and its centre within this fraction of the half-diagonal from the image centre
     subject_max_centre_offset: float = 0.6
+    # a photo with one face found: dlib HOG looks for others with this many upsamplings (-1 = off)
+    subject_hog_upsample: int = 0
     smoothing: Literal["none", "savgol", "one_euro"] = "none"
     savgol_window: int = 7  # frames, odd
     savgol_polyorder: int = 2

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 _BAD_KEY_CHARS = re.compile(r"[^/\w.\- ]")
 _MAX_KEY = 250
 _MAX_PARAM_VALUE = 6000
+#: Tag holding the train stage's fingerprint (inputs, parameters, code) on each training run.
+FINGERPRINT_TAG = "palsyflow.fingerprint"
 
 
 def _clean_key(key: str) -> str:
@@ -133,6 +135,7 @@ def log_training(
     artifact_location: Path | str,
     dvc_lock: Path | str | None,
     code_version: str,
+    fingerprint: str | None = None,
 ) -> dict[str, str | None]:
     """Log one training run to MLflow and register its models.
 
@@ -159,6 +162,9 @@ def log_training(
         ``dvc.lock`` whose stage hashes become tags; ignored when None/absent.
     code_version : str
         E.g. the git commit; tagged as ``code_version``.
+    fingerprint : str, optional
+        The train stage's fingerprint, tagged as :data:`FINGERPRINT_TAG` so that
+        :func:`find_training` can find this run again.
 
     Returns
     -------
@@ -178,6 +184,8 @@ def log_training(
     from mlflow.models import infer_signature
 
     tags = {"code_version": str(code_version), **dvc_lock_tags(dvc_lock)}
+    if fingerprint:
+        tags[FINGERPRINT_TAG] = str(fingerprint)
     tags.update({_clean_key(f"skipped.{k}"): v[:8000] for k, v in result.skipped.items()})
     run_params = {_clean_key(k): str(v)[:_MAX_PARAM_VALUE] for k, v in result.params.items()}
     metrics = {
@@ -226,6 +234,59 @@ def log_training(
                 )
                 out["grader_version"] = _version(info)
     return out
+
+
+def find_training(params: TrainParams, tracking_uri: str, fingerprint: str) -> dict[str, str | None] | None:
+    """The finished training run logged earlier with ``fingerprint``, and its registered versions.
+
+    The train stage logs and registers its models before it writes its stamp; a stage
+    killed in between fits the same models again on the rerun. Reusing the run found
+    here instead of registering them a second time keeps the model version (and so the
+    scores' ``model_version``) what an uninterrupted run gives. Only a run MLflow
+    marks ``FINISHED`` counts: one killed while logging stays ``RUNNING`` and is
+    logged anew.
+
+    Parameters
+    ----------
+    params : TrainParams
+        ``experiment``, ``registered_model``, ``registered_grader``.
+    tracking_uri : str
+        Tracking and registry URI.
+    fingerprint : str
+        The value of the :data:`FINGERPRINT_TAG` tag looked for.
+
+    Returns
+    -------
+    dict or None
+        Like :func:`log_training`'s result (``run_id``, ``normative_version``,
+        ``grader_version``), for the newest such run; ``None`` when there is none.
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        On backend errors.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    exp = client.get_experiment_by_name(params.experiment)
+    if exp is None:
+        return None
+    found = client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{FINGERPRINT_TAG}` = '{fingerprint}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not found:
+        return None
+    run_id = found[0].info.run_id
+    versions = {v.name: str(v.version) for v in client.search_model_versions(f"run_id = '{run_id}'")}
+    return {
+        "run_id": run_id,
+        "normative_version": versions.get(params.registered_model),
+        "grader_version": versions.get(params.registered_grader),
+    }
 
 
 def _version(info: Any) -> str | None:

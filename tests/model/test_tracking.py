@@ -134,3 +134,23 @@ def test_log_register_and_load_back(tmp_path, monkeypatch):
     again = log_training(result, params, uri, artifacts, None, "def456")
     assert again["normative_version"] == "2"
     assert client.get_run(again["run_id"]).info.experiment_id == run.info.experiment_id
+
+
+def test_a_training_logged_before_its_stamp_is_found_again_not_registered_twice(tmp_path, monkeypatch):
+    """A train stage killed after registering its models finds them on the rerun (same versions)."""
+    from mlflow import MlflowClient
+
+    from palsyflow.tracking import FINGERPRINT_TAG, find_training, log_training
+
+    monkeypatch.chdir(tmp_path)
+    params = TrainParams(cv_folds=3, experiment="palsyflow-test")
+    result = train_models(sessions(), params)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert find_training(params, uri, "fp1") is None  # no experiment yet
+    first = log_training(result, params, uri, tmp_path / "artifacts", None, "abc123", fingerprint="fp1")
+    assert find_training(params, uri, "fp1") == first
+    assert find_training(params, uri, "fp-other") is None
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name(params.experiment)
+    client.create_run(exp.experiment_id, tags={FINGERPRINT_TAG: "fp2"})  # killed while logging: stays RUNNING
+    assert find_training(params, uri, "fp2") is None

@@ -25,7 +25,7 @@ from palsyflow.landmarks.base import Detection, Landmarker, unclear_subject
 from palsyflow.landmarks.crop import CropMap, cut_crop
 from palsyflow.landmarks.keyframes import select_keyframes
 from palsyflow.landmarks.media import LandmarkError, PhotoReader, VideoReader, open_media
-from palsyflow.landmarks.proposals import FoundFaces, find_faces, hog_boxes
+from palsyflow.landmarks.proposals import FoundFaces, find_faces, hog_boxes, lone_face_problem
 from palsyflow.landmarks.result import LandmarkResult, build_tables
 from palsyflow.landmarks.smoothing import smooth_points
 from palsyflow.landmarks.tta import TTAResult, run_tta, tta_enabled
@@ -75,6 +75,9 @@ def extract_landmarks(
     (:func:`~palsyflow.landmarks.base.unclear_subject`: largest by
     ``params.subject_min_size_ratio`` and within ``params.subject_max_centre_offset``
     of the centre), otherwise the recording is refused (in a video: on its key frames).
+    A photo in which the landmarker finds one face is also searched with dlib HOG for
+    faces it missed (:func:`~palsyflow.landmarks.proposals.lone_face_problem`,
+    ``params.subject_hog_upsample``) and refused the same way; video frames are not.
     The kept face is the largest, most central one
     (:func:`~palsyflow.landmarks.base.choose_face`).
 
@@ -128,6 +131,10 @@ def _photo(media: PhotoReader, backend: type, params: LandmarkParams, model_path
         tta_found = np.zeros(1, dtype=np.int16)
         det, found = detect_frame(rgb, lm, params)
         _check_subject(media.path, det, rgb, params)
+        if det.n_faces == 1:  # photos only: MediaPipe misses faces of group photos, HOG looks for them
+            why = lone_face_problem(rgb, det.faces[0], params)
+            if why:
+                raise LandmarkError(f"{Path(media.path).name}: {why}; upload a photo of the patient alone")
         if tta:
             res = _tta(rgb, lm, params, det, found)
             pts = res.points if res.face_found else None

@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 
 from palsyflow.config import LandmarkParams
-from palsyflow.landmarks.base import Detection, Landmarker, choose_face
+from palsyflow.landmarks.base import Detection, Landmarker, choose_face, unclear_subject
 from palsyflow.landmarks.crop import CropMap, square_crop
 
-__all__ = ["FoundFaces", "find_faces", "hog_boxes"]
+__all__ = ["FoundFaces", "find_faces", "hog_boxes", "lone_face_problem"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,52 @@ def hog_boxes(rgb: np.ndarray, max_side: int, upsample: int, max_boxes: int) -> 
         side = float(max(r.width(), r.height()))
         out.append(((cx + 0.5) / s - 0.5, (cy + 0.5) / s - 0.5, side / s))
     return out
+
+
+def lone_face_problem(rgb: np.ndarray, face: np.ndarray, params: LandmarkParams) -> str | None:
+    """Why a photo in which the landmarker found one face may show others, none clearly the subject.
+
+    MediaPipe misses some faces of a group photo. dlib's HOG detector (see the module
+    docstring) is run on the photo (downscaled to ``proposal_hog_max_side``, with
+    ``subject_hog_upsample`` pyramid upsamplings); its boxes whose centre lies outside
+    ``face``'s landmark box are other faces. The subject rule
+    (:func:`palsyflow.landmarks.base.unclear_subject`, ``subject_min_size_ratio``,
+    ``subject_max_centre_offset``) is then applied to the face and those boxes, box
+    against box: the face is represented by the HOG box that contains its centre when
+    there is one (HOG boxes and landmark boxes differ in scale), else by its landmark box.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8, RGB
+        The photo.
+    face : ndarray, shape (n_points, >=2), pixels
+        The one face found, full-frame pixels (x right, y down).
+    params : LandmarkParams
+        ``subject_hog_upsample`` (negative: no check), ``proposal_hog_max_side``,
+        ``subject_min_size_ratio``, ``subject_max_centre_offset``.
+
+    Returns
+    -------
+    str or None
+        :func:`~palsyflow.landmarks.base.unclear_subject`'s sentence, or None when no
+        other face is seen or the face is clearly the subject.
+    """
+    if params.subject_hog_upsample < 0:
+        return None
+    boxes = hog_boxes(rgb, params.proposal_hog_max_side, params.subject_hog_upsample, max_boxes=64)
+    lo, hi = np.nanmin(face[:, :2], axis=0), np.nanmax(face[:, :2], axis=0)
+    inside = [lo[0] <= cx <= hi[0] and lo[1] <= cy <= hi[1] for cx, cy, _ in boxes]
+    others = [b for b, i in zip(boxes, inside) if not i]
+    if not others:
+        return None
+
+    def corners(cx: float, cy: float, side: float) -> np.ndarray:
+        return np.array([[cx - side / 2, cy - side / 2], [cx + side / 2, cy + side / 2]])
+
+    own = next((corners(*b) for b, i in zip(boxes, inside) if i), np.array([lo, hi]))
+    faces = np.stack([own, *(corners(*b) for b in others)])
+    h, w = rgb.shape[:2]
+    return unclear_subject(faces, w, h, params.subject_min_size_ratio, params.subject_max_centre_offset)
 
 
 _HOG = []

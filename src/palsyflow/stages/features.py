@@ -29,7 +29,7 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
 from palsyflow.stages.landmarks import landmark_files, recording_path
-from palsyflow.stages.runs import Progress, Run, StageResult
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 
 #: Registry columns copied into each feature row (after ``recording_key``).
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
@@ -153,6 +153,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
         table = build_feature_table(sorted(rows, key=lambda r: r["recording_key"]))
         features_path, sessions_path = cat.path("features_table"), cat.path("sessions_table")
         atomic_write_parquet(table, features_path)
+        checkpoint("features", "written")  # test hook: the feature table written, the session table not
         atomic_write_parquet(session_table(table, params), sessions_path)
         result.outputs += [str(features_path), str(sessions_path)]
         run.finish(result)

@@ -7,6 +7,7 @@ registry parquet (``registry``) that every later stage reads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy.orm import Session as DBSession
 
 from palsyflow.atomic import atomic_write_parquet
 from palsyflow.ingest.identity import (
@@ -28,7 +30,7 @@ from palsyflow.paths import InvalidLabelError, check_label
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, resolve_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, resolve_in_store
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.repo import RecordingConflict
@@ -93,6 +95,33 @@ def check_site_label(site: str) -> str:
         raise InvalidLabelError(f"{exc}; rename its drop folder") from None
 
 
+def shown_path(project: Project, path: Path) -> str:
+    """How a refusal names a drop's file or folder: never by its absolute path.
+
+    Relative to the folder that holds the drops root (``drops/north/manifest.csv`` with
+    ``paths.drops: drops``), so a data manager finds it and the message shows nothing of
+    the machine's layout; a path outside the drops root (``palsyflow ingest SITE
+    /elsewhere/drop``) is named from its drop folder on (``drop/manifest.csv``).
+
+    Parameters
+    ----------
+    project : Project
+    path : pathlib.Path
+        A drop folder or a file in one (absolute, or relative to the working directory).
+
+    Returns
+    -------
+    str
+        POSIX-style relative path.
+    """
+    path = Path(os.path.abspath(path))
+    drops = Path(os.path.abspath(Catalog.of(project).drops))
+    if path.is_relative_to(drops):
+        return path.relative_to(drops.parent).as_posix()
+    tail = path.parts[-2:] if path.name == "manifest.csv" else path.parts[-1:]
+    return Path(*tail).as_posix()
+
+
 def nothing_readable(errors: Sequence[str | None]) -> str | None:
     """The stage's error when no drop could be read at all, else ``None``.
 
@@ -128,7 +157,8 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
             check_site_label(site)
         except InvalidLabelError as exc:
             total.failed += 1
-            total.failures.append({"site": None, "file": str(drop), "reason": f"drop folder {drop}: {exc}"})
+            shown = shown_path(project, drop)
+            total.failures.append({"site": None, "file": shown, "reason": f"drop folder {shown}: {exc}"})
             log.warning("not ingesting %s: %s", drop, exc)
             errors.append(None)  # refused with its reason above, not a stage error
             continue
@@ -153,8 +183,10 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     checked against what the store knows (:func:`identity_problems`): a subject label
     differing from a stored one only in case, conflicting subject flags, the same
     content under another session or site, a new session dated before the subject's
-    latest one. Ingesting the same drop again changes
-    nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
+    latest one. Each item is checked and registered in one transaction holding the
+    store-wide ingest lock (:func:`palsyflow.store.repo.lock_ingest`), so an ingest of
+    another data root or site on the same store cannot register the same content in
+    between. Ingesting the same drop again changes nothing. The copy-in (:func:`palsyflow.ingest.plan.copy_in`) is the raw tree's
     writer: it names each file with :meth:`palsyflow.paths.RecordingPath.raw` under the
     catalog's ``raw`` root.
 
@@ -187,8 +219,10 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
     try:
         plan = plan_ingest(drop, site, project.params.ingest)
     except ManifestError as exc:
-        reject(None, None, str(exc))
-        result.error = str(exc)  # names the manifest file
+        manifest = Path(os.path.abspath(drop)) / "manifest.csv"
+        reason = str(exc).replace(str(manifest), shown_path(project, manifest))
+        reject(None, None, reason)
+        result.error = reason  # names the manifest file
         return
     resolve_in_store(project, site, original_name="manifest.csv")  # the manifest reads again
 
@@ -198,13 +232,16 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
     accepted = []
     for i, item in enumerate(plan.items, 1):
         progress(f"ingest {site}", i, len(plan.items))
-        problems = identity_problems(project, site, item)
-        if problems:
-            reject(item.source, item.sha256, at_line(item.row.line, "; ".join(problems), os.path.relpath(item.source, os.path.abspath(drop))))
-            continue
         try:
-            raw, copied = copy_in(item, cat.raw)
+            # check and register in one transaction under the store-wide ingest lock: another
+            # ingest on the same store (another data root or site) cannot slip in between
             with session_scope(project.engine) as db:
+                repo.lock_ingest(db)
+                problems = identity_problems(project, site, item, db=db)
+                if problems:
+                    raise _Refused(at_line(item.row.line, "; ".join(problems), os.path.relpath(item.source, os.path.abspath(drop))))
+                raw, copied = copy_in(item, cat.raw)
+                checkpoint("ingest", "copied")  # test hook: the raw file is in, its store rows are not
                 s = repo.get_or_create_site(db, site)
                 subj = repo.get_or_create_subject(db, s, item.row.subject, healthy=item.row.healthy, simulated=item.row.simulated)
                 ses = repo.get_or_create_session(db, subj, item.row.session, item.row.session_date, item.row.hb_grade)
@@ -225,7 +262,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                 result.processed += 1
             else:
                 result.skipped += 1
-        except (ImmutableRawError, SourceChangedError, RecordingConflict) as exc:
+        except (_Refused, ImmutableRawError, SourceChangedError, RecordingConflict) as exc:
             reject(item.source, item.sha256, str(exc))
     # earlier refusals of content or file names accepted now no longer stand (unless refused again now)
     refused_now = {(f["file"], f["reason"]) for f in result.failures}
@@ -234,7 +271,11 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
             repo.resolve_quarantine(db, site, sha256=item.sha256, original_name=item.source.name, keep=refused_now)
 
 
-def identity_problems(project: Project, site: str, item: IngestItem) -> list[str]:
+class _Refused(Exception):
+    """An item refused by the identity checks (its reason); rolls back the item's transaction."""
+
+
+def identity_problems(project: Project, site: str, item: IngestItem, db: DBSession | None = None) -> list[str]:
     """Why an accepted item may not join the store's subjects and recordings (empty if it may).
 
     Parameters
@@ -245,6 +286,9 @@ def identity_problems(project: Project, site: str, item: IngestItem) -> list[str
         Site label of the drop.
     item : IngestItem
         A planned item (manifest row, sha256).
+    db : sqlalchemy.orm.Session, optional
+        The unit of work to read in (the one that will register the item, holding
+        :func:`palsyflow.store.repo.lock_ingest`); a new one when omitted.
 
     Returns
     -------
@@ -255,7 +299,7 @@ def identity_problems(project: Project, site: str, item: IngestItem) -> list[str
         :func:`~palsyflow.ingest.identity.content_conflict`, without the line prefix.
     """
     row = item.row
-    with session_scope(project.engine) as db:
+    with contextlib.nullcontext(db) if db is not None else session_scope(project.engine) as db:
         facts = repo.subject_facts(db, site, row.subject)
         uses = [(u.site, u.subject, u.session, u.task) for u in repo.content_uses(db, item.sha256)]
         known = repo.subject_labels(db, site) if facts is None else [row.subject]

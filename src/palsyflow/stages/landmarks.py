@@ -26,7 +26,7 @@ from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog, LandmarkFiles
 from palsyflow.stages.fingerprint import read_json, stage_code_digest
 from palsyflow.stages.ingest import read_registry
-from palsyflow.stages.runs import Progress, Run, StageResult, quarantine_in_store, recording_refusal, resolve_in_store
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, recording_refusal, resolve_in_store
 
 
 def recording_path(record: dict) -> RecordingPath:
@@ -109,6 +109,7 @@ def _compute(
                 continue
             files = landmark_files(project, rec)
             write_landmarks(out.value, files.points, files.quality)
+            checkpoint("landmarks", "written")  # test hook: parquet files written, stamp not
             meta = {"sha256": rec["sha256"], "fingerprint": fingerprint, "code_version": project.code_version}
             meta["frames"] = int(out.value.meta.get("n_frames", 0))
             meta["face_found_fraction"] = float(out.value.quality["face_found"].mean() or 0.0)

@@ -16,7 +16,7 @@ from palsyflow.reports.model import build_session_report
 from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Progress, Run, StageResult
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
@@ -65,6 +65,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
             continue
         render_session_report(build_session_report(scores, site, subject, session, params), pdf, params)
         sha = sha256_file(pdf)
+        checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
         with session_scope(project.engine) as db:
             repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
         write_stamp(stamp, fp, sha256=sha)  # last: after the PDF and its store row

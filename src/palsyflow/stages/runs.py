@@ -11,6 +11,8 @@ import errno
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,16 @@ TRANSIENT_ERRNOS = frozenset(
     )
     if hasattr(errno, name)
 )
+
+#: Environment variable naming the one checkpoint to pause at, ``<stage>:<point>`` (test hook, see :func:`checkpoint`).
+FAULT_PAUSE_ENV = "PALSYFLOW_FAULT_PAUSE"
+#: Environment variable naming the marker file :func:`checkpoint` creates while paused.
+FAULT_MARKER_ENV = "PALSYFLOW_FAULT_MARKER"
+#: Longest pause of :func:`checkpoint`, seconds: a paused process nobody resumes goes on after it.
+FAULT_PAUSE_MAX_S = 600.0
+
+_fired: set[str] = set()
+_fired_guard = threading.Lock()
 
 #: Progress callback ``(what, done, total)``; stages default to :func:`palsyflow.progress.report`.
 Progress = Callable[[str, int, int], None]
@@ -79,6 +91,43 @@ class StageResult:
     def as_dict(self) -> dict:
         """The result as plain JSON-serialisable data."""
         return asdict(self)
+
+
+def checkpoint(stage: str, point: str) -> None:
+    """A fault-injection point inside a stage; does nothing unless a test asks for it.
+
+    Stages call it at chosen points: after some of their outputs are written and before
+    the store rows or the stamp that certify them (the places a crash or a store outage
+    hurts most). When the environment variable ``PALSYFLOW_FAULT_PAUSE`` equals
+    ``"<stage>:<point>"``, the first call of that point in this process creates the
+    marker file named by ``PALSYFLOW_FAULT_MARKER`` (holding this process's pid) and
+    sleeps until the file is removed, the process is killed, or
+    :data:`FAULT_PAUSE_MAX_S` has passed. A test waits for the marker, then kills the
+    process (``kill -9``) or cuts the store and removes the marker to let the stage go
+    on into the outage (``tests/e2e/test_recovery.py``). Later calls of the same point
+    (a retried stage) do not pause again. With ``PALSYFLOW_FAULT_PAUSE`` unset, as in
+    every real run, it returns at once and has no effect.
+
+    Parameters
+    ----------
+    stage : str
+        The stage's name (``"ingest"``, ``"landmarks"`` ...).
+    point : str
+        The point's name within the stage (``"copied"``, ``"written"`` ...).
+    """
+    wanted = os.environ.get(FAULT_PAUSE_ENV)
+    if not wanted or wanted != f"{stage}:{point}":
+        return
+    with _fired_guard:
+        if wanted in _fired:
+            return
+        _fired.add(wanted)
+    marker = Path(os.environ.get(FAULT_MARKER_ENV) or f"palsyflow-fault-{os.getpid()}.pause")
+    marker.write_text(str(os.getpid()))
+    log.warning("fault checkpoint %s: paused (remove %s to go on)", wanted, marker)
+    deadline = time.monotonic() + FAULT_PAUSE_MAX_S
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class Run:

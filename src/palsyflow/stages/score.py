@@ -14,7 +14,7 @@ from palsyflow.project import Project
 from palsyflow.scoring.scores import score_sessions, session_measures
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, read_json, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Run, StageResult
+from palsyflow.stages.runs import Run, StageResult, checkpoint
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
@@ -63,6 +63,7 @@ def _score(project: Project, fp: str, result: StageResult) -> None:
     )
     scores = score_sessions(session_measures(pl.read_parquet(src)), normative, model_version=model_version)
     atomic_write_parquet(scores, out)
+    checkpoint("score", "written")  # test hook: the table written, its store rows and stamp not
     with session_scope(project.engine) as db:
         result.processed = repo.upsert_scores(db, scores.to_dicts())
     write_stamp(stamp, fp)  # last: after the table and the store's rows it certifies

@@ -19,8 +19,8 @@ from palsyflow.models.training import save_models, train_models
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Run, StageResult
-from palsyflow.tracking import log_training
+from palsyflow.stages.runs import Run, StageResult, checkpoint
+from palsyflow.tracking import find_training, log_training
 
 log = logging.getLogger("palsyflow.stages")
 
@@ -56,18 +56,25 @@ def _train(project: Project, fp: str, result: StageResult) -> None:
     mlflow_info = {}
     try:
         lock = cat.dvc_lock
-        mlflow_info = log_training(
-            trained,
-            project.params.train,
-            project.mlflow_uri,
-            cat.path("mlflow_artifacts"),
-            lock if lock.exists() else None,
-            project.code_version,
-        )
-        result.notes.append(f"mlflow run {mlflow_info.get('run_id')}")
+        # a run killed after logging but before its stamp logged these very models: reuse them
+        mlflow_info = find_training(project.params.train, project.mlflow_uri, fp) or {}
+        if mlflow_info:
+            result.notes.append(f"mlflow run {mlflow_info.get('run_id')} (logged before with this fingerprint)")
+        else:
+            mlflow_info = log_training(
+                trained,
+                project.params.train,
+                project.mlflow_uri,
+                cat.path("mlflow_artifacts"),
+                lock if lock.exists() else None,
+                project.code_version,
+                fingerprint=fp,
+            )
+            result.notes.append(f"mlflow run {mlflow_info.get('run_id')}")
     except Exception as exc:  # noqa: BLE001 - tracking must not lose the fitted model
         log.warning("MLflow logging failed: %s", exc)
         log.debug("MLflow logging failed", exc_info=True)
         result.notes.append(f"MLflow logging failed: {exc}")
+    checkpoint("train", "logged")  # test hook: models saved and logged to MLflow, stamp not written
     write_stamp(stamp, fp, mlflow=mlflow_info)  # last: after the models, the metrics and the MLflow run
     result.processed = 1

@@ -18,7 +18,7 @@ from palsyflow.features.table import MEASURE_COLUMNS, session_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Run, StageResult, quarantine_in_store
+from palsyflow.stages.runs import Run, StageResult, checkpoint, quarantine_in_store
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.validation.suite import validate_features
@@ -62,6 +62,7 @@ def _validate(project: Project, src: Path, outputs: list[Path], result: StageRes
     atomic_write_parquet(res.failed, failed)
     atomic_write_parquet(session_table(res.valid, project.params.features), sessions)
     atomic_write_text(summary, json.dumps(res.summary, indent=2, default=str))
+    checkpoint("validate", "written")  # test hook: tables written, quarantine rows and stamp not
     for row in res.failed.iter_rows(named=True):
         reason = f"validation: {row['reasons']}"
         quarantine_in_store(project, row["site"], row["recording_key"], row["sha256"], reason, recording_key=row["recording_key"])

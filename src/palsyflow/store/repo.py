@@ -1165,6 +1165,35 @@ def subject_facts(db: DBSession, site: str, label: str) -> SubjectFacts | None:
     )
 
 
+#: Key of the PostgreSQL advisory lock that serialises ingest registrations store-wide
+#: (the first 8 bytes of sha256("palsyflow.ingest"), as a signed 64-bit integer).
+INGEST_LOCK_KEY = 8938555569221356649
+
+
+def lock_ingest(db: DBSession) -> None:
+    """Hold the store-wide ingest lock until ``db``'s transaction ends.
+
+    Ingest checks a row against what the store holds (the same content under another
+    subject or site, subject flags, session order) and then registers it; both must
+    happen under this lock in one transaction, or two ingests running at once (two data
+    roots, or two sites, sharing one store) could each find nothing and both register
+    the same recording. On PostgreSQL this takes ``pg_advisory_xact_lock`` on
+    :data:`INGEST_LOCK_KEY` (waits for the holder; released by commit or rollback, or
+    when the holder's connection dies). On SQLite every transaction of a palsyflow
+    engine already begins with ``BEGIN IMMEDIATE`` (:func:`palsyflow.store.db.make_engine`),
+    which serialises writers, so nothing more is needed; it starts the transaction.
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+        The unit of work that will check and register.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_KEY})
+    else:
+        db.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
+
+
 def content_uses(db: DBSession, sha256: str) -> list[ContentUse]:
     """Every registered recording with this content, across all sites.
 
