@@ -207,7 +207,8 @@ def render_session_report(
     if report.millimetres:
         mrows = [heads(["Measure", "Left (patient's)", "Right (patient's)", "Left - right", "Unit"], left_cols=(0, 4))]
         for r in report.millimetres:
-            mrows.append([r.label, _num(r.left), _num(r.right), _signed(r.difference), r.unit])
+            bilateral = r.left is None and r.right is None  # a height deviation: a magnitude, unsigned
+            mrows.append([r.label, _num(r.left), _num(r.right), _num(r.difference) if bilateral else _signed(r.difference), r.unit])
         mm_table = Table(
             mrows,
             colWidths=[0.40 * frame_width, 0.15 * frame_width, 0.15 * frame_width, 0.15 * frame_width, 0.15 * frame_width],
