@@ -45,17 +45,17 @@ def report(project: Project, progress: Progress = report_progress) -> StageResul
     return result
 
 
-def _session_row(sessions: pl.DataFrame | None, site: str, subject: str, session: str) -> dict | None:
+def _session_row(table: pl.DataFrame | None, site: str, subject: str, session: str) -> dict | None:
     """The session table's row of one session, JSON-safe (dates as ISO text), or None."""
-    if sessions is None or not {"site", "subject", "session"} <= set(sessions.columns):
+    if table is None or not {"site", "subject", "session"} <= set(table.columns):
         return None
-    hit = sessions.filter((pl.col("site") == site) & (pl.col("subject") == subject) & (pl.col("session") == session))
+    hit = table.filter((pl.col("site") == site) & (pl.col("subject") == subject) & (pl.col("session") == session))
     if hit.height == 0:
         return None
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in hit.row(0, named=True).items()}
 
 
-def _report(project: Project, scores: pl.DataFrame, result: StageResult, progress: Progress, sessions: pl.DataFrame | None = None) -> None:
+def _report(project: Project, scores: pl.DataFrame, result: StageResult, progress: Progress, session_table: pl.DataFrame | None = None) -> None:
     cat = Catalog.of(project)
     params = project.params.report
     code = stage_code_digest("report")
@@ -65,7 +65,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         progress("reports", i, len(sessions))
         pdf = cat.session_report(site, subject, session)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
-        session_row = _session_row(sessions, site, subject, session)
+        session_row = _session_row(session_table, site, subject, session)
         fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
         stamp = cat.report_stamp(pdf)
         if unchanged(stamp, fp, [pdf]):
