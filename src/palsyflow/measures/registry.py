@@ -7,7 +7,10 @@ source. ``docs/features.md`` is generated from it (:mod:`palsyflow.measures.docs
 
 Names say what is measured: ``rest_`` for the resting posture, ``mov_`` for movement
 over a video, ``task_<task>_`` for a protocol task's movement from neutral to peak,
-``speech_`` for the voice; the suffixes ``_left``/``_right`` (the patient's sides),
+``speech_`` for the voice; Emotrics-equivalent millimetre measures are ``rest_emotrics_*``
+(neutral posture) and ``task_<task>_emotrics_*`` (the task's peak), ocular synkinesis
+``synkinesis_ocular_<task>_*`` and eye-closure completeness ``lagophthalmos_gap_mm_*``;
+the suffixes ``_left``/``_right`` (the patient's sides),
 ``_asym`` (:func:`palsyflow.measures.asymmetry.asymmetry`), ``_weaker`` (the weaker side)
 and ``_symmetry`` (score table, ``100 * (1 - asym)``).
 
