@@ -183,3 +183,37 @@ def test_speech_only_session(scores, tmp_path):
     assert "could not be measured" in plain_language_summary(r)
     data = render_session_report(r, tmp_path / "s.pdf", _params()).read_bytes()
     assert data.startswith(b"%PDF-") and b"(No facial symmetry scores for this session) Tj" in data
+
+
+def test_millimetre_table_from_the_session_row(scores, tmp_path):
+    from palsyflow.reports.model import MILLIMETRE_LABELS
+    from palsyflow.reports.pdf import MILLIMETRE_TITLE
+
+    row = {
+        "rest_emotrics_mrd1_left": 3.3, "rest_emotrics_mrd1_right": 1.4,
+        "rest_emotrics_commissure_height_deviation": 2.5,
+        "task_smile_emotrics_commissure_excursion_left": 41.0, "task_smile_emotrics_commissure_excursion_right": None,
+        "lagophthalmos_gap_mm_left": None, "lagophthalmos_gap_mm_right": None,  # not measured: no row
+    }
+    with_mm = build_session_report(scores, "A", SUBJECT, "20240420", ReportParams(), session_row=row)
+    plain = build_session_report(scores, "A", SUBJECT, "20240420", ReportParams())
+    got = {r.family: r for r in with_mm.millimetres}
+    assert list(got) == ["rest_emotrics_mrd1", "rest_emotrics_commissure_height_deviation", "task_smile_emotrics_commissure_excursion"]
+    mrd1 = got["rest_emotrics_mrd1"]
+    assert (mrd1.left, mrd1.right, mrd1.unit) == (3.3, 1.4, "mm") and mrd1.difference == pytest.approx(1.9)  # patient's left - right
+    dev = got["rest_emotrics_commissure_height_deviation"]
+    assert dev.left is None and dev.right is None and dev.difference == 2.5
+    assert got["task_smile_emotrics_commissure_excursion"].difference is None  # one side only
+    assert plain.millimetres == ()
+    # the patient summary does not change with the millimetre table
+    assert plain_language_summary(with_mm) == plain_language_summary(plain)
+    data = render_session_report(with_mm, tmp_path / "mm.pdf", _params()).read_bytes()
+    def shown(text: str) -> bytes:  # a PDF string literal escapes its parentheses
+        return ("(" + text.replace("(", "\\(").replace(")", "\\)") + ") Tj").encode()
+
+    assert shown(MILLIMETRE_TITLE) in data
+    assert shown(MILLIMETRE_LABELS["rest_emotrics_mrd1"]) in data
+    for cell in ("3.3", "1.4", "+1.9", "2.5", "41.0"):
+        assert shown(cell) in data, cell
+    without = render_session_report(plain, tmp_path / "plain.pdf", _params()).read_bytes()
+    assert shown(MILLIMETRE_TITLE) not in without and shown("+1.9") not in without

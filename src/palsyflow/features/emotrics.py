@@ -68,7 +68,15 @@ from palsyflow.features.regions import IRIS_CENTER
 from palsyflow.landmarks.schemes import Scheme, get_scheme
 from palsyflow.landmarks.schemes.ibug68 import N_IBUG, eye_frame, mediapipe_to_ibug68
 from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS as N_MP
-from palsyflow.measures.registry import EMOTRICS_INFO, SYNKINESIS_INFO, SYNKINESIS_TASKS
+from palsyflow.features.tasks import neutral_index, task_postures
+from palsyflow.measures.registry import (
+    EMOTRICS_INFO,
+    EMOTRICS_REST_COLUMNS,
+    EMOTRICS_TASK_COLUMNS,
+    SYNKINESIS_INFO,
+    SYNKINESIS_TASK_COLUMNS,
+    SYNKINESIS_TASKS,
+)
 
 __all__ = [
     "EMOTRICS_MEASURES",
@@ -78,6 +86,7 @@ __all__ = [
     "fissure_heights_mm",
     "lagophthalmos",
     "ocular_synkinesis",
+    "recording_emotrics",
 ]
 
 #: Names returned by :func:`emotrics_measures`, in order (units and descriptions in
@@ -85,6 +94,13 @@ __all__ = [
 EMOTRICS_MEASURES: tuple[str, ...] = tuple(EMOTRICS_INFO)
 #: Names returned by :func:`ocular_synkinesis` and :func:`lagophthalmos` together.
 SYNKINESIS_MEASURES: tuple[str, ...] = tuple(SYNKINESIS_INFO)
+
+#: Feature-table columns filled by :func:`recording_emotrics`, in registry order.
+RECORDING_COLUMNS: tuple[str, ...] = (
+    *EMOTRICS_REST_COLUMNS,
+    *(c for cols in EMOTRICS_TASK_COLUMNS.values() for c in cols),
+    *(c for cols in SYNKINESIS_TASK_COLUMNS.values() for c in cols),
+)
 
 #: Smoothing factor of every contour spline, px^2 (Emotrics).
 SPLINE_SMOOTHING = 1.0
@@ -482,4 +498,85 @@ def lagophthalmos(
     if got is not None:
         for s in SIDES:
             out[f"lagophthalmos_gap_mm_{s}"] = got[1][s]
+    return out
+
+
+def recording_emotrics(
+    task: str | None,
+    xyz: np.ndarray,
+    found: np.ndarray,
+    keyframes: dict[str, int | None] | None = None,
+    rest: tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, int | None] | None] | None = None,
+) -> dict[str, float | None]:
+    """The Emotrics, ocular-synkinesis and lagophthalmos columns of one MediaPipe recording.
+
+    Postures are those of the task measures, one rule for all
+    (:func:`palsyflow.features.tasks.neutral_index`, :func:`palsyflow.features.tasks.task_postures`):
+
+    * ``rest_emotrics_*`` (:data:`~palsyflow.measures.registry.EMOTRICS_REST_COLUMNS`):
+      :func:`emotrics_measures` of the recording's neutral frame (the neutral key
+      frame, else its first face frame; a photo's only frame), whatever its task;
+    * ``task_<task>_emotrics_*`` (:data:`~palsyflow.measures.registry.EMOTRICS_TASK_COLUMNS`,
+      ``brow_raise`` and ``smile``): :func:`emotrics_measures` of the task's peak frame;
+    * synkinesis (``smile``, ``pucker``: :func:`ocular_synkinesis`) and the lagophthalmos
+      gap (``eye_closure_full``: :func:`lagophthalmos`): the peak frame against the
+      task's neutral posture (the video's neutral frame, or the rest photo).
+
+    Each frame's scale is its own iris (11.77 mm); the synkinesis and lagophthalmos task
+    frames take the neutral frame's scale (see :func:`ocular_synkinesis`).
+
+    Parameters
+    ----------
+    task : str or None
+        Protocol task of the recording.
+    xyz : ndarray, shape (n_frames, 478, 2|3)
+        MediaPipe landmarks, image pixels (x right, y down); NaN where no face.
+    found : ndarray of bool, shape (n_frames,)
+    keyframes : dict, optional
+        ``{"neutral": row, "peak": row}`` row indices into ``xyz``.
+    rest : tuple, optional
+        ``(xyz, found, spread, keyframes)`` of the session's ``rest`` recording (the
+        neutral posture of a photo task).
+
+    Returns
+    -------
+    dict
+        :data:`RECORDING_COLUMNS` -> mm (smile angle deg, synkinesis fractions ratio);
+        None where not measured (other tasks' columns, no face, no peak).
+
+    Raises
+    ------
+    ValueError
+        If ``xyz`` does not hold MediaPipe's 478 points.
+
+    Notes
+    -----
+    Guarin et al. 2018, doi:10.1001/jamafacial.2018.0030 (Emotrics); Banks et al. 2015,
+    doi:10.1097/PRS.0000000000001447 (eFACE ocular synkinesis and eye closure).
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if xyz.ndim != 3 or xyz.shape[1] < N_MP:
+        raise ValueError(f"recording_emotrics needs (n_frames, {N_MP}, 2|3) MediaPipe points, got {xyz.shape}")
+    out: dict[str, float | None] = dict.fromkeys(RECORDING_COLUMNS)
+    ok = np.asarray(found, dtype=bool) & np.isfinite(xyz[..., :2]).all(axis=(1, 2))
+    ni = neutral_index(ok, keyframes)
+    if ni is not None:
+        m = emotrics_measures(xyz[ni], "mediapipe478")
+        out.update({col: m[name] for col, name in EMOTRICS_REST_COLUMNS.items()})
+    if task not in EMOTRICS_TASK_COLUMNS and task not in SYNKINESIS_TASK_COLUMNS:
+        return out
+    p = task_postures(task, xyz, ok, keyframes, rest)
+    if p.peak is None:
+        return out
+    peak = xyz[p.peak]
+    if task in EMOTRICS_TASK_COLUMNS:
+        m = emotrics_measures(peak, "mediapipe478")
+        out.update({col: m[name] for col, name in EMOTRICS_TASK_COLUMNS[task].items()})
+    if p.reason is not None or p.neutral is None or (p.neutral_from_rest and rest is None):
+        return out
+    neutral = np.asarray(rest[0], dtype=np.float64)[p.neutral] if (p.neutral_from_rest and rest is not None) else xyz[p.neutral]
+    if task in SYNKINESIS_TASKS:
+        out.update(ocular_synkinesis(neutral, peak, "mediapipe478", task))
+    elif task == "eye_closure_full":
+        out.update(lagophthalmos(neutral, peak, "mediapipe478"))
     return out

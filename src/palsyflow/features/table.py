@@ -24,10 +24,12 @@ import numpy as np
 import polars as pl
 
 from palsyflow.config import FeatureParams
+from palsyflow.features.emotrics import recording_emotrics
 from palsyflow.features.parra import parra_features_batch
 from palsyflow.features.regional import recording_measures
 from palsyflow.features.tasks import TASK_SPECS, recording_task_measure
 from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
+from palsyflow.landmarks.schemes.mediapipe478 import N_POINTS as N_MEDIAPIPE
 from palsyflow.measures.registry import FEATURE_MEASURES, MEASURE_COLUMNS, PARRA_FEATURES
 from palsyflow.measures.session import aggregate_session, task_columns
 from palsyflow.measures.tasks import TaskMeasure, not_available
@@ -200,8 +202,12 @@ def face_measures(
     Returns
     -------
     columns : dict
-        Rest, movement, Parra and (for a dynamic task) task columns; empty when the
-        landmarks are not MediaPipe's 478 points.
+        Rest, movement, Parra, Emotrics-equivalent millimetre
+        (:func:`palsyflow.features.emotrics.recording_emotrics`: ``rest_emotrics_*`` at
+        the neutral posture, the task's ``task_<task>_emotrics_*``, synkinesis and
+        lagophthalmos at its peak) and (for a dynamic task) task columns; empty when the
+        landmarks are not MediaPipe's points (the millimetre columns need the 478 with
+        the iris).
     measure : TaskMeasure or None
         The task measure of a dynamic task (not available, with its reason, when it
         cannot be measured), None for other tasks.
@@ -212,13 +218,16 @@ def face_measures(
         return {}, not_available(task, "landmarks are not MediaPipe's 478 points") if is_task else None
     key = _keyframes(quality, frames)
     out: dict[str, Any] = {**recording_measures(xyz, found, key, params), **parra_static(xyz, found, key)}
-    if not is_task:
-        return out, None
     rest = None
-    if rest_points is not None and rest_points.height:
+    if is_task and rest_points is not None and rest_points.height:
         rframes, rxyz, rfound = landmarks_to_array(rest_points)
         if rxyz.shape[1] >= 468:
             rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), _keyframes(rest_quality, rframes))
+    if xyz.shape[1] >= N_MEDIAPIPE:
+        emo_rest = rest if rest is not None and rest[0].shape[1] >= N_MEDIAPIPE else None
+        out.update(recording_emotrics(task, xyz, found, key, emo_rest))
+    if not is_task:
+        return out, None
     measure = recording_task_measure(task, xyz, found, spread_array(points, frames, xyz.shape[1]), key, rest, params)
     out.update(task_columns(measure))
     return out, measure

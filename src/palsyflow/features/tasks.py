@@ -434,6 +434,80 @@ def _pose_at(xyz: np.ndarray, spread: np.ndarray | None, i: int | None) -> Pose 
     return make_pose(xyz[i], None if spread is None else spread[i])
 
 
+@dataclass(frozen=True)
+class TaskPostures:
+    """Where one recording's task postures are (the one key-frame rule of every task measure).
+
+    Attributes
+    ----------
+    neutral : int or None
+        Row of the neutral posture: in the recording itself (a video) or, when
+        ``neutral_from_rest``, in the session's ``rest`` recording (a photo task).
+    peak : int or None
+        Row of the peak posture in the recording.
+    neutral_from_rest : bool
+    reason : str or None
+        Why the postures cannot be found (then the task is not available).
+    """
+
+    neutral: int | None
+    peak: int | None
+    neutral_from_rest: bool = False
+    reason: str | None = None
+
+
+def task_postures(
+    task: str,
+    xyz: np.ndarray,
+    found: np.ndarray,
+    keyframes: Mapping[str, int | None] | None = None,
+    rest: tuple[np.ndarray, np.ndarray, np.ndarray | None, Mapping[str, int | None] | None] | None = None,
+) -> TaskPostures:
+    """The neutral and peak postures of a task recording.
+
+    A video (more than one frame) uses its own neutral frame (:func:`neutral_index`) and
+    peak frame (:func:`peak_index`); a photo is the peak and the neutral posture is the
+    ``rest`` recording's neutral frame (its single photo).
+
+    Parameters
+    ----------
+    task : str
+        One of :data:`DYNAMIC_TASKS`.
+    xyz : ndarray, shape (n_frames, n_points, 2|3)
+        Landmarks in image pixels (x right, y down).
+    found : ndarray of bool, shape (n_frames,)
+    keyframes : mapping, optional
+        ``{"neutral": row, "peak": row}`` row indices into ``xyz``.
+    rest : tuple, optional
+        ``(xyz, found, spread, keyframes)`` of the session's ``rest`` recording.
+
+    Returns
+    -------
+    TaskPostures
+        ``neutral`` is None without a face in the rest recording (photo task); ``reason``
+        is set when the recording itself gives no postures.
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    found = np.asarray(found, dtype=bool) & np.isfinite(xyz[..., :2]).all(axis=(1, 2))
+    if not found.any():
+        return TaskPostures(None, None, reason="no face in the task recording")
+    if xyz.shape[0] > 1:
+        ni = neutral_index(found, keyframes)
+        neutral = _pose_at(xyz, None, ni)
+        if neutral is None:
+            return TaskPostures(None, None, reason="no neutral frame with a face")
+        pi = peak_index(task, xyz, found, keyframes, neutral)
+        if pi is None or pi == ni:
+            return TaskPostures(ni, None, reason="no peak frame distinct from the neutral frame")
+        return TaskPostures(ni, pi)
+    peak = int(np.flatnonzero(found)[0])
+    if rest is None:
+        return TaskPostures(None, peak, True, reason="photo task without a rest recording")
+    rxyz = np.asarray(rest[0], dtype=np.float64)
+    rfound = np.asarray(rest[1], dtype=bool) & np.isfinite(rxyz[..., :2]).all(axis=(1, 2))
+    return TaskPostures(neutral_index(rfound, rest[3]), peak, True)
+
+
 def recording_task_measure(
     task: str,
     xyz: np.ndarray,
@@ -445,9 +519,7 @@ def recording_task_measure(
 ) -> TaskMeasure:
     """Measure ``task`` from one recording's arrays (and, for a photo, the rest recording's).
 
-    Postures: a video (more than one frame) uses its own neutral frame
-    (:func:`neutral_index`) and peak frame (:func:`peak_index`); a photo is the peak and
-    the neutral posture comes from ``rest`` (its neutral frame, or its single photo).
+    Postures: :func:`task_postures`.
 
     Parameters
     ----------
@@ -471,23 +543,9 @@ def recording_task_measure(
     """
     params = params or FeatureParams()
     xyz = np.asarray(xyz, dtype=np.float64)
-    found = np.asarray(found, dtype=bool) & np.isfinite(xyz[..., :2]).all(axis=(1, 2))
-    if not found.any():
-        return not_available(task, "no face in the task recording")
-    if xyz.shape[0] > 1:
-        ni = neutral_index(found, keyframes)
-        neutral = _pose_at(xyz, spread, ni)
-        if neutral is None:
-            return not_available(task, "no neutral frame with a face")
-        pi = peak_index(task, xyz, found, keyframes, neutral)
-        if pi is None or pi == ni:
-            return not_available(task, "no peak frame distinct from the neutral frame")
-        return task_measure(task, neutral, _pose_at(xyz, spread, pi), params)
-    peak = _pose_at(xyz, spread, int(np.flatnonzero(found)[0]))
-    if rest is None:
-        return not_available(task, "photo task without a rest recording")
-    rxyz, rfound, rspread, rkey = rest
-    rxyz = np.asarray(rxyz, dtype=np.float64)
-    rfound = np.asarray(rfound, dtype=bool) & np.isfinite(rxyz[..., :2]).all(axis=(1, 2))
-    neutral = _pose_at(rxyz, rspread, neutral_index(rfound, rkey))
-    return task_measure(task, neutral, peak, params)
+    p = task_postures(task, xyz, found, keyframes, rest)
+    if p.reason is not None:
+        return not_available(task, p.reason)
+    src_xyz, src_spread = (np.asarray(rest[0], dtype=np.float64), rest[2]) if p.neutral_from_rest and rest is not None else (xyz, spread)
+    neutral = _pose_at(src_xyz, src_spread, p.neutral)
+    return task_measure(task, neutral, _pose_at(xyz, spread, p.peak), params)

@@ -7,7 +7,10 @@ source. ``docs/features.md`` is generated from it (:mod:`palsyflow.measures.docs
 
 Names say what is measured: ``rest_`` for the resting posture, ``mov_`` for movement
 over a video, ``task_<task>_`` for a protocol task's movement from neutral to peak,
-``speech_`` for the voice; the suffixes ``_left``/``_right`` (the patient's sides),
+``speech_`` for the voice; Emotrics-equivalent millimetre measures are ``rest_emotrics_*``
+(neutral posture) and ``task_<task>_emotrics_*`` (the task's peak), ocular synkinesis
+``synkinesis_ocular_<task>_*`` and eye-closure completeness ``lagophthalmos_gap_mm_*``;
+the suffixes ``_left``/``_right`` (the patient's sides),
 ``_asym`` (:func:`palsyflow.measures.asymmetry.asymmetry`), ``_weaker`` (the weaker side)
 and ``_symmetry`` (score table, ``100 * (1 - asym)``).
 
@@ -32,6 +35,7 @@ UNITS: dict[str, str] = {
     "iod_iris": "length in inter-ocular distances, face frame aligned on the iris centres (468/473)",
     "iod_canthal": "length in inter-canthal distances, face frame aligned on the eye-corner midpoints (33-133 / 263-362)",
     "cm": "centimetres (iris diameter 11.77 mm calibration, Guarin et al. 2018)",
+    "mm": "millimetres (iris diameter 11.77 mm calibration, Guarin et al. 2018; Emotrics-equivalent measures)",
     "fraction": "dimensionless ratio in [0, 1]",
     "ratio": "dimensionless ratio (not bounded to [0, 1])",
     "cosine": "cosine similarity in [-1, 1]",
@@ -168,8 +172,9 @@ REST_FAMILIES: tuple[Family, ...] = (
 #: in millimetres from the iris diameter (11.77 mm): ``name -> (unit, description, source)``.
 #: Frame-agnostic names (a rest photo or a task's peak frame); ``_left``/``_right`` are the
 #: patient's sides. The "Emotrics frame" has its origin at the midpoint of the pupil (iris)
-#: centres, x along the inter-pupil line, y perpendicular (down). Not yet columns of the
-#: feature table: the unit ``mm`` joins :data:`UNITS` when they are wired.
+#: centres, x along the inter-pupil line, y perpendicular (down). Feature-table columns:
+#: :data:`EMOTRICS_REST_COLUMNS` (every measure at the neutral posture) and
+#: :data:`EMOTRICS_TASK_COLUMNS` (a task's measures at its peak posture).
 _EMOTRICS_SIDED: dict[str, tuple[str, str]] = {
     "emotrics_brow_height": ("mm", "brow height: pupil centre to the brow (smoothing spline of the 5 brow points) on the perpendicular to the inter-pupil line through the pupil"),
     "emotrics_mrd1": ("mm", "marginal reflex distance 1: pupil centre to the upper-lid margin (spline of corner, 2 upper-lid points, corner) on the pupil's perpendicular; negative when the lid covers the pupil centre"),
@@ -195,6 +200,31 @@ SYNKINESIS_INFO: dict[str, tuple[str, str, str]] = {
     **{f"synkinesis_ocular_{t}_mm_{s}": ("mm", f"ocular synkinesis: palpebral fissure narrowing in {t} relative to rest (rest minus task fissure height), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for t in SYNKINESIS_TASKS for s in SIDES},
     **{f"synkinesis_ocular_{t}_fraction_{s}": ("ratio", f"ocular synkinesis: fissure narrowing in {t} as a fraction of the rest fissure height (0 none, 1 closed, < 0 widening), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for t in SYNKINESIS_TASKS for s in SIDES},
     **{f"lagophthalmos_gap_mm_{s}": ("mm", f"eye-closure completeness: residual palpebral fissure height in eye_closure_full (0 = complete closure), patient's {s}", f"{_EFACE}; fissure estimator {_EMOTRICS}") for s in SIDES},
+}
+#: Region of each Emotrics measure (prefix of an :data:`EMOTRICS_INFO` name).
+EMOTRICS_REGION: dict[str, str] = {
+    "emotrics_brow_height": "brow", "emotrics_mrd1": "eye", "emotrics_mrd2": "eye",
+    "emotrics_palpebral_fissure_height": "eye", "emotrics_commissure_excursion": "mouth",
+    "emotrics_smile_angle": "mouth", "emotrics_dental_show": "mouth",
+    "emotrics_commissure_height_deviation": "mouth", "emotrics_lower_lip_height_deviation": "mouth",
+    "emotrics_upper_lip_height_deviation": "mouth",
+}
+#: Rest (neutral posture) column -> its :data:`EMOTRICS_INFO` name: ``rest_emotrics_*``.
+EMOTRICS_REST_COLUMNS: dict[str, str] = {f"rest_{n}": n for n in EMOTRICS_INFO}
+#: The Emotrics measures read at a task's peak posture (the task's own movement).
+EMOTRICS_TASK_MEASURES: dict[str, tuple[str, ...]] = {
+    "brow_raise": ("emotrics_brow_height",),
+    "smile": ("emotrics_commissure_excursion", "emotrics_smile_angle", "emotrics_dental_show"),
+}
+#: Task -> (column -> :data:`EMOTRICS_INFO` name): ``task_<task>_emotrics_*_<side>``.
+EMOTRICS_TASK_COLUMNS: dict[str, dict[str, str]] = {
+    t: {f"task_{t}_{n}_{s}": f"{n}_{s}" for n in names for s in SIDES} for t, names in EMOTRICS_TASK_MEASURES.items()
+}
+#: Task -> its :data:`SYNKINESIS_INFO` columns (ocular synkinesis in smile and pucker,
+#: lagophthalmos in eye_closure_full), each measured against the task's neutral posture.
+SYNKINESIS_TASK_COLUMNS: dict[str, tuple[str, ...]] = {
+    **{t: tuple(n for n in SYNKINESIS_INFO if n.startswith(f"synkinesis_ocular_{t}_")) for t in SYNKINESIS_TASKS},
+    "eye_closure_full": tuple(n for n in SYNKINESIS_INFO if n.startswith("lagophthalmos_")),
 }
 
 #: The rest family of each region.
@@ -398,6 +428,35 @@ def _task_measures() -> list[Measure]:
     return out
 
 
+def _emotrics_region(name: str) -> str:
+    return next(r for p, r in EMOTRICS_REGION.items() if name.startswith(p))
+
+
+def _emotrics_side(name: str) -> str | None:
+    return next((s for s in SIDES if name.endswith(f"_{s}")), None)
+
+
+def _emotrics_measures() -> list[Measure]:
+    """Emotrics-equivalent (mm), ocular synkinesis and lagophthalmos columns."""
+    out: list[Measure] = []
+    for col, name in EMOTRICS_REST_COLUMNS.items():
+        u, d, src = EMOTRICS_INFO[name]
+        side = _emotrics_side(name)
+        fam = col.removesuffix(f"_{side}") if side else col
+        out.append(Measure(col, u, _emotrics_region(name), side, None, f"{d}; neutral posture", src, "rest", fam))
+    for task, cols in EMOTRICS_TASK_COLUMNS.items():
+        for col, name in cols.items():
+            u, d, src = EMOTRICS_INFO[name]
+            side = _emotrics_side(name)
+            out.append(Measure(col, u, TASK_INFO[task].region, side, None, f"{d}; {task} peak posture", src, "task", col.removesuffix(f"_{side}")))
+    for task, cols in SYNKINESIS_TASK_COLUMNS.items():
+        for col in cols:
+            u, d, src = SYNKINESIS_INFO[col]
+            side = _emotrics_side(col)
+            out.append(Measure(col, u, "eye", side, None, f"{d}; {task} peak vs its neutral posture", src, "task", col.removesuffix(f"_{side}")))
+    return out
+
+
 def _build_feature_measures() -> tuple[Measure, ...]:
     ms: list[Measure] = []
     for fam in REST_FAMILIES:
@@ -411,6 +470,7 @@ def _build_feature_measures() -> tuple[Measure, ...]:
         for name, (kind, text) in PARRA_FEATURES.items()
     ]
     ms += _task_measures()
+    ms += _emotrics_measures()
     ms += [Measure(n, u, "speech", None, better, d, s, "speech", n) for n, (u, better, d, s) in SPEECH_INFO.items()]
     return tuple(ms)
 

@@ -23,6 +23,12 @@ Aggregation rule (per measure family, several recordings of one task are average
     * task measures ``task_<task>_*``: from the recording(s) of that task
       (:func:`palsyflow.measures.tasks.combine`: side values averaged, gate and scores
       recomputed);
+    * Emotrics-equivalent millimetre measures: ``rest_emotrics_*`` like the rest
+      families (the mean of the ``rest`` recording(s) with a value, else of all
+      recordings with one); ``task_<task>_emotrics_*``, ocular synkinesis
+      (``synkinesis_ocular_<task>_*``) and the lagophthalmos gap (``lagophthalmos_*``)
+      the mean over the recordings of their task with a value, each side separately
+      (no asymmetry or weaker side is derived from them here);
     * ``hb_measure_*`` / ``hb_grade_estimate`` from the combined ``brow_raise`` and
       ``smile`` movements in cm; ``eface_static`` from the rest asymmetries of the four
       regions (only when a ``rest`` recording has them), ``eface_dynamic`` from the
@@ -44,11 +50,14 @@ from palsyflow.config import FeatureParams
 from palsyflow.measures.asymmetry import asymmetry, weaker_side
 from palsyflow.measures.registry import (
     DYNAMIC_TASKS,
+    EMOTRICS_REST_COLUMNS,
+    EMOTRICS_TASK_COLUMNS,
     HB_TASK_COLUMNS,
     MEASURE_COLUMNS,
     MOVEMENT_FAMILIES,
     PARRA_FEATURES,
     REST_FAMILIES,
+    SYNKINESIS_TASK_COLUMNS,
     Family,
 )
 from palsyflow.speech.session import aggregate_speech
@@ -212,6 +221,14 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
     parra_src = [r for r in with_parra if r.get("task") == "rest"] or with_parra
     for name in PARRA_NAMES:
         row[name] = _mean([r[name] for r in parra_src])
+
+    for col in EMOTRICS_REST_COLUMNS:
+        usable = [r for r in recs if r[col] is not None]
+        row[col] = _mean([r[col] for r in ([r for r in usable if r.get("task") == "rest"] or usable)])
+    for task in DYNAMIC_TASKS:
+        cols = (*EMOTRICS_TASK_COLUMNS.get(task, {}), *SYNKINESIS_TASK_COLUMNS.get(task, ()))
+        for col in cols:
+            row[col] = _mean([r[col] for r in recs if r.get("task") == task])
 
     tasks: dict[str, TaskMeasure] = {}
     available: dict[str, TaskMeasure] = {}

@@ -8,12 +8,14 @@ without touching polars. Left and right are the patient's sides.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
 from palsyflow.config import ReportParams
-from palsyflow.measures.registry import MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
+from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.schemas import SCORE_SCHEMA
 
 #: Overall symmetry measure (region ``"overall"``).
@@ -53,6 +55,83 @@ REGION_LABELS: dict[str, str] = {
     "mouth": "Mouth",
     "overall": "Overall (symmetry index)",
 }
+
+
+#: Session-table families of the millimetre table (Emotrics-equivalent, iris 11.77 mm),
+#: with reader-facing labels, in report order: ``<family>_left``/``_right`` columns, or
+#: one bilateral column named as the family.
+MILLIMETRE_LABELS: dict[str, str] = {
+    "rest_emotrics_brow_height": "Brow height, rest",
+    "rest_emotrics_mrd1": "MRD1, rest",
+    "rest_emotrics_mrd2": "MRD2, rest",
+    "rest_emotrics_palpebral_fissure_height": "Palpebral fissure height, rest",
+    "rest_emotrics_commissure_excursion": "Commissure excursion, rest",
+    "rest_emotrics_commissure_height_deviation": "Commissure height deviation, rest",
+    "task_brow_raise_emotrics_brow_height": "Brow height, brow raise",
+    "task_smile_emotrics_commissure_excursion": "Commissure excursion, smile",
+    "task_smile_emotrics_smile_angle": "Smile angle, smile",
+    "task_smile_emotrics_dental_show": "Dental show, smile",
+    "synkinesis_ocular_smile_mm": "Eye narrowing in smile (ocular synkinesis)",
+    "synkinesis_ocular_pucker_mm": "Eye narrowing in pucker (ocular synkinesis)",
+    "lagophthalmos_gap_mm": "Eye-closure gap, full closure (lagophthalmos)",
+}
+
+
+@dataclass(frozen=True)
+class MillimetreRow:
+    """One Emotrics-equivalent measure of the session, per patient side.
+
+    Attributes
+    ----------
+    family : str
+        Session-table family (a key of :data:`MILLIMETRE_LABELS`).
+    label : str
+    unit : str
+        ``mm`` or ``deg`` (:data:`palsyflow.measures.registry.UNITS`).
+    left, right : float or None
+        The patient's sides; both None for a bilateral measure.
+    difference : float or None
+        ``left - right``; for a bilateral measure (a height deviation) its value.
+    """
+
+    family: str
+    label: str
+    unit: str
+    left: float | None
+    right: float | None
+    difference: float | None
+
+
+def millimetre_rows(session_row: Mapping[str, Any] | None) -> tuple[MillimetreRow, ...]:
+    """The millimetre table of one session from its session-table row.
+
+    Parameters
+    ----------
+    session_row : mapping or None
+        A row of the session table (:func:`palsyflow.features.table.session_table`);
+        missing columns count as not measured.
+
+    Returns
+    -------
+    tuple of MillimetreRow
+        In :data:`MILLIMETRE_LABELS` order, only the measures the session has (a value
+        on at least one side); empty without a row.
+    """
+    if not session_row:
+        return ()
+    out: list[MillimetreRow] = []
+    for fam, label in MILLIMETRE_LABELS.items():
+        if fam in FEATURE_BY_NAME:
+            v = _opt(session_row.get(fam))
+            if v is not None:
+                out.append(MillimetreRow(fam, label, FEATURE_BY_NAME[fam].unit, None, None, v))
+            continue
+        left, right = _opt(session_row.get(f"{fam}_left")), _opt(session_row.get(f"{fam}_right"))
+        if left is None and right is None:
+            continue
+        diff = left - right if left is not None and right is not None else None
+        out.append(MillimetreRow(fam, label, FEATURE_BY_NAME[f"{fam}_left"].unit, left, right, diff))
+    return tuple(out)
 
 
 def region_measure(region: str) -> str:
@@ -141,6 +220,11 @@ class SessionReport:
         asymmetry would make any side named there a guess).
     min_change_points : float
         Symmetry-index changes smaller than this are described as "about the same".
+    components : tuple of MeasureRow
+        The overall index's rest and movement components.
+    millimetres : tuple of MillimetreRow
+        Emotrics-equivalent measures of the session (:func:`millimetre_rows`); empty
+        when no session-table row was given or it has none.
     """
 
     site: str
@@ -156,6 +240,7 @@ class SessionReport:
     min_change_points: float = 5.0
     healthy_range_percentile: float = 5.0
     components: tuple[MeasureRow, ...] = ()
+    millimetres: tuple[MillimetreRow, ...] = ()
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -188,7 +273,12 @@ def _measure_row(row: dict, label: str) -> MeasureRow:
 
 
 def build_session_report(
-    scores: pl.DataFrame, site: str, subject: str, session: str, params: ReportParams
+    scores: pl.DataFrame,
+    site: str,
+    subject: str,
+    session: str,
+    params: ReportParams,
+    session_row: Mapping[str, Any] | None = None,
 ) -> SessionReport:
     """Collect one session's report content from the long score table.
 
@@ -201,6 +291,9 @@ def build_session_report(
         The session to report (``session`` is the ``YYYYMMDD`` label).
     params : ReportParams
         Report parameters (``min_change_points`` is carried into the report).
+    session_row : mapping, optional
+        This session's row of the session table (the millimetre measures,
+        :func:`millimetre_rows`).
 
     Returns
     -------
@@ -286,4 +379,5 @@ def build_session_report(
         min_change_points=params.min_change_points,
         healthy_range_percentile=params.healthy_range_percentile,
         components=components,
+        millimetres=millimetre_rows(session_row),
     )

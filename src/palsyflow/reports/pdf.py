@@ -1,7 +1,8 @@
 """Clinician PDF report of one session (ReportLab platypus).
 
 One A4 (or letter) document: title, header table, simulated-data banner when
-relevant, regional symmetry table, history plot, speech table, plain-language
+relevant, regional symmetry table, the millimetre (Emotrics-equivalent) table when
+the session has those measures, history plot, speech table, plain-language
 summary and a disclaimer footer on every page. Written atomically; with
 ``ReportParams.deterministic`` the bytes depend only on the report content.
 """
@@ -23,6 +24,10 @@ from palsyflow.reports.summary import plain_language_summary
 DISCLAIMER = "Left and right refer to the patient's sides. Research measurement, not a diagnosis."
 SIMULATED_BANNER = "SIMULATED DATA - not a real patient recording"
 _NA = "n/a"
+
+
+#: Heading of the millimetre table.
+MILLIMETRE_TITLE = "Millimetre measures (Emotrics-equivalent, iris 11.77 mm)"
 
 
 def _num(v: float | None, fmt: str = "{:.1f}") -> str:
@@ -197,6 +202,29 @@ def render_session_report(
             small,
         )
     )
+
+    # Millimetre measures
+    if report.millimetres:
+        mrows = [heads(["Measure", "Left (patient's)", "Right (patient's)", "Left - right", "Unit"], left_cols=(0, 4))]
+        for r in report.millimetres:
+            bilateral = r.left is None and r.right is None  # a height deviation: a magnitude, unsigned
+            mrows.append([r.label, _num(r.left), _num(r.right), _num(r.difference) if bilateral else _signed(r.difference), r.unit])
+        mm_table = Table(
+            mrows,
+            colWidths=[0.40 * frame_width, 0.15 * frame_width, 0.15 * frame_width, 0.15 * frame_width, 0.15 * frame_width],
+            repeatRows=1,
+        )
+        mm_table.setStyle(TableStyle(list(grid) + [("ALIGN", (4, 0), (4, -1), "LEFT")]))
+        story.append(KeepTogether([
+            Paragraph(MILLIMETRE_TITLE, h2),
+            mm_table,
+            Paragraph(
+                "Emotrics estimators (Guarin et al. 2018) on this session's landmarks, scaled by the iris diameter "
+                "(11.77 mm). Rest: the neutral posture; task rows: the task's peak. A height deviation has one value, "
+                "in the difference column. Eye narrowing: rest minus task fissure height.",
+                small,
+            ),
+        ]))
 
     # History plot
     png = history_plot_png(report, params.plot_width_in, params.plot_height_in, dpi=params.plot_dpi)

@@ -189,7 +189,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
         ),
         StageSpec(
             "report",
-            inputs=("scores",),
+            inputs=("scores", "validated_sessions"),
             outputs=("reports",),
             params=("report",),
             code=("reports", "measures", "stages/report.py"),

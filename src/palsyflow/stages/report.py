@@ -1,6 +1,7 @@
 """Stage ``report``: the score table -> one clinician PDF per session, recorded in the store.
 
-Reads ``scores_table``; writes each session's PDF at :meth:`Catalog.session_report`
+Reads ``scores_table`` (and, when present, ``validated_sessions``, the session table that was scored, for
+the millimetre measures); writes each session's PDF at :meth:`Catalog.session_report`
 through :func:`palsyflow.reports.pdf.render_session_report` (the stage passes the path)
 and a JSON stamp beside it (:meth:`Catalog.report_stamp`).
 """
@@ -33,17 +34,28 @@ def report(project: Project, progress: Progress = report_progress) -> StageResul
     """
     cat = Catalog.of(project)
     result = StageResult("report")
-    src = cat.path("scores_table")
-    with Run(project, "report", project.params.report.digest(), {"scores_table": str(src)}) as run:
+    src, sessions_src = cat.path("scores_table"), cat.path("validated_sessions")
+    with Run(project, "report", project.params.report.digest(), {"scores_table": str(src), "validated_sessions": str(sessions_src)}) as run:
         if not src.exists():
             result.notes.append("no scores")
         else:
-            _report(project, pl.read_parquet(src), result, progress)
+            sessions = pl.read_parquet(sessions_src) if sessions_src.exists() else None
+            _report(project, pl.read_parquet(src), result, progress, sessions)
         run.finish(result)
     return result
 
 
-def _report(project: Project, scores: pl.DataFrame, result: StageResult, progress: Progress) -> None:
+def _session_row(table: pl.DataFrame | None, site: str, subject: str, session: str) -> dict | None:
+    """The session table's row of one session, JSON-safe (dates as ISO text), or None."""
+    if table is None or not {"site", "subject", "session"} <= set(table.columns):
+        return None
+    hit = table.filter((pl.col("site") == site) & (pl.col("subject") == subject) & (pl.col("session") == session))
+    if hit.height == 0:
+        return None
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in hit.row(0, named=True).items()}
+
+
+def _report(project: Project, scores: pl.DataFrame, result: StageResult, progress: Progress, session_table: pl.DataFrame | None = None) -> None:
     cat = Catalog.of(project)
     params = project.params.report
     code = stage_code_digest("report")
@@ -53,7 +65,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         progress("reports", i, len(sessions))
         pdf = cat.session_report(site, subject, session)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
-        fp = digest(subject_rows.to_dicts(), params.digest(), session, code)
+        session_row = _session_row(session_table, site, subject, session)
+        fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
         stamp = cat.report_stamp(pdf)
         if unchanged(stamp, fp, [pdf]):
             sha = (read_json(stamp) or {}).get("sha256")
@@ -63,7 +76,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
                     repaired += 1
             result.skipped += 1
             continue
-        render_session_report(build_session_report(scores, site, subject, session, params), pdf, params)
+        render_session_report(build_session_report(scores, site, subject, session, params, session_row), pdf, params)
         sha = sha256_file(pdf)
         checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
         with session_scope(project.engine) as db:
