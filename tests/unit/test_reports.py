@@ -37,6 +37,8 @@ def _session_rows(site, subject, date, index, regional, weaker, percentile, firs
                  percentile=None, weaker_side=None, change_since_first=0.0),
             dict(base, measure="speech_clarity", region="speech", value=83.3, unit="0-100",
                  percentile=percentile, weaker_side=None, change_since_first=0.0),
+            dict(base, measure="speech_jitter_local_pct", region="speech", value=None, unit="pct",  # no vowel task
+                 percentile=None, weaker_side=None, change_since_first=None),
         ]
     return rows
 
@@ -77,7 +79,7 @@ def test_build_picks_session_and_orders_history(report):
     assert [h.session for h in report.history] == ["20240201", "20240305", "20240420"]
     assert [h.symmetry_index for h in report.history] == [60.0, 72.0, 81.0]
     assert report.history[1].regions["mouth"] == 61.0
-    assert [s.measure for s in report.speech] == ["speech_clarity", "speech_dysarthria_index"]  # clarity first
+    assert [s.measure for s in report.speech] == ["speech_clarity", "speech_dysarthria_index"]  # clarity first; unmeasured ones left out
     assert report.simulated is True
     assert report.model_version == "normative-v3"
     assert not report.is_first_session

@@ -207,7 +207,7 @@ class SessionReport:
     overall : MeasureRow or None
         The symmetry index row.
     speech : tuple of MeasureRow
-        Speech measures, in :data:`SPEECH_LABELS` order then any others by name.
+        Speech measures with a value, in :data:`SPEECH_LABELS` order then any others by name.
     history : tuple of HistoryPoint
         All this subject's sessions at this site, oldest first (includes this one).
     simulated : bool
@@ -337,7 +337,10 @@ def build_session_report(
     speech_names += sorted(
         m for m, r in by_measure.items() if r["region"] == "speech" and m not in SPEECH_LABELS
     )
-    speech = tuple(_measure_row(by_measure[m], SPEECH_LABELS.get(m, m)) for m in speech_names)
+    # only what was measured: a session's tasks decide which speech measures exist
+    speech = tuple(
+        _measure_row(by_measure[m], SPEECH_LABELS.get(m, m)) for m in speech_names if by_measure[m]["value"] is not None
+    )
 
     wanted = [OVERALL_MEASURE, MOVEMENT_COMPOSITE] + [region_measure(r) for r in REGIONS]
     hist_rows = (
