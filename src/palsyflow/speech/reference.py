@@ -171,7 +171,7 @@ MEASURED_HERE: dict[str, Ref] = {
     "speech_articulation_rate_syl_s": Ref(4.132, 0.920, "lower_is_worse", 12, _HERE, "measured"),
     "speech_pause_ratio": Ref(0.0, 0.05, "higher_is_worse", 12, _HERE + "; no pauses: SD set to the floor 0.05", "measured"),
     "speech_f0_sd_st": Ref(2.588, 1.158, "lower_is_worse", 12, _HERE, "measured"),
-    "speech_clarity": Ref(87.88, 24.82, "lower_is_worse", 11, _HERE.replace(" and the Praat passage excerpt", ""), "measured"),
+    "speech_clarity": Ref(93.94, 8.41, "lower_is_worse", 11, _HERE.replace(" and the Praat passage excerpt", ""), "measured"),
 }
 
 #: The default reference of the index: :data:`MEASURED_HERE` where it exists, the
