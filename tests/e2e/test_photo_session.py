@@ -76,3 +76,25 @@ def test_measure_command_writes_the_documented_json(photo_project, tmp_path):
     assert {"activated", "asymmetry_score", "cosine_score", "weaker_side", "left", "right", "unit"} <= set(smile)
     assert smile["weaker_side"] in ("left", "right", None)
     assert "rest" not in doc["tasks"]
+
+
+@pytest.mark.shared_data
+def test_measure_command_writes_the_speech_block(photo_project, tmp_path, shared_data):
+    from palsyflow.cli import app
+
+    out = tmp_path / "s.json"
+    vowel = shared_data / "speech" / "disvoice_pcgita" / "001_a1_PCGITA.wav"
+    sentence = shared_data / "talking-faces" / "grid" / "audio_extracted" / "sbwe5n.wav"
+    args = ["measure", "--out", str(out), "--root", str(photo_project),
+            "--task", f"vowel={vowel}", "--task", f"sentences={sentence}", "--prompt", "sentences=set blue with e five now"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    sp = json.loads(out.read_text())["speech"]
+    assert set(sp) >= {"clarity", "dysarthria_index", "quality", "tasks"}
+    assert set(sp["quality"]) == {"status", "reason", "snr_db"}
+    assert sp["tasks"]["vowel"]["status"] == "ok" and sp["tasks"]["vowel"]["speech_jitter_local_pct"] > 0
+    assert sp["tasks"]["sentences"]["words"] and sp["clarity"] >= 66.0
+    assert "clarity" in res.output  # the one-line summary names it
+    bad = CliRunner().invoke(app, ["measure", "--out", str(out), "--root", str(photo_project),
+                                   "--task", f"vowel={vowel}", "--prompt", "passage=north wind"])
+    assert bad.exit_code != 0  # a prompt for a task with no file
