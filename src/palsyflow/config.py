@@ -157,6 +157,12 @@ class FeatureParams(_Section):
 
     min_face_found_fraction: float = 0.5
     speech_max_sr: int = 48000  # speech audio is decoded at its own rate, at most this (Hz)
+    # speech quality gate (palsyflow.speech.quality): per task kind, the lowest SNR (dB)
+    # and the shortest duration (s) a recording may have to be measured
+    speech_min_snr_db: dict[str, float] = Field(default_factory=lambda: {"vowel": 30.0, "ddk": 15.0, "connected": 15.0})
+    speech_min_duration_s: dict[str, float] = Field(
+        default_factory=lambda: {"silence": 1.0, "vowel": 1.0, "ddk": 2.0, "connected": 1.0}
+    )
     excursion_percentile: float = 95.0  # robust range of movement from the neutral frame
     neutral_fallback_frames: int = 5  # no neutral key frame: median of the first N face frames
     weaker_min_asym: float = 0.0  # *_weaker is null when the asymmetry is <= this

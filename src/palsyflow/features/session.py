@@ -56,7 +56,7 @@ from palsyflow.measures.registry import MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
 from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
-from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
+from palsyflow.speech.analysis import analyse_recording, gate_thresholds, recording_prompt, session_sentence_set
 from palsyflow.speech.quality import NO_AUDIO
 from palsyflow.speech.session import speech_block
 from palsyflow.speech.signal import resample
@@ -149,7 +149,7 @@ def measure_results(
 def measure_speech(
     task_files: Mapping[str, Path],
     prompts: Mapping[str, str] | None = None,
-    max_sr: int = 48000,
+    params: FeatureParams | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The speech columns of a session's speech-task files.
 
@@ -159,9 +159,10 @@ def measure_speech(
         Protocol speech task -> audio file or video with an audio track.
     prompts : mapping, optional
         Task -> the text spoken (a GRID file name supplies its sentence when absent).
-    max_sr : int
-        Each file is decoded at its own rate, at most this (Hz); the session's other
-        signals (room tone, connected speech) are brought to each recording's rate.
+    params : FeatureParams, optional
+        ``speech_max_sr`` (each file is decoded at its own rate, at most this; the
+        session's other signals are brought to each recording's rate) and the gate's
+        ``speech_min_snr_db`` / ``speech_min_duration_s``.
 
     Returns
     -------
@@ -170,6 +171,9 @@ def measure_speech(
         without decodable audio gets status ``no_audio`` and the reason.
     """
     prompts = dict(prompts or {})
+    params = params or FeatureParams()
+    max_sr = params.speech_max_sr
+    limits = gate_thresholds(params.speech_min_snr_db, params.speech_min_duration_s)
     audio: dict[str, tuple[np.ndarray, int] | None] = {}
     reasons: dict[str, str] = {}
     for task, path in task_files.items():
@@ -203,6 +207,7 @@ def measure_speech(
             y, sr, task, native_sr=native, prompt=text[task], sentence_set=sentence_set,
             silence=signal_of("silence", sr) if task != "silence" else None,
             connected=signal_of(connected_task, sr) if SPEECH_TASK_KINDS[task] == "vowel" else None,
+            thresholds=limits,
         )
     return out
 
@@ -280,5 +285,5 @@ def measure_session(
     unknown = sorted(set(prompt_of) - set(speech_files))
     if unknown:
         raise ValueError(f"a prompt is given for {', '.join(unknown)}, but no such speech task file")
-    speech = measure_speech(speech_files, prompt_of, fp.speech_max_sr) if speech_files else None
+    speech = measure_speech(speech_files, prompt_of, fp) if speech_files else None
     return measure_results(results, fp, ingest.task_aliases, speech)

@@ -24,6 +24,7 @@ every recording of a speech task (:data:`palsyflow.conventions.SPEECH_TASK_KINDS
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,11 @@ MAX_VOWEL_TRIALS = 3
 MIN_TRIAL_S = 1.0
 #: Tasks whose known text is scored by the recogniser (sentences, not passages).
 CLARITY_TASKS: tuple[str, ...] = ("sentences", "speech")
+
+
+def gate_thresholds(min_snr_db: dict[str, float], min_duration_s: dict[str, float]) -> quality.QualityThresholds:
+    """The gate's limits with the per-kind SNR and duration minima of ``params.yaml`` (``features``)."""
+    return dataclasses.replace(quality.QUALITY_DEFAULTS, min_snr_db=dict(min_snr_db), min_duration_s=dict(min_duration_s))
 
 
 def empty_speech() -> dict[str, Any]:
@@ -181,6 +187,7 @@ def analyse_recording(
     sentence_set: SentenceSet | None = None,
     silence: np.ndarray | None = None,
     connected: np.ndarray | None = None,
+    thresholds: quality.QualityThresholds = quality.QUALITY_DEFAULTS,
 ) -> dict[str, Any]:
     """The speech columns of one recording (steps in the module docstring).
 
@@ -204,6 +211,9 @@ def analyse_recording(
         The session's room tone at ``sr`` (the noise floor of the SNR).
     connected : ndarray, optional
         For a vowel: the session's connected speech at ``sr`` (AVQI).
+    thresholds : QualityThresholds, optional
+        The gate's limits (default :data:`palsyflow.speech.quality.QUALITY_DEFAULTS`;
+        the pipeline's come from ``features.speech_min_snr_db`` / ``speech_min_duration_s``).
 
     Returns
     -------
@@ -225,7 +235,7 @@ def analyse_recording(
     if y.ndim != 1:
         raise ValueError(f"y must be mono, shape (n,), got {y.shape}")
     out = empty_speech()
-    gate = quality.assess(y, sr, kind, native_sr=native_sr, silence=silence)
+    gate = quality.assess(y, sr, kind, native_sr=native_sr, silence=silence, thresholds=thresholds)
     out["speech_status"] = gate.status
     out["speech_reason"] = gate.reason
     out["speech_snr_db"] = gate.snr_db

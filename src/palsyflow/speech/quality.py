@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import signal as sps
 
+from palsyflow.config import FeatureParams
 from palsyflow.speech.signal import estimate_snr_db, frame_power, preprocess_detailed
 from palsyflow.speech.voice import voiced_intervals
 
@@ -66,7 +67,8 @@ TASK_KINDS: tuple[str, ...] = ("silence", "vowel", "ddk", "connected")
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Default thresholds of the quality gate (one place; the lead moves them to params).
+    """Thresholds of the quality gate (the per-kind SNR and duration minima are tuned in
+    ``params.yaml``, ``features.speech_min_snr_db`` and ``speech_min_duration_s``).
 
     Attributes
     ----------
@@ -74,7 +76,7 @@ class QualityThresholds:
         Peak level below which a recording is digital silence, dBFS (the 16-bit
         quantisation step is -90.3 dBFS; -80 dBFS also catches dithered zeros).
     min_duration_s : dict
-        Minimum duration per task kind, s: a sustained vowel >= 1 s (perturbation
+        Minimum duration per task kind, s (default ``FeatureParams().speech_min_duration_s``): a sustained vowel >= 1 s (perturbation
         measures need many cycles; the stable middle 80 % is analysed), DDK >= 2 s
         (several syllable intervals for a rate and a CV), connected speech >= 1 s,
         silence >= 1 s (enough frames for a noise level).
@@ -95,7 +97,7 @@ class QualityThresholds:
     min_voiced_s : float
         Less voiced time than this is ``no_speech``, s.
     min_snr_db : dict
-        Minimum SNR per task kind, dB. Vowel 30 dB: below it perturbation measures
+        Minimum SNR per task kind, dB (default ``FeatureParams().speech_min_snr_db``). Vowel 30 dB: below it perturbation measures
         (jitter, shimmer, HNR) are unreliable (Deliyski, Shaw & Evans 2005,
         doi:10.1159/000082562, who recommend > 30 dB, ideally > 42 dB). DDK and
         connected speech 15 dB (project choice: the rate, pause and recognition
@@ -103,9 +105,7 @@ class QualityThresholds:
     """
 
     digital_silence_dbfs: float = -80.0
-    min_duration_s: dict[str, float] = field(
-        default_factory=lambda: {"silence": 1.0, "vowel": 1.0, "ddk": 2.0, "connected": 1.0}
-    )
+    min_duration_s: dict[str, float] = field(default_factory=lambda: dict(FeatureParams().speech_min_duration_s))
     min_native_sr: int = 16000
     highband_min_db: float = -55.0
     clip_level: float = 0.99
@@ -113,7 +113,7 @@ class QualityThresholds:
     noise_max_voiced_fraction: float = 0.3
     noise_max_range_db: float = 4.0
     min_voiced_s: float = 0.3
-    min_snr_db: dict[str, float] = field(default_factory=lambda: {"vowel": 30.0, "ddk": 15.0, "connected": 15.0})
+    min_snr_db: dict[str, float] = field(default_factory=lambda: dict(FeatureParams().speech_min_snr_db))
 
 
 QUALITY_DEFAULTS = QualityThresholds()

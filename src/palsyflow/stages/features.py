@@ -23,7 +23,7 @@ from palsyflow.features.inputs import SpeechContext, has_face, rest_photo_pairs,
 from palsyflow.features.table import build_feature_table, recording_row, session_table
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
-from palsyflow.speech.analysis import analyse_recording, recording_prompt, session_sentence_set
+from palsyflow.speech.analysis import analyse_recording, gate_thresholds, recording_prompt, session_sentence_set
 from palsyflow.speech.quality import NO_AUDIO
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
@@ -35,13 +35,14 @@ from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
 
 
-def _speech_columns(path: str, task: str, ctx: SpeechContext, max_sr: int) -> dict:
+def _speech_columns(path: str, task: str, ctx: SpeechContext, params: FeatureParams) -> dict:
     """Decode a speech recording (and its session's room tone / connected speech) and measure it.
 
     The recording is decoded at its own rate (at most ``max_sr``); the room tone and
     the connected speech at the same rate.
     """
     try:
+        max_sr = params.speech_max_sr
         y, native_sr = load_audio_with_rate(Path(path), None, max_sr)
     except AudioError as exc:
         return {"speech_status": NO_AUDIO, "speech_reason": str(exc).split(": ", 1)[-1]}
@@ -59,6 +60,7 @@ def _speech_columns(path: str, task: str, ctx: SpeechContext, max_sr: int) -> di
     return analyse_recording(
         y, sr, task, native_sr=native_sr, prompt=ctx.prompt, sentence_set=sentence_set,
         silence=other(ctx.silence_path), connected=other(ctx.connected_path),
+        thresholds=gate_thresholds(params.speech_min_snr_db, params.speech_min_duration_s),
     )
 
 
@@ -73,7 +75,7 @@ def _feature_job(
     pts = pl.read_parquet(points) if points else None
     qual = pl.read_parquet(quality) if quality else None
     rest_pts, rest_qual = (pl.read_parquet(rest[0]), pl.read_parquet(rest[1])) if rest else (None, None)
-    cols = _speech_columns(speech[0], ids["task"], speech[1], params.speech_max_sr) if speech else None
+    cols = _speech_columns(speech[0], ids["task"], speech[1], params) if speech else None
     return recording_row(ids, pts, qual, cols, params, rest_points=rest_pts, rest_quality=rest_qual)
 
 
