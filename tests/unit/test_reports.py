@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from palsyflow.config import ReportParams
+from palsyflow.measures.registry import REST_SYMMETRY
 from palsyflow.reports.model import build_session_report
 from palsyflow.reports.pdf import DISCLAIMER, render_session_report
 from palsyflow.reports.plots import history_plot_png
@@ -28,7 +29,7 @@ def _session_rows(site, subject, date, index, regional, weaker, percentile, firs
     rows = [dict(base, measure="symmetry_index", region="overall", value=index, unit="0-100",
                  percentile=percentile, weaker_side=weaker, change_since_first=index - first_index)]
     for r, v, v0 in zip(REGIONS, regional, first_regional, strict=True):
-        rows.append(dict(base, measure=f"symmetry_{r}", region=r, value=v, unit="0-100",
+        rows.append(dict(base, measure=REST_SYMMETRY[r], region=r, value=v, unit="0-100",
                          percentile=None if percentile is None else percentile / 2,
                          weaker_side=weaker, change_since_first=v - v0))
     if speech:

@@ -135,8 +135,13 @@ def millimetre_rows(session_row: Mapping[str, Any] | None) -> tuple[MillimetreRo
 
 
 def region_measure(region: str) -> str:
-    """Score-table measure name of a region's symmetry (``"rest_commissure_height_symmetry"``)."""
-    return f"symmetry_{region}"
+    """Score-table measure of a region's rest symmetry (``"rest_commissure_height_symmetry"`` for the mouth).
+
+    The registry's :data:`~palsyflow.measures.registry.REST_SYMMETRY` (before, this built
+    ``symmetry_<region>``, a name the score table does not have, so the regional rows and
+    history lines were empty).
+    """
+    return REST_SYMMETRY[region]
 
 
 @dataclass(frozen=True)
