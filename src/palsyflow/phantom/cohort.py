@@ -67,7 +67,7 @@ class SimSession:
 
 #: The simulated cohort. Speakers: lbbc2a (also north N04), swiz3n (also south S04) and
 #: lwbsza (also south S01), each used once by the healthy drops; the pseudonyms differ.
-#: SIM03 improves (60 % -> 20 %) and then worsens again (60 %): the demo's regression.
+#: SIM03 improves (60 % -> 20 %) and then worsens again (70 %; not 60 %, whose video would repeat the first one byte for byte): the demo's regression.
 SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM01", "2026-01-20", "lbbc2a", "left", 0.8, "IV"),
     SimSession("SIM01", "2026-02-24", "lbbc2a", "left", 0.5, "III"),
@@ -77,7 +77,7 @@ SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM02", "2026-04-14", "swiz3n", "right", 0.1, "II"),
     SimSession("SIM03", "2026-02-03", "lwbsza", "left", 0.6, "III"),
     SimSession("SIM03", "2026-03-10", "lwbsza", "left", 0.2, "II"),
-    SimSession("SIM03", "2026-04-21", "lwbsza", "left", 0.6, "III"),
+    SimSession("SIM03", "2026-04-21", "lwbsza", "left", 0.7, "III"),
 )
 
 MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes", "prompt")
