@@ -178,9 +178,25 @@ _FACE = "healthy-tasks photos (mpeschel A/B; app_uploads subjects' repeated take
 _SPEECH = "GRID S05 (two clips of one speaker)"
 
 #: MDC95 per measure, from benchmarks/results/mdc-2026-12-02.json (``python benchmarks/mdc.py``).
-MDC_TABLE: dict[str, MinimalChange] = {}
-#: Healthy range per measure, from the same JSON.
-HEALTHY_BANDS: dict[str, HealthyBand] = {}
+MDC_TABLE: dict[str, MinimalChange] = {
+    "symmetry_index": MinimalChange("symmetry_index", sem=1.53, mdc=4.24, dof=4, basis=_FACE),
+    "rest_symmetry": MinimalChange("rest_symmetry", sem=0.761, mdc=2.11, dof=4, basis=_FACE),
+    "mov_symmetry": MinimalChange("mov_symmetry", sem=2.692, mdc=7.463, dof=4, basis=_FACE),
+    "rest_brow_height_symmetry": MinimalChange("rest_brow_height_symmetry", sem=0.553, mdc=1.532, dof=4, basis=_FACE),
+    "rest_palpebral_fissure_height_symmetry": MinimalChange("rest_palpebral_fissure_height_symmetry", sem=3.001, mdc=8.318, dof=4, basis=_FACE),
+    "rest_nasolabial_height_symmetry": MinimalChange("rest_nasolabial_height_symmetry", sem=0.704, mdc=1.952, dof=4, basis=_FACE),
+    "rest_commissure_height_symmetry": MinimalChange("rest_commissure_height_symmetry", sem=0.463, mdc=1.282, dof=4, basis=_FACE),
+}
+#: Healthy range per measure (smallest and largest healthy session), from the same JSON.
+HEALTHY_BANDS: dict[str, HealthyBand] = {
+    "symmetry_index": HealthyBand("symmetry_index", low=91.588, high=96.418, n=7),
+    "rest_symmetry": HealthyBand("rest_symmetry", low=96.416, high=98.574, n=7),
+    "mov_symmetry": HealthyBand("mov_symmetry", low=86.759, high=94.647, n=7),
+    "rest_brow_height_symmetry": HealthyBand("rest_brow_height_symmetry", low=95.127, high=99.173, n=7),
+    "rest_palpebral_fissure_height_symmetry": HealthyBand("rest_palpebral_fissure_height_symmetry", low=92.307, high=99.777, n=7),
+    "rest_nasolabial_height_symmetry": HealthyBand("rest_nasolabial_height_symmetry", low=97.215, high=99.994, n=7),
+    "rest_commissure_height_symmetry": HealthyBand("rest_commissure_height_symmetry", low=97.65, high=99.969, n=7),
+}
 
 
 def change_label(delta: float | None, mdc: float | None, higher_is_better: bool | None) -> ChangeLabel | None:
@@ -216,7 +232,8 @@ class SessionChange:
     ----------
     value : float or None
     since_baseline, since_previous : float or None
-        Value minus the first (resp. the previous measured) session's value.
+        Value minus the first (resp. the previous measured) session's value; at the
+        first session ``since_baseline`` is 0 and ``since_previous`` None.
     label_baseline, label_previous : str or None
         :func:`change_label` of those changes.
     events : tuple of str
@@ -276,7 +293,7 @@ def read_series(
         if v is None:
             out.append(SessionChange(None, None, None, None, None))
             continue
-        base = seen[0] if seen else None
+        base = seen[0] if seen else v  # the baseline itself: change 0, like change_since_first
         prev = seen[-1] if seen else None
         d_base = None if base is None else v - base
         d_prev = None if prev is None else v - prev
