@@ -15,7 +15,10 @@ functions:
   ``data/derivatives/scores/scores.parquet``), face and speech measures.
 
 SEM = pooled within-subject SD, MDC95 = 1.96 * sqrt(2) * SEM
-(:mod:`palsyflow.scoring.longitudinal`; Weir 2005, doi:10.1519/15184.1). Also saves
+(:mod:`palsyflow.scoring.longitudinal`; Weir 2005, doi:10.1519/15184.1);
+for the speech clarity, whose one repeated pair says little (a 0-100 score in steps
+of one word), the larger of that and the binomial SEM of a 6-word sentence at the
+healthy clarity reference (``binomial_score_sem``). Also saves
 the healthy range (min, max) of each measure over every healthy session seen (the
 photo sessions and the demo's healthy sessions), the band drawn on the trend plot.
 
@@ -96,7 +99,9 @@ def main() -> int:
     args = ap.parse_args()
 
     from palsyflow.measures.registry import SCORE_BY_NAME
-    from palsyflow.scoring.longitudinal import MDC_MEASURES, MDC_SOURCE, mdc95, within_subject_sem
+    from palsyflow.scoring.longitudinal import MDC_MEASURES, MDC_SOURCE, binomial_score_sem, mdc95, within_subject_sem
+    from palsyflow.speech.prompts import grid_sentence
+    from palsyflow.speech.reference import HEALTHY_REFERENCE
 
     photos = photo_scores(args.data, args.model) if args.data.is_dir() else {}
     demo, demo_subject = demo_scores(args.scores)
@@ -117,6 +122,11 @@ def main() -> int:
     print(f"{'measure':<40} {'unit':<6} {'dof':>3} {'SEM':>7} {'MDC95':>7} {'healthy min':>11} {'max':>7} {'n':>3}")
     for m in MDC_MEASURES:
         sem, dof = within_subject_sem([[s.get(m) for s in vs] for vs in repeated.values()])
+        empirical = sem
+        if m == "speech_clarity":  # one pair, both at 100: use the binomial model where it is larger
+            n_words = len(grid_sentence("lwbsza").split())
+            binomial = binomial_score_sem(HEALTHY_REFERENCE[m].mean, n_words)
+            sem = binomial if math.isnan(sem) or binomial > sem else sem
         healthy = [v[m] for v in list(photos.values()) + list(demo.values()) if v.get(m) is not None]
         contributing = sorted(s for s, vs in repeated.items() if sum(x.get(m) is not None for x in vs) >= 2)
         table[m] = {
@@ -124,6 +134,7 @@ def main() -> int:
             "sem": None if math.isnan(sem) else round(sem, 3),
             "mdc95": None if math.isnan(sem) else round(mdc95(sem), 3),
             "dof": dof,
+            "sem_within_subject": None if math.isnan(empirical) else round(empirical, 3),
             "subjects": contributing,
             "healthy_min": round(min(healthy), 3) if healthy else None,
             "healthy_max": round(max(healthy), 3) if healthy else None,

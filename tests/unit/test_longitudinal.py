@@ -150,3 +150,17 @@ def test_mdc_table_matches_the_benchmark_json():
         band = HEALTHY_BANDS[m]
         assert (band.low, band.high, band.n) == (row["healthy_min"], row["healthy_max"], row["healthy_n"])
     assert "symmetry_index" in MDC_TABLE and MDC_TABLE["symmetry_index"].mdc > 0
+
+
+def test_binomial_sem_of_a_word_score():
+    from palsyflow.scoring.longitudinal import binomial_score_sem
+
+    # 6 words at 50 % correct: SE of a proportion sqrt(.25/6)
+    assert binomial_score_sem(50.0, 6) == pytest.approx(100 * math.sqrt(0.25 / 6))
+    assert binomial_score_sem(100.0, 6) == 0.0
+    # simulated repeats of a speaker who gets each word right with p = .9: SD of the score
+    rng = np.random.default_rng(5)
+    scores = 100 * rng.binomial(6, 0.9, 20000) / 6
+    assert binomial_score_sem(90.0, 6) == pytest.approx(scores.std(), rel=0.03)
+    with pytest.raises(ValueError):
+        binomial_score_sem(90.0, 0)

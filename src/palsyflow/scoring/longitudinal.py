@@ -56,6 +56,7 @@ __all__ = [
     "HealthyBand",
     "MinimalChange",
     "SessionChange",
+    "binomial_score_sem",
     "change_label",
     "mdc95",
     "read_series",
@@ -112,6 +113,38 @@ def within_subject_sem(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
         ss += sum((x - m) ** 2 for x in xs)
         dof += len(xs) - 1
     return (math.sqrt(ss / dof) if dof else math.nan), dof
+
+
+def binomial_score_sem(score: float, n_items: int) -> float:
+    """SEM of a 0-100 percent-correct score from the binomial sampling of its items.
+
+    A word-accuracy score over ``n`` scored words varies between repeats of the same
+    speaker by ``SE = 100 * sqrt(p (1 - p) / n)``, ``p = score / 100`` (the binomial
+    model of speech-recognition scores: Thornton & Raffin 1978,
+    doi:10.1044/jshr.2103.507). Used for the speech clarity, whose repeated healthy
+    sessions are too few (and mostly at 100) for a within-subject estimate.
+
+    Parameters
+    ----------
+    score : float
+        Typical score, 0-100 (e.g. the healthy reference mean).
+    n_items : int
+        Words scored per recording (> 0).
+
+    Returns
+    -------
+    float
+        SEM in score points.
+
+    Raises
+    ------
+    ValueError
+        If ``n_items < 1`` or ``score`` is outside 0-100.
+    """
+    if n_items < 1 or not 0.0 <= score <= 100.0:
+        raise ValueError("need n_items >= 1 and a score in 0-100")
+    p = score / 100.0
+    return 100.0 * math.sqrt(p * (1.0 - p) / n_items)
 
 
 def mdc95(sem: float) -> float:
@@ -175,27 +208,34 @@ class HealthyBand:
 
 
 _FACE = "healthy-tasks photos (mpeschel A/B; app_uploads subjects' repeated takes) and GRID S05 (two clips)"
-_SPEECH = "GRID S05 (two clips of one speaker)"
+_S05 = "GRID S05 (two clips of one speaker, video sessions)"
+_CLARITY = "binomial word sampling at the healthy clarity reference, 6-word GRID sentences (Thornton & Raffin 1978, doi:10.1044/jshr.2103.507); GRID S05 gives a smaller one-pair estimate"
 
 #: MDC95 per measure, from benchmarks/results/mdc-2026-12-02.json (``python benchmarks/mdc.py``).
 MDC_TABLE: dict[str, MinimalChange] = {
-    "symmetry_index": MinimalChange("symmetry_index", sem=1.53, mdc=4.24, dof=4, basis=_FACE),
-    "rest_symmetry": MinimalChange("rest_symmetry", sem=0.761, mdc=2.11, dof=4, basis=_FACE),
-    "mov_symmetry": MinimalChange("mov_symmetry", sem=2.692, mdc=7.463, dof=4, basis=_FACE),
-    "rest_brow_height_symmetry": MinimalChange("rest_brow_height_symmetry", sem=0.553, mdc=1.532, dof=4, basis=_FACE),
-    "rest_palpebral_fissure_height_symmetry": MinimalChange("rest_palpebral_fissure_height_symmetry", sem=3.001, mdc=8.318, dof=4, basis=_FACE),
-    "rest_nasolabial_height_symmetry": MinimalChange("rest_nasolabial_height_symmetry", sem=0.704, mdc=1.952, dof=4, basis=_FACE),
-    "rest_commissure_height_symmetry": MinimalChange("rest_commissure_height_symmetry", sem=0.463, mdc=1.282, dof=4, basis=_FACE),
+    "symmetry_index": MinimalChange("symmetry_index", sem=1.368, mdc=3.792, dof=5, basis=_FACE),
+    "rest_symmetry": MinimalChange("rest_symmetry", sem=0.988, mdc=2.738, dof=5, basis=_FACE),
+    "mov_symmetry": MinimalChange("mov_symmetry", sem=2.502, mdc=6.935, dof=5, basis=_FACE),
+    "mov_commissure_excursion_symmetry": MinimalChange("mov_commissure_excursion_symmetry", sem=1.517, mdc=4.205, dof=1, basis=_S05),
+    "rest_brow_height_symmetry": MinimalChange("rest_brow_height_symmetry", sem=0.52, mdc=1.442, dof=5, basis=_FACE),
+    "rest_palpebral_fissure_height_symmetry": MinimalChange("rest_palpebral_fissure_height_symmetry", sem=3.468, mdc=9.612, dof=5, basis=_FACE),
+    "rest_nasolabial_height_symmetry": MinimalChange("rest_nasolabial_height_symmetry", sem=0.796, mdc=2.206, dof=5, basis=_FACE),
+    "rest_commissure_height_symmetry": MinimalChange("rest_commissure_height_symmetry", sem=0.538, mdc=1.491, dof=5, basis=_FACE),
+    "speech_clarity": MinimalChange("speech_clarity", sem=9.741, mdc=27.0, dof=1, basis=_CLARITY),
+    "speech_dysarthria_index": MinimalChange("speech_dysarthria_index", sem=2.92, mdc=8.093, dof=1, basis=_S05),
 }
 #: Healthy range per measure (smallest and largest healthy session), from the same JSON.
 HEALTHY_BANDS: dict[str, HealthyBand] = {
-    "symmetry_index": HealthyBand("symmetry_index", low=91.588, high=96.418, n=7),
-    "rest_symmetry": HealthyBand("rest_symmetry", low=96.416, high=98.574, n=7),
-    "mov_symmetry": HealthyBand("mov_symmetry", low=86.759, high=94.647, n=7),
-    "rest_brow_height_symmetry": HealthyBand("rest_brow_height_symmetry", low=95.127, high=99.173, n=7),
-    "rest_palpebral_fissure_height_symmetry": HealthyBand("rest_palpebral_fissure_height_symmetry", low=92.307, high=99.777, n=7),
-    "rest_nasolabial_height_symmetry": HealthyBand("rest_nasolabial_height_symmetry", low=97.215, high=99.994, n=7),
-    "rest_commissure_height_symmetry": HealthyBand("rest_commissure_height_symmetry", low=97.65, high=99.969, n=7),
+    "symmetry_index": HealthyBand("symmetry_index", low=85.358, high=97.64, n=18),
+    "rest_symmetry": HealthyBand("rest_symmetry", low=95.511, high=98.591, n=18),
+    "mov_symmetry": HealthyBand("mov_symmetry", low=74.546, high=99.59, n=18),
+    "mov_commissure_excursion_symmetry": HealthyBand("mov_commissure_excursion_symmetry", low=74.546, high=99.59, n=11),
+    "rest_brow_height_symmetry": HealthyBand("rest_brow_height_symmetry", low=90.978, high=99.173, n=18),
+    "rest_palpebral_fissure_height_symmetry": HealthyBand("rest_palpebral_fissure_height_symmetry", low=92.307, high=99.777, n=18),
+    "rest_nasolabial_height_symmetry": HealthyBand("rest_nasolabial_height_symmetry", low=96.307, high=99.994, n=18),
+    "rest_commissure_height_symmetry": HealthyBand("rest_commissure_height_symmetry", low=95.358, high=99.969, n=18),
+    "speech_clarity": HealthyBand("speech_clarity", low=83.333, high=100.0, n=11),
+    "speech_dysarthria_index": HealthyBand("speech_dysarthria_index", low=2.633, high=15.805, n=11),
 }
 
 
