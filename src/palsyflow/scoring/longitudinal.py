@@ -49,6 +49,8 @@ from palsyflow.measures.registry import (
 __all__ = [
     "CHANGE_LABELS",
     "EVENTS",
+    "HEALTHY_BANDS",
+    "MDC_MEASURES",
     "MDC_SOURCE",
     "MDC_TABLE",
     "MDC_Z",
