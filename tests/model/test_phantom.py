@@ -130,10 +130,16 @@ def test_sim_drop_manifest_matches_its_generator_and_is_simulated():
     assert not problems
     assert {r.task for r in rows} == {"rest", "speech"}
     assert all(r.simulated and r.healthy is False and r.hb_grade is None for r in rows)
-    # recovering: w falls with the session date for each subject
-    for subj in {s.subject for s in SESSIONS}:
-        ws = [s.fraction for s in sorted(SESSIONS, key=lambda s: s.date) if s.subject == subj]
-        assert ws == sorted(ws, reverse=True)
+    # recovering: w falls with the session date for SIM01 and SIM02; SIM03 improves, then worsens
+    ws = {subj: [s.fraction for s in sorted(SESSIONS, key=lambda s: s.date) if s.subject == subj] for subj in {s.subject for s in SESSIONS}}
+    for subj in ("SIM01", "SIM02"):
+        assert ws[subj] == sorted(ws[subj], reverse=True)
+    w3 = ws["SIM03"]
+    assert len(w3) >= 3 and w3[1] < w3[0] and w3[-1] > w3[1]
+    # every video a different recording (equal bytes would be quarantined as one recording)
+    videos = sorted(drop.glob("*.mp4"))
+    assert len(videos) == len(SESSIONS)
+    assert len({f.read_bytes() for f in videos}) == len(videos)
     assert sum(f.stat().st_size for f in drop.iterdir()) < 4_000_000
 
 

@@ -1,14 +1,17 @@
 """Simulated recovering patients for the sample cohort: the ``data/sample/sim`` drop.
 
-Two simulated patients, three sessions each, made from GRID corpus clips (Cooke et
+Three simulated patients, three sessions each, made from GRID corpus clips (Cooke et
 al. 2006, doi:10.1121/1.2229005; CC BY 4.0, redistributable) with
 :func:`palsyflow.phantom.simulate_weakness`: a unilateral weakness whose fraction ``w``
-falls from session to session (a recovering Bell's palsy), so the demo's longitudinal
-plots show real change measured on real pixels. Each session is one video used for
+falls from session to session (a recovering Bell's palsy; SIM01, SIM02) or falls and
+then rises again (a patient who worsens after improving; SIM03), so the demo's
+longitudinal plots show real change, and a regression, measured on real pixels. Each session is one video used for
 both the ``rest`` and the ``speech`` task (like the ``north``/``south`` drops); the
 video keeps the clip's real audio track.
 
-Run ``python -m palsyflow.phantom.cohort [--grid DIR] [--out DIR] [--model FILE]``.
+Run ``python -m palsyflow.phantom.cohort [--grid DIR] [--out DIR] [--model FILE] [--subject ID ...]``
+(``--subject`` re-renders only those subjects' videos; the manifest and README always
+list the whole cohort).
 The output is deterministic (same bytes for the same inputs and library versions).
 """
 
@@ -62,8 +65,9 @@ class SimSession:
         return f"{self.subject}_{self.date}.mp4"
 
 
-#: The simulated cohort. Speakers: lbbc2a (also north N04) and swiz3n (also south S04),
-#: each used once by the healthy drops; the pseudonyms differ.
+#: The simulated cohort. Speakers: lbbc2a (also north N04), swiz3n (also south S04) and
+#: lwbsza (also south S01), each used once by the healthy drops; the pseudonyms differ.
+#: SIM03 improves (60 % -> 20 %) and then worsens again (70 %; not 60 %, whose video would repeat the first one byte for byte): the demo's regression.
 SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM01", "2026-01-20", "lbbc2a", "left", 0.8, "IV"),
     SimSession("SIM01", "2026-02-24", "lbbc2a", "left", 0.5, "III"),
@@ -71,6 +75,9 @@ SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM02", "2026-01-27", "swiz3n", "right", 0.6, "III"),
     SimSession("SIM02", "2026-03-03", "swiz3n", "right", 0.4, "III"),
     SimSession("SIM02", "2026-04-14", "swiz3n", "right", 0.1, "II"),
+    SimSession("SIM03", "2026-02-03", "lwbsza", "left", 0.6, "III"),
+    SimSession("SIM03", "2026-03-10", "lwbsza", "left", 0.2, "II"),
+    SimSession("SIM03", "2026-04-21", "lwbsza", "left", 0.7, "III"),
 )
 
 MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes", "prompt")
@@ -112,7 +119,9 @@ falloff across the midline; piecewise-affine warp of the real pixels on the Medi
 landmark mesh, cross-dissolved with the warped neutral frame on the weakened side; no
 static droop). The audio is the clip's original audio track, unchanged. `w` falls
 from session to session, as in a recovering Bell's palsy, so the longitudinal plots
-of the demo have real change to show. **No one in these videos has a facial palsy.**
+of the demo have real change to show; for SIM03 it falls and then rises again (a
+patient who worsens after improving, so the demo shows a regression event).
+**No one in these videos has a facial palsy.**
 
 The manifest marks every row `healthy=no, simulated=yes`. `hb_grade` is empty: the
 House-Brackmann grades in the table and the `notes` column are rough estimates for the
@@ -134,8 +143,8 @@ licensed under Creative Commons Attribution 4.0 International (CC BY 4.0,
 https://creativecommons.org/licenses/by/4.0/); clips from the sample files of the
 LipNet repository (rizkiarm/LipNet, MIT). Changes: the face was warped to simulate a
 unilateral facial weakness and the video re-encoded (MPEG-4 Part 2 in MP4; audio
-stream copied). The speakers of `lbbc2a` and `swiz3n` also appear, unmodified and under
-other pseudonyms, in the `north` (N04) and `south` (S04) drops.
+stream copied). The speakers of `lbbc2a`, `swiz3n` and `lwbsza` also appear, unmodified and
+under other pseudonyms, in the `north` (N04) and `south` (S04, S01) drops.
 """
 
 
@@ -145,6 +154,7 @@ def build_cohort(
     model_path: Path,
     sessions: tuple[SimSession, ...] = SESSIONS,
     video_bitrate: int = 700_000,
+    subjects: tuple[str, ...] | None = None,
 ) -> list[Path]:
     """Write the simulated drop: one phantom video per session, ``manifest.csv``, ``README.md``.
 
@@ -159,6 +169,9 @@ def build_cohort(
     sessions : tuple of SimSession
     video_bitrate : int
         Video bit rate, bit/s (files of ~3 s stay near 300 kB).
+    subjects : tuple of str, optional
+        Render only these subjects' videos (the others are left as they are); the
+        manifest and README always list all ``sessions``.
 
     Returns
     -------
@@ -176,6 +189,8 @@ def build_cohort(
     written: list[Path] = []
     tracks: dict[str, tuple] = {}
     for s in sessions:
+        if subjects is not None and s.subject not in subjects:
+            continue
         src = grid_dir / f"{s.clip}.mpg"
         if not src.is_file():
             raise FileNotFoundError(src)
@@ -199,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", type=Path, default=root.parent / "shared" / "data" / "talking-faces" / "grid")
     ap.add_argument("--out", type=Path, default=root / "data" / "sample" / "sim")
     ap.add_argument("--model", type=Path, default=root / "models" / "face_landmarker.task")
+    ap.add_argument("--subject", action="append", default=None, help="render only this subject's videos (repeatable)")
     args = ap.parse_args(argv)
-    files = build_cohort(args.grid, args.out, args.model)
+    files = build_cohort(args.grid, args.out, args.model, subjects=tuple(args.subject) if args.subject else None)
     total = sum(f.stat().st_size for f in files)
     for f in files:
         print(f"{f.stat().st_size:>9} {f}")

@@ -17,6 +17,7 @@ import polars as pl
 from palsyflow.config import ReportParams
 from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.schemas import SCORE_SCHEMA
+from palsyflow.scoring.longitudinal import HEALTHY_BANDS, MDC_MEASURES, MDC_TABLE, SessionChange, read_series
 
 #: Overall symmetry measure (region ``"overall"``).
 OVERALL_MEASURE = SYMMETRY_INDEX
@@ -198,6 +199,88 @@ class HistoryPoint:
 
 
 @dataclass(frozen=True)
+class Longitudinal:
+    """The subject's series read against measurement noise (:mod:`palsyflow.scoring.longitudinal`).
+
+    Attributes
+    ----------
+    measure : str
+        The plotted measure (the symmetry index).
+    mdc : float or None
+        Its MDC95, 0-100 points (None when not known).
+    healthy_low, healthy_high : float or None
+        Its range over the healthy sessions of ``benchmarks/mdc.py``.
+    healthy_n : int
+        Number of those healthy sessions.
+    series : tuple of SessionChange
+        The symmetry index's reading at every :attr:`SessionReport.history` point, same order.
+    this_session : dict
+        Measure -> this session's :class:`SessionChange`, for the measures of
+        :data:`~palsyflow.scoring.longitudinal.MDC_MEASURES` the session has.
+    mdc_by_measure : dict
+        Measure -> MDC95 of those measures (those with a known MDC).
+    """
+
+    measure: str
+    mdc: float | None
+    healthy_low: float | None
+    healthy_high: float | None
+    healthy_n: int
+    series: tuple[SessionChange, ...]
+    this_session: dict[str, SessionChange] = field(default_factory=dict)
+    mdc_by_measure: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """Events at the reported session (:attr:`this_session` of the plotted measure)."""
+        c = self.this_session.get(self.measure)
+        return c.events if c is not None else ()
+
+
+def longitudinal_reading(subject_rows: pl.DataFrame, session: str) -> Longitudinal:
+    """Change labels and events of one subject's sessions, read at ``session``.
+
+    Parameters
+    ----------
+    subject_rows : polars.DataFrame
+        Score-table rows of one subject at one site (all sessions).
+    session : str
+        The reported session (``YYYYMMDD``).
+
+    Returns
+    -------
+    Longitudinal
+        Series in session-date order over the sessions that have the plotted measure.
+    """
+    rows = subject_rows.filter(pl.col("measure").is_in(MDC_MEASURES)).sort("session_date", "session")
+    order = rows.select("session", "session_date").unique().sort("session_date", "session")["session"].to_list()
+    values = {(r["session"], r["measure"]): r["value"] for r in rows.iter_rows(named=True)}
+    this: dict[str, SessionChange] = {}
+    series: tuple[SessionChange, ...] = ()
+    for m in MDC_MEASURES:
+        sessions = [s for s in order if (s, m) in values]
+        if not sessions:
+            continue
+        read = read_series([values[(s, m)] for s in sessions], m)
+        if m == OVERALL_MEASURE:
+            series = read
+        if session in sessions:
+            this[m] = read[sessions.index(session)]
+    band = HEALTHY_BANDS.get(OVERALL_MEASURE)
+    mdc = MDC_TABLE.get(OVERALL_MEASURE)
+    return Longitudinal(
+        measure=OVERALL_MEASURE,
+        mdc=mdc.mdc if mdc else None,
+        healthy_low=band.low if band else None,
+        healthy_high=band.high if band else None,
+        healthy_n=band.n if band else 0,
+        series=series,
+        this_session=this,
+        mdc_by_measure={m: MDC_TABLE[m].mdc for m in this if m in MDC_TABLE},
+    )
+
+
+@dataclass(frozen=True)
 class SessionReport:
     """Everything one session's report shows.
 
@@ -230,6 +313,9 @@ class SessionReport:
     millimetres : tuple of MillimetreRow
         Emotrics-equivalent measures of the session (:func:`millimetre_rows`); empty
         when no session-table row was given or it has none.
+    longitudinal : Longitudinal or None
+        MDC, healthy band, change labels and events (:func:`longitudinal_reading`); its
+        ``series`` follows the history points that have a symmetry index.
     """
 
     site: str
@@ -246,6 +332,7 @@ class SessionReport:
     healthy_range_percentile: float = 5.0
     components: tuple[MeasureRow, ...] = ()
     millimetres: tuple[MillimetreRow, ...] = ()
+    longitudinal: Longitudinal | None = None
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -388,4 +475,5 @@ def build_session_report(
         healthy_range_percentile=params.healthy_range_percentile,
         components=components,
         millimetres=millimetre_rows(session_row),
+        longitudinal=longitudinal_reading(subject_rows, session),
     )

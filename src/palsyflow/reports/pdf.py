@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from palsyflow.atomic import atomic_path
 from palsyflow.config import ReportParams
 from palsyflow.reports.model import MeasureRow, SessionReport
-from palsyflow.reports.plots import history_plot_png
+from palsyflow.reports.plots import history_plot_png, trend_caption
 from palsyflow.reports.summary import plain_language_summary
 
 DISCLAIMER = "Left and right refer to the patient's sides. Research measurement, not a diagnosis."
@@ -235,6 +235,7 @@ def render_session_report(
             [
                 Paragraph(f"Symmetry across sessions ({len(report.history)} session{'s' if len(report.history) != 1 else ''})", h2),
                 Image(io.BytesIO(png), width=img_w, height=img_h),
+                Paragraph(escape(trend_caption(report)), body),
             ]
         )
     )
