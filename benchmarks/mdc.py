@@ -15,7 +15,7 @@ functions:
   ``data/derivatives/scores/scores.parquet``), face and speech measures.
 
 SEM = pooled within-subject SD, MDC95 = 1.96 * sqrt(2) * SEM
-(:mod:`palsyflow.scoring.longitudinal`; Weir 2005, doi:10.1519/15184.1);
+(:mod:`palsyflow.measures.longitudinal`; Weir 2005, doi:10.1519/15184.1);
 for the speech clarity, whose one repeated pair says little (a 0-100 score in steps
 of one word), the larger of that and the binomial SEM of a 6-word sentence at the
 healthy clarity reference (``binomial_score_sem``). Also saves
@@ -23,7 +23,7 @@ the healthy range (min, max) of each measure over every healthy session seen (th
 photo sessions and the demo's healthy sessions), the band drawn on the trend plot.
 
 Prints the per-session values, the table, and the ``MDC_TABLE`` figures; saves
-``benchmarks/results/mdc-<date>.json`` (``scoring.longitudinal`` reads the 2026-12-02 file).
+``benchmarks/results/mdc-<date>.json`` (``measures.longitudinal`` reads the 2026-12-02 file).
 
 Usage::
 
@@ -55,7 +55,7 @@ def photo_scores(data: Path, model: Path) -> dict[str, dict[str, float | None]]:
     from palsyflow.features.table import face_measures
     from palsyflow.measures.session import aggregate_session
     from palsyflow.measures.symmetry import session_measures
-    from palsyflow.scoring.longitudinal import MDC_MEASURES
+    from palsyflow.measures.longitudinal import MDC_MEASURES
 
     fp = FeatureParams()
     out: dict[str, dict[str, float | None]] = {}
@@ -77,7 +77,7 @@ def demo_scores(path: Path) -> tuple[dict[str, dict[str, float | None]], dict[st
     """(site:subject:session -> measures, same key -> subject) of the demo's healthy sessions."""
     import polars as pl
 
-    from palsyflow.scoring.longitudinal import MDC_MEASURES
+    from palsyflow.measures.longitudinal import MDC_MEASURES
 
     if not path.is_file():
         return {}, {}
@@ -99,7 +99,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from palsyflow.measures.registry import SCORE_BY_NAME
-    from palsyflow.scoring.longitudinal import MDC_MEASURES, MDC_SOURCE, binomial_score_sem, mdc95, within_subject_sem
+    from palsyflow.measures.longitudinal import MDC_MEASURES, MDC_SOURCE, binomial_score_sem, mdc95, within_subject_sem
     from palsyflow.speech.prompts import grid_sentence
     from palsyflow.speech.reference import HEALTHY_REFERENCE
 

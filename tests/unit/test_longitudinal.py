@@ -1,4 +1,4 @@
-"""MDC95 math, change labels and plateau/regression events (scoring/longitudinal.py)."""
+"""MDC95 math, change labels and plateau/regression events (measures/longitudinal.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from palsyflow.scoring.longitudinal import (
+from palsyflow.measures.longitudinal import (
     HEALTHY_BANDS,
     MDC_MEASURES,
     MDC_TABLE,
@@ -153,7 +153,7 @@ def test_mdc_table_matches_the_benchmark_json():
 
 
 def test_binomial_sem_of_a_word_score():
-    from palsyflow.scoring.longitudinal import binomial_score_sem
+    from palsyflow.measures.longitudinal import binomial_score_sem
 
     # 6 words at 50 % correct: SE of a proportion sqrt(.25/6)
     assert binomial_score_sem(50.0, 6) == pytest.approx(100 * math.sqrt(0.25 / 6))

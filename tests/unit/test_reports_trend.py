@@ -13,7 +13,7 @@ from palsyflow.config import ReportParams
 from palsyflow.reports.model import build_session_report
 from palsyflow.reports.plots import history_plot_png, trend_caption
 from palsyflow.schemas import SCORE_SCHEMA
-from palsyflow.scoring.longitudinal import HEALTHY_BANDS, MDC_TABLE
+from palsyflow.measures.longitudinal import HEALTHY_BANDS, MDC_TABLE
 
 MDC = MDC_TABLE["symmetry_index"].mdc
 

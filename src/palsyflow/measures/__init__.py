@@ -9,6 +9,8 @@ tasks       scores from a task's two side movements (gate, asymmetry, eFACE item
             House-Brackmann measurement, eFACE-style subscores
 session     the one session aggregator (several recordings -> one session's measures)
 symmetry    the score-table measures of a session (symmetries, composites, weaker sides)
+longitudinal  a subject's series against measurement noise (MDC95, change labels, plateau and
+            regression events)
 docs        ``docs/features.md``'s generated tables
 
 Features, models, scoring and reports import from here; this package imports none of them.

@@ -17,7 +17,7 @@ import polars as pl
 from palsyflow.config import ReportParams
 from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.schemas import SCORE_SCHEMA
-from palsyflow.scoring.longitudinal import HEALTHY_BANDS, MDC_MEASURES, MDC_TABLE, SessionChange, read_series
+from palsyflow.measures.longitudinal import HEALTHY_BANDS, MDC_MEASURES, MDC_TABLE, SessionChange, read_series
 
 #: Overall symmetry measure (region ``"overall"``).
 OVERALL_MEASURE = SYMMETRY_INDEX
@@ -200,7 +200,7 @@ class HistoryPoint:
 
 @dataclass(frozen=True)
 class Longitudinal:
-    """The subject's series read against measurement noise (:mod:`palsyflow.scoring.longitudinal`).
+    """The subject's series read against measurement noise (:mod:`palsyflow.measures.longitudinal`).
 
     Attributes
     ----------
@@ -216,7 +216,7 @@ class Longitudinal:
         The symmetry index's reading at every :attr:`SessionReport.history` point, same order.
     this_session : dict
         Measure -> this session's :class:`SessionChange`, for the measures of
-        :data:`~palsyflow.scoring.longitudinal.MDC_MEASURES` the session has.
+        :data:`~palsyflow.measures.longitudinal.MDC_MEASURES` the session has.
     mdc_by_measure : dict
         Measure -> MDC95 of those measures (those with a known MDC).
     """

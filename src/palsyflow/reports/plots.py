@@ -142,7 +142,7 @@ def trend_caption(report: SessionReport) -> str:
     -------
     str
         Plain text (no markup): the symmetry index's change since the first and the
-        previous session with its label (:func:`palsyflow.scoring.longitudinal.change_label`),
+        previous session with its label (:func:`palsyflow.measures.longitudinal.change_label`),
         the MDC95 used, the events, and the same for the speech clarity when measured;
         "" without ``report.longitudinal`` or a symmetry index this session.
     """

@@ -192,7 +192,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             inputs=("scores", "validated_sessions"),
             outputs=("reports",),
             params=("report",),
-            code=("reports", "measures", "scoring/longitudinal.py", "stages/report.py"),
+            code=("reports", "measures", "stages/report.py"),
         ),
     )
 }
