@@ -166,3 +166,28 @@ def test_a_healthy_volunteer_session_grades_i_or_ii(shared_data, face_model):
     assert doc["eface"]["total"] > 85 and doc["sunnybrook"]["composite"] > 70
     assert set(doc["synkinesis"]["tasks"]) == {"smile", "pucker"}
     assert doc["emotrics"]["rest_emotrics_mrd1_left"] > 0  # the mm block is the session's
+
+
+def test_clinician_pdf_shows_the_scales_beside_the_clinicians_grade(tmp_path):
+    from palsyflow.config import ReportParams
+    from palsyflow.reports.model import build_session_report
+    from palsyflow.reports.pdf import SCALES_TITLE, eface_bars_png, render_session_report
+    from tests.unit.test_reports import SUBJECT, make_scores
+
+    row = normal_row(ratio=0.5) | {"hb_grade": 3}
+    scores = make_scores()
+    rep = build_session_report(scores, "A", SUBJECT, "20240420", ReportParams(), session_row=row)
+    assert rep.scales is not None and rep.scales.clinician_hb_grade == 3
+    hb = rep.scales.estimates.house_brackmann["grade"]
+    data = render_session_report(rep, tmp_path / "s.pdf", ReportParams(page_compression=False)).read_bytes()
+
+    def shown(text: str) -> bytes:
+        return ("(" + text.replace("(", "\\(").replace(")", "\\)") + ") Tj").encode()
+
+    assert shown(SCALES_TITLE) in data and shown("clinician's grade: III") in data and shown(hb) in data
+    plain = build_session_report(scores, "A", SUBJECT, "20240420", ReportParams())
+    assert plain.scales is None
+    assert shown(SCALES_TITLE) not in render_session_report(plain, tmp_path / "p.pdf", ReportParams(page_compression=False)).read_bytes()
+    # the bar graphic changes with the values
+    assert eface_bars_png({"static": 90.0, "dynamic": 50.0, "synkinesis": None, "total": 70.0}) != eface_bars_png(
+        {"static": 90.0, "dynamic": 60.0, "synkinesis": None, "total": 70.0})
