@@ -9,7 +9,9 @@
 2. Phantom series: for each session and each side, every task photo is weakened by
    w = 0, 0.2, ..., 1 (:func:`palsyflow.phantom.warp.warp_frame`, the code
    ``simulate_weakness`` runs on a photo; the rest photo is kept), written as lossless PNG,
-   detected again and the session measured. Spearman's rho of eFACE total, Sunnybrook
+   detected again and the session measured. To keep the run short, photos whose long side
+   exceeds ``--max-side`` pixels (the mpeschel phone JPEGs, 2448x3264) are first reduced
+   to it (area interpolation) and the series, its w = 0 included, is measured on those. Spearman's rho of eFACE total, Sunnybrook
    composite and House-Brackmann grade against w, per series and pooled (expected:
    eFACE and Sunnybrook fall, HB rises).
 
@@ -56,6 +58,7 @@ def scales_of(doc: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=None, help="phantom series on the first N sessions only")
+    ap.add_argument("--max-side", type=int, default=1024, help="phantom series: photos reduced to this long side, px")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
 
@@ -67,6 +70,7 @@ def main() -> None:
     from palsyflow.features.session import measure_results
     from palsyflow.landmarks import extract_landmarks
     from palsyflow.phantom.response import FRACTIONS
+    from palsyflow.landmarks.media import read_photo
     from palsyflow.phantom.simulate import detect_photo
     from palsyflow.phantom.warp import warp_frame
 
@@ -74,11 +78,9 @@ def main() -> None:
     t0 = time.perf_counter()
     sets = photo_sets(SHARED)
     healthy: dict[str, dict] = {}
-    cache: dict[str, dict] = {}
     for subj, rest, tasks in sets:
         res = {"rest": extract_landmarks(rest, "photo", lp, MODEL)}
         res.update({t: extract_landmarks(p, "photo", lp, MODEL) for t, p in tasks.items()})
-        cache[subj] = res
         healthy[subj] = scales_of(measure_results(res))
         h = healthy[subj]
         print(f"{subj:12s} eFACE total {h['eface_total']:.1f} (static {h['eface_static']:.1f}, dynamic "
@@ -89,13 +91,25 @@ def main() -> None:
     series: list[dict] = []
     lp1 = lp.model_copy(update={"tta_copies": 1})
     with tempfile.TemporaryDirectory() as tmp:
+        def reduced(path: Path) -> Path:
+            rgb = read_photo(path)
+            scale = args.max_side / max(rgb.shape[:2])
+            if scale >= 1:
+                return path
+            small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            out = Path(tmp) / f"small-{path.parent.name}-{path.stem}.png"
+            cv2.imwrite(str(out), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+            return out
+
         for subj, rest, tasks in sets[: args.sessions]:
+            rest = reduced(rest)
             rgb0, pts0 = detect_photo(rest, MODEL, lp1)
-            src = {t: detect_photo(p, MODEL, lp1) for t, p in tasks.items()}
+            rest_result = extract_landmarks(rest, "photo", lp, MODEL)
+            src = {t: detect_photo(reduced(p), MODEL, lp1) for t, p in tasks.items()}
             for side in SIDES:
                 rows = []
                 for w in FRACTIONS:
-                    res = {"rest": cache[subj]["rest"]}
+                    res = {"rest": rest_result}
                     for t, (rgb, pts) in src.items():
                         img = warp_frame(rgb, pts, pts0, side, float(w), neutral_image=rgb0).image
                         out = Path(tmp) / f"{subj}-{side}-{w:.1f}-{t}.png"
@@ -119,6 +133,7 @@ def main() -> None:
     hb_ok = all(h["hb_grade"] in ("I", "II") for h in healthy.values())
     print(f"healthy HB I-II for all: {hb_ok}; pooled Spearman vs w: {pooled}; wall {wall:.0f} s")
     result = {
+        "max_side_px": args.max_side,
         "healthy": healthy, "healthy_hb_I_or_II": hb_ok,
         "phantom": {"fractions": list(FRACTIONS), "series": series, "pooled_spearman": pooled,
                     "series_falling": {k: sum(1 for s in series if s["spearman"][k] is not None
