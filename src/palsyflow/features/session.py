@@ -12,7 +12,16 @@ stage, the palsy phantom). Both produce::
                       "threshold": float|None, "eface": float|None, "hb_cm": {...},
                       "available": bool, "reason": str|None}},
      "hb_measure": {...} | None,            # palsyflow.measures.tasks.hb_measure
-     "eface": {"static": float|None, "dynamic": float|None, "dynamic_tasks": [...]},
+     "eface": {"static", "dynamic", "synkinesis", "total": float|None,   # AUTOMATED ESTIMATES
+               "items": {...}, "used": [...], "missing": [...], "dynamic_tasks": [...],
+               "label": "automated estimate"},          # palsyflow.measures.scales.eface
+     "sunnybrook": {"resting", "voluntary", "synkinesis", "composite": float|None,
+                    "items": {...}, "tasks": {...}, "used": [...], "missing": [...], "label"},
+     "house_brackmann": {"grade": "I".."VI"|None, "grade_number": int|None,
+                         "basis": str, "label": "automated estimate"},
+     "synkinesis": {"tasks": {"smile"|"pucker": {...}}, "lagophthalmos_gap_mm": {...},
+                    "incomplete_closure_side": str|None, "label"},
+     "emotrics": {rest_emotrics_* and task_<task>_emotrics_* columns (mm, deg): float|None},
      "speech": {"clarity": float|None, "dysarthria_index": float|None,
                 "dysarthria_components": [...],
                 "quality": {"status": str, "reason": str|None, "snr_db": float|None},
@@ -52,7 +61,7 @@ from palsyflow.features.audio import AudioError, load_audio_with_rate
 from palsyflow.features.table import face_measures
 from palsyflow.ingest.probe import media_kind
 from palsyflow.ingest.tasks import canonical_task
-from palsyflow.measures.registry import MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
+from palsyflow.measures.registry import EMOTRICS_REST_COLUMNS, EMOTRICS_TASK_COLUMNS, MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
 from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
@@ -62,6 +71,9 @@ from palsyflow.speech.session import speech_block
 from palsyflow.speech.signal import resample
 
 __all__ = ["measure_results", "measure_session"]
+
+#: The session's Emotrics-equivalent mm columns (rest and task peaks): the ``emotrics`` block.
+EMOTRICS_COLUMNS: frozenset[str] = frozenset(EMOTRICS_REST_COLUMNS) | frozenset(c for cols in EMOTRICS_TASK_COLUMNS.values() for c in cols)
 
 
 def _tables(result: Any) -> tuple[pl.DataFrame, pl.DataFrame | None]:
@@ -136,12 +148,17 @@ def measure_results(
         tasks[task] = _jsonable(m.as_json())
     static = _family_columns(agg.row, REST_FAMILY_NAMES)
     static["eface_static"] = agg.row["eface_static"]
+    sc = agg.scales
     return {
         "static": _jsonable(static),
         "movement": _jsonable(_family_columns(agg.row, MOVEMENT_FAMILY_NAMES)),
         "tasks": tasks,
         "hb_measure": _jsonable(agg.hb_measure) if agg.hb_measure is not None else None,
-        "eface": {"static": agg.row["eface_static"], "dynamic": agg.row["eface_dynamic"], "dynamic_tasks": agg.eface_dynamic_tasks},
+        "eface": _jsonable({**sc.eface, "dynamic_tasks": agg.eface_dynamic_tasks}),
+        "sunnybrook": _jsonable(sc.sunnybrook),
+        "house_brackmann": _jsonable(sc.house_brackmann),
+        "synkinesis": _jsonable(sc.synkinesis),
+        "emotrics": _jsonable({k: v for k, v in agg.row.items() if k in EMOTRICS_COLUMNS}),
         "speech": _jsonable(speech_block(speech_rows)),
     }
 

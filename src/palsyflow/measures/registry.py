@@ -43,6 +43,7 @@ UNITS: dict[str, str] = {
     "0-100": "score from 0 to 100 (100 = symmetric / normal)",
     "points": "House-Brackmann measurement points (0-8)",
     "grade": "House-Brackmann grade (1-6)",
+    "sb_points": "Sunnybrook sub-score points (resting 0-20, voluntary 20-100, synkinesis 0-15; Ross et al. 1996)",
     "side": "'left' or 'right' (the patient's), or null",
     "bool": "true / false",
     "Hz": "hertz (per second)",
@@ -425,7 +426,23 @@ def _task_measures() -> list[Measure]:
         Measure("eface_static", "0-100", "overall", None, True, "eFACE-style static subscore: mean 100 x (1 - asym) of the rest brow, fissure, nasolabial and commissure heights (session only)", _EFACE, "summary", "eface"),
         Measure("eface_dynamic", "0-100", "overall", None, True, "eFACE-style dynamic subscore: mean task eFACE item of the activated brow_raise, eye closures, smile, eee (session only)", _EFACE, "summary", "eface"),
     ]
+    out += [Measure(n, u, "overall", None, better, d, src, "summary", fam) for n, (u, better, d, src, fam) in SCALE_INFO.items()]
     return out
+
+
+_AUTO_EFACE = f"{_EFACE}; automated as Auto-eFACE, Miller et al. 2021, doi:10.1097/PRS.0000000000007572"
+_KANERVA = "Kanerva et al. 2011, doi:10.1177/0194599810397497"
+#: Clinical-scale AUTOMATED ESTIMATES of a session (:mod:`palsyflow.measures.scales`):
+#: ``name -> (unit, higher_is_better, description, source, family)``.
+SCALE_INFO: dict[str, tuple[str, bool, str, str, str]] = {
+    "eface_synkinesis": ("0-100", True, "AUTOMATED ESTIMATE of the eFACE synkinesis subscore (100 = none): ocular synkinesis only, 100 x (1 - side difference of fissure narrowing in smile/pucker) (session only)", _AUTO_EFACE, "eface"),
+    "eface_total": ("0-100", True, "AUTOMATED ESTIMATE of the eFACE total: mean of the available static, dynamic and synkinesis items; needs >= 2 static and >= 2 dynamic items (session only)", _AUTO_EFACE, "eface"),
+    "sunnybrook_resting": ("sb_points", False, "AUTOMATED ESTIMATE of the Sunnybrook resting-symmetry score (0-20, x5 of eye, cheek, mouth items from rest asymmetries) (session only)", _SUNNYBROOK, "sunnybrook"),
+    "sunnybrook_voluntary": ("sb_points", True, "AUTOMATED ESTIMATE of the Sunnybrook voluntary-movement score (20-100, x4 of brow lift, gentle eye closure, smile, snarl, pucker scored 1-5 from weaker/stronger movement; scaled from >= 3 items) (session only)", _SUNNYBROOK, "sunnybrook"),
+    "sunnybrook_synkinesis": ("sb_points", False, "AUTOMATED ESTIMATE of the Sunnybrook synkinesis score (0-15; ocular synkinesis in smile and pucker only) (session only)", _SUNNYBROOK, "sunnybrook"),
+    "sunnybrook_composite": ("0-100", True, "AUTOMATED ESTIMATE of the Sunnybrook composite: voluntary - resting - synkinesis, 0-100 (session only)", _SUNNYBROOK, "sunnybrook"),
+    "hb_scale_grade_estimate": ("grade", False, "AUTOMATED ESTIMATE of the House-Brackmann grade (1-6) from sunnybrook_composite by the Kanerva 2011 crosswalk, at least 4 with one-sided incomplete eye closure; not a clinician grade (session only)", f"{_HB}; {_KANERVA}", "house_brackmann"),
+}
 
 
 def _emotrics_region(name: str) -> str:

@@ -32,7 +32,10 @@ Aggregation rule (per measure family, several recordings of one task are average
     * ``hb_measure_*`` / ``hb_grade_estimate`` from the combined ``brow_raise`` and
       ``smile`` movements in cm; ``eface_static`` from the rest asymmetries of the four
       regions (only when a ``rest`` recording has them), ``eface_dynamic`` from the
-      activated eFACE tasks.
+      activated eFACE tasks;
+    * clinical-scale automated estimates (``eface_synkinesis``, ``eface_total``,
+      ``sunnybrook_*``, ``hb_scale_grade_estimate``) from the finished row
+      (:func:`palsyflow.measures.scales.session_scales`).
 
 Averaging all recordings of a task, rather than keeping the first, uses every repeat
 the clinic made and does not depend on the order the recordings are listed in.
@@ -60,6 +63,7 @@ from palsyflow.measures.registry import (
     SYNKINESIS_TASK_COLUMNS,
     Family,
 )
+from palsyflow.measures.scales import ScaleEstimates, session_scales
 from palsyflow.speech.session import aggregate_speech
 from palsyflow.measures.tasks import TaskMeasure, combine, eface_dynamic, eface_static, from_sides, hb_from_cm
 
@@ -81,12 +85,15 @@ class SessionAggregate:
         The tasks ``eface_dynamic`` averaged.
     hb_measure : dict or None
         :func:`palsyflow.measures.tasks.hb_measure` of the combined movements.
+    scales : ScaleEstimates or None
+        :func:`palsyflow.measures.scales.session_scales` of ``row``.
     """
 
     row: dict[str, Any]
     tasks: dict[str, TaskMeasure] = field(default_factory=dict)
     eface_dynamic_tasks: list[str] = field(default_factory=list)
     hb_measure: dict | None = None
+    scales: ScaleEstimates | None = None
 
 
 def _mean(values: Sequence[Any]) -> float | None:
@@ -252,4 +259,6 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
         row["hb_measure_weaker"] = hb["side"]
         row["hb_grade_estimate"] = float(hb["grade_estimate"])
     row.update(aggregate_speech(recs))
-    return SessionAggregate(row=row, tasks=tasks, eface_dynamic_tasks=used, hb_measure=hb)
+    scales = session_scales(row)
+    row.update(scales.columns())
+    return SessionAggregate(row=row, tasks=tasks, eface_dynamic_tasks=used, hb_measure=hb, scales=scales)

@@ -16,6 +16,7 @@ import polars as pl
 
 from palsyflow.config import ReportParams
 from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
+from palsyflow.measures.scales import ScaleEstimates, session_scales
 from palsyflow.schemas import SCORE_SCHEMA
 from palsyflow.measures.longitudinal import HEALTHY_BANDS, MDC_MEASURES, MDC_TABLE, SessionChange, read_series
 
@@ -133,6 +134,44 @@ def millimetre_rows(session_row: Mapping[str, Any] | None) -> tuple[MillimetreRo
         diff = left - right if left is not None and right is not None else None
         out.append(MillimetreRow(fam, label, FEATURE_BY_NAME[f"{fam}_left"].unit, left, right, diff))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ScaleReport:
+    """The clinical-scale AUTOMATED ESTIMATES of one session, beside the clinician's grade.
+
+    Attributes
+    ----------
+    estimates : ScaleEstimates
+        :func:`palsyflow.measures.scales.session_scales` of the session-table row.
+    clinician_hb_grade : int or None
+        The clinician's House-Brackmann grade (1-6) from the manifest, None when not given.
+    """
+
+    estimates: ScaleEstimates
+    clinician_hb_grade: int | None = None
+
+
+def scale_report(session_row: Mapping[str, Any] | None) -> ScaleReport | None:
+    """The scale section of one session from its session-table row.
+
+    Parameters
+    ----------
+    session_row : mapping or None
+        A row of the session table (scale inputs and ``hb_grade``, the clinician's).
+
+    Returns
+    -------
+    ScaleReport or None
+        None without a row, or when no scale could be estimated from it.
+    """
+    if not session_row:
+        return None
+    est = session_scales(session_row)
+    if est.eface["total"] is None and est.sunnybrook["composite"] is None and est.eface["dynamic"] is None:
+        return None
+    grade = session_row.get("hb_grade")
+    return ScaleReport(est, int(grade) if grade is not None else None)
 
 
 def region_measure(region: str) -> str:
@@ -316,6 +355,8 @@ class SessionReport:
     longitudinal : Longitudinal or None
         MDC, healthy band, change labels and events (:func:`longitudinal_reading`); its
         ``series`` follows the history points that have a symmetry index.
+    scales : ScaleReport or None
+        eFACE, Sunnybrook and House-Brackmann automated estimates (:func:`scale_report`).
     """
 
     site: str
@@ -333,6 +374,7 @@ class SessionReport:
     components: tuple[MeasureRow, ...] = ()
     millimetres: tuple[MillimetreRow, ...] = ()
     longitudinal: Longitudinal | None = None
+    scales: ScaleReport | None = None
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -476,4 +518,5 @@ def build_session_report(
         components=components,
         millimetres=millimetre_rows(session_row),
         longitudinal=longitudinal_reading(subject_rows, session),
+        scales=scale_report(session_row),
     )

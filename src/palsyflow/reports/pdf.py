@@ -61,6 +61,106 @@ def _percentile(row: MeasureRow) -> str:
     return _NA if row.percentile is None else f"{row.percentile:.0f}"
 
 
+#: Heading of the clinical-scale section; every value in it is an automated estimate.
+SCALES_TITLE = "Clinical scales (automated estimate, not a clinician's grade)"
+
+
+def eface_bars_png(eface: dict, width_in: float = 6.0, height_in: float = 1.7, dpi: int = 150) -> bytes:
+    """PNG of the eFACE automated estimate: horizontal bars static/dynamic/synkinesis/total, 0-100.
+
+    Parameters
+    ----------
+    eface : dict
+        :func:`palsyflow.measures.scales.eface`'s result; a missing subscore is drawn as
+        an empty bar labelled "not measured".
+    width_in, height_in : float
+        Figure size, inches.
+    dpi : int
+
+    Returns
+    -------
+    bytes
+        PNG (no software metadata, so the bytes depend on the values only).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = ("static", "dynamic", "synkinesis", "total")
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.14, 0.22, 0.80, 0.70))
+    ys = list(range(len(names)))[::-1]
+    for y, n in zip(ys, names):
+        v = eface.get(n)
+        ax.barh(y, 100, color="#eef1f5", height=0.62)
+        if v is None:
+            ax.text(2, y, "not measured", va="center", fontsize=7, color="#666666")
+            continue
+        ax.barh(y, v, color="#2b5d8a" if n == "total" else "#7fa3c6", height=0.62)
+        ax.text(min(v, 100) - 1.5, y, f"{v:.0f}", va="center", ha="right", fontsize=7.5, color="white", fontweight="bold")
+    ax.set_yticks(ys, [n.capitalize() for n in names], fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("eFACE, automated estimate (100 = normal)", fontsize=7.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def scale_section(report: SessionReport, frame_width: float, h2, small, grid: list) -> list:
+    """The clinical-scale flowables: eFACE bars, Sunnybrook composite, House-Brackmann estimate.
+
+    Parameters
+    ----------
+    report : SessionReport
+        ``report.scales`` (:func:`palsyflow.reports.model.scale_report`); nothing when None.
+    frame_width : float
+        Text width, points.
+    h2, small : ParagraphStyle
+        Heading and footnote styles.
+    grid : list
+        The report's table style commands.
+
+    Returns
+    -------
+    list
+        Platypus flowables (empty without scales). The House-Brackmann estimate stands
+        beside the clinician's grade when the manifest gave one.
+    """
+    from reportlab.platypus import Image, KeepTogether, Paragraph, Table, TableStyle
+
+    sc = report.scales
+    if sc is None:
+        return []
+    e, sb, hb = sc.estimates.eface, sc.estimates.sunnybrook, sc.estimates.house_brackmann
+    png = eface_bars_png(e)
+    w = min(frame_width, 6.0 * 72)
+    rows = [["Scale (automated estimate)", "Value", "Detail"]]
+    rows.append(["Sunnybrook composite (0-100)", _num(sb["composite"], "{:.0f}"),
+                 f"voluntary {_num(sb['voluntary'], '{:.0f}')} - resting {_num(sb['resting'], '{:.0f}')}"
+                 f" - synkinesis {_num(sb['synkinesis'], '{:.0f}')}"])
+    rows.append(["House-Brackmann (estimate)", hb["grade"] or _NA,
+                 "clinician's grade: " + (("I", "II", "III", "IV", "V", "VI")[sc.clinician_hb_grade - 1]
+                                          if sc.clinician_hb_grade else "not given")])
+    table = Table(rows, colWidths=[0.38 * frame_width, 0.14 * frame_width, 0.48 * frame_width])
+    table.setStyle(TableStyle(list(grid) + [("ALIGN", (2, 0), (2, -1), "LEFT")]))
+    missing = [m for m in sb["missing"] if m.startswith("voluntary_")]
+    note = ("Automated estimates from this session's landmarks, not clinician grades. eFACE: Banks et al. 2015, "
+            "automated as in Miller et al. 2021; Sunnybrook: Ross et al. 1996; House-Brackmann: "
+            + escape(hb["basis"]) + ". Synkinesis: ocular only (eye narrowing in smile and pucker).")
+    if missing:
+        note += " Not measured: " + ", ".join(m.removeprefix("voluntary_").replace("_", " ") for m in missing) + "."
+    return [KeepTogether([
+        Paragraph(SCALES_TITLE, h2),
+        Image(io.BytesIO(png), width=w, height=w * 1.7 / 6.0),
+        table,
+        Paragraph(note, small),
+    ])]
+
+
 def render_session_report(
     report: SessionReport,
     out: Path,
@@ -225,6 +325,8 @@ def render_session_report(
                 small,
             ),
         ]))
+
+    story += scale_section(report, frame_width, h2, small, grid)
 
     # History plot
     png = history_plot_png(report, params.plot_width_in, params.plot_height_in, dpi=params.plot_dpi)
