@@ -298,7 +298,8 @@ def test_movement_weakness_lowers_the_index_and_names_the_side_that_moved_less()
     assert idx[0] > idx[1] > idx[2]
     assert idx[2] == pytest.approx((98.0 + 100 * (1 - 5 / 7)) / 2)
     # the side that moves less is the weaker side, over the resting vote
-    assert m["weaker_side"].to_list() == ["right", "left", "left"]
+    # symmetric movement: "no consistent weaker side"; the resting vote never overrides it
+    assert m["weaker_side"].to_list() == [None, "left", "left"]
 
 
 def test_session_measures_on_a_real_shaped_session_table():
