@@ -204,7 +204,7 @@ def test_z_and_percentile_from_model_and_null_for_unmodelled_measures():
     # the model's small-sample percentile (Crawford & Howell), not a bare normal CDF of z
     assert mouth["percentile"] == pytest.approx(model.percentile(np.array([[85.0]]))[0, 0])
     assert mouth["percentile"] > 100 * norm.cdf((85.0 - loc) / scale)
-    assert mouth["model_version"] == "7"
+    assert mouth["model_version"] == "7 (healthy n=400)"  # the reference size is shown
     eye = scores.filter(pl.col("measure") == "rest_palpebral_fissure_height_symmetry").row(0, named=True)
     assert eye["value"] == pytest.approx(90.0)
     assert eye["z"] is None and eye["percentile"] is None

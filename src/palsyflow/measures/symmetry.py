@@ -77,6 +77,21 @@ SIDE_ASYM_COLUMN: dict[str, str] = {f: f"{f}_side_asym" for f in _SIDE_FAMS}
 SIDE_TAIL_PERCENTILE = 2.5
 
 
+def subject_key(measures: pl.DataFrame) -> list[str]:
+    """``"site/subject"`` of each row: the group a normative model leaves out together.
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_rows, ...)
+        With ``site`` and ``subject``.
+
+    Returns
+    -------
+    list of str, length n_rows
+    """
+    return [f"{a}/{b}" for a, b in zip(measures["site"].cast(pl.Utf8), measures["subject"].cast(pl.Utf8), strict=True)]
+
+
 def num(df: pl.DataFrame, col: str) -> pl.Expr:
     """``col`` as Float64 with NaN -> null, or an all-null column when absent."""
     if col in df.columns:

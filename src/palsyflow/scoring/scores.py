@@ -14,7 +14,16 @@ import numpy as np
 import polars as pl
 
 from palsyflow.measures.registry import SCORE_MEASURES
-from palsyflow.measures.symmetry import ID_COLUMNS, WEAKER_COLUMN, num, session_measures, side
+from palsyflow.measures.symmetry import (
+    ID_COLUMNS,
+    SIDE_ASYM_COLUMN,
+    WEAKER_COLUMN,
+    decide_sides,
+    num,
+    session_measures,
+    side,
+    subject_key,
+)
 from palsyflow.models.normative import NormativeModel
 from palsyflow.schemas import SCORE_SCHEMA, conform, empty
 
@@ -22,12 +31,36 @@ __all__ = ["score_sessions", "session_measures"]
 
 
 def _normative_columns(measures: pl.DataFrame, normative: NormativeModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,)."""
+    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,), leave-one-subject-out."""
     names = [str(c) for c in normative.feature_names_in_]
     table = measures.select([num(measures, c).alias(c) for c in names])
-    z = np.asarray(normative.transform(table), dtype=np.float64).reshape(measures.height, len(names))
-    pct = np.asarray(normative.percentile(table), dtype=np.float64).reshape(measures.height, len(names))
+    groups = subject_key(measures)
+    z = np.asarray(normative.transform(table, groups), dtype=np.float64).reshape(measures.height, len(names))
+    pct = np.asarray(normative.percentile(table, groups), dtype=np.float64).reshape(measures.height, len(names))
     return {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
+
+
+def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.DataFrame:
+    """``measures`` with the weaker sides outside the healthy range only.
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_sessions, ...)
+        Output of :func:`session_measures`.
+    normative : NormativeModel or None
+        Its percentiles of the :data:`~palsyflow.measures.symmetry.SIDE_ASYM_COLUMN`
+        columns (leave-one-subject-out) give the healthy range; ``None`` keeps the
+        noise-floor sides (and still the movement-first overall verdict).
+
+    Returns
+    -------
+    polars.DataFrame
+        :func:`~palsyflow.measures.symmetry.decide_sides` of ``measures``.
+    """
+    if normative is None or measures.height == 0:
+        return decide_sides(measures, None)
+    cols = _normative_columns(measures, normative)
+    return decide_sides(measures, {c: cols[c][1] for c in SIDE_ASYM_COLUMN.values() if c in cols})
 
 
 def score_sessions(
@@ -59,11 +92,19 @@ def score_sessions(
           the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`
           (null when there is no model, the measure is not in it, or the value is
           null). The percentile ranks the raw value, whatever ``higher_is_better``.
-        - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure (null for speech).
+          A session whose subject is in the healthy reference is scored against the
+          reference without that subject (leave-one-subject-out,
+          :class:`~palsyflow.models.normative.NormativeModel`).
+        - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure after
+          :func:`judge_sides` (named only outside the healthy range and above noise;
+          the overall row from movement whenever movement was measured; null for
+          speech and for "no consistent weaker side").
         - ``change_since_first`` = value minus the value of the same measure at the
           subject's (site + subject) earliest session by ``session_date`` (then
           ``session``): 0 at that session, null when either value is null.
-        - ``model_version``: ``model_version`` when ``normative`` is given, else null.
+        - ``model_version``: ``model_version`` when ``normative`` is given, followed by
+          the size of the healthy reference the session was scored against
+          (``"<version> (healthy n=10, own subject out)"``), else null.
 
     Raises
     ------
@@ -79,7 +120,16 @@ def score_sessions(
         return empty(SCORE_SCHEMA)
 
     norm_cols = _normative_columns(measures, normative) if normative is not None else {}
-    version = model_version if normative is not None else None
+    measures = judge_sides(measures, normative)
+    if normative is not None:
+        size = normative.reference_size(subject_key(measures))
+        base = model_version or "normative"
+        version_expr = pl.Series(
+            "_v", [f"{base} (healthy n={int(n)}, own subject out)" if n < normative.n_samples_
+                   else f"{base} (healthy n={int(n)})" for n in size], dtype=pl.Utf8,
+        )
+    else:
+        version_expr = pl.lit(None, dtype=pl.Utf8)
     simulated = pl.col("simulated").cast(pl.Boolean) if "simulated" in measures.columns else pl.lit(None, pl.Boolean)
 
     parts = []
@@ -99,6 +149,7 @@ def score_sessions(
             pl.lit(unit).alias("unit"),
             weaker.alias("weaker_side"),
             simulated.alias("simulated"),
+            version_expr.alias("model_version"),
             pl.lit(order, dtype=pl.Int32).alias("_order"),
         ).with_columns(
             (pl.Series("z", z, dtype=pl.Float64) if z is not None else pl.lit(None, dtype=pl.Float64)).alias("z"),
@@ -118,6 +169,5 @@ def score_sessions(
     key = ["site", "subject", "measure"]
     long = long.sort(["site", "subject", "session_date", "session", "_order"], nulls_last=True).with_columns(
         (pl.col("value") - pl.col("value").first().over(key)).alias("change_since_first"),
-        pl.lit(version, dtype=pl.Utf8).alias("model_version"),
     )
     return conform(long.drop("_order"), SCORE_SCHEMA).select(list(SCORE_SCHEMA))
