@@ -136,6 +136,13 @@ def test_summary_side_only_from_the_movement_verdict(scores):
     assert "Your left side moved less than your right side, most clearly around the mouth." in text
 
 
+def test_summary_never_says_0th_percentile(scores):
+    low = scores.with_columns(pl.when(pl.col("measure") == "symmetry_index").then(0.13).otherwise(pl.col("percentile"))
+                              .alias("percentile"))
+    text = plain_language_summary(build_session_report(low, "A", SUBJECT, "20240420", ReportParams()))
+    assert "0th percentile" not in text and "below the 1st percentile: fewer than 1 in 100" in text
+
+
 def test_summary_other_side_and_missing_percentile(scores):
     other = build_session_report(scores, "A", OTHER, "20240305", ReportParams())
     text = plain_language_summary(other)

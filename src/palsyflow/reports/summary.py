@@ -85,7 +85,12 @@ def _side_sentence(report: SessionReport) -> str:
 def _percentile_sentence(overall: MeasureRow) -> str:
     if overall.percentile is None:
         return "A comparison with people without facial weakness is not available for this session."
-    p = int(round(min(max(overall.percentile, 0.0), 100.0)))
+    if overall.percentile < 0.5:
+        return (
+            "Compared with people without facial weakness, this score is below the 1st percentile: "
+            "fewer than 1 in 100 of them scored lower."
+        )
+    p = int(round(min(overall.percentile, 100.0)))
     return (
         f"Compared with people without facial weakness, this score is at the {_ordinal(p)} "
         f"percentile: about {p} in 100 of them scored lower."
