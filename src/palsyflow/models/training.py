@@ -51,7 +51,7 @@ class TrainResult:
     grader : GraderResult or None
         None when the grades do not allow a grader (see ``skipped``).
     metrics : dict of str -> float
-        Flat, MLflow-ready: ``n_sessions``, ``normative_n_healthy``,
+        Flat, MLflow-ready: ``n_sessions``, ``normative_n_healthy``, ``normative_n_subjects``,
         ``normative_location.<measure>``, ``normative_scale.<measure>``,
         ``grader_<metric>``, ``grader_n_grade_<g>``.
     params : dict of str -> str | int | float | bool
@@ -140,6 +140,7 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
     if not params.normative_include_simulated:
         healthy = healthy.filter(~pl.col("simulated").fill_null(False))
     metrics["normative_n_healthy"] = float(healthy.height)
+    metrics["normative_n_subjects"] = float(len(set(subject_key(healthy)))) if healthy.height else 0.0
     normative: NormativeModel | None = None
     norm_features: list[str] = []
     if healthy.height < params.min_healthy_sessions:
