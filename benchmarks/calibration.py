@@ -1,7 +1,8 @@
 """Calibration of the normative percentiles on the healthy sessions of a session table.
 
 Fits the normative model as the train stage does (:func:`palsyflow.models.training.train_models`),
-then scores every healthy session against it twice: leave-one-subject-out (what the score
+then scores every healthy session against it twice, as the score table does
+(:func:`palsyflow.scoring.scores.normative_columns`): leave-one-subject-out (what the score
 stage does) and in-sample (the session inside its own reference, the old behaviour). A
 calibrated model gives healthy percentiles that are roughly uniform on 0-100: about 10 %
 in each decile, about 1 % below the 1st percentile. Prints the decile histograms, the
@@ -30,8 +31,9 @@ from _results import RESULTS, save_result  # noqa: E402
 
 from palsyflow.config import TrainParams  # noqa: E402
 from palsyflow.measures.registry import SCORE_MEASURES  # noqa: E402
-from palsyflow.measures.symmetry import num, session_measures, subject_key  # noqa: E402
+from palsyflow.measures.symmetry import session_measures, subject_key  # noqa: E402
 from palsyflow.models.training import SIDE_RANGE_MEASURES, train_models  # noqa: E402
+from palsyflow.scoring.scores import normative_columns  # noqa: E402
 
 FACE = tuple(m.name for m in SCORE_MEASURES if m.region != "speech")
 SPEECH = tuple(m.name for m in SCORE_MEASURES if m.region == "speech")
@@ -67,10 +69,11 @@ def main(argv: list[str] | None = None) -> dict:
     measures = session_measures(table)
     healthy = measures.filter(pl.col("healthy").fill_null(False) & ~pl.col("simulated").fill_null(False))
     names = [str(c) for c in model.feature_names_in_]
-    x = healthy.select([num(healthy, c).alias(c) for c in names])
     groups = subject_key(healthy)
-    loso = model.percentile(x, groups)
-    insample = model.percentile(x)
+    loso_cols = normative_columns(healthy, model)
+    in_cols = normative_columns(healthy, model, leave_subject_out=False)
+    loso = np.column_stack([loso_cols[c][1] for c in names])
+    insample = np.column_stack([in_cols[c][1] for c in names])
     groups_of = {"face": FACE, "side_asymmetry": SIDE_RANGE_MEASURES, "speech": SPEECH}
     out: dict = {
         "sessions_file": str(args.sessions),

@@ -203,3 +203,26 @@ def test_leave_one_subject_out_percentiles_of_healthy_sessions_are_roughly_unifo
     assert 0.06 < np.mean(loso < 0.1) < 0.14 and 0.06 < np.mean(loso > 0.9) < 0.14
     assert kstest(insample, "uniform").pvalue < 0.01
     assert np.mean(insample < 0.1) + np.mean(insample > 0.9) < 0.75 * (np.mean(loso < 0.1) + np.mean(loso > 0.9))
+
+
+def test_folded_percentile_known_answer_and_used_for_regional_symmetry():
+    """``100 * P(|X| >= |x|)``: with a large healthy sample of N(0, 1), |x| = 1.96 is the
+    5th percentile; a symmetry score's percentile in the score table is that of its signed
+    asymmetry, folded."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 1.0, size=(20000, 1))
+    model = NormativeModel(min_samples=5).fit(x)
+    p = model.folded_percentile(np.array([[1.96], [-1.96], [0.0]]))[:, 0]
+    assert p[0] == pytest.approx(5.0, abs=0.5) and p[1] == pytest.approx(p[0], abs=0.5)
+    assert p[2] == pytest.approx(100.0, abs=0.5)
+    t = _cohort()
+    res = train_models(t, TrainParams(min_healthy_sessions=5))
+    m = session_measures(t)
+    sc = score_sessions(m, res.normative, model_version="v")
+    col = SIDE_ASYM_COLUMN[MOV]
+    want = res.normative.folded_percentile(
+        m.select([pl.col(c).cast(pl.Float64) for c in res.normative.feature_names_in_]), [f"A/{s}" for s in m["subject"]]
+    )[:, list(res.normative.feature_names_in_).index(col)]
+    got = sc.filter(pl.col("measure") == "mov_commissure_excursion_symmetry").sort("subject")
+    order = np.argsort(m["subject"].to_numpy())
+    np.testing.assert_allclose(got["percentile"].to_numpy(), want[order], rtol=1e-9)

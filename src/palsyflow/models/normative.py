@@ -337,6 +337,38 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         df = np.maximum(n - 1.0, 1.0)
         return 100.0 * student_t.cdf(z / np.sqrt(1.0 + 1.0 / np.maximum(n, 1.0)), df)
 
+    def folded_percentile(self, X: Any, groups: Any = None) -> np.ndarray:
+        """Percentile (0-100) of ``100 * (1 - |x|)`` among healthy sessions, from the signed ``x``.
+
+        For a signed asymmetry ``x`` (healthy distribution fitted by this model), a
+        symmetry score ``100 * (1 - |x|)`` is lower the larger ``|x|``; its healthy
+        percentile is ``100 * P(|X| >= |x|)`` with ``X`` the healthy predictive
+        distribution of Crawford & Howell (1998, doi:10.1076/clin.12.4.482.7241):
+        location ``location_``, scale ``scale_ * sqrt(1 + 1/n)``, Student t with ``n - 1``
+        degrees of freedom. Folding the fitted signed distribution keeps the bounded,
+        skewed symmetry score out of a normal approximation it does not follow (the
+        folded normal, Leone et al. 1961, doi:10.1080/00401706.1961.10489965).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+            Signed values, unitless.
+        groups : array-like of str, shape (n_samples,), optional
+            Subject of each row (leave-one-subject-out as in :meth:`percentile`).
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_features)
+            Percentiles in ``[0, 100]``; NaN where the value or the fit is missing.
+        """
+        arr = self._matrix(X)
+        loc, scale, n, _ = self._row_params(arr.shape[0], groups)
+        df = np.maximum(n - 1.0, 1.0)
+        s = scale * np.sqrt(1.0 + 1.0 / np.maximum(n, 1.0))
+        a = np.abs(arr)
+        inside = student_t.cdf((a - loc) / s, df) - student_t.cdf((-a - loc) / s, df)
+        return 100.0 * (1.0 - inside)
+
     def mahalanobis(self, X: Any) -> np.ndarray:
         """Robust Mahalanobis distance from the MCD centre (``method="mcd"``).
 

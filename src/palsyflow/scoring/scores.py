@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from palsyflow.measures.registry import SCORE_MEASURES
+from palsyflow.measures.registry import MOVEMENT_SYMMETRY, REGIONS, REST_FAMILY_OF_REGION, REST_SYMMETRY, SCORE_MEASURES
 from palsyflow.measures.symmetry import (
     ID_COLUMNS,
     SIDE_ASYM_COLUMN,
@@ -29,15 +29,46 @@ from palsyflow.schemas import SCORE_SCHEMA, conform, empty
 
 __all__ = ["score_sessions", "session_measures"]
 
+#: Symmetry measure -> the family whose signed asymmetry it folds (``100 * (1 - |a|)``).
+SYMMETRY_FAMILY: dict[str, str] = {
+    **{REST_SYMMETRY[r]: REST_FAMILY_OF_REGION[r] for r in REGIONS},
+    MOVEMENT_SYMMETRY: "mov_commissure_excursion",
+}
 
-def _normative_columns(measures: pl.DataFrame, normative: NormativeModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,), leave-one-subject-out."""
+
+def normative_columns(
+    measures: pl.DataFrame, normative: NormativeModel, *, leave_subject_out: bool = True
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,).
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_sessions, ...)
+        Output of :func:`session_measures`.
+    normative : NormativeModel
+    leave_subject_out : bool
+        Score a reference subject without its own sessions (the score table always does;
+        ``False`` only to show the in-sample bias, ``benchmarks/calibration.py``).
+
+    Returns
+    -------
+    dict of str -> (ndarray, ndarray)
+        z (unitless) and percentile (0-100) per fitted column; rule in :func:`score_sessions`.
+    """
     names = [str(c) for c in normative.feature_names_in_]
     table = measures.select([num(measures, c).alias(c) for c in names])
-    groups = subject_key(measures)
+    groups = subject_key(measures) if leave_subject_out else None
     z = np.asarray(normative.transform(table, groups), dtype=np.float64).reshape(measures.height, len(names))
     pct = np.asarray(normative.percentile(table, groups), dtype=np.float64).reshape(measures.height, len(names))
-    return {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
+    out = {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
+    # a symmetry score 100 * (1 - |a|): its percentile from the folded healthy distribution of
+    # the signed asymmetry a, when the model has it (bounded and skewed, not normal itself)
+    signed = [(m, SIDE_ASYM_COLUMN[f]) for m, f in SYMMETRY_FAMILY.items() if m in out and SIDE_ASYM_COLUMN[f] in names]
+    if signed:
+        folded = np.asarray(normative.folded_percentile(table, groups), dtype=np.float64).reshape(measures.height, len(names))
+        for m, col in signed:
+            out[m] = (out[m][0], folded[:, names.index(col)])
+    return out
 
 
 def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.DataFrame:
@@ -59,7 +90,7 @@ def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.
     """
     if normative is None or measures.height == 0:
         return decide_sides(measures, None)
-    cols = _normative_columns(measures, normative)
+    cols = normative_columns(measures, normative)
     return decide_sides(measures, {c: cols[c][1] for c in SIDE_ASYM_COLUMN.values() if c in cols})
 
 
@@ -89,7 +120,11 @@ def score_sessions(
 
         - ``value``: the measure, in ``unit``.
         - ``z`` = ``(value - location) / scale`` and ``percentile`` =
-          the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`
+          the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`;
+          for a regional symmetry (:data:`SYMMETRY_FAMILY`) whose signed asymmetry the model
+          holds, the percentile is
+          :meth:`~palsyflow.models.normative.NormativeModel.folded_percentile` of that
+          signed asymmetry (the z stays that of the symmetry score)
           (null when there is no model, the measure is not in it, or the value is
           null). The percentile ranks the raw value, whatever ``higher_is_better``.
           A session whose subject is in the healthy reference is scored against the
@@ -119,7 +154,7 @@ def score_sessions(
     if measures.height == 0 or not names:
         return empty(SCORE_SCHEMA)
 
-    norm_cols = _normative_columns(measures, normative) if normative is not None else {}
+    norm_cols = normative_columns(measures, normative) if normative is not None else {}
     measures = judge_sides(measures, normative)
     if normative is not None:
         size = normative.reference_size(subject_key(measures))
