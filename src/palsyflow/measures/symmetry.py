@@ -19,10 +19,9 @@ True sides (:func:`decide_sides`)
     the side the weaker side points to, i.e. its healthy percentile is below
     :data:`SIDE_TAIL_PERCENTILE` or above ``100 -`` it (a central 95 % healthy range,
     two-sided; the percentile is the normative model's, leave-one-subject-out for its
-    own reference sessions). Healthy faces are not perfectly symmetric (resting brow
-    and commissure asymmetries of a few per cent are common in normal faces: Ferrario
-    et al. 1994, doi:10.1097/00006534-199405000-00029), so a difference that healthy
-    people show is not evidence of a weaker side. The overall verdict
+    own reference sessions). Healthy faces are not perfectly symmetric (the healthy
+    reference sessions themselves show resting and speech-movement side differences), so
+    a difference that healthy people show is not evidence of a weaker side. The overall verdict
     (``weaker_side``) is the **movement** verdict whenever movement was measured, even
     when that verdict is "no side": a rest measure never overrides a movement result,
     because a palsy shows in movement more than at rest and the natural resting
