@@ -347,7 +347,7 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         location ``location_``, scale ``scale_ * sqrt(1 + 1/n)``, Student t with ``n - 1``
         degrees of freedom. Folding the fitted signed distribution keeps the bounded,
         skewed symmetry score out of a normal approximation it does not follow (the
-        folded normal, Leone et al. 1961, doi:10.1080/00401706.1961.10489965).
+        folded normal distribution: Leone, Nelson & Nottingham 1961, Technometrics 3(4):543-550).
 
         Parameters
         ----------
