@@ -99,7 +99,7 @@ def test_summary_names_patient_side_and_change(report):
     assert "right side moved less" not in text.lower()
     assert "2nd percentile" in text
     assert "risen by 21 points" in text
-    assert "around the mouth" in text  # lowest regional symmetry on the weaker side
+    assert "around" not in text  # resting regions never say where a side "moved less"
     assert "not a diagnosis" in text
     assert "understood 83 of every 100 words" in text and "speech screening score was 12 out of 100" in text
     n_sentences = len(re.findall(r"[.!?](?:\s|$)", text))
@@ -117,6 +117,31 @@ def test_summary_names_no_side_within_the_healthy_range(scores):
     assert "side moved less" not in text
     strict = build_session_report(healthy_like, "A", SUBJECT, "20240420", ReportParams(healthy_range_percentile=50.0))
     assert "Your left side moved less" in plain_language_summary(strict)
+
+
+def test_summary_side_only_from_the_movement_verdict(scores):
+    """A side named by resting regions only (overall verdict null) gives no "moved less"
+    sentence; a movement row on the named side says where (issue 10: a resting brow
+    height made a healthy volunteer read "Your right side moved less")."""
+    rest_only = scores.with_columns(
+        pl.when(pl.col("measure") == "symmetry_index").then(None).otherwise(pl.col("weaker_side")).alias("weaker_side")
+    )
+    text = plain_language_summary(build_session_report(rest_only, "A", SUBJECT, "20240420", ReportParams()))
+    assert "moved less" not in text
+    assert "did not show one side of your face moving consistently less" in text
+    this = scores.filter((pl.col("subject") == SUBJECT) & (pl.col("session") == "20240420"))
+    mov = this.filter(pl.col("measure") == "symmetry_index").with_columns(
+        pl.lit("mov_commissure_excursion_symmetry").alias("measure"), pl.lit("mouth").alias("region")
+    )
+    text = plain_language_summary(build_session_report(pl.concat([scores, mov]), "A", SUBJECT, "20240420", ReportParams()))
+    assert "Your left side moved less than your right side, most clearly around the mouth." in text
+
+
+def test_summary_never_says_0th_percentile(scores):
+    low = scores.with_columns(pl.when(pl.col("measure") == "symmetry_index").then(0.13).otherwise(pl.col("percentile"))
+                              .alias("percentile"))
+    text = plain_language_summary(build_session_report(low, "A", SUBJECT, "20240420", ReportParams()))
+    assert "0th percentile" not in text and "below the 1st percentile: fewer than 1 in 100" in text
 
 
 def test_summary_other_side_and_missing_percentile(scores):

@@ -204,7 +204,7 @@ def test_z_and_percentile_from_model_and_null_for_unmodelled_measures():
     # the model's small-sample percentile (Crawford & Howell), not a bare normal CDF of z
     assert mouth["percentile"] == pytest.approx(model.percentile(np.array([[85.0]]))[0, 0])
     assert mouth["percentile"] > 100 * norm.cdf((85.0 - loc) / scale)
-    assert mouth["model_version"] == "7"
+    assert mouth["model_version"] == "7 (healthy n=400)"  # the reference size is shown
     eye = scores.filter(pl.col("measure") == "rest_palpebral_fissure_height_symmetry").row(0, named=True)
     assert eye["value"] == pytest.approx(90.0)
     assert eye["z"] is None and eye["percentile"] is None
@@ -298,7 +298,8 @@ def test_movement_weakness_lowers_the_index_and_names_the_side_that_moved_less()
     assert idx[0] > idx[1] > idx[2]
     assert idx[2] == pytest.approx((98.0 + 100 * (1 - 5 / 7)) / 2)
     # the side that moves less is the weaker side, over the resting vote
-    assert m["weaker_side"].to_list() == ["right", "left", "left"]
+    # symmetric movement: "no consistent weaker side"; the resting vote never overrides it
+    assert m["weaker_side"].to_list() == [None, "left", "left"]
 
 
 def test_session_measures_on_a_real_shaped_session_table():

@@ -16,6 +16,12 @@ Weaker side
     the weaker side is missing. Sources of each measure's direction are in
     :mod:`palsyflow.measures.registry`.
 
+Signed asymmetry
+    ``s = (m_L - m_R) / max(|m_L|, |m_R|)`` in ``[-1, 1]``, with ``|s|`` the asymmetry
+    above (same zero and missing-value rules). Its sign says which side is larger, so
+    healthy sessions give a *range* of signed asymmetries against which a session's
+    side difference is judged (:func:`palsyflow.measures.symmetry.decide_sides`).
+
 Each rule has a scalar form (:func:`asymmetry`, :func:`weaker_side`) and a polars form
 (:func:`asymmetry_expr`, :func:`weaker_side_expr`) of the same definition; a unit test
 checks that they agree on random inputs including zeros, nulls and NaN.
@@ -60,6 +66,30 @@ def asymmetry(left: float | None, right: float | None) -> float | None:
     if denom == 0:
         return 0.0
     return float(min(1.0, abs(left - right) / denom))  # type: ignore[operator]
+
+
+def signed_asymmetry(left: float | None, right: float | None) -> float | None:
+    """Signed asymmetry ``(L - R) / max(|L|, |R|)`` of one pair, in [-1, 1].
+
+    Parameters
+    ----------
+    left, right : float or None
+        The patient's left and right values, same unit.
+
+    Returns
+    -------
+    float or None
+        Positive when the left value is larger; 0 when both are 0; None when either is
+        None or not finite. ``abs(signed_asymmetry(l, r)) == asymmetry(l, r)``.
+
+    Notes
+    -----
+    Source: module docstring (Guarin et al. 2018, doi:10.1001/jamafacial.2018.0030).
+    """
+    a = asymmetry(left, right)
+    if a is None:
+        return None
+    return a if left > right else -a  # type: ignore[operator]
 
 
 def weaker_side(
@@ -120,6 +150,20 @@ def asymmetry_expr(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
     denom = pl.max_horizontal(lv.abs(), rv.abs())
     ratio = pl.when(denom > 0).then((lv - rv).abs() / denom).otherwise(pl.lit(0.0))
     return pl.when(lv.is_null() | rv.is_null()).then(pl.lit(None, dtype=pl.Float64)).otherwise(ratio.clip(0.0, 1.0))
+
+
+def signed_asymmetry_expr(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
+    """Polars form of :func:`signed_asymmetry` (Float64; null where the scalar form gives None).
+
+    Parameters
+    ----------
+    left, right : str or polars.Expr
+        Columns (or expressions) of the patient's left and right values; NaN is read as
+        missing.
+    """
+    lv, rv = _num(left), _num(right)
+    a = asymmetry_expr(left, right)
+    return pl.when(lv > rv).then(a).otherwise(-a)
 
 
 def weaker_side_expr(

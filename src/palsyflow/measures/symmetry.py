@@ -7,9 +7,27 @@ the commissure movement symmetry, the rest and movement composites, the overall
 ``symmetry_index``, the weaker side per measure and overall, and the speech measures.
 
 Symmetry is ``100 * (1 - a)`` with the asymmetry ``a`` of
-:mod:`palsyflow.measures.asymmetry`. The weaker sides are the session table's
-``*_weaker`` columns (one rule, :func:`palsyflow.measures.session.weaker_of_family`);
+:mod:`palsyflow.measures.asymmetry`. The weaker sides start from the session table's
+``*_weaker`` columns (the noise-floor rule, :func:`palsyflow.measures.session.weaker_of_family`);
 nothing here re-derives a side from left/right values with another rule.
+
+True sides (:func:`decide_sides`)
+    A side difference is *named* only when it is both above measurement noise (the
+    ``*_weaker`` column is set) **and** outside the healthy range: the signed asymmetry
+    ``(L - R) / max(|L|, |R|)`` of that measure (``<family>_side_asym``,
+    :data:`SIDE_ASYM_COLUMN`) lies in the tail of the healthy sessions' distribution on
+    the side the weaker side points to, i.e. its healthy percentile is below
+    :data:`SIDE_TAIL_PERCENTILE` or above ``100 -`` it (a central 95 % healthy range,
+    two-sided; the percentile is the normative model's, leave-one-subject-out for its
+    own reference sessions). Healthy faces are not perfectly symmetric (the healthy
+    reference sessions themselves show resting and speech-movement side differences), so
+    a difference that healthy people show is not evidence of a weaker side. The overall verdict
+    (``weaker_side``) is the **movement** verdict whenever movement was measured, even
+    when that verdict is "no side": a rest measure never overrides a movement result,
+    because a palsy shows in movement more than at rest and the natural resting
+    asymmetry of a face would otherwise decide it. Only a session without any movement
+    measure takes the rest verdict. A null ``weaker_side`` reads "no consistent weaker
+    side".
 """
 
 from __future__ import annotations
@@ -17,7 +35,11 @@ from __future__ import annotations
 import polars as pl
 
 from palsyflow.conventions import SIDES
-from palsyflow.measures.asymmetry import asymmetry_expr
+from collections.abc import Mapping
+
+import numpy as np
+
+from palsyflow.measures.asymmetry import asymmetry_expr, signed_asymmetry_expr
 from palsyflow.measures.registry import (
     MOVEMENT_COMPOSITE,
     MOVEMENT_SYMMETRY,
@@ -43,6 +65,30 @@ WEAKER_COLUMN: dict[str, str] = {
     MOVEMENT_COMPOSITE: "mov_weaker",
     SYMMETRY_INDEX: "weaker_side",
 }
+
+
+#: Rest families (one per region) and the movement family with a weaker side.
+_REST_FAMS: tuple[str, ...] = tuple(REST_FAMILY_OF_REGION[r] for r in REGIONS)
+_SIDE_FAMS: tuple[str, ...] = (*_REST_FAMS, _MOV_FAMILY)
+#: Column of :func:`session_measures` with the signed asymmetry of each family that names sides.
+SIDE_ASYM_COLUMN: dict[str, str] = {f: f"{f}_side_asym" for f in _SIDE_FAMS}
+#: A side is named only beyond this healthy percentile (each tail; 2.5 = central 95 % range).
+SIDE_TAIL_PERCENTILE = 2.5
+
+
+def subject_key(measures: pl.DataFrame) -> list[str]:
+    """``"site/subject"`` of each row: the group a normative model leaves out together.
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_rows, ...)
+        With ``site`` and ``subject``.
+
+    Returns
+    -------
+    list of str, length n_rows
+    """
+    return [f"{a}/{b}" for a, b in zip(measures["site"].cast(pl.Utf8), measures["subject"].cast(pl.Utf8), strict=True)]
 
 
 def num(df: pl.DataFrame, col: str) -> pl.Expr:
@@ -98,13 +144,20 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
           the Sunnybrook composite (Ross et al. 1996, doi:10.1016/S0194-5998(96)70206-1)
           and eFACE (Banks et al. 2015, doi:10.1097/PRS.0000000000001447), because a
           palsy shows in movement more than at rest.
-        - weaker sides (:data:`WEAKER_COLUMN`): ``<family>_weaker`` passed through;
+        - weaker sides (:data:`WEAKER_COLUMN`): ``<family>_weaker`` passed through
+          (the noise-floor rule only; :func:`decide_sides` adds the healthy range);
           ``rest_weaker``: each region whose weaker side is set casts one vote, the side
-          with more votes wins, a tie is broken by the larger summed ``|L - R|`` of the
-          voting regions, no votes or an exact tie give null; ``mov_weaker``: the
-          commissure excursion's weaker side, else the House-Brackmann measurement
-          side (``hb_measure_weaker``); ``weaker_side``: ``mov_weaker`` when known,
-          else ``rest_weaker``.
+          with more votes wins, a tie is broken by the larger summed
+          ``|signed asymmetry|`` of the voting regions, no votes or an exact tie give
+          null; ``mov_weaker``: the commissure excursion's weaker side when the
+          excursion was measured, else the House-Brackmann measurement side
+          (``hb_measure_weaker``, passed through); ``weaker_side``: ``mov_weaker``
+          whenever movement was measured (null when movement shows no side), else
+          ``rest_weaker``.
+        - ``<family>_side_asym`` (:data:`SIDE_ASYM_COLUMN`): the signed asymmetry
+          ``(L - R) / max(|L|, |R|)`` of each rest family and the commissure excursion
+          (:func:`~palsyflow.measures.asymmetry.signed_asymmetry_expr`), which the
+          normative model places in the healthy range.
         - the speech measures of
           :data:`~palsyflow.measures.registry.SCORED_SPEECH_MEASURES` (Float64, NaN -> null).
 
@@ -140,38 +193,21 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
     weaker = [side(df, f"{f}_weaker").alias(f"{f}_weaker") for f in rest_fams]
     weaker.append(side(df, f"{_MOV_FAMILY}_weaker").alias(f"{_MOV_FAMILY}_weaker"))
 
-    votes: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
-    weights: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
-    for f in rest_fams:
-        diff = (num(df, f"{f}_left") - num(df, f"{f}_right")).abs()
-        for s in SIDES:
-            v = (side(df, f"{f}_weaker") == s).fill_null(False)
-            votes[s].append(v.cast(pl.Int32))
-            weights[s].append(pl.when(v).then(diff.fill_null(0.0)).otherwise(0.0))
-    n_left, n_right = pl.sum_horizontal(votes["left"]), pl.sum_horizontal(votes["right"])
-    w_left, w_right = pl.sum_horizontal(weights["left"]), pl.sum_horizontal(weights["right"])
-    overall = (
-        pl.when(n_left > n_right).then(pl.lit("left"))
-        .when(n_right > n_left).then(pl.lit("right"))
-        .when((n_left > 0) & (w_left > w_right)).then(pl.lit("left"))
-        .when((n_left > 0) & (w_right > w_left)).then(pl.lit("right"))
-        .otherwise(pl.lit(None, dtype=pl.Utf8))
-        .alias("rest_weaker")
-    )
     hb_side = side(df, "hb_measure_weaker")
     speech = [num(df, m).alias(m) for m in SCORED_SPEECH_MEASURES]
     has_excursion = any(c.startswith(f"{_MOV_FAMILY}_") for c in df.columns)
     eface_dyn = num(df, "eface_dynamic").alias("_eface_dynamic")
-    out = df.select(ids + sym + weaker + [overall] + speech + [eface_dyn, hb_side.alias("_hb_weaker")])
-    movement_side = pl.coalesce(f"{_MOV_FAMILY}_weaker", "_hb_weaker") if has_excursion else pl.col("_hb_weaker")
-    out = out.with_columns(movement_side.cast(pl.Utf8).alias("mov_weaker"))
-    return out.with_columns(
+    signed = [
+        signed_asymmetry_expr(num(df, f"{f}_left"), num(df, f"{f}_right")).alias(SIDE_ASYM_COLUMN[f]) for f in _SIDE_FAMS
+    ]
+    out = df.select(ids + sym + weaker + speech + signed + [eface_dyn, hb_side.alias("hb_measure_weaker")])
+    out = out.with_columns(
         pl.mean_horizontal(rest_sym).alias(REST_COMPOSITE),
         pl.mean_horizontal(([MOVEMENT_SYMMETRY] if has_excursion else []) + ["_eface_dynamic"]).alias(MOVEMENT_COMPOSITE),
     ).with_columns(
         pl.mean_horizontal([REST_COMPOSITE, MOVEMENT_COMPOSITE]).alias(SYMMETRY_INDEX),
-        pl.coalesce("mov_weaker", "rest_weaker").alias("weaker_side"),
-    ).select(
+    )
+    out = _overall_sides(out).select(
         list(ID_COLUMNS)
         + list(CONTEXT_COLUMNS)
         + rest_sym
@@ -179,6 +215,96 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
         + [REST_COMPOSITE, MOVEMENT_COMPOSITE, SYMMETRY_INDEX]
         + [f"{f}_weaker" for f in rest_fams]
         + ([f"{_MOV_FAMILY}_weaker"] if has_excursion else [])
-        + ["rest_weaker", "mov_weaker", "weaker_side"]
+        + ["rest_weaker", "mov_weaker", "weaker_side", "hb_measure_weaker"]
         + list(SCORED_SPEECH_MEASURES)
+        + list(SIDE_ASYM_COLUMN.values())
     )
+    return out
+
+
+def _overall_sides(out: pl.DataFrame) -> pl.DataFrame:
+    """``rest_weaker``, ``mov_weaker`` and ``weaker_side`` from the per-family sides of ``out``.
+
+    Rest: each region whose weaker side is set casts one vote, more votes win, a tie is
+    broken by the larger summed ``|signed asymmetry|`` of the voting regions, no votes
+    or an exact tie give null. Movement: the commissure excursion's side when the
+    excursion was measured, else the House-Brackmann measurement side. Overall: the
+    movement side whenever any movement was measured (``mov_symmetry`` or the
+    excursion or HB side present), else the rest side.
+    """
+    votes: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
+    weights: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
+    for f in _REST_FAMS:
+        w = num(out, SIDE_ASYM_COLUMN[f]).abs().fill_null(0.0)
+        for s in SIDES:
+            v = (side(out, f"{f}_weaker") == s).fill_null(False)
+            votes[s].append(v.cast(pl.Int32))
+            weights[s].append(pl.when(v).then(w).otherwise(0.0))
+    n_left, n_right = pl.sum_horizontal(votes["left"]), pl.sum_horizontal(votes["right"])
+    w_left, w_right = pl.sum_horizontal(weights["left"]), pl.sum_horizontal(weights["right"])
+    rest = (
+        pl.when(n_left > n_right).then(pl.lit("left"))
+        .when(n_right > n_left).then(pl.lit("right"))
+        .when((n_left > 0) & (w_left > w_right)).then(pl.lit("left"))
+        .when((n_left > 0) & (w_right > w_left)).then(pl.lit("right"))
+        .otherwise(pl.lit(None, dtype=pl.Utf8))
+    )
+    exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
+    hb = side(out, "hb_measure_weaker")
+    mov = pl.when(exc_measured).then(side(out, f"{_MOV_FAMILY}_weaker")).otherwise(hb)
+    moved = exc_measured | hb.is_not_null() | num(out, MOVEMENT_COMPOSITE).is_not_null()
+    out = out.with_columns(rest.alias("rest_weaker"), mov.cast(pl.Utf8).alias("mov_weaker"), moved.alias("_moved"))
+    return out.with_columns(
+        pl.when(pl.col("_moved")).then(pl.col("mov_weaker")).otherwise(pl.col("rest_weaker")).alias("weaker_side")
+    ).drop("_moved")
+
+
+def decide_sides(
+    measures: pl.DataFrame,
+    side_percentiles: Mapping[str, np.ndarray] | None,
+    tail: float = SIDE_TAIL_PERCENTILE,
+) -> pl.DataFrame:
+    """Keep only the weaker sides outside the healthy range; recompute the overall verdict.
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_sessions, ...)
+        Output of :func:`session_measures`.
+    side_percentiles : mapping of str -> ndarray of shape (n_sessions,), or None
+        Healthy percentile (0-100) of each :data:`SIDE_ASYM_COLUMN` value, e.g. from
+        :meth:`palsyflow.models.normative.NormativeModel.percentile` with the
+        sessions' subjects as groups (leave-one-subject-out). A family absent from the
+        mapping (or None: no healthy model) keeps its noise-floor side: without a
+        healthy range only measurement noise can be ruled out.
+    tail : float
+        Percentile of each tail of the healthy range (2.5: the central 95 %).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``measures`` with each ``<family>_weaker`` set to null unless the family's
+        signed asymmetry is below ``tail`` (left smaller than in healthy faces) or above
+        ``100 - tail`` (left larger), on the side the weaker side points to; then
+        ``rest_weaker``, ``mov_weaker`` and ``weaker_side`` recomputed (rule in the
+        module docstring).
+
+    Raises
+    ------
+    ValueError
+        If an array's length differs from the number of sessions.
+    """
+    side_percentiles = side_percentiles or {}
+    updates = []
+    for fam, col in SIDE_ASYM_COLUMN.items():
+        wcol = f"{fam}_weaker"
+        if col not in side_percentiles or wcol not in measures.columns:
+            continue
+        pct = np.asarray(side_percentiles[col], dtype=np.float64).reshape(-1)
+        if pct.shape[0] != measures.height:
+            raise ValueError(f"{col}: {pct.shape[0]} percentiles for {measures.height} sessions")
+        p = pl.Series("_p", pct, dtype=pl.Float64).fill_nan(None)
+        s = num(measures, col)
+        outside = ((s < 0) & (pl.lit(p) < tail)) | ((s > 0) & (pl.lit(p) > 100.0 - tail))
+        updates.append(pl.when(outside.fill_null(False)).then(side(measures, wcol)).otherwise(None).alias(wcol))
+    out = measures.with_columns(updates) if updates else measures
+    return _overall_sides(out)

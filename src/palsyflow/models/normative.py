@@ -20,6 +20,17 @@ z-scores and percentiles relative to the healthy population. Two methods:
     of the diagonal of the MCD covariance; :meth:`NormativeModel.mahalanobis` gives
     the robust multivariate distance.
 
+Leave-one-subject-out
+    A session must never be scored against a reference that contains it: its own value
+    would pull the centre toward it and shrink its z-score (self-inclusion bias of
+    normative comparisons; Crawford & Howell 1998, doi:10.1076/clin.12.4.482.7241, whose
+    percentile treats the case as *not* part of the sample). :meth:`NormativeModel.fit`
+    keeps the reference rows and their subjects (``groups``); :meth:`~NormativeModel.transform`
+    and :meth:`~NormativeModel.percentile` given ``groups`` score a row whose subject is
+    in the reference against the model refitted without **all** of that subject's
+    sessions, and :meth:`~NormativeModel.reference_size` says how many sessions each
+    row was scored against.
+
 The model is a scikit-learn estimator (``clone``/``get_params`` work), so it can be
 logged and registered like any other model.
 """
@@ -97,6 +108,11 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         MCD covariance (``method="mcd"`` only).
     precision_ : ndarray, shape (n_features, n_features)
         Pseudo-inverse of ``covariance_`` (``method="mcd"`` only).
+    reference_ : ndarray, shape (n_samples_, n_features)
+        The fitted rows (the healthy reference), kept for leave-one-subject-out.
+    groups_ : ndarray of str, shape (n_samples_,)
+        Subject of each reference row (``groups`` of :meth:`fit`; each row its own
+        group when not given).
     """
 
     def __init__(
@@ -112,7 +128,7 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> NormativeModel:
+    def fit(self, X: Any, y: Any = None, groups: Any = None) -> NormativeModel:
         """Learn the healthy centre and spread of each column.
 
         Parameters
@@ -121,6 +137,9 @@ class NormativeModel(TransformerMixin, BaseEstimator):
             Measures of healthy sessions; null/NaN means "not measured" and is ignored
             column by column (``"robust"``) or drops the row (``"mcd"``).
         y : ignored
+        groups : array-like of str, shape (n_samples,), optional
+            Subject of each row (e.g. ``"site/subject"``); rows of one subject are left
+            out together when that subject is scored (leave-one-subject-out).
 
         Returns
         -------
@@ -144,6 +163,15 @@ class NormativeModel(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"NormativeModel.fit: {n} healthy rows, at least min_samples={self.min_samples} needed"
             )
+        self.__dict__.pop("_loso_cache", None)  # a refit invalidates the leave-one-out models
+        self.reference_ = arr.copy()
+        self.groups_ = (
+            np.asarray([str(g) for g in groups], dtype=object)
+            if groups is not None
+            else np.asarray([f"row{i}" for i in range(n)], dtype=object)
+        )
+        if self.groups_.shape[0] != n:
+            raise ValueError(f"NormativeModel.fit: {self.groups_.shape[0]} groups for {n} rows")
         self.feature_names_in_ = np.asarray(names if names is not None else [f"x{i}" for i in range(p)], dtype=object)
         self.n_features_in_ = p
         self.n_samples_ = n
@@ -193,16 +221,73 @@ class NormativeModel(TransformerMixin, BaseEstimator):
             raise ValueError(f"NormativeModel: X has {arr.shape[1]} columns, the model {self.n_features_in_}")
         return arr
 
-    def transform(self, X: Any) -> np.ndarray:
+    def _loso(self, group: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(location, scale, n_valid, n_rows) of the model refitted without ``group``'s rows."""
+        cache = self.__dict__.setdefault("_loso_cache", {})
+        if group not in cache:
+            keep = self.groups_ != group
+            p = self.n_features_in_
+            nan = np.full(p, np.nan)
+            try:
+                sub = NormativeModel(
+                    method=self.method, min_samples=self.min_samples, min_scale=self.min_scale,
+                    random_state=self.random_state,
+                ).fit(self.reference_[keep])
+                cache[group] = (sub.location_, sub.scale_, sub.n_valid_, int(keep.sum()))
+            except ValueError:  # too few rows left: no reference for this subject
+                cache[group] = (nan, nan, np.zeros(p, dtype=int), int(keep.sum()))
+        return cache[group]
+
+    def _row_params(self, n_rows: int, groups: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: location, scale, n_valid (each (n_rows, n_features)) and reference size (n_rows,)."""
+        loc = np.tile(self.location_, (n_rows, 1))
+        scale = np.tile(self.scale_, (n_rows, 1))
+        n_valid = np.tile(np.asarray(self.n_valid_, dtype=float), (n_rows, 1))
+        size = np.full(n_rows, int(self.n_samples_))
+        if groups is None:
+            return loc, scale, n_valid, size
+        groups = np.asarray([str(g) for g in groups], dtype=object)
+        if groups.shape[0] != n_rows:
+            raise ValueError(f"NormativeModel: {groups.shape[0]} groups for {n_rows} rows")
+        own = set(getattr(self, "groups_", np.asarray([], dtype=object)).tolist())
+        for g in set(groups.tolist()) & own:
+            rows = groups == g
+            gl, gs, gn, gsize = self._loso(g)
+            loc[rows], scale[rows], n_valid[rows], size[rows] = gl, gs, gn, gsize
+        return loc, scale, n_valid, size
+
+    def reference_size(self, groups: Any) -> np.ndarray:
+        """Number of healthy sessions each row is scored against.
+
+        Parameters
+        ----------
+        groups : array-like of str, shape (n_rows,)
+            Subject of each row to score (same form as ``groups`` of :meth:`fit`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_rows,)
+            ``n_samples_`` for a subject outside the reference, ``n_samples_`` minus
+            that subject's sessions for one inside it.
+        """
+        check_is_fitted(self, "location_")
+        g = list(groups)
+        return self._row_params(len(g), g)[3]
+
+    def transform(self, X: Any, groups: Any = None) -> np.ndarray:
         """Robust z-scores against the healthy population.
 
-        ``z = (x - location_) / scale_`` per column.
+        ``z = (x - location_) / scale_`` per column; with ``groups``, a row whose
+        subject is in the reference uses the location and scale refitted without that
+        subject (leave-one-subject-out, module docstring).
 
         Parameters
         ----------
         X : DataFrame or array-like, shape (n_samples, n_features)
             Columns are matched by name for data frames (extra columns are ignored),
             by position for arrays.
+        groups : array-like of str, shape (n_samples,), optional
+            Subject of each row.
 
         Returns
         -------
@@ -218,9 +303,10 @@ class NormativeModel(TransformerMixin, BaseEstimator):
             If fitted columns are missing from ``X``.
         """
         arr = self._matrix(X)
-        return (arr - self.location_) / self.scale_
+        loc, scale, _, _ = self._row_params(arr.shape[0], groups)
+        return (arr - loc) / scale
 
-    def percentile(self, X: Any) -> np.ndarray:
+    def percentile(self, X: Any, groups: Any = None) -> np.ndarray:
         """Percentile (0-100) of each value among healthy sessions.
 
         Healthy reference samples are small (tens of sessions), so the percentile is
@@ -236,16 +322,52 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like, shape (n_samples, n_features)
+        groups : array-like of str, shape (n_samples,), optional
+            Subject of each row; a reference subject is scored leave-one-subject-out
+            (``n`` is then the number of the other subjects' sessions).
 
         Returns
         -------
         ndarray, shape (n_samples, n_features)
             Percentiles in ``[0, 100]``; NaN where ``z`` is NaN.
         """
-        z = self.transform(X)
-        n = np.asarray(self.n_valid_, dtype=float)
+        arr = self._matrix(X)
+        _, _, n, _ = self._row_params(arr.shape[0], groups)
+        z = self.transform(X, groups)
         df = np.maximum(n - 1.0, 1.0)
         return 100.0 * student_t.cdf(z / np.sqrt(1.0 + 1.0 / np.maximum(n, 1.0)), df)
+
+    def folded_percentile(self, X: Any, groups: Any = None) -> np.ndarray:
+        """Percentile (0-100) of ``100 * (1 - |x|)`` among healthy sessions, from the signed ``x``.
+
+        For a signed asymmetry ``x`` (healthy distribution fitted by this model), a
+        symmetry score ``100 * (1 - |x|)`` is lower the larger ``|x|``; its healthy
+        percentile is ``100 * P(|X| >= |x|)`` with ``X`` the healthy predictive
+        distribution of Crawford & Howell (1998, doi:10.1076/clin.12.4.482.7241):
+        location ``location_``, scale ``scale_ * sqrt(1 + 1/n)``, Student t with ``n - 1``
+        degrees of freedom. Folding the fitted signed distribution keeps the bounded,
+        skewed symmetry score out of a normal approximation it does not follow (the
+        folded normal distribution: Leone, Nelson & Nottingham 1961, Technometrics 3(4):543-550).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+            Signed values, unitless.
+        groups : array-like of str, shape (n_samples,), optional
+            Subject of each row (leave-one-subject-out as in :meth:`percentile`).
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_features)
+            Percentiles in ``[0, 100]``; NaN where the value or the fit is missing.
+        """
+        arr = self._matrix(X)
+        loc, scale, n, _ = self._row_params(arr.shape[0], groups)
+        df = np.maximum(n - 1.0, 1.0)
+        s = scale * np.sqrt(1.0 + 1.0 / np.maximum(n, 1.0))
+        a = np.abs(arr)
+        inside = student_t.cdf((a - loc) / s, df) - student_t.cdf((-a - loc) / s, df)
+        return 100.0 * (1.0 - inside)
 
     def mahalanobis(self, X: Any) -> np.ndarray:
         """Robust Mahalanobis distance from the MCD centre (``method="mcd"``).

@@ -23,11 +23,14 @@ from palsyflow.config import TrainParams
 from palsyflow.models.grader import GraderResult, fit_grader, grader_possible
 from palsyflow.models.normative import NormativeModel
 from palsyflow.measures.registry import MOVEMENT_COMPOSITE, REST_COMPOSITE, SCORE_MEASURES, SYMMETRY_INDEX
-from palsyflow.measures.symmetry import session_measures
+from palsyflow.measures.symmetry import SIDE_ASYM_COLUMN, session_measures, subject_key
 
 #: Candidate measures of the normative model and grader (every score-table measure), in
 #: this order; those present with enough data are used.
 NORMATIVE_MEASURES: tuple[str, ...] = tuple(m.name for m in SCORE_MEASURES)
+#: Signed side asymmetries whose healthy range decides whether a weaker side is named
+#: (:func:`palsyflow.measures.symmetry.decide_sides`); normative model only, never grader inputs.
+SIDE_RANGE_MEASURES: tuple[str, ...] = tuple(SIDE_ASYM_COLUMN.values())
 
 #: Means of other measures: left out of a joint (MCD) covariance, which they would make singular.
 COMPOSITE_MEASURES: tuple[str, ...] = (SYMMETRY_INDEX, REST_COMPOSITE, MOVEMENT_COMPOSITE)
@@ -48,7 +51,7 @@ class TrainResult:
     grader : GraderResult or None
         None when the grades do not allow a grader (see ``skipped``).
     metrics : dict of str -> float
-        Flat, MLflow-ready: ``n_sessions``, ``normative_n_healthy``,
+        Flat, MLflow-ready: ``n_sessions``, ``normative_n_healthy``, ``normative_n_subjects``,
         ``normative_location.<measure>``, ``normative_scale.<measure>``,
         ``grader_<metric>``, ``grader_n_grade_<g>``.
     params : dict of str -> str | int | float | bool
@@ -105,8 +108,10 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
     TrainResult
         Normative model fitted on rows with ``healthy == True`` (simulated phantoms
         excluded unless ``normative_include_simulated``) over the
-        :data:`NORMATIVE_MEASURES` with at least ``min_healthy_sessions`` non-missing
-        healthy values; grader fitted on rows with a grade over the measures with any
+        :data:`NORMATIVE_MEASURES` and (``"robust"`` only) the
+        :data:`SIDE_RANGE_MEASURES` with at least ``min_healthy_sessions`` non-missing
+        healthy values, with each row's subject (:func:`subject_key`) as its group so
+        that scoring can leave the subject out; grader fitted on rows with a grade over the measures with any
         non-missing value. Whatever cannot be fitted is ``None`` with its reason in
         ``skipped``; this function does not raise for lack of data.
 
@@ -135,6 +140,7 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
     if not params.normative_include_simulated:
         healthy = healthy.filter(~pl.col("simulated").fill_null(False))
     metrics["normative_n_healthy"] = float(healthy.height)
+    metrics["normative_n_subjects"] = float(len(set(subject_key(healthy)))) if healthy.height else 0.0
     normative: NormativeModel | None = None
     norm_features: list[str] = []
     if healthy.height < params.min_healthy_sessions:
@@ -142,7 +148,8 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
             f"{healthy.height} healthy sessions, at least min_healthy_sessions={params.min_healthy_sessions} needed"
         )
     else:
-        for m in present:
+        side_present = [] if params.normative_method == "mcd" else [m for m in SIDE_RANGE_MEASURES if m in measures.columns]
+        for m in present + side_present:
             if params.normative_method == "mcd" and m in COMPOSITE_MEASURES:
                 # a linear combination of the regional symmetries: singular joint covariance
                 skipped[f"normative.{m}"] = "excluded from the mcd fit (mean of the regional symmetries)"
@@ -162,7 +169,7 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
                 random_state=params.seed,
             )
             try:
-                normative = model.fit(healthy.select(norm_features))
+                normative = model.fit(healthy.select(norm_features), groups=subject_key(healthy))
             except ValueError as exc:  # e.g. mcd without enough complete rows
                 skipped["normative"] = str(exc)
                 norm_features = []

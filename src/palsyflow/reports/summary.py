@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from palsyflow.reports.model import REGIONS, MeasureRow, SessionReport
+from palsyflow.reports.model import MeasureRow, SessionReport
 
 _MONTHS = (
     "January",
@@ -25,7 +25,6 @@ _MONTHS = (
     "November",
     "December",
 )
-_REGION_WORDS = {"brow": "the eyebrow", "eye": "the eye", "cheek": "the cheek", "mouth": "the mouth"}
 
 
 def format_date(d: dt.date) -> str:
@@ -46,36 +45,52 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _weakest_region(report: SessionReport, side: str) -> MeasureRow | None:
-    """Lowest-symmetry region whose weaker side is ``side`` (ties: face order)."""
-    candidates = [r for r in report.regions if r.value is not None and r.weaker_side == side]
+#: Movement rows of the report (its components) and the words for where the movement was seen.
+_MOVEMENT_WORDS = {"mov_commissure_excursion_symmetry": "the mouth"}
+
+
+def _movement_region(report: SessionReport, side: str) -> str | None:
+    """Words for the movement measure whose weaker side is ``side`` (lowest symmetry first)."""
+    candidates = [
+        r for r in report.components
+        if r.measure in _MOVEMENT_WORDS and r.value is not None and r.weaker_side == side
+    ]
     if not candidates:
         return None
-    return min(candidates, key=lambda r: (r.value, REGIONS.index(r.region)))
+    return _MOVEMENT_WORDS[min(candidates, key=lambda r: r.value).measure]
 
 
 def _side_sentence(report: SessionReport) -> str:
+    """The side sentence: only from movement, only for a side the score table names.
+
+    The overall row's weaker side is the movement verdict (named only outside the
+    healthy range and above noise, :func:`palsyflow.measures.symmetry.decide_sides`);
+    resting positions (a brow height, a commissure height) never make the patient read
+    that a side "moved less".
+    """
     overall = report.overall
     if overall is not None and overall.percentile is not None and overall.percentile >= report.healthy_range_percentile:
         return "The difference between the two sides of your face was within the range seen in people without facial weakness."
     side = overall.weaker_side if overall is not None else None
-    if side is None:
-        sides = {r.weaker_side for r in report.regions if r.weaker_side is not None}
-        side = sides.pop() if len(sides) == 1 else None
     if side not in ("left", "right"):
         return "The measurements did not show one side of your face moving consistently less than the other."
     other = "right" if side == "left" else "left"
     sentence = f"Your {side} side moved less than your {other} side"
-    region = _weakest_region(report, side)
-    if region is not None:
-        sentence += f", most clearly around {_REGION_WORDS[region.region]}"
+    where = _movement_region(report, side)
+    if where is not None:
+        sentence += f", most clearly around {where}"
     return sentence + "."
 
 
 def _percentile_sentence(overall: MeasureRow) -> str:
     if overall.percentile is None:
         return "A comparison with people without facial weakness is not available for this session."
-    p = int(round(min(max(overall.percentile, 0.0), 100.0)))
+    if overall.percentile < 0.5:
+        return (
+            "Compared with people without facial weakness, this score is below the 1st percentile: "
+            "fewer than 1 in 100 of them scored lower."
+        )
+    p = int(round(min(overall.percentile, 100.0)))
     return (
         f"Compared with people without facial weakness, this score is at the {_ordinal(p)} "
         f"percentile: about {p} in 100 of them scored lower."

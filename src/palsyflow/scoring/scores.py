@@ -13,21 +13,85 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from palsyflow.measures.registry import SCORE_MEASURES
-from palsyflow.measures.symmetry import ID_COLUMNS, WEAKER_COLUMN, num, session_measures, side
+from palsyflow.measures.registry import MOVEMENT_SYMMETRY, REGIONS, REST_FAMILY_OF_REGION, REST_SYMMETRY, SCORE_MEASURES
+from palsyflow.measures.symmetry import (
+    ID_COLUMNS,
+    SIDE_ASYM_COLUMN,
+    WEAKER_COLUMN,
+    decide_sides,
+    num,
+    session_measures,
+    side,
+    subject_key,
+)
 from palsyflow.models.normative import NormativeModel
 from palsyflow.schemas import SCORE_SCHEMA, conform, empty
 
 __all__ = ["score_sessions", "session_measures"]
 
+#: Symmetry measure -> the family whose signed asymmetry it folds (``100 * (1 - |a|)``).
+SYMMETRY_FAMILY: dict[str, str] = {
+    **{REST_SYMMETRY[r]: REST_FAMILY_OF_REGION[r] for r in REGIONS},
+    MOVEMENT_SYMMETRY: "mov_commissure_excursion",
+}
 
-def _normative_columns(measures: pl.DataFrame, normative: NormativeModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,)."""
+
+def normative_columns(
+    measures: pl.DataFrame, normative: NormativeModel, *, leave_subject_out: bool = True
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per fitted measure: (z, percentile) arrays of shape (n_sessions,).
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_sessions, ...)
+        Output of :func:`session_measures`.
+    normative : NormativeModel
+    leave_subject_out : bool
+        Score a reference subject without its own sessions (the score table always does;
+        ``False`` only to show the in-sample bias, ``benchmarks/calibration.py``).
+
+    Returns
+    -------
+    dict of str -> (ndarray, ndarray)
+        z (unitless) and percentile (0-100) per fitted column; rule in :func:`score_sessions`.
+    """
     names = [str(c) for c in normative.feature_names_in_]
     table = measures.select([num(measures, c).alias(c) for c in names])
-    z = np.asarray(normative.transform(table), dtype=np.float64).reshape(measures.height, len(names))
-    pct = np.asarray(normative.percentile(table), dtype=np.float64).reshape(measures.height, len(names))
-    return {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
+    groups = subject_key(measures) if leave_subject_out else None
+    z = np.asarray(normative.transform(table, groups), dtype=np.float64).reshape(measures.height, len(names))
+    pct = np.asarray(normative.percentile(table, groups), dtype=np.float64).reshape(measures.height, len(names))
+    out = {c: (z[:, j], pct[:, j]) for j, c in enumerate(names)}
+    # a symmetry score 100 * (1 - |a|): its percentile from the folded healthy distribution of
+    # the signed asymmetry a, when the model has it (bounded and skewed, not normal itself)
+    signed = [(m, SIDE_ASYM_COLUMN[f]) for m, f in SYMMETRY_FAMILY.items() if m in out and SIDE_ASYM_COLUMN[f] in names]
+    if signed:
+        folded = np.asarray(normative.folded_percentile(table, groups), dtype=np.float64).reshape(measures.height, len(names))
+        for m, col in signed:
+            out[m] = (out[m][0], folded[:, names.index(col)])
+    return out
+
+
+def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.DataFrame:
+    """``measures`` with the weaker sides outside the healthy range only.
+
+    Parameters
+    ----------
+    measures : polars.DataFrame, shape (n_sessions, ...)
+        Output of :func:`session_measures`.
+    normative : NormativeModel or None
+        Its percentiles of the :data:`~palsyflow.measures.symmetry.SIDE_ASYM_COLUMN`
+        columns (leave-one-subject-out) give the healthy range; ``None`` keeps the
+        noise-floor sides (and still the movement-first overall verdict).
+
+    Returns
+    -------
+    polars.DataFrame
+        :func:`~palsyflow.measures.symmetry.decide_sides` of ``measures``.
+    """
+    if normative is None or measures.height == 0:
+        return decide_sides(measures, None)
+    cols = normative_columns(measures, normative)
+    return decide_sides(measures, {c: cols[c][1] for c in SIDE_ASYM_COLUMN.values() if c in cols})
 
 
 def score_sessions(
@@ -56,14 +120,26 @@ def score_sessions(
 
         - ``value``: the measure, in ``unit``.
         - ``z`` = ``(value - location) / scale`` and ``percentile`` =
-          the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`
+          the small-sample percentile of :meth:`~palsyflow.models.normative.NormativeModel.percentile`;
+          for a regional symmetry (:data:`SYMMETRY_FAMILY`) whose signed asymmetry the model
+          holds, the percentile is
+          :meth:`~palsyflow.models.normative.NormativeModel.folded_percentile` of that
+          signed asymmetry (the z stays that of the symmetry score)
           (null when there is no model, the measure is not in it, or the value is
           null). The percentile ranks the raw value, whatever ``higher_is_better``.
-        - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure (null for speech).
+          A session whose subject is in the healthy reference is scored against the
+          reference without that subject (leave-one-subject-out,
+          :class:`~palsyflow.models.normative.NormativeModel`).
+        - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure after
+          :func:`judge_sides` (named only outside the healthy range and above noise;
+          the overall row from movement whenever movement was measured; null for
+          speech and for "no consistent weaker side").
         - ``change_since_first`` = value minus the value of the same measure at the
           subject's (site + subject) earliest session by ``session_date`` (then
           ``session``): 0 at that session, null when either value is null.
-        - ``model_version``: ``model_version`` when ``normative`` is given, else null.
+        - ``model_version``: ``model_version`` when ``normative`` is given, followed by
+          the size of the healthy reference the session was scored against
+          (``"<version> (healthy n=10, own subject out)"``), else null.
 
     Raises
     ------
@@ -78,8 +154,17 @@ def score_sessions(
     if measures.height == 0 or not names:
         return empty(SCORE_SCHEMA)
 
-    norm_cols = _normative_columns(measures, normative) if normative is not None else {}
-    version = model_version if normative is not None else None
+    norm_cols = normative_columns(measures, normative) if normative is not None else {}
+    measures = judge_sides(measures, normative)
+    if normative is not None:
+        size = normative.reference_size(subject_key(measures))
+        base = model_version or "normative"
+        version_expr = pl.Series(
+            "_v", [f"{base} (healthy n={int(n)}, own subject out)" if n < normative.n_samples_
+                   else f"{base} (healthy n={int(n)})" for n in size], dtype=pl.Utf8,
+        )
+    else:
+        version_expr = pl.lit(None, dtype=pl.Utf8)
     simulated = pl.col("simulated").cast(pl.Boolean) if "simulated" in measures.columns else pl.lit(None, pl.Boolean)
 
     parts = []
@@ -99,6 +184,7 @@ def score_sessions(
             pl.lit(unit).alias("unit"),
             weaker.alias("weaker_side"),
             simulated.alias("simulated"),
+            version_expr.alias("model_version"),
             pl.lit(order, dtype=pl.Int32).alias("_order"),
         ).with_columns(
             (pl.Series("z", z, dtype=pl.Float64) if z is not None else pl.lit(None, dtype=pl.Float64)).alias("z"),
@@ -118,6 +204,5 @@ def score_sessions(
     key = ["site", "subject", "measure"]
     long = long.sort(["site", "subject", "session_date", "session", "_order"], nulls_last=True).with_columns(
         (pl.col("value") - pl.col("value").first().over(key)).alias("change_since_first"),
-        pl.lit(version, dtype=pl.Utf8).alias("model_version"),
     )
     return conform(long.drop("_order"), SCORE_SCHEMA).select(list(SCORE_SCHEMA))

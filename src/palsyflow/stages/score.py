@@ -22,6 +22,11 @@ from palsyflow.store.db import session_scope
 def score(project: Project) -> StageResult:
     """Per-session scores against the normative model, with change since the first session.
 
+    A session of a subject in the healthy reference is scored against the reference without
+    that subject (leave-one-subject-out); every row's ``model_version`` names the reference
+    size it was scored against, and weaker sides are named only outside the healthy range
+    (:func:`palsyflow.scoring.scores.score_sessions`).
+
     The score stage has no parameters of its own: the weaker sides it reports were decided
     by the features stage (``features.weaker_min_diff_iod`` ...), which the validated session
     table it reads already reflects. ``train.registered_model`` and the MLflow version the
