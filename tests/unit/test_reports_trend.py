@@ -86,3 +86,19 @@ def test_trend_plot_draws_healthy_band_and_event_marker():
         r, g, b = a[..., 0], a[..., 1], a[..., 2]
         return np.sum((r > 180) & (g < 80) & (b < 80))
     assert reddish(with_bands) > 50 and reddish(without) == 0
+
+
+def test_patient_summary_follows_the_clinician_labels():
+    from palsyflow.reports.summary import plain_language_summary
+
+    # a fall of 1.2 MDC since the first session: beyond noise for the clinician's caption,
+    # but below the old 5-point rule when the MDC is small; the patient must read it the same way
+    vals = [80.0, 80.0 + 3 * MDC, 80.0 - 1.2 * MDC]
+    scores = _scores(vals)
+    last = _report(scores, 2)
+    text = plain_language_summary(last)
+    reading = last.longitudinal.this_session["symmetry_index"]
+    assert reading.label_baseline == "worsening" and "stayed about the same" not in text
+    assert "went down by" in text and "talk about this with your clinician" in text  # the regression
+    steady = _report(_scores([80.0, 80.0 + 0.5 * MDC]), 1)
+    assert "stayed about the same" in plain_language_summary(steady) and "went" not in plain_language_summary(steady)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from palsyflow.measures.longitudinal import SessionChange
 from palsyflow.reports.model import MeasureRow, SessionReport
 
 _MONTHS = (
@@ -105,10 +106,33 @@ def _change_sentence(report: SessionReport) -> str | None:
     if change is None:
         return None
     since = f"Since your first session on {format_date(first.session_date)}, your score has"
-    if abs(change) < report.min_change_points:
+    reading = _reading(report)
+    # the clinician report's label when there is one (so the two never disagree), else the points rule
+    within = reading.label_baseline == "within noise" if reading and reading.label_baseline else abs(change) < report.min_change_points
+    if within:
         return f"{since} stayed about the same (a change of {_points(change)})."
     direction = "risen" if change > 0 else "fallen"
     return f"{since} {direction} by {_points(change)} (higher means more even movement)."
+
+
+def _reading(report: SessionReport) -> SessionChange | None:
+    """This session's longitudinal reading of the plotted score, or None."""
+    lon = report.longitudinal
+    return lon.this_session.get(lon.measure) if lon is not None else None
+
+
+def _previous_sentence(report: SessionReport) -> str | None:
+    """The change since the previous session, when it is beyond measurement noise."""
+    reading = _reading(report)
+    if reading is None or reading.since_previous is None or reading.label_previous in (None, "within noise"):
+        return None
+    change = reading.since_previous
+    if reading.label_previous == "worsening":
+        return (
+            f"Since your last session your score went down by {_points(change)}, more than the usual "
+            "day-to-day variation: please talk about this with your clinician."
+        )
+    return f"Since your last session your score went up by {_points(change)}, more than the usual day-to-day variation."
 
 
 def _speech_sentences(report: SessionReport) -> list[str]:
@@ -131,11 +155,12 @@ def _speech_sentences(report: SessionReport) -> list[str]:
 
 
 def plain_language_summary(report: SessionReport) -> str:
-    """Two to seven short sentences about the session that a patient could read.
+    """Two to eight short sentences about the session that a patient could read.
 
     Names the weaker side as the patient's own ("your left side"), says how the
     overall score compares with people without facial weakness (percentile), the
-    change since the first session, and, when speech was measured, the speech clarity
+    change since the first session (within noise or not as the clinician report's trend
+    caption says), a change since the previous session beyond noise, and, when speech was measured, the speech clarity
     and the dysarthria screening score. Deterministic for a given report.
 
     Parameters
@@ -161,6 +186,9 @@ def plain_language_summary(report: SessionReport) -> str:
         change = _change_sentence(report)
         if change is not None:
             sentences.append(change)
+        previous = _previous_sentence(report)
+        if previous is not None:
+            sentences.append(previous)
     sentences += _speech_sentences(report)
     sentences.append("These are measurements from a recording, not a diagnosis; please discuss them with your clinician.")
     return " ".join(sentences)
