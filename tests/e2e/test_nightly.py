@@ -1,7 +1,7 @@
 """The nightly Prefect flow end to end on real GRID clips, with a corrupt upload.
 
 Builds a two-site project in a temporary folder (its own params.yaml, store, data tree),
-runs the real flow (Prefect's temporary server, MediaPipe, librosa, GX, scikit-learn,
+runs the real flow (Prefect's temporary server, MediaPipe, Praat, pocketsphinx, GX, scikit-learn,
 MLflow, ReportLab), then runs it again to check that nothing is redone.
 """
 
