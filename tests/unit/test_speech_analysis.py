@@ -112,3 +112,31 @@ def test_measure_speech_of_real_files_gives_the_json_block(shared_data: Path, gr
     assert quiet["vowel"]["speech_status"] == "ok" and quiet["vowel"]["speech_hnr_db"] is not None
     assert quiet["ddk_pataka"]["speech_ddk_pataka_rate_syl_s"] == pytest.approx(3.49, rel=0.08)
     assert quiet["sentences"]["speech_clarity"] >= 66.0  # text from the GRID file name
+
+
+@pytest.mark.shared_data
+def test_a_recording_is_preprocessed_once_for_the_gate_and_the_measures(vowel, monkeypatch):
+    from palsyflow.speech import signal as speech_signal
+
+    calls: list[int] = []
+    real = speech_signal.preprocess_detailed
+
+    def counting(y, sr, **kw):
+        calls.append(len(y))
+        return real(y, sr, **kw)
+
+    monkeypatch.setattr(speech_signal, "preprocess_detailed", counting)
+    monkeypatch.setattr("palsyflow.speech.quality.preprocess_detailed", counting)
+    out = analyse_recording(vowel, SR, "vowel")
+    assert out["speech_status"] == "ok" and out["speech_hnr_db"] is not None
+    assert calls == [len(vowel)]  # the gate's pre-processed signal is the one measured
+
+
+def test_a_file_without_decodable_audio_gets_no_audio_and_the_reason(tmp_path: Path):
+    bad = tmp_path / "sub-X_ses-1_task-vowel.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt this is not audio")
+    out = measure_speech({"vowel": bad})
+    assert out["vowel"]["speech_status"] == "no_audio"
+    assert out["vowel"]["speech_reason"] and "vowel" not in out["vowel"]["speech_reason"].split()[0]
+    block = speech_block([{"task": "vowel", **out["vowel"]}])
+    assert block["tasks"]["vowel"]["status"] == "no_audio" and block["clarity"] is None

@@ -235,13 +235,13 @@ def analyse_recording(
     if y.ndim != 1:
         raise ValueError(f"y must be mono, shape (n,), got {y.shape}")
     out = empty_speech()
-    gate = quality.assess(y, sr, kind, native_sr=native_sr, silence=silence, thresholds=thresholds)
+    gate, pre = quality.assess_detailed(y, sr, kind, native_sr=native_sr, silence=silence, thresholds=thresholds)
     out["speech_status"] = gate.status
     out["speech_reason"] = gate.reason
     out["speech_snr_db"] = gate.snr_db
-    if gate.status != quality.OK or kind == "silence":
+    if gate.status != quality.OK or kind == "silence" or pre is None:
         return out
-    x = signal.preprocess(y, sr)
+    x = pre.signal  # the gate's pre-processed signal: computed once
     if kind == "vowel":
         conn = signal.preprocess(np.asarray(connected, dtype=np.float64), sr) if connected is not None and np.size(connected) else None
         out.update(_vowel(x, sr, conn, native_sr))

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import signal as sps
 
 from palsyflow.config import FeatureParams
-from palsyflow.speech.signal import estimate_snr_db, frame_power, preprocess_detailed
+from palsyflow.speech.signal import Preprocessed, estimate_snr_db, frame_power, preprocess_detailed
 from palsyflow.speech.voice import voiced_intervals
 
 __all__ = [
@@ -268,6 +268,52 @@ def assess(
         If ``y`` is not 1-D, ``sr`` is not positive, ``task_kind`` is unknown or an
         override names no threshold.
     """
+    return _assess(y, sr, task_kind, native_sr, silence, thresholds, overrides, {})
+
+
+def assess_detailed(
+    y: np.ndarray,
+    sr: int,
+    task_kind: str,
+    *,
+    native_sr: int | None = None,
+    silence: np.ndarray | None = None,
+    thresholds: QualityThresholds = QUALITY_DEFAULTS,
+    **overrides: object,
+) -> tuple[AudioQuality, Preprocessed | None]:
+    """:func:`assess`, and the pre-processed signal it judged voicing and SNR on.
+
+    The analysis measures that same signal, so it is computed once per recording.
+
+    Returns
+    -------
+    quality : AudioQuality
+        As :func:`assess`.
+    preprocessed : Preprocessed or None
+        :func:`palsyflow.speech.signal.preprocess_detailed` of ``y``; ``None`` when the
+        gate decided before pre-processing (digital silence, too short, low sample
+        rate, clipped, or a ``silence`` task).
+
+    Raises
+    ------
+    ValueError
+        As :func:`assess`.
+    """
+    keep: dict[str, Preprocessed] = {}
+    q = _assess(y, sr, task_kind, native_sr, silence, thresholds, overrides, keep)
+    return q, keep.get("pre")
+
+
+def _assess(
+    y: np.ndarray,
+    sr: int,
+    task_kind: str,
+    native_sr: int | None,
+    silence: np.ndarray | None,
+    thresholds: QualityThresholds,
+    overrides: dict,
+    keep: dict,
+) -> AudioQuality:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"expected a mono signal of shape (n,), got shape {y.shape}")
@@ -323,6 +369,7 @@ def assess(
             highband_db=highband,
         )
     pre = preprocess_detailed(x, sr)
+    keep["pre"] = pre
     xp = pre.signal
     voiced_s = float(sum(b - a for a, b in voiced_intervals(xp, sr)))
     voiced_fraction = voiced_s / duration
