@@ -189,10 +189,12 @@ STAGE_SPECS: dict[str, StageSpec] = {
         ),
         StageSpec(
             "report",
-            inputs=("scores", "validated_sessions"),
+            inputs=("scores", "validated_sessions", "registry", "landmarks"),
             outputs=("reports",),
             params=("report",),
-            code=("reports", "measures", "stages/report.py"),
+            code=("reports", "measures", "stages/report.py",
+                  # key frames (stages/report_frames.py): postures, landmark tables, media, schemes
+                  "stages/report_frames.py", "features", "landmarks/media.py", "landmarks/schemes"),
         ),
     )
 }
