@@ -158,11 +158,14 @@ class SessionFrames:
         first neutral key frame).
     not_measured : tuple of (str, str)
         ``(what, reason)`` pairs (:func:`palsyflow.reports.missing.not_measured`).
+    heat_task : str or None
+        The task whose neutral frame ``heat_face`` is.
     """
 
     keyframes: tuple[KeyFrame, ...] = ()
     heat_face: FaceImage | None = None
     not_measured: tuple[tuple[str, str], ...] = ()
+    heat_task: str | None = None
 
 
 def _xy(points: np.ndarray) -> np.ndarray:

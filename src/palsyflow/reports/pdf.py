@@ -2,8 +2,10 @@
 
 One A4 (or letter) document: title, header table, simulated-data banner when
 relevant, regional symmetry table, the millimetre (Emotrics-equivalent) table when
-the session has those measures, history plot, speech table, plain-language
-summary and a disclaimer footer on every page. Written atomically; with
+the session has those measures, the clinical scales, the key frames and the asymmetry
+heat map (:mod:`palsyflow.reports.frames`, when the caller passes the session's frames),
+history plot, speech table, the "Not measured" list (:mod:`palsyflow.reports.missing`),
+plain-language summary and a disclaimer footer on every page. Written atomically; with
 ``ReportParams.deterministic`` the bytes depend only on the report content.
 """
 
@@ -246,7 +248,8 @@ def frames_section(report: SessionReport, frames: SessionFrames | None, frame_wi
                 f"Each region (brow, eye, cheek, mouth) is coloured on both sides by its rest asymmetry from the "
                 f"regional table (100 - symmetry, 0 = symmetric); colormap {HEATMAP_CMAP}, {lo:.0f} to {hi:.0f} "
                 f"points, larger values take the top colour. Grey hatched: not measured. Dashed outline: the "
-                f"patient's weaker side, where one is named. Drawn on the rest recording's neutral frame.", small),
+                f"patient's weaker side, where one is named. Drawn on the neutral frame of the "
+                f"{(frames.heat_task or 'rest').replace('_', ' ')} recording.", small),
         ]))
     return out
 

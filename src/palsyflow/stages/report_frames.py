@@ -199,7 +199,7 @@ class FrameSource:
         if heat is not None and heat[2].shape[0] >= 468:
             heat_face = prepare_face(heat[1], heat[2], min_width=HEATMAP_WIDTH[0], max_width=HEATMAP_WIDTH[1])
         missing = not_measured([r["task"] for r in inputs.records], inputs.quarantined, session_row, problems)
-        return SessionFrames(tuple(frames), heat_face, missing)
+        return SessionFrames(tuple(frames), heat_face, missing, heat[0] if heat_face is not None else None)
 
     def _arrays(self, rec: dict, cache: dict[str, tuple]) -> tuple | str:
         """``(frame numbers, xyz, found, key rows, times)`` of a recording's landmarks, or why not."""
