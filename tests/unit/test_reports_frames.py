@@ -196,6 +196,10 @@ def _write_tables(files, pts: np.ndarray) -> None:
     write_landmarks(LandmarkResult(p_df, q_df, {"kind": "photo", "keyframes": {"neutral": 0}}), files.points, files.quality)
 
 
+INGEST_REASON = "manifest.csv line 2: eee.png: the file is neither a decodable photo nor a video"
+OTHER_SESSION_REASON = "manifest.csv line 3: pucker.png: the file is neither a decodable photo nor a video"
+
+
 def _session_project(tmp_path: Path) -> tuple[Project, str]:
     from palsyflow.stages.landmarks import landmark_files
     from palsyflow.store import repo
@@ -228,9 +232,19 @@ def _session_project(tmp_path: Path) -> tuple[Project, str]:
     reg.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(rows, schema=REGISTRY_SCHEMA).write_parquet(reg)
     reason = "manifest.csv line 4: brow_raise.png: landmarks: no face found in the photo"
+    # a file refused at ingest (never in the registry): its manifest line ties it to the session
+    drop = tmp_path / "drops" / site
+    drop.mkdir(parents=True)
+    (drop / "eee.png").write_bytes(b"not an image")
+    (drop / "pucker.png").write_bytes(b"not an image")
+    (drop / "manifest.csv").write_text(
+        "subject,session_date,task,file\nP1,2026-01-05,eee,eee.png\nP2,2026-01-05,pucker,pucker.png\n"
+    )
     with session_scope(project.engine) as db:
         repo.add_quarantine(db, site, Path(rows[2]["raw_path"]).name, rows[2]["sha256"], reason, None,
                             recording_key=rows[2]["key"])
+        repo.add_quarantine(db, site, "eee.png", None, INGEST_REASON, None)
+        repo.add_quarantine(db, site, "pucker.png", None, OTHER_SESSION_REASON, None)
     scores = []
     for region, measure in REST_SYMMETRY.items():
         scores.append({"site": site, "subject": subject, "session": session, "session_date": dt.date(2026, 1, 5),
@@ -265,6 +279,10 @@ def test_the_report_stage_puts_key_frames_heat_map_and_reasons_in_the_pdf(tmp_pa
     assert reason.split(": ", 1)[1] in text  # the quarantine entry's reason
     assert "low_snr" in text and "the SNR is 9 dB, below the 15 dB floor" in text  # the speech gate's status and reason
     assert "quarantined (see Not measured)" in text  # its key frames name why they are missing
+    assert INGEST_REASON.split(": ", 2)[2] in text  # refused at ingest, tied to the session by its manifest line
+    assert "line 3: pucker.png" not in text  # another subject's refusal is not this session's
+    absent = text.split("not recorded in this session")[0].rsplit("Tasks ", 1)[1]
+    assert "pucker" in absent and "eee" not in absent  # a refused task is quarantined, not "not recorded"
     assert len(pdf) < 1_500_000
 
 

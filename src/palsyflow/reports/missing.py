@@ -40,6 +40,7 @@ def not_measured(
     session_row: Mapping[str, Any] | None = None,
     problems: Sequence[tuple[str, str]] = (),
     protocol: Sequence[str] = TASKS,
+    refused_tasks: Iterable[str] = (),
 ) -> tuple[tuple[str, str], ...]:
     """The "Not measured" list of one session: ``(what, reason)`` pairs.
 
@@ -56,6 +57,9 @@ def not_measured(
         face, no peak distinct from the neutral frame).
     protocol : sequence of str
         The protocol's tasks, in report order.
+    refused_tasks : iterable of str
+        Tasks whose file was refused at ingest (listed with its quarantine reason, so
+        not again as "not recorded").
 
     Returns
     -------
@@ -67,7 +71,7 @@ def not_measured(
     row = session_row or {}
     out += _speech_items(row.get("speech_status"), row.get("speech_reason"))
     out += list(problems)
-    recorded = set(recorded_tasks)
+    recorded = set(recorded_tasks) | set(refused_tasks)
     absent = [t for t in protocol if t not in recorded]
     if absent:
         out.append(("Tasks " + ", ".join(t.replace("_", " ") for t in absent), "not recorded in this session"))

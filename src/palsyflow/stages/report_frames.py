@@ -5,13 +5,15 @@ the features' own rule (:func:`palsyflow.features.tasks.task_postures`, the key 
 :mod:`palsyflow.landmarks.keyframes`), decodes those frames from the raw tree
 (:func:`palsyflow.landmarks.media.open_media`) and draws them
 (:mod:`palsyflow.reports.frames`). :meth:`FrameSource.inputs` is cheap (the registry rows,
-the landmark stamps and the quarantine entries) and gives the fingerprint the report's
+the landmark stamps and the quarantine entries, tied to the session by recording or by the
+drop manifest's line) and gives the fingerprint the report's
 stamp must include, so the PDF is redrawn when a session's landmarks or media change;
 :meth:`FrameSource.load` decodes and draws, only for a PDF that is redrawn.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ from palsyflow.reports.frames import KeyFrame, SessionFrames, keyframe_image, pr
 from palsyflow.reports.missing import not_measured
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json
-from palsyflow.stages.ingest import read_registry
+from palsyflow.ingest.manifest import MANIFEST_NAME, ManifestError, read_manifest
+from palsyflow.stages.ingest import read_registry, site_drops
 from palsyflow.stages.landmarks import landmark_files
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -59,6 +62,8 @@ class FrameInputs:
         entries.
     quarantined_keys : frozenset of str
         The session's recordings those entries name.
+    refused_tasks : frozenset of str
+        Tasks of the session's files refused at ingest (not in the registry, not "not recorded").
     """
 
     records: tuple[dict, ...]
@@ -66,24 +71,56 @@ class FrameInputs:
     quarantined: tuple[tuple[str, str], ...]
     fingerprint: str
     quarantined_keys: frozenset[str] = frozenset()
+    refused_tasks: frozenset[str] = frozenset()
+
+
+_AT_LINE = re.compile(rf"^{re.escape(MANIFEST_NAME)} line (\d+): ")
+
+
+def _manifest_rows(project: Project) -> dict[tuple[str, int], Any]:
+    """(site, manifest line) -> the usable :class:`~palsyflow.ingest.manifest.ManifestRow` of each drop."""
+    out: dict[tuple[str, int], Any] = {}
+    for site, drop in site_drops(project).items():
+        try:
+            rows, _ = read_manifest(drop, project.params.ingest)
+        except ManifestError:
+            continue
+        out.update({(site, r.line): r for r in rows})
+    return out
 
 
 @dataclass
 class FrameSource:
-    """The registry and the store's quarantine of a project, read once per report run."""
+    """The registry, the store's quarantine and the drops' manifest rows, read once per report run.
+
+    A quarantine entry belongs to a session when it names one of the session's
+    recordings (a refusal after ingest: its key or raw file name), or when its reason
+    starts with ``manifest.csv line <n>:`` (:func:`palsyflow.ingest.manifest.at_line`) and
+    that line of the site's drop manifest is a row of the session naming the same file (a
+    refusal at ingest, of a file that never entered the raw tree).
+    """
 
     project: Project
     registry: list[dict] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
+    manifest_rows: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, project: Project) -> FrameSource:
-        """Read the registry and the standing quarantine entries (:func:`repo.status_summary`)."""
+        """Read the registry, the standing quarantine entries (:func:`repo.status_summary`) and the drops' manifests."""
         reg = read_registry(project)
         records = list(reg.iter_rows(named=True)) if reg.height else []
         with session_scope(project.engine) as db:
             failures = repo.status_summary(db)["failures"]
-        return cls(project, records, [f for f in failures if f.get("kind") == "quarantine"])
+        return cls(project, records, [f for f in failures if f.get("kind") == "quarantine"], _manifest_rows(project))
+
+    def _refused_at_ingest(self, q: dict, subject: str, session: str) -> str | None:
+        """The task of an ingest refusal of this session (by its manifest line and file), else None."""
+        m = _AT_LINE.match(q["reason"])
+        row = self.manifest_rows.get((q["site"], int(m.group(1)))) if m else None
+        if row is None or (row.subject, row.session) != (subject, session) or Path(row.file).name != q["file"]:
+            return None
+        return row.task
 
     def inputs(self, site: str, subject: str, session: str) -> FrameInputs:
         """The session's rows, rest pairs, quarantine entries and their fingerprint (no decoding)."""
@@ -95,12 +132,18 @@ class FrameSource:
         rest_of = rest_photo_pairs(recs)
         names = {r["key"] for r in recs} | {Path(r["raw_path"]).name for r in recs}
         hits = [q for q in self.quarantine if q["site"] == site and q["file"] in names]
-        quarantined = tuple(sorted((q["file"], q["reason"]) for q in hits))
         files = {q["file"] for q in hits}
         keys = frozenset(r["key"] for r in recs if r["key"] in files or Path(r["raw_path"]).name in files)
+        refused: set[str] = set()
+        for q in self.quarantine:
+            task = self._refused_at_ingest(q, subject, session) if q["site"] == site and q not in hits else None
+            if task is not None:
+                hits.append(q)
+                refused.add(task)
+        quarantined = tuple(sorted((q["file"], q["reason"]) for q in hits))
         stamps = [read_json(landmark_files(self.project, r).stamp) if has_face(r) else None for r in recs]
         rows = [{k: r.get(k) for k in ("key", "task", "kind", "sha256", "raw_path")} for r in recs]
-        return FrameInputs(tuple(recs), rest_of, quarantined, digest(rows, stamps, quarantined), keys)
+        return FrameInputs(tuple(recs), rest_of, quarantined, digest(rows, stamps, quarantined), keys, frozenset(refused))
 
     def load(self, inputs: FrameInputs, session_row: dict[str, Any] | None = None) -> SessionFrames:
         """Decode and draw the session's key frames; list what is missing and why.
@@ -198,7 +241,9 @@ class FrameSource:
         heat_face = None
         if heat is not None and heat[2].shape[0] >= 468:
             heat_face = prepare_face(heat[1], heat[2], min_width=HEATMAP_WIDTH[0], max_width=HEATMAP_WIDTH[1])
-        missing = not_measured([r["task"] for r in inputs.records], inputs.quarantined, session_row, problems)
+        missing = not_measured(
+            [r["task"] for r in inputs.records], inputs.quarantined, session_row, problems, refused_tasks=inputs.refused_tasks
+        )
         return SessionFrames(tuple(frames), heat_face, missing, heat[0] if heat_face is not None else None)
 
     def _arrays(self, rec: dict, cache: dict[str, tuple]) -> tuple | str:
