@@ -180,7 +180,7 @@ class FrameSource:
                     frames.append(KeyFrame(task, which, None, missing=got))
                 continue
             frames_no, xyz, found, key, times = got
-            wanted: dict[str, tuple[dict, int | None, float | None]] = {}
+            wanted: dict[str, int | None] = {}  # posture -> row of the landmark arrays
             note: dict[str, str] = {}
             if task in TASK_SPECS:
                 rest = None
@@ -193,17 +193,18 @@ class FrameSource:
                 if p.reason is not None:
                     problems.append((f"Movement, task {task.replace('_', ' ')}", p.reason))
                 if p.neutral_from_rest:
-                    note["neutral"] = "photo task: its neutral posture is the rest photo (shown under rest)"
+                    note["neutral"] = (p.reason if p.neutral is None and p.reason else
+                                       "photo task: its neutral posture is the rest photo (shown under rest)")
                 else:
-                    wanted["neutral"] = (rec, p.neutral, None)
-                wanted["peak"] = (rec, p.peak, None)
+                    wanted["neutral"] = p.neutral
+                wanted["peak"] = p.peak
             else:
                 ni = neutral_index(found, key)
-                wanted["neutral"] = (rec, ni, None)
+                wanted["neutral"] = ni
                 pk = key.get("peak")
                 if xyz.shape[0] > 1:  # a photo has one posture
-                    wanted["peak"] = (rec, pk if pk is not None and pk != ni and found[pk] else None, None)
-            rows = sorted({i for _, i, _ in wanted.values() if i is not None})
+                    wanted["peak"] = pk if pk is not None and pk != ni and found[pk] else None
+            rows = sorted({i for i in wanted.values() if i is not None})
             images: dict[int, np.ndarray] = {}
             error = None
             if rows:
@@ -218,7 +219,7 @@ class FrameSource:
                     continue
                 if which not in wanted:
                     continue
-                _, i, _ = wanted[which]
+                i = wanted[which]
                 if i is None:
                     why = "no frame with a face for this posture"
                     frames.append(KeyFrame(task, which, None, missing=why))
