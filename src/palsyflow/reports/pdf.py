@@ -2,8 +2,10 @@
 
 One A4 (or letter) document: title, header table, simulated-data banner when
 relevant, regional symmetry table, the millimetre (Emotrics-equivalent) table when
-the session has those measures, history plot, speech table, plain-language
-summary and a disclaimer footer on every page. Written atomically; with
+the session has those measures, the clinical scales, the key frames and the asymmetry
+heat map (:mod:`palsyflow.reports.frames`, when the caller passes the session's frames),
+history plot, speech table, the "Not measured" list (:mod:`palsyflow.reports.missing`),
+plain-language summary and a disclaimer footer on every page. Written atomically; with
 ``ReportParams.deterministic`` the bytes depend only on the report content.
 """
 
@@ -17,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from palsyflow.atomic import atomic_path
 from palsyflow.config import ReportParams
+from palsyflow.reports.frames import HEATMAP_CMAP, HEATMAP_RANGE, KeyFrame, SessionFrames, asymmetry_heatmap
 from palsyflow.reports.model import MeasureRow, SessionReport
 from palsyflow.reports.plots import history_plot_png, trend_caption
 from palsyflow.reports.summary import plain_language_summary
@@ -161,12 +164,133 @@ def scale_section(report: SessionReport, frame_width: float, h2, small, grid: li
     ])]
 
 
+#: Heading of the key-frame section.
+KEYFRAMES_TITLE = "Key frames (neutral and peak of each task)"
+#: Heading of the heat map.
+HEATMAP_TITLE = "Asymmetry by region, on the face"
+#: Heading of the list of what this session could not measure.
+NOT_MEASURED_TITLE = "Not measured"
+#: Key-frame thumbnails per table row (two tasks, neutral and peak each).
+KEYFRAME_COLUMNS = 4
+
+
+def _keyframe_cell(k: KeyFrame, width: float, small) -> list:
+    from reportlab.platypus import Image, Paragraph
+
+    what = f"{k.task.replace('_', ' ')}, {k.which}"
+    when = f", {k.time_s:.2f} s" if k.time_s is not None else ""
+    if k.image is None:
+        return [Paragraph(f"<b>{escape(what)}</b>: not shown - {escape(k.missing or 'not available')}", small)]
+    h = width * k.image.height / k.image.width
+    return [Image(io.BytesIO(k.image.data), width=width, height=h), Paragraph(escape(what + when), small)]
+
+
+def frames_section(report: SessionReport, frames: SessionFrames | None, frame_width: float, h2, body, small) -> list:
+    """The key-frame grid and the asymmetry heat map.
+
+    Parameters
+    ----------
+    report : SessionReport
+        Its regional rows colour the heat map (asymmetry ``100 - symmetry``).
+    frames : SessionFrames or None
+        From the report stage (:class:`palsyflow.stages.report_frames.FrameSource`);
+        None: no section (a caller without frames); empty: a sentence saying so.
+    frame_width : float
+        Text width, points.
+    h2, body, small : ParagraphStyle
+
+    Returns
+    -------
+    list
+        Platypus flowables.
+    """
+    from reportlab.platypus import Image, KeepTogether, Paragraph, Table, TableStyle
+
+    if frames is None:
+        return []
+    out: list = [Paragraph(KEYFRAMES_TITLE, h2)]
+    keys = list(frames.keyframes)
+    if not keys:
+        out.append(Paragraph("No key frame is available for this session (no video or photo with landmarks).", body))
+        return out
+    cw = frame_width / KEYFRAME_COLUMNS
+    by_task: dict[str, dict[str, KeyFrame]] = {}
+    for k in keys:
+        by_task.setdefault(k.task, {})[k.which] = k
+    cells = []  # a task's neutral and peak side by side (a photo rest has no peak: its cell is blank)
+    for shown in by_task.values():
+        cells += [_keyframe_cell(shown[w], cw - 6, small) if w in shown else "" for w in ("neutral", "peak")]
+    rows = [cells[i:i + KEYFRAME_COLUMNS] for i in range(0, len(cells), KEYFRAME_COLUMNS)]
+    rows[-1] += [""] * (KEYFRAME_COLUMNS - len(rows[-1]))
+    grid = Table(rows, colWidths=[cw] * KEYFRAME_COLUMNS)
+    grid.setStyle(TableStyle([
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ]))
+    out += [grid, Paragraph(
+        "Each frame is cut to the face; dots are the landmarks, lines the brow, eye and lip contours. "
+        "\"patient's R\" and \"patient's L\" mark the patient's sides (on an unmirrored image the patient's "
+        "right is on the image left). Neutral: the frame closest to the recording's rest posture; peak: the "
+        "task's strongest movement, the two frames the movement measures compare.", small)]
+    if frames.heat_face is not None and report.regions:
+        asym = {r.region: (100.0 - r.value if r.value is not None else None) for r in report.regions}
+        weaker = {r.region: r.weaker_side for r in report.regions}
+        img = asymmetry_heatmap(frames.heat_face, asym, weaker)
+        w = 0.62 * frame_width
+        lo, hi = HEATMAP_RANGE
+        out.append(KeepTogether([
+            Paragraph(HEATMAP_TITLE, h2),
+            Image(io.BytesIO(img.data), width=w, height=w * img.height / img.width),
+            Paragraph(
+                f"Each region (brow, eye, cheek, mouth) is coloured on both sides by its rest asymmetry from the "
+                f"regional table (100 - symmetry, 0 = symmetric); colormap {HEATMAP_CMAP}, {lo:.0f} to {hi:.0f} "
+                f"points, larger values take the top colour. Grey hatched: not measured. Dashed outline: the "
+                f"patient's weaker side, where one is named. Drawn on the neutral frame of the "
+                f"{(frames.heat_task or 'rest').replace('_', ' ')} recording.", small),
+        ]))
+    return out
+
+
+def not_measured_section(frames: SessionFrames | None, frame_width: float, h2, cell, grid: list) -> list:
+    """The "Not measured" table: each missing measure or task with its recorded reason.
+
+    Parameters
+    ----------
+    frames : SessionFrames or None
+        ``not_measured`` pairs (:func:`palsyflow.reports.missing.not_measured`).
+    frame_width : float
+    h2, cell : ParagraphStyle
+    grid : list
+        The report's table style commands.
+
+    Returns
+    -------
+    list
+        Nothing without frames (the stage gave none).
+    """
+    from reportlab.platypus import KeepTogether, Paragraph, Table, TableStyle
+
+    if frames is None:
+        return []
+    items = list(frames.not_measured)
+    rows = [["What", "Why"]] + [[Paragraph(escape(w), cell), Paragraph(escape(r), cell)] for w, r in items]
+    if not items:
+        rows.append([Paragraph("Everything of the session protocol was measured.", cell), ""])
+    table = Table(rows, colWidths=[0.36 * frame_width, 0.64 * frame_width], repeatRows=1)
+    table.setStyle(TableStyle(list(grid) + [("ALIGN", (0, 0), (-1, -1), "LEFT"), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [KeepTogether([Paragraph(NOT_MEASURED_TITLE, h2), table])]
+
+
 def render_session_report(
     report: SessionReport,
     out: Path,
     params: ReportParams,
     *,
     generated_at: dt.datetime | None = None,
+    frames: SessionFrames | None = None,
 ) -> Path:
     """Write the clinician PDF of one session.
 
@@ -184,6 +308,10 @@ def render_session_report(
     generated_at : datetime, optional
         Timestamp printed as "Generated"; defaults to now (UTC), or to
         ``SOURCE_DATE_EPOCH`` / none in deterministic mode.
+    frames : SessionFrames, optional
+        Key frames, the heat map's face and the "Not measured" list (the report stage's
+        :class:`palsyflow.stages.report_frames.FrameSource`); without them the PDF has no
+        "Not measured" section and says no key frame is available.
 
     Returns
     -------
@@ -327,6 +455,7 @@ def render_session_report(
         ]))
 
     story += scale_section(report, frame_width, h2, small, grid)
+    story += frames_section(report, frames, frame_width, h2, body, small)
 
     # History plot
     png = history_plot_png(report, params.plot_width_in, params.plot_height_in, dpi=params.plot_dpi)
@@ -364,6 +493,7 @@ def render_session_report(
     else:
         speech_block.append(Paragraph("No speech recording was scored for this session.", body))
     story.append(KeepTogether(speech_block))
+    story += not_measured_section(frames, frame_width, h2, cell, grid)
 
     # Plain language
     summary_box = Table(

@@ -189,10 +189,14 @@ STAGE_SPECS: dict[str, StageSpec] = {
         ),
         StageSpec(
             "report",
-            inputs=("scores", "validated_sessions"),
+            inputs=("scores", "validated_sessions", "registry", "landmarks", "drops"),
             outputs=("reports",),
-            params=("report",),
-            code=("reports", "measures", "stages/report.py"),
+            params=("report", "ingest.task_aliases"),
+            code=("reports", "measures", "stages/report.py",
+                  # key frames (stages/report_frames.py): postures, landmark tables, media, schemes,
+                  # and the drops' manifest lines that tie an ingest refusal to its session
+                  "stages/report_frames.py", "features", "landmarks/media.py", "landmarks/schemes",
+                  "ingest/manifest.py", "ingest/tasks.py"),
         ),
     )
 }

@@ -18,6 +18,7 @@ from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
+from palsyflow.stages.report_frames import FrameSource  # key frames of the clinician PDF
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
@@ -61,12 +62,14 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
     code = stage_code_digest("report")
     sessions = scores.select("site", "subject", "session").unique().sort("site", "subject", "session").rows()
     repaired = 0
+    frame_source = FrameSource.of(project)  # key frames: registry and quarantine, read once
     for i, (site, subject, session) in enumerate(sessions, 1):
         progress("reports", i, len(sessions))
         pdf = cat.session_report(site, subject, session)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
         session_row = _session_row(session_table, site, subject, session)
-        fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
+        frame_inputs = frame_source.inputs(site, subject, session)  # key frames: their inputs' fingerprint
+        fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row, frame_inputs.fingerprint)
         stamp = cat.report_stamp(pdf)
         if unchanged(stamp, fp, [pdf]):
             sha = (read_json(stamp) or {}).get("sha256")
@@ -76,7 +79,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
                     repaired += 1
             result.skipped += 1
             continue
-        render_session_report(build_session_report(scores, site, subject, session, params, session_row), pdf, params)
+        frames = frame_source.load(frame_inputs, session_row)  # key frames: decoded and drawn
+        render_session_report(build_session_report(scores, site, subject, session, params, session_row), pdf, params, frames=frames)
         sha = sha256_file(pdf)
         checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
         with session_scope(project.engine) as db:
