@@ -157,8 +157,23 @@ def spread_array(points: pl.DataFrame, frames: np.ndarray, n_points: int) -> np.
     return out
 
 
-def _keyframes(quality: pl.DataFrame | None, frames: np.ndarray) -> dict[str, int | None]:
-    """Map the quality table's key frames (frame numbers) to row indices of ``frames``."""
+def keyframe_rows(quality: pl.DataFrame | None, frames: np.ndarray) -> dict[str, int | None]:
+    """Row indices of a recording's neutral and peak key frames.
+
+    Parameters
+    ----------
+    quality : polars.DataFrame or None
+        The landmark quality table (columns ``frame``, ``keyframe``), as written by the
+        landmarks stage.
+    frames : ndarray, shape (n_rows,), int
+        Frame numbers of the landmark rows, ascending.
+
+    Returns
+    -------
+    dict
+        ``{"neutral": int | None, "peak": int | None}``: indices into ``frames`` (None
+        when the table marks no such key frame or its frame has no landmark row).
+    """
     out: dict[str, int | None] = {"neutral": None, "peak": None}
     if quality is None or "keyframe" not in quality.columns or frames.size == 0:
         return out
@@ -216,13 +231,13 @@ def face_measures(
     is_task = task in TASK_SPECS
     if xyz.shape[1] < 468:
         return {}, not_available(task, "landmarks are not MediaPipe's 478 points") if is_task else None
-    key = _keyframes(quality, frames)
+    key = keyframe_rows(quality, frames)
     out: dict[str, Any] = {**recording_measures(xyz, found, key, params), **parra_static(xyz, found, key)}
     rest = None
     if is_task and rest_points is not None and rest_points.height:
         rframes, rxyz, rfound = landmarks_to_array(rest_points)
         if rxyz.shape[1] >= 468:
-            rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), _keyframes(rest_quality, rframes))
+            rest = (rxyz, rfound, spread_array(rest_points, rframes, rxyz.shape[1]), keyframe_rows(rest_quality, rframes))
     if xyz.shape[1] >= N_MEDIAPIPE:
         emo_rest = rest if rest is not None and rest[0].shape[1] >= N_MEDIAPIPE else None
         out.update(recording_emotrics(task, xyz, found, key, emo_rest))

@@ -23,7 +23,7 @@ import polars as pl
 
 from palsyflow.conventions import FACE_TASKS
 from palsyflow.features.inputs import REST_TASK, has_face, rest_photo_pairs
-from palsyflow.features.table import _keyframes, landmarks_to_array
+from palsyflow.features.table import keyframe_rows, landmarks_to_array
 from palsyflow.features.tasks import TASK_SPECS, neutral_index, task_postures
 from palsyflow.landmarks.media import open_media
 from palsyflow.project import Project
@@ -264,6 +264,6 @@ class FrameSource:
                 if "time_s" in quality.columns:
                     by_frame = dict(zip(quality["frame"].to_list(), quality["time_s"].to_list(), strict=True))
                     times = np.array([by_frame.get(int(f), np.nan) for f in frames_no], dtype=np.float64)
-                out = (frames_no, xyz, found, _keyframes(quality, frames_no), times)
+                out = (frames_no, xyz, found, keyframe_rows(quality, frames_no), times)
         cache[rec["key"]] = out
         return out
