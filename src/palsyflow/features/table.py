@@ -10,7 +10,7 @@ Task measures (:mod:`palsyflow.features.tasks`) live in the ``task_<task>_*`` co
 the row of the recording of that task (a photo task needs the session's ``rest``
 landmarks: pass them to :func:`recording_row`); the House-Brackmann movements
 ``hb_*_cm_*`` sit on the ``brow_raise`` and ``smile`` rows. The session-level summaries
-``hb_measure_*``, ``hb_grade_estimate``, ``eface_static`` and ``eface_dynamic`` are
+``hb_measure_*``, ``eface_static`` and ``eface_dynamic`` are
 filled by :func:`session_table` only (:func:`palsyflow.measures.session.aggregate_session`).
 """
 
