@@ -383,6 +383,9 @@ class SessionReport:
         ``series`` follows the history points that have a symmetry index.
     scales : ScaleReport or None
         eFACE, Sunnybrook and House-Brackmann automated estimates (:func:`scale_report`).
+    days_since_onset : int or None
+        Days from the subject's onset (manifest column ``onset``) to this session, from
+        the session table; None when the onset is not known (:func:`onset_line`).
     """
 
     site: str
@@ -401,6 +404,7 @@ class SessionReport:
     millimetres: tuple[MillimetreRow, ...] = ()
     longitudinal: Longitudinal | None = None
     scales: ScaleReport | None = None
+    days_since_onset: int | None = None
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -545,4 +549,34 @@ def build_session_report(
         millimetres=millimetre_rows(session_row),
         longitudinal=longitudinal_reading(subject_rows, session),
         scales=scale_report(session_row),
+        days_since_onset=_days(session_row),
     )
+
+
+def _days(session_row: Mapping[str, Any] | None) -> int | None:
+    v = (session_row or {}).get("days_since_onset")
+    return None if v is None else int(v)
+
+
+def onset_line(report: SessionReport) -> str | None:
+    """The clinician report's header line for the time since onset, or None when unknown.
+
+    ``"Day 42 since onset (6 weeks)"``: whole weeks from 14 days, whole months (30.44
+    days) from 90 days. For the PDF header (:mod:`palsyflow.reports.pdf` places it).
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    str or None
+    """
+    d = report.days_since_onset
+    if d is None:
+        return None
+    if d >= 90:
+        return f"Day {d} since onset ({round(d / 30.44)} months)"
+    if d >= 14:
+        return f"Day {d} since onset ({d // 7} weeks)"
+    return f"Day {d} since onset"
