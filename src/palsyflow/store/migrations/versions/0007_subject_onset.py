@@ -24,11 +24,14 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add ``subjects.onset`` (nullable date)."""
-    with op.batch_alter_table("subjects") as batch:
-        batch.add_column(sa.Column("onset", sa.Date(), nullable=True))
+    op.add_column("subjects", sa.Column("onset", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop ``subjects.onset``."""
-    with op.batch_alter_table("subjects") as batch:
-        batch.drop_column("onset")
+    """Drop ``subjects.onset``.
+
+    A plain ``ALTER TABLE ... DROP COLUMN`` (SQLite >= 3.35, PostgreSQL), not a batch
+    table copy: SQLite cannot drop and recreate ``subjects`` while ``sessions`` refers
+    to it with foreign keys enforced.
+    """
+    op.drop_column("subjects", "onset")
