@@ -131,7 +131,7 @@ def main() -> int:
         print(f"{label:<13} static asym brow {_f(r['static'].get('rest_brow_height_asym'))} eye {_f(r['static'].get('rest_palpebral_fissure_height_asym'))} "
               f"cheek {_f(r['static'].get('rest_nasolabial_height_asym'))} mouth {_f(r['static'].get('rest_commissure_height_asym'))}; "
               f"eFACE static {_f(r['eface']['static'], '{:.1f}')} dynamic {_f(r['eface']['dynamic'], '{:.1f}')}; "
-              f"HB measure {'-' if hb is None else str(hb['points']) + '/8 (' + hb['side'] + ', grade estimate ' + str(hb['grade_estimate']) + ')'}")
+              f"HB measure {'-' if hb is None else str(hb['points']) + '/8 (' + hb['side'] + ')'}")
 
     print("\n2. Normal range per task over healthy sessions (activated tasks)\n")
     summary = {}

@@ -352,7 +352,11 @@ def landmarks(
 def measure(
     task: Annotated[
         list[str],
-        typer.Option("--task", help="TASK=FILE, repeated: rest=rest.jpg --task smile=smile.jpg (clinic aliases accepted)."),
+        typer.Option(
+            "--task",
+            help="TASK=FILE, repeated: rest=rest.jpg --task smile=smile.jpg (clinic aliases accepted); "
+            "FILE may be precomputed landmarks (.parquet/.csv, iBUG-68 or MediaPipe-478).",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output JSON: static, per-task, House-Brackmann and speech measures.")],
     backend: Annotated[str, typer.Option("--backend", help="Landmark backend: mediapipe or dlib.")] = "mediapipe",
@@ -364,8 +368,12 @@ def measure(
 ) -> None:
     """Asymmetry and speech measures of one session's task recordings to JSON.
 
-    Face tasks take photos or videos; speech tasks (vowel, ddk_pa, ddk_ta, ddk_ka,
-    ddk_pataka, sentences, passage, silence, speech) take audio files or videos.
+    Face tasks take photos or videos, or landmarks computed elsewhere: a .parquet or .csv
+    file, long (point, x, y[, frame, z]) or wide (x0, y0, x1, y1, ...), whose point count
+    (68: iBUG-68, 478: MediaPipe) or ``scheme`` column names the scheme; iBUG-68 has no
+    iris, so its millimetre and scale blocks are null with the reason. Speech tasks
+    (vowel, ddk_pa, ddk_ta, ddk_ka, ddk_pataka, sentences, passage, silence, speech)
+    take audio files or videos.
     Left and right are the patient's sides. Tasks that were not recorded are absent;
     a task below its activation threshold has no score; bad audio gets a status and a
     reason instead of numbers.
@@ -374,6 +382,7 @@ def measure(
     _runtime_env(root)
     from palsyflow.atomic import atomic_write_text
     from palsyflow.features.session import measure_session
+    from palsyflow.landmarks.io import PRECOMPUTED_SUFFIXES, PrecomputedLandmarkError
     from palsyflow.landmarks.model import verify_model
     from palsyflow.project import Project
     from palsyflow.stages.catalog import Catalog
@@ -397,15 +406,19 @@ def measure(
         raise typer.BadParameter(f"{backend!r}: expected mediapipe or dlib", param_hint="--backend")
     project = Project.load(root)
     p = project.params
-    result = measure_session(
-        files,
-        backend=backend,
-        landmark_params=p.landmarks.model_copy(update={"backend": backend}),
-        feature_params=p.features,
-        ingest_params=p.ingest,
-        model_path=verify_model(Catalog.of(project).face_model),
-        prompts=prompts,
-    )
+    detect = any(f.suffix.lower() not in PRECOMPUTED_SUFFIXES for f in files.values())
+    try:
+        result = measure_session(
+            files,
+            backend=backend,
+            landmark_params=p.landmarks.model_copy(update={"backend": backend}),
+            feature_params=p.features,
+            ingest_params=p.ingest,
+            model_path=verify_model(Catalog.of(project).face_model) if detect else Path("models/face_landmarker.task"),
+            prompts=prompts,
+        )
+    except PrecomputedLandmarkError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--task") from None
     atomic_write_text(out, json.dumps(result, indent=2, default=str))
     activated = [t for t, m in result["tasks"].items() if m.get("activated")]
     line = f"{len(result['tasks'])} face tasks measured ({', '.join(activated) or 'none'} activated)"

@@ -49,6 +49,7 @@ FEATURE_ID_SCHEMA: dict[str, pl.DataType] = {
     "healthy": pl.Boolean,  # null when the manifest does not say
     "hb_grade": pl.Int8,  # clinician House-Brackmann grade 1-6, null when absent
     "simulated": pl.Boolean,  # True for phantom (synthetically weakened) recordings
+    "onset": pl.Date,  # the subject's onset date (manifest column onset), null when not said
     "n_frames": pl.Int32,
     "face_found_fraction": pl.Float64,
     "tta_spread_iod_pct": pl.Float64,

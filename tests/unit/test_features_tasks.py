@@ -218,17 +218,17 @@ def test_hb_points(cm, points):
     assert MT.hb_points(cm) == points
 
 
-def test_hb_measure_weaker_side_and_grade_estimate():
+def test_hb_measure_weaker_side_and_no_cm_grade():
     brow = MT.TaskMeasure("brow_raise", "iod_canthal", hb_cm={"left": 0.3, "right": 1.1})
     smile = MT.TaskMeasure("smile", "iod_canthal", hb_cm={"left": 0.55, "right": 1.0})
     hb = MT.hb_measure(brow, smile)
-    assert hb["side"] == "left" and hb["points"] == 1 + 2 and hb["grade_estimate"] == 4
+    assert hb["side"] == "left" and hb["points"] == 1 + 2
     assert hb["by_side"]["right"]["points"] == 8
-    assert hb["label"] == "estimate" and "estimate" in hb["grade_label"]
+    assert hb["label"] == "estimate"
+    # the cm-based grade is retired (it read healthy volunteers as III-IV): the grade is scales.house_brackmann's
+    assert "grade_estimate" not in hb and "grade_label" not in hb
     assert MT.hb_measure(brow, None) is None
     assert MT.hb_measure(brow, MT.TaskMeasure("smile", "iod_canthal")) is None  # no mm calibration
-    grades = [MT.HB_GRADE_BY_POINTS[p] for p in range(9)]
-    assert grades == sorted(grades, reverse=True) and grades[0] == 6 and grades[8] == 1
 
 
 def test_eface_subscores():
@@ -351,7 +351,7 @@ def test_feature_and_session_tables_match_the_json():
         assert s[f"task_{task}_activated"] == m["activated"]
     assert s["hb_measure_points"] == out["hb_measure"]["points"]
     assert s["hb_measure_weaker"] == out["hb_measure"]["side"]
-    assert s["hb_grade_estimate"] == out["hb_measure"]["grade_estimate"]
+    assert "hb_grade_estimate" not in s and s["hb_scale_grade_estimate"] == out["house_brackmann"]["grade_number"]
     assert s["eface_dynamic"] == pytest.approx(out["eface"]["dynamic"])
     assert s["eface_static"] == pytest.approx(out["eface"]["static"])
     # a photo task row without the rest landmarks has no task measure
@@ -365,8 +365,9 @@ def test_task_measure_specs():
     for task in T.DYNAMIC_TASKS:
         for suffix in ("left", "right", "asym", "cosine", "weaker", "activated", "threshold", "eface"):
             assert f"task_{task}_{suffix}" in names
-    for name in ("hb_measure_points", "hb_grade_estimate", "eface_static", "eface_dynamic"):
+    for name in ("hb_measure_points", "hb_scale_grade_estimate", "eface_static", "eface_dynamic"):
         assert name in names
+    assert "hb_grade_estimate" not in names  # retired: the cm-based grade read healthy faces as III-IV
 
 
 def test_measure_json_and_session_table_aggregate_repeated_rest_recordings_alike():

@@ -4,7 +4,9 @@
 :func:`measure_results`, which works on landmark tables already computed (the features
 stage, the palsy phantom). Both produce::
 
-    {"static": {...},                       # rest_* columns and eface_static
+    {"landmarks": {"schemes": ["mediapipe478"|"ibug68", ...],
+                   "unavailable": {BLOCK: reason}},   # filled when every face result is iBUG-68
+     "static": {...},                       # rest_* columns and eface_static
      "movement": {...},                     # mov_* columns (videos)
      "tasks": {TASK: {"activated": bool, "asymmetry_score": float|None,
                       "cosine_score": float|None, "weaker_side": "left"|"right"|None,
@@ -22,6 +24,7 @@ stage, the palsy phantom). Both produce::
      "synkinesis": {"tasks": {"smile"|"pucker": {...}}, "lagophthalmos_gap_mm": {...},
                     "incomplete_closure_side": str|None, "label"},
      "emotrics": {rest_emotrics_* and task_<task>_emotrics_* columns (mm, deg): float|None},
+     "parra": {parra_f00 .. parra_f28: float|None},   # palsyflow.features.parra
      "speech": {"clarity": float|None, "dysarthria_index": float|None,
                 "dysarthria_components": [...],
                 "quality": {"status": str, "reason": str|None, "snr_db": float|None},
@@ -38,6 +41,14 @@ Each recording gets the feature-table columns of :func:`palsyflow.features.table
 :func:`palsyflow.measures.session.aggregate_session`, the same aggregate the parquet
 session table holds: several recordings of one task are averaged (rule documented
 there). A photo task is measured against the session's first ``rest`` recording.
+
+``eface``, ``sunnybrook`` and ``synkinesis`` carry a ``reason`` (None unless the block
+cannot be measured from the landmarks' scheme). **iBUG-68 landmarks** (hand annotation
+read from a file, the dlib backend) have no iris and none of MediaPipe's mesh points: the
+rest region, task, millimetre (Emotrics), eFACE, Sunnybrook, House-Brackmann and
+synkinesis measures are then null, each with its reason in ``landmarks.unavailable``
+(:data:`IBUG68_UNAVAILABLE`; no population-average eye width or pupil distance is
+assumed to invent a mm scale), and the scheme-free Parra-Dominguez ratios are reported.
 
 Task names go through :func:`palsyflow.ingest.tasks.canonical_task` (the alias table
 ``IngestParams.task_aliases``: ``at-rest`` -> ``rest``, ``big-smile`` / ``big_smile`` ->
@@ -58,10 +69,12 @@ import polars as pl
 from palsyflow.config import FeatureParams, IngestParams, LandmarkParams
 from palsyflow.conventions import SPEECH_TASK_KINDS, SPEECH_TASKS
 from palsyflow.features.audio import AudioError, load_audio_with_rate
-from palsyflow.features.table import face_measures
+from palsyflow.features.table import face_measures, landmarks_to_array, parra_static
 from palsyflow.ingest.probe import media_kind
 from palsyflow.ingest.tasks import canonical_task
-from palsyflow.measures.registry import EMOTRICS_REST_COLUMNS, EMOTRICS_TASK_COLUMNS, MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
+from palsyflow.landmarks.io import PRECOMPUTED_SUFFIXES, read_precomputed
+from palsyflow.landmarks.schemes.ibug68 import N_IBUG
+from palsyflow.measures.registry import PARRA_FEATURES, EMOTRICS_REST_COLUMNS, EMOTRICS_TASK_COLUMNS, MOVEMENT_FAMILY_NAMES, REST_FAMILY_NAMES
 from palsyflow.measures.session import aggregate_session
 from palsyflow.measures.tasks import TaskMeasure
 from palsyflow.landmarks import extract_landmarks
@@ -131,10 +144,15 @@ def measure_results(
     rest_pts, rest_q = _tables(by_task["rest"][0]) if by_task.get("rest") else (None, None)
     rows: list[dict[str, Any]] = []
     direct: dict[str, list[TaskMeasure]] = {}
+    schemes: set[str] = set()
     for task, items in by_task.items():
         for res in items:
             points, quality = _tables(res)
+            frames, xyz, found = landmarks_to_array(points)
+            schemes.add(_scheme_name(xyz.shape[1]))
             cols, measure = face_measures(task, points, quality, params, rest_pts, rest_q)
+            if xyz.shape[1] == N_IBUG:  # the scheme-free measures of iBUG-68 points: Parra's ratios
+                cols = {**cols, **parra_static(xyz, found, _neutral_row(quality, frames))}
             rows.append({**cols, "task": task})
             if measure is not None:
                 direct.setdefault(task, []).append(measure)
@@ -149,18 +167,57 @@ def measure_results(
     static = _family_columns(agg.row, REST_FAMILY_NAMES)
     static["eface_static"] = agg.row["eface_static"]
     sc = agg.scales
+    unavailable = _unavailable(schemes)
+    blocks = {k: {**v, "reason": unavailable.get(k)} for k, v in
+              (("eface", sc.eface), ("sunnybrook", sc.sunnybrook), ("synkinesis", sc.synkinesis))}
     return {
+        "landmarks": {"schemes": sorted(schemes), "unavailable": unavailable},
         "static": _jsonable(static),
         "movement": _jsonable(_family_columns(agg.row, MOVEMENT_FAMILY_NAMES)),
         "tasks": tasks,
         "hb_measure": _jsonable(agg.hb_measure) if agg.hb_measure is not None else None,
-        "eface": _jsonable({**sc.eface, "dynamic_tasks": agg.eface_dynamic_tasks}),
-        "sunnybrook": _jsonable(sc.sunnybrook),
-        "house_brackmann": _jsonable(sc.house_brackmann),
-        "synkinesis": _jsonable(sc.synkinesis),
+        "eface": _jsonable({**blocks["eface"], "dynamic_tasks": agg.eface_dynamic_tasks}),
+        "sunnybrook": _jsonable(blocks["sunnybrook"]),
+        "house_brackmann": _jsonable(_hb_block(sc.house_brackmann, unavailable)),
+        "synkinesis": _jsonable(blocks["synkinesis"]),
         "emotrics": _jsonable({k: v for k, v in agg.row.items() if k in EMOTRICS_COLUMNS}),
+        "parra": _jsonable({k: agg.row.get(k) for k in PARRA_FEATURES}),
         "speech": _jsonable(speech_block(speech_rows)),
     }
+
+
+#: Why a block is null for iBUG-68 landmarks (hand annotation, the dlib backend): one sentence each.
+IBUG68_UNAVAILABLE: dict[str, str] = {
+    "static": "the rest region measures use MediaPipe's mesh points, which iBUG-68 landmarks do not have",
+    "tasks": "the task measures use MediaPipe's mesh points, which iBUG-68 landmarks do not have",
+    "emotrics": "iBUG-68 landmarks have no iris, so no millimetre scale: the mm measures are not reported "
+                "(no population-average eye width or pupil distance is assumed)",
+    "eface": "eFACE needs the rest region and task measures, which iBUG-68 landmarks do not support",
+    "sunnybrook": "Sunnybrook needs the rest region and task measures, which iBUG-68 landmarks do not support",
+    "house_brackmann": "the House-Brackmann estimate comes from the Sunnybrook composite, which iBUG-68 landmarks do not support",
+    "synkinesis": "ocular synkinesis and lagophthalmos are measured in mm from MediaPipe's eyelid and iris points",
+}
+
+
+def _neutral_row(quality: pl.DataFrame | None, frames: np.ndarray) -> dict[str, int | None]:
+    """``{"neutral": row index}`` of the quality table's neutral key frame (None when it has none)."""
+    hit = [] if quality is None else quality.filter(pl.col("keyframe") == "neutral")["frame"].to_list()
+    rows = np.flatnonzero(frames == hit[0]) if hit else np.array([], dtype=int)
+    return {"neutral": int(rows[0]) if rows.size else None}
+
+
+def _scheme_name(n_points: int) -> str:
+    return "ibug68" if n_points == N_IBUG else "mediapipe478"
+
+
+def _unavailable(schemes: set[str]) -> dict[str, str]:
+    """Block -> why it is null, when every face result is iBUG-68 (a mix is measured from its 478-point results)."""
+    return dict(IBUG68_UNAVAILABLE) if schemes == {"ibug68"} else {}
+
+
+def _hb_block(hb: Mapping[str, Any], unavailable: Mapping[str, str]) -> dict[str, Any]:
+    reason = unavailable.get("house_brackmann")
+    return {**hb, "basis": reason} if reason and hb.get("grade") is None else dict(hb)
 
 
 def measure_speech(
@@ -255,7 +312,9 @@ def measure_session(
     Parameters
     ----------
     task_files : mapping
-        Task name (protocol name or alias) -> photo or video file.
+        Task name (protocol name or alias) -> photo or video file, or a ``.parquet`` /
+        ``.csv`` file of landmarks computed elsewhere (iBUG-68 or MediaPipe-478, read by
+        :func:`~palsyflow.landmarks.io.read_precomputed`; no detection runs for it).
     backend : {"mediapipe", "dlib"}
         Landmark backend; replaces ``landmark_params.backend``. The task measures need
         MediaPipe's 478 points: with 68-point backends the tasks are not available.
@@ -275,8 +334,11 @@ def measure_session(
     Raises
     ------
     ValueError
-        Unknown task name (:class:`~palsyflow.ingest.tasks.UnknownTaskError`) or a file
-        that is no photo, video or audio recording (recognised by content).
+        Unknown task name (:class:`~palsyflow.ingest.tasks.UnknownTaskError`), a file
+        that is no photo, video or audio recording (recognised by content), or a
+        landmark file that cannot be measured
+        (:class:`~palsyflow.landmarks.io.PrecomputedLandmarkError`, one sentence naming
+        the file).
     palsyflow.landmarks.LandmarkError
         A file cannot be decoded.
     """
@@ -287,6 +349,12 @@ def measure_session(
     speech_files: dict[str, Path] = {}
     for name, path in task_files.items():
         path = Path(path)
+        if path.suffix.lower() in PRECOMPUTED_SUFFIXES:  # landmarks computed elsewhere, not media
+            task = canonical_task(name, ingest.task_aliases)
+            if task in SPEECH_TASK_KINDS and task != "speech":
+                raise ValueError(f"{path}: task {task} is measured from audio, not from landmarks")
+            results[name] = read_precomputed(path)
+            continue
         kind = media_kind(path)  # by content; MediaError (a ValueError) for an unrecognised file
         task = canonical_task(name, ingest.task_aliases)  # UnknownTaskError before any detection
         if task in SPEECH_TASKS:

@@ -10,7 +10,7 @@ Task measures (:mod:`palsyflow.features.tasks`) live in the ``task_<task>_*`` co
 the row of the recording of that task (a photo task needs the session's ``rest``
 landmarks: pass them to :func:`recording_row`); the House-Brackmann movements
 ``hb_*_cm_*`` sit on the ``brow_raise`` and ``smile`` rows. The session-level summaries
-``hb_measure_*``, ``hb_grade_estimate``, ``eface_static`` and ``eface_dynamic`` are
+``hb_measure_*``, ``eface_static`` and ``eface_dynamic`` are
 filled by :func:`session_table` only (:func:`palsyflow.measures.session.aggregate_session`).
 """
 
@@ -83,6 +83,7 @@ SESSION_ID_SCHEMA: dict[str, pl.DataType] = {
     "hb_grade": pl.Int8,
     "simulated": pl.Boolean,
     "n_recordings": pl.Int32,
+    "days_since_onset": pl.Int32,
 }
 #: Full session table schema.
 SESSION_TABLE_SCHEMA: dict[str, pl.DataType] = {**SESSION_ID_SCHEMA, **MEASURE_SCHEMA}
@@ -367,6 +368,25 @@ def _first(values: list[Any]) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+def days_since_onset(session_date: dt.date | None, onset: dt.date | None) -> int | None:
+    """Whole days from the subject's onset to the session (0 = the day of onset).
+
+    Parameters
+    ----------
+    session_date, onset : datetime.date or None
+
+    Returns
+    -------
+    int or None
+        ``(session_date - onset).days``; None when either is missing. Ingest refuses an
+        onset after a session (:mod:`palsyflow.ingest.manifest`), so it is >= 0 for
+        ingested data.
+    """
+    if session_date is None or onset is None:
+        return None
+    return (session_date - onset).days
+
+
 def session_table(feature_table: pl.DataFrame, params: FeatureParams) -> pl.DataFrame:
     """Combine a feature table's recordings into one row per session.
 
@@ -376,7 +396,8 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams) -> pl.Data
 
     Session fields: ``session_date`` and ``healthy`` the first non-null value,
     ``hb_grade`` the highest non-null grade, ``simulated`` True when any recording
-    is simulated, ``n_recordings`` the number of recordings.
+    is simulated, ``n_recordings`` the number of recordings, ``days_since_onset``
+    (:func:`days_since_onset` of the session date and the subject's ``onset``).
 
     Parameters
     ----------
@@ -417,6 +438,7 @@ def session_table(feature_table: pl.DataFrame, params: FeatureParams) -> pl.Data
             "simulated": any(bool(r["simulated"]) for r in recs) if any(r["simulated"] is not None for r in recs) else None,
             "n_recordings": len(recs),
         }
+        row["days_since_onset"] = days_since_onset(row["session_date"], _first([r.get("onset") for r in recs]))
         row.update(aggregate_session(recs, params).row)
         out_rows.append(row)
     data = {c: [r[c] for r in out_rows] for c in SESSION_TABLE_SCHEMA}

@@ -10,6 +10,9 @@ Rules
 -----
 * A subject's ``healthy`` and ``simulated`` flags do not change: a row that says
   otherwise than the store is refused (a ``healthy`` never stated is filled in).
+* A subject has one onset date: a row giving another date than the store's is refused
+  (an onset never stated is filled in), and so is an onset after a session the store
+  already holds for the subject (the palsy cannot start after a visit for it).
 * A recording (sha256) belongs to one session: the same content under another subject,
   another session or another site is refused; one file serving several tasks of one
   session (a video for ``rest`` and ``speech``) is fine. A refusal names the other
@@ -74,6 +77,48 @@ def subject_fact_conflicts(
             "or give the other person a new subject label"
         )
     return out
+
+
+def onset_conflict(
+    subject: str,
+    given: dt.date | None,
+    stored: dt.date | None,
+    sessions: Sequence[tuple[str, dt.date]] = (),
+) -> list[str]:
+    """Refusal for an onset date that contradicts the stored subject.
+
+    Parameters
+    ----------
+    subject : str
+        Subject label.
+    given : datetime.date or None
+        The row's ``onset``; None = not said (never a conflict).
+    stored : datetime.date or None
+        The stored onset (None: never said or a new subject).
+    sessions : sequence of (label, date)
+        The subject's stored sessions.
+
+    Returns
+    -------
+    list of str
+        One sentence when ``given`` differs from ``stored`` or lies after a stored
+        session's date; else empty.
+    """
+    if given is None:
+        return []
+    if stored is not None and stored != given:
+        return [
+            f"subject {subject} has onset {given.isoformat()} here but the store already holds "
+            f"{stored.isoformat()}; a subject has one onset date: correct the row"
+        ]
+    earlier = [(label, day) for label, day in sessions if day is not None and day < given]
+    if earlier:
+        label, day = min(earlier, key=lambda s: s[1])
+        return [
+            f"onset {given.isoformat()} is after subject {subject}'s stored session {label} "
+            f"({day.isoformat()}); the onset cannot follow a visit for the palsy: correct the row"
+        ]
+    return []
 
 
 def content_conflict(

@@ -23,6 +23,11 @@ ignored; a cell's surrounding spaces are not part of it):
 ``healthy``, ``simulated``
     yes/no, true/false, y/n, 1/0; empty = not said. One subject has one value of each:
     a row contradicting an earlier row of the manifest is refused (the earlier stands).
+``onset``
+    The subject's date of onset of the palsy, ``YYYY-MM-DD``; empty = not said. Not after
+    today (UTC), not after the row's ``session_date``, not before 1900; one subject has one
+    onset date: a row giving another date than an earlier row of the subject is refused
+    (the earlier stands). The session table's ``days_since_onset`` is computed from it.
 
 A row that cannot be used becomes a :class:`ManifestProblem` whose reason starts with
 ``manifest.csv line <n>:`` (:func:`at_line`); a row with more cells than the header
@@ -49,7 +54,7 @@ from palsyflow.paths import LABEL_RULE, is_label
 
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "session_date", "task", "file")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("hb_grade", "healthy", "simulated", "notes", "prompt")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("hb_grade", "healthy", "simulated", "notes", "prompt", "onset")
 
 #: Longest accepted ``prompt`` (the text a speech task's speaker reads), characters.
 MAX_PROMPT_CHARS = 2000
@@ -105,6 +110,8 @@ class ManifestRow:
         The text spoken (``prompt`` column), for a speech task only
         (:data:`palsyflow.conventions.SPEECH_TASKS`); the recogniser scores the speech
         against it.
+    onset : datetime.date or None
+        The subject's onset date (``onset`` column); ``None`` when not said.
     """
 
     subject: str
@@ -118,6 +125,7 @@ class ManifestRow:
     line: int
     notes: str | None = None
     prompt: str | None = None
+    onset: date | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +269,39 @@ def parse_session_date(value: str | None, today: date | None = None) -> date:
     return day
 
 
+def parse_onset(value: str | None, today: date | None = None) -> date | None:
+    """The subject's onset date from the ``onset`` cell, or None when empty.
+
+    Parameters
+    ----------
+    value : str or None
+        The cell, ``YYYY-MM-DD``.
+    today : datetime.date, optional
+        Today's date; defaults to today in UTC.
+
+    Raises
+    ------
+    ValueError
+        If the text is not in that form, not a real date, after ``today`` or before
+        :data:`EARLIEST_SESSION_DATE`.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not _DATE.match(text):
+        raise ValueError(f"bad onset {text!r} (expected YYYY-MM-DD)")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad onset {text!r} (not a calendar date)") from None
+    today = today or datetime.now(timezone.utc).date()
+    if day > today:
+        raise ValueError(f"onset {text} is in the future (today is {today.isoformat()}, UTC)")
+    if day < EARLIEST_SESSION_DATE:
+        raise ValueError(f"onset {text} is implausibly old (before {EARLIEST_SESSION_DATE.isoformat()})")
+    return day
+
+
 def _drop_file(drop_dir: Path, value: str | None) -> Path:
     """Absolute path of a manifest ``file`` cell; refuses paths outside the drop."""
     text = (value or "").strip()
@@ -395,7 +436,9 @@ def read_manifest(
         pre-1900 date; bad grade or flag; empty or invalid subject label; empty /
         missing / out-of-drop file; more cells than the header (an unquoted comma;
         extra cells that are empty are tolerated); a ``healthy`` or ``simulated``
-        value contradicting an earlier usable row of the same subject.
+        value contradicting an earlier usable row of the same subject; a bad, future
+        or pre-1900 ``onset``, one after the row's session date, or one differing from
+        an earlier usable row's onset of the same subject.
 
     Raises
     ------
@@ -427,6 +470,7 @@ def read_manifest(
     rows: list[ManifestRow] = []
     problems: list[ManifestProblem] = []
     facts: dict[tuple[str, str], tuple[bool, int]] = {}  # (subject, flag) -> (value, line)
+    onsets: dict[str, tuple[date, int]] = {}  # subject -> (onset, line)
     for line, cells in records[1:]:
         reasons: list[str] = []
         file: Path | None = None
@@ -488,6 +532,20 @@ def read_manifest(
                         f"on line {earlier[1]}; one subject has one {flag} flag: correct one of the rows"
                     )
 
+        onset = None
+        try:
+            onset = parse_onset(rec.get("onset"), today)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        if onset is not None and session_date is not None and onset > session_date:
+            reasons.append(f"onset {onset.isoformat()} is after the session date {session_date.isoformat()}")
+        earlier_onset = onsets.get(subject) if subject else None
+        if onset is not None and earlier_onset is not None and earlier_onset[0] != onset:
+            reasons.append(
+                f"subject {subject} has onset {onset.isoformat()} here but {earlier_onset[0].isoformat()} "
+                f"on line {earlier_onset[1]}; one subject has one onset date: correct one of the rows"
+            )
+
         prompt = " ".join((rec.get("prompt") or "").split()) or None
         if prompt is not None and task and task not in SPEECH_TASKS:
             reasons.append(f"a prompt is the text of a speech task, but task {task} is not one ({', '.join(SPEECH_TASKS)})")
@@ -502,6 +560,8 @@ def read_manifest(
         for flag, value in flags.items():
             if value is not None:
                 facts.setdefault((subject, flag), (value, line))
+        if onset is not None:
+            onsets.setdefault(subject, (onset, line))
         notes = (rec.get("notes") or "").strip() or None
         rows.append(
             ManifestRow(
@@ -516,6 +576,7 @@ def read_manifest(
                 line=line,
                 notes=notes,
                 prompt=prompt,
+                onset=onset,
             )
         )
     return rows, problems

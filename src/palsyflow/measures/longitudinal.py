@@ -27,6 +27,10 @@ since the previous session is labelled ``"within noise"``, ``"improvement"`` or
 - ``"regression"``: a worsening beyond the MDC since the previous session, or, after
   an improvement beyond the MDC since baseline, a value worse than the best so far by
   more than the MDC.
+
+Where a subject has both face and speech sessions, :func:`recovery_correlation` gives
+Spearman's rank correlation between the face's overall score and a speech measure over
+the sessions that have both (does speech recover with the face?).
 """
 
 from __future__ import annotations
@@ -58,10 +62,13 @@ __all__ = [
     "HealthyBand",
     "MinimalChange",
     "SessionChange",
+    "MIN_CORRELATION_SESSIONS",
+    "RecoveryCorrelation",
     "binomial_score_sem",
     "change_label",
     "mdc95",
     "read_series",
+    "recovery_correlation",
     "within_subject_sem",
 ]
 
@@ -352,3 +359,96 @@ def read_series(
         out.append(SessionChange(v, d_base, d_prev, lb, lp, tuple(events)))
         seen.append(v)
     return tuple(out)
+
+
+#: Fewer sessions with both measures than this: a rank correlation is not interpretable
+#: (with 3 sessions only 6 orderings exist and rho can only be -1, -0.5, 0.5 or 1).
+MIN_CORRELATION_SESSIONS = 4
+
+
+@dataclass(frozen=True)
+class RecoveryCorrelation:
+    """Spearman's rank correlation of two measures over one subject's sessions.
+
+    Attributes
+    ----------
+    face_measure, speech_measure : str
+        Score-table measures (e.g. ``symmetry_index`` and ``speech_clarity``).
+    n : int
+        Sessions with both values.
+    rho : float or None
+        Spearman's rho of the raw values, in [-1, 1]; None when ``n < 2`` or a measure
+        does not vary.
+    concordance : float or None
+        ``rho`` signed so that +1 means "both improve together" (a measure where lower
+        is better, such as the dysarthria index, counts reversed).
+    interpretable : bool
+        ``n >= MIN_CORRELATION_SESSIONS`` and ``rho`` is defined.
+    note : str or None
+        Why the figure should not be read, when it should not.
+    """
+
+    face_measure: str
+    speech_measure: str
+    n: int
+    rho: float | None
+    concordance: float | None
+    interpretable: bool
+    note: str | None = None
+
+
+def recovery_correlation(
+    face: Sequence[float | None],
+    speech: Sequence[float | None],
+    face_measure: str = SYMMETRY_INDEX,
+    speech_measure: str = "speech_clarity",
+) -> RecoveryCorrelation:
+    """Spearman's rho between the face and the speech recovery curves of one subject.
+
+    ``rho`` is the Pearson correlation of the ranks of the paired values (ties get
+    their average rank; Spearman 1904, Am J Psychol 15(1):72-101, doi:10.2307/1412159;
+    :func:`scipy.stats.spearmanr`). Pure: no I/O.
+
+    Parameters
+    ----------
+    face, speech : sequence of float or None, shape (n_sessions,)
+        The two measures at the subject's sessions, the same sessions in the same order;
+        None or NaN = not measured (that session is left out).
+    face_measure, speech_measure : str
+        Score-table measures (their direction from the registry gives ``concordance``).
+
+    Returns
+    -------
+    RecoveryCorrelation
+        With a note when fewer than :data:`MIN_CORRELATION_SESSIONS` sessions have both
+        values or a measure is constant over them.
+
+    Raises
+    ------
+    ValueError
+        If the two sequences differ in length.
+    KeyError
+        If a measure is not a score-table measure.
+    """
+    if len(face) != len(speech):
+        raise ValueError(f"{len(face)} face values for {len(speech)} speech values: the sessions must be the same")
+    better = SCORE_BY_NAME[face_measure].higher_is_better, SCORE_BY_NAME[speech_measure].higher_is_better
+    pairs = [(float(a), float(b)) for a, b in zip(face, speech)
+             if a is not None and b is not None and not math.isnan(float(a)) and not math.isnan(float(b))]
+    n = len(pairs)
+    rho: float | None = None
+    note: str | None = None
+    if n < 2:
+        note = f"{n} session{'s' if n != 1 else ''} with both face and speech measures: no correlation"
+    elif len({a for a, _ in pairs}) < 2 or len({b for _, b in pairs}) < 2:
+        note = "a measure does not change over the sessions: no correlation"
+    else:
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic)
+    if note is None and n < MIN_CORRELATION_SESSIONS:
+        note = f"only {n} sessions with both measures: not interpretable (needs at least {MIN_CORRELATION_SESSIONS})"
+    same = (better[0] is not False) == (better[1] is not False)
+    concordance = None if rho is None else (rho if same else -rho)
+    return RecoveryCorrelation(face_measure, speech_measure, n, rho, concordance,
+                               rho is not None and n >= MIN_CORRELATION_SESSIONS, note)

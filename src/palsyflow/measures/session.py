@@ -29,8 +29,9 @@ Aggregation rule (per measure family, several recordings of one task are average
       (``synkinesis_ocular_<task>_*``) and the lagophthalmos gap (``lagophthalmos_*``)
       the mean over the recordings of their task with a value, each side separately
       (no asymmetry or weaker side is derived from them here);
-    * ``hb_measure_*`` / ``hb_grade_estimate`` from the combined ``brow_raise`` and
-      ``smile`` movements in cm; ``eface_static`` from the rest asymmetries of the four
+    * ``hb_measure_*`` (points and the weaker side; the grade comes from
+      ``hb_scale_grade_estimate`` below, not from these points) from the combined
+      ``brow_raise`` and ``smile`` movements in cm; ``eface_static`` from the rest asymmetries of the four
       regions (only when a ``rest`` recording has them), ``eface_dynamic`` from the
       activated eFACE tasks;
     * clinical-scale automated estimates (``eface_synkinesis``, ``eface_total``,
@@ -257,7 +258,6 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
     if hb is not None:
         row["hb_measure_points"] = float(hb["points"])
         row["hb_measure_weaker"] = hb["side"]
-        row["hb_grade_estimate"] = float(hb["grade_estimate"])
     row.update(aggregate_speech(recs))
     scales = session_scales(row)
     row.update(scales.columns())

@@ -46,10 +46,6 @@ EFACE_STATIC_FAMILIES: tuple[str, ...] = tuple(REST_FAMILY_OF_REGION[r] for r in
 #: House-Brackmann 1985 measurement: points per 0.25 cm, at most 4 per reference point.
 HB_STEP_CM = 0.25
 HB_MAX_POINTS_EACH = 4
-#: Total points (0-8) -> House-Brackmann grade, the "measurement" column of House &
-#: Brackmann 1985 (doi:10.1177/019459988509300202): 8/8 I, 7/8 II, 5-6/8 III, 3-4/8 IV,
-#: 1-2/8 V, 0/8 VI.
-HB_GRADE_BY_POINTS: dict[int, int] = {8: 1, 7: 2, 6: 3, 5: 3, 4: 4, 3: 4, 2: 5, 1: 5, 0: 6}
 
 
 class TaskError(ValueError):
@@ -239,13 +235,12 @@ def hb_measure(brow: TaskMeasure | None, smile: TaskMeasure | None) -> dict | No
     dict or None
         None when either task or the calibration is missing. Otherwise
         ``{"side", "points", "brow_cm", "commissure_cm", "brow_points",
-        "commissure_points", "grade_estimate", "grade_label", "by_side", "label"}`` where
-        ``side`` is the weaker side (fewer total points; ties broken by the smaller
-        total movement in cm), ``points`` its total out of 8 and ``grade_estimate`` the
-        House-Brackmann grade (1-6) that total implies through
-        :data:`HB_GRADE_BY_POINTS`. ``by_side`` gives both sides' values. The grade is
-        an **estimate** from two movements only, not a clinician's House-Brackmann grade
-        (which also weighs eye closure, synkinesis and the resting face).
+        "commissure_points", "by_side", "label"}`` where ``side`` is the weaker side
+        (fewer total points; ties broken by the smaller total movement in cm), ``points``
+        its total out of 8. ``by_side`` gives both sides' values. No grade is derived
+        from these points: a grade read from the cm movements alone put healthy
+        volunteers at III-IV (docs/validation.md); the House-Brackmann estimate is
+        :func:`palsyflow.measures.scales.house_brackmann`'s (``hb_scale_grade_estimate``).
     """
     if brow is None or smile is None or len(brow.hb_cm) != 2 or len(smile.hb_cm) != 2:
         return None
@@ -262,14 +257,9 @@ def hb_measure(brow: TaskMeasure | None, smile: TaskMeasure | None) -> dict | No
     weaker: Side = min(
         SIDES, key=lambda s: (by_side[s]["points"], by_side[s]["brow_cm"] + by_side[s]["commissure_cm"])
     )
-    w = by_side[weaker]
-    grade = HB_GRADE_BY_POINTS[w["points"]]
-    roman = ("I", "II", "III", "IV", "V", "VI")[grade - 1]
     return {
         "side": weaker,
-        **w,
-        "grade_estimate": grade,
-        "grade_label": f"House-Brackmann {roman} (estimate from brow and commissure movement only)",
+        **by_side[weaker],
         "by_side": by_side,
         "label": "estimate",
     }

@@ -80,7 +80,11 @@ SESSIONS: tuple[SimSession, ...] = (
     SimSession("SIM03", "2026-04-21", "lwbsza", "left", 0.7, "III"),
 )
 
-MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes", "prompt")
+MANIFEST_COLUMNS = ("subject", "session_date", "task", "file", "hb_grade", "healthy", "simulated", "notes", "prompt", "onset")
+
+#: Simulated onset date of each subject's palsy (the manifest's ``onset``): two to three
+#: weeks before the first session, as for a Bell's palsy referred to a facial-nerve clinic.
+ONSETS: dict[str, str] = {"SIM01": "2026-01-06", "SIM02": "2026-01-08", "SIM03": "2026-01-16"}
 
 
 def _notes(s: SimSession) -> str:
@@ -92,14 +96,15 @@ def _notes(s: SimSession) -> str:
 
 def manifest_text(sessions: tuple[SimSession, ...] = SESSIONS) -> str:
     """The drop's ``manifest.csv`` (rest and speech rows per session, same file; the speech
-    row's ``prompt`` is the GRID sentence the clip's speaker reads)."""
+    row's ``prompt`` is the GRID sentence the clip's speaker reads; ``onset`` from
+    :data:`ONSETS`, empty for a subject not in it)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(MANIFEST_COLUMNS)
     for s in sessions:
         for task in ("rest", "speech"):
             prompt = grid_sentence(s.clip) if task == "speech" else ""
-            w.writerow((s.subject, s.date, task, s.file, "", "no", "yes", _notes(s), prompt))
+            w.writerow((s.subject, s.date, task, s.file, "", "no", "yes", _notes(s), prompt, ONSETS.get(s.subject, "")))
     return buf.getvalue()
 
 
@@ -126,6 +131,9 @@ patient who worsens after improving, so the demo shows a regression event).
 The manifest marks every row `healthy=no, simulated=yes`. `hb_grade` is empty: the
 House-Brackmann grades in the table and the `notes` column are rough estimates for the
 simulated weakness, not clinical grades, and must not be used as training labels.
+The `onset` column gives each simulated patient an invented onset date
+(SIM01 {ONSETS["SIM01"]}, SIM02 {ONSETS["SIM02"]}, SIM03 {ONSETS["SIM03"]}), so the reports show the
+time since onset.
 
 | subject | session | file | source clip | weakened side (patient's) | w | HB |
 |---|---|---|---|---|---|---|

@@ -18,7 +18,15 @@ from palsyflow.config import ReportParams
 from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.measures.scales import ScaleEstimates, session_scales
 from palsyflow.schemas import SCORE_SCHEMA
-from palsyflow.measures.longitudinal import HEALTHY_BANDS, MDC_MEASURES, MDC_TABLE, SessionChange, read_series
+from palsyflow.measures.longitudinal import (
+    HEALTHY_BANDS,
+    MDC_MEASURES,
+    MDC_TABLE,
+    RecoveryCorrelation,
+    SessionChange,
+    read_series,
+    recovery_correlation,
+)
 
 #: Overall symmetry measure (region ``"overall"``).
 OVERALL_MEASURE = SYMMETRY_INDEX
@@ -237,6 +245,10 @@ class HistoryPoint:
     movement: float | None = None
 
 
+#: Speech measures whose recovery curve is correlated with the face's (:attr:`Longitudinal.recovery`).
+RECOVERY_SPEECH_MEASURES: tuple[str, ...] = ("speech_clarity", "speech_dysarthria_index")
+
+
 @dataclass(frozen=True)
 class Longitudinal:
     """The subject's series read against measurement noise (:mod:`palsyflow.measures.longitudinal`).
@@ -258,6 +270,11 @@ class Longitudinal:
         :data:`~palsyflow.measures.longitudinal.MDC_MEASURES` the session has.
     mdc_by_measure : dict
         Measure -> MDC95 of those measures (those with a known MDC).
+    recovery : tuple of RecoveryCorrelation
+        Spearman's rho of the face's overall score against each speech measure of
+        :data:`RECOVERY_SPEECH_MEASURES` the subject has, over the sessions up to this
+        one that have both (:func:`~palsyflow.measures.longitudinal.recovery_correlation`;
+        with its note when too few sessions make it uninterpretable).
     """
 
     measure: str
@@ -268,6 +285,7 @@ class Longitudinal:
     series: tuple[SessionChange, ...]
     this_session: dict[str, SessionChange] = field(default_factory=dict)
     mdc_by_measure: dict[str, float] = field(default_factory=dict)
+    recovery: tuple[RecoveryCorrelation, ...] = ()
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -307,6 +325,13 @@ def longitudinal_reading(subject_rows: pl.DataFrame, session: str) -> Longitudin
             this[m] = read[sessions.index(session)]
     band = HEALTHY_BANDS.get(OVERALL_MEASURE)
     mdc = MDC_TABLE.get(OVERALL_MEASURE)
+    upto = order[: order.index(session) + 1] if session in order else order
+    recovery = tuple(
+        recovery_correlation([values.get((s, OVERALL_MEASURE)) for s in upto], [values.get((s, m)) for s in upto],
+                             OVERALL_MEASURE, m)
+        for m in RECOVERY_SPEECH_MEASURES
+        if any((s, m) in values for s in upto) and any((s, OVERALL_MEASURE) in values for s in upto)
+    )
     return Longitudinal(
         measure=OVERALL_MEASURE,
         mdc=mdc.mdc if mdc else None,
@@ -316,6 +341,7 @@ def longitudinal_reading(subject_rows: pl.DataFrame, session: str) -> Longitudin
         series=series,
         this_session=this,
         mdc_by_measure={m: MDC_TABLE[m].mdc for m in this if m in MDC_TABLE},
+        recovery=recovery,
     )
 
 
@@ -357,6 +383,9 @@ class SessionReport:
         ``series`` follows the history points that have a symmetry index.
     scales : ScaleReport or None
         eFACE, Sunnybrook and House-Brackmann automated estimates (:func:`scale_report`).
+    days_since_onset : int or None
+        Days from the subject's onset (manifest column ``onset``) to this session, from
+        the session table; None when the onset is not known (:func:`onset_line`).
     """
 
     site: str
@@ -375,6 +404,7 @@ class SessionReport:
     millimetres: tuple[MillimetreRow, ...] = ()
     longitudinal: Longitudinal | None = None
     scales: ScaleReport | None = None
+    days_since_onset: int | None = None
 
     @property
     def first_session(self) -> HistoryPoint | None:
@@ -519,4 +549,34 @@ def build_session_report(
         millimetres=millimetre_rows(session_row),
         longitudinal=longitudinal_reading(subject_rows, session),
         scales=scale_report(session_row),
+        days_since_onset=_days(session_row),
     )
+
+
+def _days(session_row: Mapping[str, Any] | None) -> int | None:
+    v = (session_row or {}).get("days_since_onset")
+    return None if v is None else int(v)
+
+
+def onset_line(report: SessionReport) -> str | None:
+    """The clinician report's header line for the time since onset, or None when unknown.
+
+    ``"Day 42 since onset (6 weeks)"``: whole weeks from 14 days, whole months (30.44
+    days) from 90 days. For the PDF header (:mod:`palsyflow.reports.pdf` places it).
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    str or None
+    """
+    d = report.days_since_onset
+    if d is None:
+        return None
+    if d >= 90:
+        return f"Day {d} since onset ({round(d / 30.44)} months)"
+    if d >= 14:
+        return f"Day {d} since onset ({d // 7} weeks)"
+    return f"Day {d} since onset"

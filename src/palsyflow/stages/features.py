@@ -32,7 +32,7 @@ from palsyflow.stages.landmarks import landmark_files, recording_path
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 
 #: Registry columns copied into each feature row (after ``recording_key``).
-ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated")
+ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated", "onset")
 
 
 def _speech_columns(path: str, task: str, ctx: SpeechContext, params: FeatureParams) -> dict:
@@ -101,7 +101,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
         jobs = []
         stamps: dict[str, tuple[Path, str]] = {}
         for rec in records:
-            ids = {"recording_key": rec["key"], **{k: rec[k] for k in ID_COLUMNS}}
+            ids = {"recording_key": rec["key"], **{k: rec.get(k) for k in ID_COLUMNS}}  # a registry before onset lacks it
             points = quality = None
             lm_state = None
             if has_face(rec):

@@ -21,6 +21,7 @@ from palsyflow.atomic import atomic_write_parquet
 from palsyflow.ingest.identity import (
     case_variant_problem,
     content_conflict,
+    onset_conflict,
     session_order_problem,
     subject_fact_conflicts,
 )
@@ -54,6 +55,7 @@ REGISTRY_SCHEMA: dict[str, pl.DataType] = {
     "original_name": pl.Utf8,
     "manifest_line": pl.Int32,
     "prompt": pl.Utf8,
+    "onset": pl.Date,
 }
 
 
@@ -243,7 +245,9 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                 raw, copied = copy_in(item, cat.raw)
                 checkpoint("ingest", "copied")  # test hook: the raw file is in, its store rows are not
                 s = repo.get_or_create_site(db, site)
-                subj = repo.get_or_create_subject(db, s, item.row.subject, healthy=item.row.healthy, simulated=item.row.simulated)
+                subj = repo.get_or_create_subject(
+                    db, s, item.row.subject, healthy=item.row.healthy, simulated=item.row.simulated, onset=item.row.onset
+                )
                 ses = repo.get_or_create_session(db, subj, item.row.session, item.row.session_date, item.row.hb_grade)
                 _, created = repo.register_recording(
                     db,
@@ -295,6 +299,7 @@ def identity_problems(project: Project, site: str, item: IngestItem, db: DBSessi
     list of str
         Sentences from :func:`palsyflow.ingest.identity.case_variant_problem`,
         :func:`~palsyflow.ingest.identity.subject_fact_conflicts`,
+        :func:`~palsyflow.ingest.identity.onset_conflict`,
         :func:`~palsyflow.ingest.identity.session_order_problem` and
         :func:`~palsyflow.ingest.identity.content_conflict`, without the line prefix.
     """
@@ -309,6 +314,7 @@ def identity_problems(project: Project, site: str, item: IngestItem, db: DBSessi
     return [
         *case_variant_problem(row.subject, known),
         *subject_fact_conflicts(row.subject, given, stored),
+        *onset_conflict(row.subject, row.onset, facts.onset if facts else None, facts.sessions if facts else ()),
         *session_order_problem(
             row.subject, row.session, row.session_date, facts.sessions if facts else (), allow_earlier
         ),

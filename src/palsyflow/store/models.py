@@ -105,7 +105,8 @@ class Subject(Base):
     """A pseudonymous participant of one site.
 
     ``healthy`` is ``None`` when the manifest does not say; ``simulated`` marks phantom
-    subjects whose recordings were synthetically weakened.
+    subjects whose recordings were synthetically weakened; ``onset`` is the date of onset
+    of the palsy (manifest column ``onset``, migration 0007), ``None`` when not said.
     """
 
     __tablename__ = "subjects"
@@ -116,6 +117,7 @@ class Subject(Base):
     label: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
     healthy: Mapped[bool | None] = mapped_column(sa.Boolean)
     simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    onset: Mapped[dt.date | None] = mapped_column(sa.Date)
 
     site: Mapped[Site] = relationship(back_populates="subjects")
     sessions: Mapped[list[Session]] = relationship(back_populates="subject")

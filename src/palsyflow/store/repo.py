@@ -153,11 +153,12 @@ def get_or_create_subject(
     label: str,
     healthy: bool | None = None,
     simulated: bool | None = False,
+    onset: dt.date | None = None,
 ) -> Subject:
     """The subject ``label`` of ``site``, created if absent.
 
-    An existing subject keeps its values, except that a ``healthy`` still unknown
-    (``None``) is filled in when given. Contradicting flags are not an error here:
+    An existing subject keeps its values, except that a ``healthy`` or ``onset`` still
+    unknown (``None``) is filled in when given. Contradicting flags are not an error here:
     ingest refuses them before registering (:func:`subject_facts`,
     :func:`palsyflow.ingest.identity.subject_fact_conflicts`).
 
@@ -173,6 +174,8 @@ def get_or_create_subject(
     simulated : bool or None, optional
         Phantom subject with synthetically weakened recordings (set at creation;
         ``None``, not said, is stored as false).
+    onset : datetime.date or None, optional
+        Date of onset of the palsy (manifest column ``onset``).
 
     Returns
     -------
@@ -193,12 +196,15 @@ def get_or_create_subject(
     subject = fetch()
     if subject is None:
         subject, created = _savepoint_create(
-            db, Subject(site_id=site.id, label=label, healthy=healthy, simulated=bool(simulated)), fetch
+            db, Subject(site_id=site.id, label=label, healthy=healthy, simulated=bool(simulated), onset=onset), fetch
         )
         if created:
             return subject
     if healthy is not None and subject.healthy is None:
         subject.healthy = bool(healthy)
+        db.flush()
+    if onset is not None and subject.onset is None:
+        subject.onset = onset
         db.flush()
     return subject
 
@@ -724,6 +730,7 @@ class RecordingInfo:
     original_name: str  # the file's name in the drop it came from
     manifest_line: int | None  # the manifest line that delivered it (None before migration 0004)
     prompt: str | None = None  # the text spoken, for a speech task (migration 0005)
+    onset: dt.date | None = None  # the subject's onset date (migration 0007)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -756,7 +763,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
     list of RecordingInfo
     """
     stmt = (
-        sa.select(Site.label, Subject.label, Subject.healthy, Subject.simulated, Session, Recording)
+        sa.select(Site.label, Subject.label, Subject.healthy, Subject.simulated, Subject.onset, Session, Recording)
         .join(Subject, Subject.site_id == Site.id)
         .join(Session, Session.subject_id == Subject.id)
         .join(Recording, Recording.session_id == Session.id)
@@ -765,7 +772,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
     if site is not None:
         stmt = stmt.where(Site.label == site)
     out = []
-    for site_label, sub_label, healthy, simulated, ses, rec in db.execute(stmt):
+    for site_label, sub_label, healthy, simulated, onset, ses, rec in db.execute(stmt):
         out.append(
             RecordingInfo(
                 key=RecordingPath.from_task(site_label, sub_label, ses.label, rec.task).key,
@@ -783,6 +790,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
                 original_name=rec.original_name,
                 manifest_line=rec.manifest_line,
                 prompt=rec.prompt,
+                onset=onset,
             )
         )
     return out
@@ -1114,6 +1122,8 @@ class SubjectFacts:
         Stored as false when never said.
     sessions : tuple of (str, datetime.date)
         Every session's label and date, oldest first.
+    onset : datetime.date or None
+        The onset date, ``None`` when never said.
     """
 
     site: str
@@ -1121,6 +1131,7 @@ class SubjectFacts:
     healthy: bool | None
     simulated: bool
     sessions: tuple[tuple[str, dt.date], ...]
+    onset: dt.date | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1162,6 +1173,7 @@ def subject_facts(db: DBSession, site: str, label: str) -> SubjectFacts | None:
         healthy=row.healthy,
         simulated=bool(row.simulated),
         sessions=tuple((s_label, s_date) for s_label, s_date in sessions),
+        onset=row.onset,
     )
 
 
