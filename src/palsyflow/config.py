@@ -170,6 +170,11 @@ class FeatureParams(_Section):
     # mov_*_weaker is null when |L - R| <= this (iod_canthal); one SD of MediaPipe's
     # per-frame landmark noise without TTA (task_noise_default_iod)
     movement_weaker_min_diff_iod: float = 0.005
+    # photo sessions' movement side (measures.tasks.movement_side): a task votes when its
+    # side moved less by more than this asymmetry; a side needs this many votes and more
+    # votes than the other side
+    task_side_min_asym: float = 0.2
+    task_side_min_tasks: int = 3
     task_activation_factor: float = 3.0  # task gate: max(m_L, m_R) >= factor x landmark noise
     task_noise_default_iod: float = 0.005  # landmark noise (IOD) of a posture without TTA spread
 

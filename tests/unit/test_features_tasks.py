@@ -401,3 +401,25 @@ def test_task_specs_match_the_registry():
     assert tuple(T.TASK_SPECS) == DYNAMIC_TASKS
     for t, spec in T.TASK_SPECS.items():
         assert spec.unit == TASK_INFO[t].unit in ("iod_canthal", "fraction")
+
+
+def _task(side: str | None, asym: float, activated: bool = True):
+    from palsyflow.measures.tasks import TaskMeasure
+
+    return TaskMeasure(task="t", unit="iod", available=True, activated=activated, asymmetry_score=asym, weaker_side=side)
+
+
+def test_movement_side_needs_several_tasks_beyond_the_floor():
+    from palsyflow.measures.tasks import movement_side
+
+    healthy = {"a": _task("left", 0.18), "b": _task("left", 0.1), "c": _task("right", 0.22), "d": _task("left", 0.05)}
+    assert movement_side(healthy, 0.2, 3) is None  # one task beyond the floor never decides
+    weak_left = {"a": _task("left", 0.4), "b": _task("left", 0.35), "c": _task("left", 0.3), "d": _task("right", 0.25)}
+    assert movement_side(weak_left, 0.2, 3) == "left"
+    weak_right = {k: _task("right" if v.weaker_side == "left" else "left", v.asymmetry_score) for k, v in weak_left.items()}
+    assert movement_side(weak_right, 0.2, 3) == "right"
+    tie = {"a": _task("left", 0.4), "b": _task("left", 0.4), "c": _task("left", 0.4),
+           "d": _task("right", 0.4), "e": _task("right", 0.4), "f": _task("right", 0.4)}
+    assert movement_side(tie, 0.2, 3) is None
+    not_activated = {k: _task(v.weaker_side, v.asymmetry_score, activated=False) for k, v in weak_left.items()}
+    assert movement_side(not_activated, 0.2, 3) is None

@@ -142,7 +142,7 @@ def _centre(img, region: str, side: str) -> tuple[int, int]:
 def test_the_heat_map_colour_of_a_region_deepens_with_its_asymmetry():
     face = prepare_face(grey_frame(value=200), synthetic_face(), max_width=400)
     asym = {"brow": 1.0, "eye": 7.0, "cheek": 15.0, "mouth": None}
-    img = asymmetry_heatmap(face, asym, fmt="png")
+    img = asymmetry_heatmap(face, asym, REGION_POINTS, fmt="png")
     px = decode(img.data)
     green = {}
     for region in ("brow", "eye", "cheek"):

@@ -311,9 +311,13 @@ def test_session_measures_on_a_real_shaped_session_table():
     for r in REGIONS:
         f = FAM[r]
         row.update({f"{f}_left": 0.5, f"{f}_right": 0.45, f"{f}_asym": 0.1, f"{f}_weaker": "right"})
-    row.update(hb_measure_weaker="left", eface_dynamic=60.0)
+    row.update(hb_measure_weaker="right", task_movement_weaker="left", eface_dynamic=60.0)
     t = pl.DataFrame([row], schema=SESSION_TABLE_SCHEMA)
     m = session_measures(t).row(0, named=True)
     assert m["mov_symmetry"] == pytest.approx(60.0)
     assert m["symmetry_index"] == pytest.approx((90.0 + 60.0) / 2)
-    assert m["weaker_side"] == "left"  # the photo tasks' House-Brackmann side, over the resting vote
+    assert m["weaker_side"] == "left"  # the photo tasks' side, over the resting vote and the HB measurement side
+    # movement tasks without a consistent side: no weaker side, although rest and the HB measurement name one
+    row.update(task_movement_weaker=None)
+    m = session_measures(pl.DataFrame([row], schema=SESSION_TABLE_SCHEMA)).row(0, named=True)
+    assert m["hb_measure_weaker"] == "right" and m["rest_weaker"] == "right" and m["weaker_side"] is None

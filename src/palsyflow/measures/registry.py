@@ -422,6 +422,7 @@ def _task_measures() -> list[Measure]:
     out += [
         Measure("hb_measure_points", "points", "overall", None, True, "House-Brackmann measurement of the weaker side: 1 point per 0.25 cm brow + commissure movement, max 4 each, out of 8 (session only)", _HB, "summary", "hb_measure"),
         Measure("hb_measure_weaker", "side", "overall", None, None, "side the House-Brackmann measurement was taken on: fewer points (session only)", _HB, "summary", "hb_measure"),
+        Measure("task_movement_weaker", "side", "overall", None, None, "weaker side of the movement tasks: at least features.task_side_min_tasks activated tasks move less on it by more than task_side_min_asym, and more than on the other side (session only)", _EFACE, "summary", "movement_side"),
         Measure("eface_static", "0-100", "overall", None, True, "eFACE-style static subscore: mean 100 x (1 - asym) of the rest brow, fissure, nasolabial and commissure heights (session only)", _EFACE, "summary", "eface"),
         Measure("eface_dynamic", "0-100", "overall", None, True, "eFACE-style dynamic subscore: mean task eFACE item of the activated brow_raise, eye closures, smile, eee (session only)", _EFACE, "summary", "eface"),
     ]

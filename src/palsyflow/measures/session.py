@@ -66,7 +66,7 @@ from palsyflow.measures.registry import (
 )
 from palsyflow.measures.scales import ScaleEstimates, session_scales
 from palsyflow.speech.session import aggregate_speech
-from palsyflow.measures.tasks import TaskMeasure, combine, eface_dynamic, eface_static, from_sides, hb_from_cm
+from palsyflow.measures.tasks import TaskMeasure, combine, eface_dynamic, eface_static, from_sides, hb_from_cm, movement_side
 
 PARRA_NAMES: tuple[str, ...] = tuple(PARRA_FEATURES)
 
@@ -258,6 +258,7 @@ def aggregate_session(recordings: Sequence[Mapping[str, Any]], params: FeaturePa
     if hb is not None:
         row["hb_measure_points"] = float(hb["points"])
         row["hb_measure_weaker"] = hb["side"]
+    row["task_movement_weaker"] = movement_side(available, params.task_side_min_asym, params.task_side_min_tasks)
     row.update(aggregate_speech(recs))
     scales = session_scales(row)
     row.update(scales.columns())

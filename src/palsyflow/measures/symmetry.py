@@ -122,7 +122,7 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
         are required; ``session_date`` is parsed from ``session`` when absent or null.
         Per region: the rest family's ``_left``, ``_right`` (``iod_iris``), ``_asym``,
         ``_weaker``; optionally ``mov_commissure_excursion_*``, ``eface_dynamic``,
-        ``hb_measure_weaker`` and the speech columns. Any measure column may be null or
+        ``hb_measure_weaker``, ``task_movement_weaker`` and the speech columns. Any measure column may be null or
         absent; it then yields nulls, never an error.
 
     Returns
@@ -150,8 +150,10 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
           with more votes wins, a tie is broken by the larger summed
           ``|signed asymmetry|`` of the voting regions, no votes or an exact tie give
           null; ``mov_weaker``: the commissure excursion's weaker side when the
-          excursion was measured, else the House-Brackmann measurement side
-          (``hb_measure_weaker``, passed through); ``weaker_side``: ``mov_weaker``
+          excursion was measured, else the movement tasks' side
+          (``task_movement_weaker``, :func:`palsyflow.measures.tasks.movement_side`,
+          passed through; the House-Brackmann measurement side ``hb_measure_weaker``
+          always names a side and does not decide); ``weaker_side``: ``mov_weaker``
           whenever movement was measured (null when movement shows no side), else
           ``rest_weaker``.
         - ``<family>_side_asym`` (:data:`SIDE_ASYM_COLUMN`): the signed asymmetry
@@ -194,13 +196,14 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
     weaker.append(side(df, f"{_MOV_FAMILY}_weaker").alias(f"{_MOV_FAMILY}_weaker"))
 
     hb_side = side(df, "hb_measure_weaker")
+    task_side = side(df, "task_movement_weaker")
     speech = [num(df, m).alias(m) for m in SCORED_SPEECH_MEASURES]
     has_excursion = any(c.startswith(f"{_MOV_FAMILY}_") for c in df.columns)
     eface_dyn = num(df, "eface_dynamic").alias("_eface_dynamic")
     signed = [
         signed_asymmetry_expr(num(df, f"{f}_left"), num(df, f"{f}_right")).alias(SIDE_ASYM_COLUMN[f]) for f in _SIDE_FAMS
     ]
-    out = df.select(ids + sym + weaker + speech + signed + [eface_dyn, hb_side.alias("hb_measure_weaker")])
+    out = df.select(ids + sym + weaker + speech + signed + [eface_dyn, hb_side.alias("hb_measure_weaker"), task_side.alias("task_movement_weaker")])
     out = out.with_columns(
         pl.mean_horizontal(rest_sym).alias(REST_COMPOSITE),
         pl.mean_horizontal(([MOVEMENT_SYMMETRY] if has_excursion else []) + ["_eface_dynamic"]).alias(MOVEMENT_COMPOSITE),
@@ -215,7 +218,7 @@ def session_measures(session_table: pl.DataFrame) -> pl.DataFrame:
         + [REST_COMPOSITE, MOVEMENT_COMPOSITE, SYMMETRY_INDEX]
         + [f"{f}_weaker" for f in rest_fams]
         + ([f"{_MOV_FAMILY}_weaker"] if has_excursion else [])
-        + ["rest_weaker", "mov_weaker", "weaker_side", "hb_measure_weaker"]
+        + ["rest_weaker", "mov_weaker", "weaker_side", "hb_measure_weaker", "task_movement_weaker"]
         + list(SCORED_SPEECH_MEASURES)
         + list(SIDE_ASYM_COLUMN.values())
     )
@@ -228,9 +231,9 @@ def _overall_sides(out: pl.DataFrame) -> pl.DataFrame:
     Rest: each region whose weaker side is set casts one vote, more votes win, a tie is
     broken by the larger summed ``|signed asymmetry|`` of the voting regions, no votes
     or an exact tie give null. Movement: the commissure excursion's side when the
-    excursion was measured, else the House-Brackmann measurement side. Overall: the
-    movement side whenever any movement was measured (``mov_symmetry`` or the
-    excursion or HB side present), else the rest side.
+    excursion was measured, else the movement tasks' side (``task_movement_weaker``).
+    Overall: the movement side whenever any movement was measured (``mov_symmetry``,
+    the excursion or a task side present), else the rest side.
     """
     votes: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
     weights: dict[str, list[pl.Expr]] = {s: [] for s in SIDES}
@@ -250,9 +253,9 @@ def _overall_sides(out: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
     exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
-    hb = side(out, "hb_measure_weaker")
-    mov = pl.when(exc_measured).then(side(out, f"{_MOV_FAMILY}_weaker")).otherwise(hb)
-    moved = exc_measured | hb.is_not_null() | num(out, MOVEMENT_COMPOSITE).is_not_null()
+    tasks_side = side(out, "task_movement_weaker")
+    mov = pl.when(exc_measured).then(side(out, f"{_MOV_FAMILY}_weaker")).otherwise(tasks_side)
+    moved = exc_measured | tasks_side.is_not_null() | num(out, MOVEMENT_COMPOSITE).is_not_null()
     out = out.with_columns(rest.alias("rest_weaker"), mov.cast(pl.Utf8).alias("mov_weaker"), moved.alias("_moved"))
     return out.with_columns(
         pl.when(pl.col("_moved")).then(pl.col("mov_weaker")).otherwise(pl.col("rest_weaker")).alias("weaker_side")

@@ -265,6 +265,42 @@ def hb_measure(brow: TaskMeasure | None, smile: TaskMeasure | None) -> dict | No
     }
 
 
+def movement_side(tasks: Mapping[str, TaskMeasure], min_asym: float, min_tasks: int) -> Side | None:
+    """The weaker side of a session's movement tasks (photo sessions), or None.
+
+    Each available, activated task whose asymmetry exceeds ``min_asym`` votes for its
+    weaker side (the side that moved less). A side is named when it has at least
+    ``min_tasks`` votes and more votes than the other side; otherwise there is no
+    consistent weaker side. One task alone never decides, because single tasks of
+    healthy faces move up to about a fifth less on one side (docs/validation.md,
+    phantom sides); a unilateral weakness shows in most tasks at once.
+
+    Parameters
+    ----------
+    tasks : mapping of str -> TaskMeasure
+        The session's task measures (:func:`combine` per task).
+    min_asym : float
+        Asymmetry ``|m_L - m_R| / max`` a task must exceed to vote (0-1).
+    min_tasks : int
+        Votes a side needs.
+
+    Returns
+    -------
+    "left", "right" or None
+        The patient's side.
+    """
+    votes = {s: 0 for s in SIDES}
+    for m in tasks.values():
+        if m.available and m.activated and m.weaker_side in votes and (m.asymmetry_score or 0.0) > min_asym:
+            votes[m.weaker_side] += 1
+    left, right = votes["left"], votes["right"]
+    if left >= min_tasks and left > right:
+        return "left"
+    if right >= min_tasks and right > left:
+        return "right"
+    return None
+
+
 def eface_static(asymmetries: Mapping[str, float | None]) -> float | None:
     """eFACE-style static subscore, 0-100 (100 = symmetric face at rest).
 

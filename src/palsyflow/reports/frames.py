@@ -10,7 +10,7 @@ where the patient's left eye centre lies (the scheme's eye corners,
 frame (with its landmarks) is labelled correctly too.
 
 The heat map colours each region of :data:`palsyflow.measures.registry.REGIONS` on the face
-(both sides, the region's points of :data:`palsyflow.features.regions.REGION_POINTS`) by the
+(both sides, the region's points, :data:`palsyflow.features.regions.REGION_POINTS` passed in by the stage) by the
 region's asymmetry in the report's regional table: ``100 - symmetry`` on the 0-100 scale
 (:mod:`palsyflow.conventions`: symmetry ``= 100 * (1 - asymmetry)``), colormap
 :data:`HEATMAP_CMAP` over :data:`HEATMAP_RANGE`, with a colour bar; a region without a
@@ -25,13 +25,12 @@ draw alike.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from palsyflow.conventions import SIDES, Side
-from palsyflow.features.regions import REGION_POINTS
 from palsyflow.landmarks.schemes import scheme_for_points
 from palsyflow.landmarks.schemes.ibug68 import MP_TO_IBUG68, N_IBUG
 from palsyflow.measures.registry import REGIONS
@@ -160,12 +159,17 @@ class SessionFrames:
         ``(what, reason)`` pairs (:func:`palsyflow.reports.missing.not_measured`).
     heat_task : str or None
         The task whose neutral frame ``heat_face`` is.
+    region_points : mapping or None
+        Region -> side -> MediaPipe point indices of the heat map's patches
+        (:data:`palsyflow.features.regions.REGION_POINTS`, passed in by the report stage:
+        reports do not import the feature geometry).
     """
 
     keyframes: tuple[KeyFrame, ...] = ()
     heat_face: FaceImage | None = None
     not_measured: tuple[tuple[str, str], ...] = ()
     heat_task: str | None = None
+    region_points: Mapping[str, Mapping[str, Sequence[int]]] | None = None
 
 
 def _xy(points: np.ndarray) -> np.ndarray:
@@ -411,6 +415,7 @@ def _hull(xy: np.ndarray) -> np.ndarray:
 def asymmetry_heatmap(
     face: FaceImage,
     asymmetry: Mapping[str, float | None],
+    region_points: Mapping[str, Mapping[str, Sequence[int]]],
     weaker: Mapping[str, str | None] | None = None,
     fmt: str = "jpeg",
 ) -> AnnotatedImage:
@@ -419,11 +424,13 @@ def asymmetry_heatmap(
     Parameters
     ----------
     face : FaceImage
-        A 478-point MediaPipe face (:func:`prepare_face`); the regions are
-        :data:`palsyflow.features.regions.REGION_POINTS`.
+        A 478-point MediaPipe face (:func:`prepare_face`).
     asymmetry : mapping
         Region -> asymmetry, ``100 - symmetry`` points of the regional table (None or
         absent: not measured, drawn grey and hatched).
+    region_points : mapping
+        Region -> side -> MediaPipe point indices of the region
+        (:data:`palsyflow.features.regions.REGION_POINTS`).
     weaker : mapping, optional
         Region -> the patient's weaker side; that side's patch is outlined dashed.
     fmt : {"jpeg", "png"}
@@ -460,7 +467,7 @@ def asymmetry_heatmap(
         colour = heat_colour(asymmetry.get(region))
         colours[region] = colour
         for side in SIDES:
-            xy = pts[list(REGION_POINTS[region][side])]
+            xy = pts[list(region_points[region][side])]
             xy = xy[np.isfinite(xy).all(axis=1)]
             if xy.shape[0] == 0:
                 continue

@@ -235,10 +235,10 @@ def frames_section(report: SessionReport, frames: SessionFrames | None, frame_wi
         "\"patient's R\" and \"patient's L\" mark the patient's sides (on an unmirrored image the patient's "
         "right is on the image left). Neutral: the frame closest to the recording's rest posture; peak: the "
         "task's strongest movement, the two frames the movement measures compare.", small)]
-    if frames.heat_face is not None and report.regions:
+    if frames.heat_face is not None and frames.region_points and report.regions:
         asym = {r.region: (100.0 - r.value if r.value is not None else None) for r in report.regions}
         weaker = {r.region: r.weaker_side for r in report.regions}
-        img = asymmetry_heatmap(frames.heat_face, asym, weaker)
+        img = asymmetry_heatmap(frames.heat_face, asym, frames.region_points, weaker)
         w = 0.62 * frame_width
         lo, hi = HEATMAP_RANGE
         out.append(KeepTogether([

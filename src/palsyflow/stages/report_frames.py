@@ -27,6 +27,7 @@ from palsyflow.features.table import keyframe_rows, landmarks_to_array
 from palsyflow.features.tasks import TASK_SPECS, neutral_index, task_postures
 from palsyflow.landmarks.media import open_media
 from palsyflow.project import Project
+from palsyflow.features.regions import REGION_POINTS
 from palsyflow.reports.frames import KeyFrame, SessionFrames, keyframe_image, prepare_face
 from palsyflow.reports.missing import not_measured
 from palsyflow.stages.catalog import Catalog
@@ -245,7 +246,7 @@ class FrameSource:
         missing = not_measured(
             [r["task"] for r in inputs.records], inputs.quarantined, session_row, problems, refused_tasks=inputs.refused_tasks
         )
-        return SessionFrames(tuple(frames), heat_face, missing, heat[0] if heat_face is not None else None)
+        return SessionFrames(tuple(frames), heat_face, missing, heat[0] if heat_face is not None else None, REGION_POINTS)
 
     def _arrays(self, rec: dict, cache: dict[str, tuple]) -> tuple | str:
         """``(frame numbers, xyz, found, key rows, times)`` of a recording's landmarks, or why not."""
