@@ -165,7 +165,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     body = ParagraphStyle("pt_body", fontName="Helvetica", fontSize=BODY_PT, leading=BODY_PT * 1.25)
     bold = ParagraphStyle("pt_bold", parent=body, fontName="Helvetica-Bold")
     title = ParagraphStyle("pt_title", parent=body, fontName="Helvetica-Bold", fontSize=24, leading=28)
-    h2 = ParagraphStyle("pt_h2", parent=body, fontName="Helvetica-Bold", fontSize=18, leading=22, spaceBefore=7, spaceAfter=3,
+    h2 = ParagraphStyle("pt_h2", parent=body, fontName="Helvetica-Bold", fontSize=18, leading=22, spaceBefore=6, spaceAfter=2,
                         textColor=colors.HexColor("#1f4e79"))
     small = ParagraphStyle("pt_small", parent=body, fontSize=12, leading=15, textColor=colors.HexColor("#444444"))
 
@@ -180,9 +180,9 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
                            colWidths=[width], style=TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#b3261e"))])))
     story += [Spacer(1, 3 * mm), Paragraph(escape(p.headline), bold), Paragraph(escape(AREAS_HEADING), h2)]
 
-    key = [[light_drawing(k, 16), Paragraph(escape(f"{LIGHT_WORD[k]}: {v}."), small)] for k, v in LIGHT_MEANING.items()]
+    key = [[light_drawing(k, 18), Paragraph(escape(f"{LIGHT_WORD[k]}: {v}."), small)] for k, v in LIGHT_MEANING.items()]
     key_row = [cell for pair in key for cell in pair]
-    story.append(Table([key_row], colWidths=[20, 0.25 * width - 20] * 4,
+    story.append(Table([key_row], colWidths=[22, 0.25 * width - 22] * 4,
                        style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 1),
                                          ("RIGHTPADDING", (0, 0), (-1, -1), 2)])))
     rows = [[light_drawing(a.light, 30), Paragraph(f"<b>{escape(a.title)}.</b> {escape(a.sentence)}", body)] for a in p.areas]
@@ -196,7 +196,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     graph_note = GRAPH_Y + (". " + GRAPH_BAND if p.healthy_low is not None and p.healthy_high is not None else ".")
     story += [Paragraph(escape(GRAPH_TITLE), ParagraphStyle("pt_h3", parent=bold, spaceBefore=4)),
               Paragraph(escape(graph_note), small),
-              recovery_drawing(p, width, 150)]
+              recovery_drawing(p, width, 135)]
 
     story.append(Paragraph(escape(TALK_HEADING), h2))
     story += [Paragraph(escape(t), body, bulletText="\u2022") for t in p.talk_about]
@@ -204,7 +204,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
 
     with atomic_path(out) as tmp:
         doc = SimpleDocTemplate(
-            str(tmp), pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=12 * mm, bottomMargin=12 * mm,
+            str(tmp), pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=10 * mm, bottomMargin=10 * mm,
             title=PAGE_TITLE, author="palsyflow", creator="palsyflow",
             invariant=1 if params.deterministic else 0, pageCompression=1 if params.page_compression else 0,
         )
