@@ -89,7 +89,7 @@ def test_every_light_agrees_with_the_clinician_report(scores, variant):
     for subject, session in _sessions(table):
         clin = build_session_report(table, "A", subject, session, ReportParams())
         pat = build_patient_report(clin)
-        rows = {r.measure: r for r in (*clin.regions, *clin.speech)}
+        rows = {r.measure: r for r in (*clin.regions, *clin.components, *clin.speech, clin.overall)}
         for a in pat.areas:
             row = rows[a.measure]
             change = clin.longitudinal.this_session.get(a.measure)
@@ -130,7 +130,7 @@ def test_a_worsening_gives_a_red_light_and_a_talking_point():
     assert clin.longitudinal.this_session["symmetry_index"].label_previous == "worsening"
     pat = build_patient_report(clin)
     lights = {a.area: a.light for a in pat.areas}
-    assert lights["mouth"] == "red"
+    assert lights["mouth"] == "red" and lights["face"] == "red"
     assert pat.change == "down" and "worse" in pat.improvement_sentence
     assert pat.improvement_pct == pytest.approx(100 * (-3 * MDC) / 80.0)
     assert any("went down" in t for t in pat.talk_about)
@@ -256,13 +256,13 @@ def _pages(data: bytes) -> int:
 
 
 def test_one_page_even_at_its_fullest(scores, tmp_path):
-    """Five areas, four talking points, the test-data banner and a long series: still one page."""
+    """Six areas, four talking points, the test-data banner and a long series: still one page."""
     table = _series([80.0, 60.0, 55.0, 50.0, 50.0, 50.0, 48.0, 30.0], clarity=[30.0] * 8)
     last = table["session"].max()
     clin = _with_open_left_eye(build_session_report(table.with_columns(pl.lit(True).alias("simulated")), "A", "P1", last,
                                                     ReportParams()))
     pat = build_patient_report(clin)
-    assert len(pat.areas) == 5 and len(pat.talk_about) == MAX_TALK and pat.simulated
+    assert len(pat.areas) == 6 and len(pat.talk_about) == MAX_TALK and pat.simulated
     for p, name in ((pat, "full.pdf"), (build_patient_report(_report(scores, SUBJECT, "20240420")), "a.pdf")):
         data = render_patient_report(p, tmp_path / name, ReportParams(deterministic=True, page_compression=False)).read_bytes()
         assert data.startswith(b"%PDF-") and _pages(data) == 1
@@ -300,3 +300,40 @@ def test_file_name_is_pseudonymous_and_month_only(tmp_path):
     assert cat.report_stamp(second).name == "sub-N01_2026-01_visit2_patient.json"
     with pytest.raises(ValueError, match="YYYYMMDD"):
         cat.patient_report("north", "N01", "2026Jan")
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def test_stage_writes_a_patient_pdf_per_session_redraws_on_change_and_renames_within_a_month(tmp_path):
+    from palsyflow import stages
+    from palsyflow.atomic import sha256_file
+    from palsyflow.store import repo
+    from palsyflow.store.db import session_scope
+    from tests.unit.test_runs import _project, _scores_table
+
+    project = _project(tmp_path, "report:\n  deterministic: true\n")
+    scores = _scores_table().filter(pl.col("subject") == "P1")
+    path = project.path("data/scores/scores.parquet")
+    path.parent.mkdir(parents=True)
+
+    def publish(table):
+        table.write_parquet(path)
+        with session_scope(project.engine) as db:
+            repo.upsert_scores(db, table.to_dicts())
+
+    publish(scores)
+    first = stages.report(project)
+    folder = project.path("data/reports/site-north/sub-P1")
+    assert first.processed == 1 and sorted(p.name for p in folder.glob("*_patient.*")) == [
+        "sub-P1_2026-01_patient.json", "sub-P1_2026-01_patient.pdf"]
+    assert stages.report(project).processed == 0  # nothing changed: nothing redrawn
+    # an earlier session of the same month arrives: it takes the month's name, the other becomes visit2
+    earlier = scores.with_columns(pl.lit("20260102").alias("session"), pl.lit(dt.date(2026, 1, 2)).alias("session_date"))
+    publish(pl.concat([scores, earlier]))
+    third = stages.report(project)
+    assert sorted(p.name for p in folder.glob("*_patient.pdf")) == ["sub-P1_2026-01_patient.pdf", "sub-P1_2026-01_visit2_patient.pdf"]
+    assert third.processed == 2  # both redrawn: the old name now holds the earlier session
+    with session_scope(project.engine) as db:
+        for session, name in (("20260102", "sub-P1_2026-01_patient.pdf"), ("20260105", "sub-P1_2026-01_visit2_patient.pdf")):
+            assert repo.report_sha256(db, "north", "P1", session, "patient") == sha256_file(folder / name)

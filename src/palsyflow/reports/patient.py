@@ -13,8 +13,9 @@ is the patient's own left side.
 
 The rules
 ---------
-Traffic light of a face area (a rest-symmetry row of the clinician report) or of
-speech (the speech-clarity row):
+Traffic light of the whole face (the clinician report's overall row), of a face area
+(its rest-symmetry row; for the mouth also the mouth-movement row, the worse of the
+two counting) or of speech (the speech-clarity row):
 
 - ``"red"``: the clinician report labels this session's value ``"worsening"`` since
   the first or the previous session, or marks a ``"regression"`` event (changes beyond
@@ -45,7 +46,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from palsyflow.measures.registry import REST_SYMMETRY
+from palsyflow.measures.registry import MOVEMENT_SYMMETRY, REST_SYMMETRY
 from palsyflow.measures.longitudinal import SessionChange
 from palsyflow.reports.model import MeasureRow, SessionReport
 from palsyflow.reports.summary import _MONTHS, change_since_first, overall_reading, side_verdict
@@ -61,7 +62,9 @@ FACE_AREAS: dict[str, str] = {
     "mouth": "Smile and mouth",
 }
 SPEECH_AREA = "speech"
-AREA_TITLES: dict[str, str] = {**FACE_AREAS, SPEECH_AREA: "Speech"}
+#: The whole face: the clinician report's overall row (the symmetry index).
+OVERALL_AREA = "face"
+AREA_TITLES: dict[str, str] = {OVERALL_AREA: "Whole face", **FACE_AREAS, SPEECH_AREA: "Speech"}
 #: What a light means, printed as the page's key.
 LIGHT_MEANING: dict[str, str] = {
     "green": "like people with no weak side",
@@ -96,14 +99,14 @@ class AreaLight:
     Attributes
     ----------
     area : str
-        A key of :data:`AREA_TITLES` (``"brow"``, ``"eye"``, ``"cheek"``, ``"mouth"``, ``"speech"``).
+        A key of :data:`AREA_TITLES` (``"face"``, ``"brow"``, ``"eye"``, ``"cheek"``, ``"mouth"``, ``"speech"``).
     title : str
         Its title on the page.
     light : {"green", "amber", "red", "grey"}
         The rule of the module docstring.
     sentence : str
     measure : str
-        The clinician report's measure the light is read from.
+        The clinician report's measure the light is read from (the worse one when several).
     worse : bool
         True when the clinician report labels the measure worse beyond noise (or a regression).
     """
@@ -152,7 +155,7 @@ class PatientReport:
         Which side moved less, or that both moved alike (the clinician summary's side
         sentence: :func:`palsyflow.reports.summary.side_sentence`).
     areas : tuple of AreaLight
-        The face areas the session has, then speech when measured.
+        The whole face, the face areas the session has, then speech when measured.
     improvement_pct : float or None
         The module docstring's formula; None at the first session or without a score.
     change : {"first", "same", "up", "down"} or None
@@ -226,15 +229,21 @@ def _closure_side(report: SessionReport) -> str | None:
     return sc.estimates.synkinesis.get("incomplete_closure_side") if sc is not None else None
 
 
-def _face_light(report: SessionReport, row: MeasureRow) -> AreaLight:
-    change = _reading(report, row.measure)
-    worse = is_worse(change)
-    healthy = _healthy(row, report)
-    closure = _closure_side(report) if row.region == "eye" else None
-    side = row.weaker_side if row.weaker_side in ("left", "right") else None
+def _face_light(report: SessionReport, area: str, rows: list[MeasureRow]) -> AreaLight:
+    """The light of one face area from its clinician rows (the worst of them, module rules)."""
+    readings = [(r, _reading(report, r.measure)) for r in rows]
+    worse_rows = [r for r, c in readings if is_worse(c)]
+    worse = bool(worse_rows)
+    verdicts = [_healthy(r, report) for r in rows]
+    healthy: bool | None = None if all(v is None for v in verdicts) else all(v is not False for v in verdicts)
+    closure = _closure_side(report) if area == "eye" else None
+    lead = next((r for r in rows if _healthy(r, report) is False), rows[0])
+    side = lead.weaker_side if lead.weaker_side in ("left", "right") else None
+    if area == OVERALL_AREA:
+        side = side_verdict(report) if side_verdict(report) in ("left", "right") else None
     if worse:
         light: Light = "red"
-        sentence = "This area has got worse since an earlier visit."
+        sentence = "This has got worse since an earlier visit."
     elif closure is not None:
         light = "red"
         sentence = f"Your {closure} eye did not close all the way."
@@ -243,15 +252,17 @@ def _face_light(report: SessionReport, row: MeasureRow) -> AreaLight:
         sentence = "Both sides look alike here, as in people with no weak side."
     elif healthy is None:
         light = "grey"
-        sentence = "We could not compare this area with other faces this time."
+        sentence = "We could not compare this with other faces this time."
     else:
         light = "amber"
         sentence = f"Your {side} side is still weaker here." if side else "The two sides are not even here yet."
-    if light != "green" and change is not None and not worse and change.label_baseline == "improvement":
+    improved = any(c is not None and c.label_baseline == "improvement" for _, c in readings)
+    if light != "green" and closure is None and not worse and improved:
         sentence += " It has got better since your first visit."
     if worse and closure is not None:
         sentence += f" Your {closure} eye did not close all the way."
-    return AreaLight(row.region, FACE_AREAS[row.region], light, sentence, row.measure, worse)
+    measure = (worse_rows[0] if worse_rows else lead).measure
+    return AreaLight(area, AREA_TITLES[area], light, sentence, measure, worse)
 
 
 def words_of_ten(clarity: float) -> int:
@@ -365,7 +376,7 @@ def _talk_about(report: SessionReport, areas: tuple[AreaLight, ...], kind: str |
     overall = overall_reading(report)
     if kind == "down" or is_worse(overall):
         out.append("Your face score went down. Ask what may have caused it and what could help.")
-    worse = [a.title.lower() for a in areas if a.worse]
+    worse = [a.title.lower() for a in areas if a.worse and a.area != OVERALL_AREA]
     if worse:
         out.append("What changed for the worse: " + ", ".join(worse) + ".")
     closure = _closure_side(report)
@@ -401,7 +412,14 @@ def build_patient_report(report: SessionReport) -> PatientReport:
         Deterministic for a given report; every statement follows the rules of the
         module docstring.
     """
-    areas = tuple(_face_light(report, r) for r in report.regions if r.region in FACE_AREAS and r.measure == REST_SYMMETRY[r.region])
+    areas: tuple[AreaLight, ...] = ()
+    if report.overall is not None and report.overall.value is not None:
+        areas += (_face_light(report, OVERALL_AREA, [report.overall]),)
+    movement = [r for r in report.components if r.measure == MOVEMENT_SYMMETRY and r.value is not None]
+    for r in report.regions:
+        if r.region in FACE_AREAS and r.measure == REST_SYMMETRY[r.region]:
+            # the mouth's light also reads the mouth movement row (the clinician's "Mouth movement")
+            areas += (_face_light(report, r.region, [r] + (movement if r.region == "mouth" else [])),)
     speech = _speech_light(report)
     if speech is not None:
         areas += (speech,)

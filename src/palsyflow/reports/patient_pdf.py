@@ -162,7 +162,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     pagesize = A4 if params.page_size == "A4" else letter
     margin = 15 * mm
     width = pagesize[0] - 2 * margin
-    body = ParagraphStyle("pt_body", fontName="Helvetica", fontSize=BODY_PT, leading=BODY_PT * 1.25)
+    body = ParagraphStyle("pt_body", fontName="Helvetica", fontSize=BODY_PT, leading=BODY_PT * 1.17)
     bold = ParagraphStyle("pt_bold", parent=body, fontName="Helvetica-Bold")
     title = ParagraphStyle("pt_title", parent=body, fontName="Helvetica-Bold", fontSize=24, leading=28)
     h2 = ParagraphStyle("pt_h2", parent=body, fontName="Helvetica-Bold", fontSize=18, leading=22, spaceBefore=6, spaceAfter=2,
@@ -185,9 +185,9 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     story.append(Table([key_row], colWidths=[22, 0.25 * width - 22] * 4,
                        style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 1),
                                          ("RIGHTPADDING", (0, 0), (-1, -1), 2)])))
-    rows = [[light_drawing(a.light, 30), Paragraph(f"<b>{escape(a.title)}.</b> {escape(a.sentence)}", body)] for a in p.areas]
+    rows = [[light_drawing(a.light, 26), Paragraph(f"<b>{escape(a.title)}.</b> {escape(a.sentence)}", body)] for a in p.areas]
     if rows:
-        story.append(Table(rows, colWidths=[40, width - 40],
+        story.append(Table(rows, colWidths=[34, width - 34],
                            style=TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 2),
                                              ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
                                              ("LINEBELOW", (0, 0), (-1, -2), 0.4, colors.HexColor("#dddddd"))])))
@@ -196,7 +196,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     graph_note = GRAPH_Y + (". " + GRAPH_BAND if p.healthy_low is not None and p.healthy_high is not None else ".")
     story += [Paragraph(escape(GRAPH_TITLE), ParagraphStyle("pt_h3", parent=bold, spaceBefore=4)),
               Paragraph(escape(graph_note), small),
-              recovery_drawing(p, width, 135)]
+              recovery_drawing(p, width, 120)]
 
     story.append(Paragraph(escape(TALK_HEADING), h2))
     story += [Paragraph(escape(t), body, bulletText="\u2022") for t in p.talk_about]
