@@ -162,7 +162,7 @@ def render_patient_report(p: PatientReport, out: Path, params: ReportParams) -> 
     pagesize = A4 if params.page_size == "A4" else letter
     margin = 15 * mm
     width = pagesize[0] - 2 * margin
-    body = ParagraphStyle("pt_body", fontName="Helvetica", fontSize=BODY_PT, leading=BODY_PT * 1.17)
+    body = ParagraphStyle("pt_body", fontName="Helvetica", fontSize=BODY_PT, leading=BODY_PT * 1.17, bulletFontSize=BODY_PT)
     bold = ParagraphStyle("pt_bold", parent=body, fontName="Helvetica-Bold")
     title = ParagraphStyle("pt_title", parent=body, fontName="Helvetica-Bold", fontSize=24, leading=28)
     h2 = ParagraphStyle("pt_h2", parent=body, fontName="Helvetica-Bold", fontSize=18, leading=22, spaceBefore=6, spaceAfter=2,
