@@ -182,7 +182,8 @@ def demo(root: RootOpt = Path(".")) -> None:
 
     reports_dir = Catalog.of(Project.load(root)).reports
     reports = sorted(reports_dir.rglob("*.pdf"))
-    console.print(f"\n[bold green]{len(reports)} session reports[/] in {reports_dir}")
+    patient = [p for p in reports if Catalog.is_patient_report(p)]
+    console.print(f"\n[bold green]{len(reports) - len(patient)} session reports and {len(patient)} patient reports[/] in {reports_dir}")
     for pdf in reports:
         typer.echo(str(pdf))
 

@@ -58,7 +58,7 @@ def test_repro_then_nightly_leaves_dvc_status_clean(clone):
     from flows.nightly import nightly
 
     _dvc(clone, "repro")
-    assert len(list((clone / "data" / "reports").rglob("*.pdf"))) == 2
+    assert len(list((clone / "data" / "reports").rglob("*_report.pdf"))) == 2
     assert "up to date" in _dvc(clone, "status")
     summary = nightly(root=str(clone))
     assert summary["dvc"] == "committed"

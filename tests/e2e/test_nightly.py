@@ -68,9 +68,11 @@ def nightly_runs(tmp_path_factory, shared_data, face_model):
 
 def test_one_pdf_per_session(nightly_runs):
     root, first, _ = nightly_runs
-    pdfs = sorted((root / "data" / "reports").rglob("*.pdf"))
+    pdfs = sorted((root / "data" / "reports").rglob("*_report.pdf"))
     expected = {f"site-{s}_sub-{sub}_ses-{d.replace('-', '')}_report.pdf" for s, sub, d, _ in CLIPS}
     assert {p.name for p in pdfs} == expected
+    patient = sorted((root / "data" / "reports").rglob("*_patient.pdf"))  # one per session, month only in the name
+    assert len(patient) == len(expected) and not any(d.replace("-", "") in p.name for p in patient for _, _, d, _ in CLIPS)
     for pdf in pdfs:
         assert pdf.read_bytes().startswith(b"%PDF")
     assert first["report"]["processed"] == len(expected)

@@ -262,7 +262,7 @@ def clean(tmp_path_factory, shared_data, face_model, env) -> dict:
     res = _run(root, env)
     assert res.returncode == 0, res.stderr[-3000:]
     want = _snapshot(root)
-    assert len(want["pdfs"]) == len(CLIPS) and len(want["reports"]) == len(CLIPS)
+    assert len(want["pdfs"]) == 2 * len(CLIPS) and len(want["reports"]) == 2 * len(CLIPS)  # clinician + patient
     return want
 
 

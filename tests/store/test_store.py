@@ -302,6 +302,24 @@ def test_report_upsert(engine):
         assert repo.list_sessions(db)[0].has_report is True
 
 
+def test_a_session_has_a_clinician_and_a_patient_report(engine):
+    """Migration 0006: one row per session and kind; listing and counts see the clinician report once."""
+    with session_scope(engine) as db:
+        make_session(db)
+        c = repo.add_report(db, "A", "P01", "20250102", "reports/c.pdf", sha("c"))
+        p = repo.add_report(db, "A", "P01", "20250102", "reports/p.pdf", sha("p"), kind="patient")
+        again = repo.add_report(db, "A", "P01", "20250102", "reports/p2.pdf", sha("p2"), kind="patient")
+        assert c.kind == "clinician" and p.id == again.id != c.id
+        with pytest.raises(ValueError, match="report kind"):
+            repo.add_report(db, "A", "P01", "20250102", "reports/x.pdf", sha("x"), kind="family")
+    with session_scope(engine) as db:
+        assert db.scalar(sa.text("SELECT count(*) FROM reports")) == 2
+        assert repo.report_sha256(db, "A", "P01", "20250102") == sha("c")
+        assert repo.report_sha256(db, "A", "P01", "20250102", "patient") == sha("p2")
+        assert len(repo.list_sessions(db)) == 1 and repo.list_sessions(db)[0].has_report
+        assert repo.status_summary(db)["sites"]["A"]["reports"] == 1
+
+
 # --------------------------------------------------------------------------- runs and status
 
 

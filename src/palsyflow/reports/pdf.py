@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 from palsyflow.atomic import atomic_path
 from palsyflow.config import ReportParams
 from palsyflow.reports.frames import HEATMAP_CMAP, HEATMAP_RANGE, KeyFrame, SessionFrames, asymmetry_heatmap
-from palsyflow.reports.model import MeasureRow, SessionReport
+from palsyflow.reports.model import MeasureRow, SessionReport, onset_line
 from palsyflow.reports.plots import history_plot_png, trend_caption
 from palsyflow.reports.summary import plain_language_summary
 
@@ -384,6 +384,9 @@ def render_session_report(
         ["Patient ID (pseudonym)", report.subject, "Session", report.session],
         ["Model version", report.model_version or "none (no normative model)", "Generated", _generated_text(params, generated_at)],
     ]
+    onset = onset_line(report)
+    if onset:
+        header.append(["Time since onset", onset, "", ""])
     header_table = Table(
         [[Paragraph(escape(str(c)), cell) for c in row] for row in header],
         colWidths=[0.24 * frame_width, 0.28 * frame_width, 0.16 * frame_width, 0.32 * frame_width],

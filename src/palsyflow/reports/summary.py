@@ -61,20 +61,40 @@ def _movement_region(report: SessionReport, side: str) -> str | None:
     return _MOVEMENT_WORDS[min(candidates, key=lambda r: r.value).measure]
 
 
-def _side_sentence(report: SessionReport) -> str:
-    """The side sentence: only from movement, only for a side the score table names.
+def side_verdict(report: SessionReport) -> str:
+    """Which side moved less, as both patient texts word it: only from movement.
 
     The overall row's weaker side is the movement verdict (named only outside the
     healthy range and above noise, :func:`palsyflow.measures.symmetry.decide_sides`);
     resting positions (a brow height, a commissure height) never make the patient read
     that a side "moved less".
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    {"healthy", "none", "left", "right"}
+        ``"healthy"``: the overall percentile is at or above
+        :attr:`SessionReport.healthy_range_percentile`; ``"none"``: no side named;
+        else the patient's weaker side.
     """
     overall = report.overall
     if overall is not None and overall.percentile is not None and overall.percentile >= report.healthy_range_percentile:
-        return "The difference between the two sides of your face was within the range seen in people without facial weakness."
+        return "healthy"
     side = overall.weaker_side if overall is not None else None
-    if side not in ("left", "right"):
+    return side if side in ("left", "right") else "none"
+
+
+def side_sentence(report: SessionReport) -> str:
+    """The side sentence of the summary (:func:`side_verdict` in words)."""
+    verdict = side_verdict(report)
+    if verdict == "healthy":
+        return "The difference between the two sides of your face was within the range seen in people without facial weakness."
+    if verdict == "none":
         return "The measurements did not show one side of your face moving consistently less than the other."
+    side = verdict
     other = "right" if side == "left" else "left"
     sentence = f"Your {side} side moved less than your {other} side"
     where = _movement_region(report, side)
@@ -98,24 +118,52 @@ def _percentile_sentence(overall: MeasureRow) -> str:
     )
 
 
-def _change_sentence(report: SessionReport) -> str | None:
-    first = report.first_session
-    if report.is_first_session or first is None:
-        return "This is your first measured session, so there is no change to report yet."
+def change_since_first(report: SessionReport) -> str | None:
+    """How the overall score moved since the first session, in one word both reports share.
+
+    The clinician report's MDC95 label of the symmetry index when there is one
+    (:attr:`SessionReport.longitudinal`, so the patient summary, the patient report and
+    the clinician's trend caption never disagree), else the
+    :attr:`SessionReport.min_change_points` rule.
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    {"first", "same", "up", "down"} or None
+        ``"first"`` at the subject's first session; ``"same"`` within noise; ``"up"``
+        / ``"down"`` a rise / fall beyond it (higher = more even); None when this
+        session has no overall change to read.
+    """
+    if report.is_first_session or report.first_session is None:
+        return "first"
     change = report.overall.change_since_first if report.overall is not None else None
     if change is None:
         return None
-    since = f"Since your first session on {format_date(first.session_date)}, your score has"
-    reading = _reading(report)
-    # the clinician report's label when there is one (so the two never disagree), else the points rule
+    reading = overall_reading(report)
     within = reading.label_baseline == "within noise" if reading and reading.label_baseline else abs(change) < report.min_change_points
     if within:
+        return "same"
+    return "up" if change > 0 else "down"
+
+
+def _change_sentence(report: SessionReport) -> str | None:
+    kind = change_since_first(report)
+    if kind == "first":
+        return "This is your first measured session, so there is no change to report yet."
+    if kind is None:
+        return None
+    change = report.overall.change_since_first
+    since = f"Since your first session on {format_date(report.first_session.session_date)}, your score has"
+    if kind == "same":
         return f"{since} stayed about the same (a change of {_points(change)})."
-    direction = "risen" if change > 0 else "fallen"
+    direction = "risen" if kind == "up" else "fallen"
     return f"{since} {direction} by {_points(change)} (higher means more even movement)."
 
 
-def _reading(report: SessionReport) -> SessionChange | None:
+def overall_reading(report: SessionReport) -> SessionChange | None:
     """This session's longitudinal reading of the plotted score, or None."""
     lon = report.longitudinal
     return lon.this_session.get(lon.measure) if lon is not None else None
@@ -123,7 +171,7 @@ def _reading(report: SessionReport) -> SessionChange | None:
 
 def _previous_sentence(report: SessionReport) -> str | None:
     """The change since the previous session, when it is beyond measurement noise."""
-    reading = _reading(report)
+    reading = overall_reading(report)
     if reading is None or reading.since_previous is None or reading.label_previous in (None, "within noise"):
         return None
     change = reading.since_previous
@@ -181,7 +229,7 @@ def plain_language_summary(report: SessionReport) -> str:
             f"On {when} your overall facial symmetry score was {overall.value:.0f} out of 100, "
             "where 100 means both sides moved equally."
         )
-        sentences.append(_side_sentence(report))
+        sentences.append(side_sentence(report))
         sentences.append(_percentile_sentence(overall))
         change = _change_sentence(report)
         if change is not None:

@@ -23,11 +23,13 @@ root unless absolute)::
 
 Per-recording files are named by :class:`palsyflow.paths.RecordingPath` under the tree
 the catalog gives (:meth:`Catalog.landmark_files`, :meth:`Catalog.feature_cache`); per
-session reports by :meth:`Catalog.session_report`.
+session reports by :meth:`Catalog.session_report` (clinician) and
+:meth:`Catalog.patient_report` (patient, month only in the name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +91,7 @@ DATASETS: dict[str, Dataset] = {
     "scores": Dataset("data", "scores", "the score table and its stamp (score)"),
     "scores_table": Dataset("data", "scores/scores.parquet", "one row per session and measure (score)"),
     "scores_stamp": Dataset("data", "scores/.inputs.json", "fingerprint of score's inputs (score)"),
-    "reports": Dataset("data", "reports", "one PDF per session with a JSON stamp beside it (report)", persist=True),
+    "reports": Dataset("data", "reports", "per session a clinician PDF and a one-page patient PDF, each with a JSON stamp beside it (report)", persist=True),
     "mlflow_artifacts": Dataset("mlflow_artifacts", "", "MLflow artifact store (train, through MLflow)"),
 }
 
@@ -324,6 +326,45 @@ class Catalog:
             If a label is not alphanumeric.
         """
         return self.reports / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
+
+    def patient_report(self, site: str, subject: str, session: str, sessions: Iterable[str] = ()) -> Path:
+        """One-page patient PDF of one session, named by the month only.
+
+        ``reports/site-<s>/sub-<id>/sub-<id>_<YYYY-MM>_patient.pdf`` for the subject's
+        first session of that month, ``..._<YYYY-MM>_visit<k>_patient.pdf`` for its
+        ``k``-th (k >= 2) in date order: a patient-facing name never carries the day.
+
+        Parameters
+        ----------
+        site, subject : str
+            Pseudonymous labels.
+        session : str
+            The session label, ``YYYYMMDD``.
+        sessions : iterable of str
+            The subject's session labels at this site (``session`` is counted whether
+            listed or not); they decide the ordinal within the month.
+
+        Raises
+        ------
+        palsyflow.paths.InvalidLabelError
+            If a label is not alphanumeric.
+        ValueError
+            If ``session`` is not a ``YYYYMMDD`` date.
+        """
+        session_key(site, subject, session)  # checks the labels
+        if not (len(session) == 8 and session.isdigit()):
+            raise ValueError(f"session label {session!r} is not a YYYYMMDD date")
+        month = session[:6]
+        same = sorted({s for s in sessions if s[:6] == month} | {session})
+        k = same.index(session) + 1
+        ordinal = "" if k == 1 else f"_visit{k}"
+        name = f"sub-{subject}_{session[:4]}-{session[4:6]}{ordinal}_patient.pdf"
+        return self.reports / f"site-{site}" / f"sub-{subject}" / name
+
+    @staticmethod
+    def is_patient_report(path: Path) -> bool:
+        """True for a file named like :meth:`patient_report`'s PDFs."""
+        return path.name.endswith("_patient.pdf")
 
     @property
     def dvc_lock(self) -> Path:

@@ -1,12 +1,17 @@
-"""Stage ``report``: the score table -> one clinician PDF per session, recorded in the store.
+"""Stage ``report``: the score table -> per session a clinician PDF and a patient PDF, recorded in the store.
 
 Reads ``scores_table`` (and, when present, ``validated_sessions``, the session table that was scored, for
-the millimetre measures); writes each session's PDF at :meth:`Catalog.session_report`
-through :func:`palsyflow.reports.pdf.render_session_report` (the stage passes the path)
-and a JSON stamp beside it (:meth:`Catalog.report_stamp`).
+the millimetre measures); writes each session's clinician PDF at :meth:`Catalog.session_report`
+through :func:`palsyflow.reports.pdf.render_session_report` and its one-page patient PDF at
+:meth:`Catalog.patient_report` (month only in the name) through
+:func:`palsyflow.reports.patient_pdf.render_patient_report`, the patient page read off the same
+:class:`~palsyflow.reports.model.SessionReport`; each PDF has a JSON stamp beside it
+(:meth:`Catalog.report_stamp`) and a ``reports`` row of its kind.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import polars as pl
 
@@ -14,19 +19,21 @@ from palsyflow.atomic import sha256_file
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.reports.model import build_session_report
+from palsyflow.reports.patient import build_patient_report
+from palsyflow.reports.patient_pdf import render_patient_report
 from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
-from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 from palsyflow.stages.report_frames import FrameSource  # key frames of the clinician PDF
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
 
 def report(project: Project, progress: Progress = report_progress) -> StageResult:
-    """One PDF per session; a subject's PDFs are redrawn only when their scores change.
+    """Two PDFs per session (clinician, patient); a subject's PDFs are redrawn only when their scores change.
 
-    Per session the order of writes is PDF, then the store's ``reports`` row, then the
+    Per PDF the order of writes is PDF, then the store's ``reports`` row of its kind, then the
     stamp, so a stamp never certifies a row the store does not hold (a store outage
     after the PDF leaves no stamp and the rerun redoes the session). A session whose
     stamp is current but whose store row is missing or names another sha256 (a store
@@ -61,32 +68,74 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
     params = project.params.report
     code = stage_code_digest("report")
     sessions = scores.select("site", "subject", "session").unique().sort("site", "subject", "session").rows()
+    by_subject: dict[tuple[str, str], list[str]] = {}
+    for site, subject, session in sessions:
+        by_subject.setdefault((site, subject), []).append(session)
     repaired = 0
     frame_source = FrameSource.of(project)  # key frames: registry and quarantine, read once
+    wanted_patient: set[Path] = set()
     for i, (site, subject, session) in enumerate(sessions, 1):
         progress("reports", i, len(sessions))
-        pdf = cat.session_report(site, subject, session)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
         session_row = _session_row(session_table, site, subject, session)
         frame_inputs = frame_source.inputs(site, subject, session)  # key frames: their inputs' fingerprint
         fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row, frame_inputs.fingerprint)
-        stamp = cat.report_stamp(pdf)
-        if unchanged(stamp, fp, [pdf]):
-            sha = (read_json(stamp) or {}).get("sha256")
+        built: list = []
+
+        def content():
+            if not built:
+                built.append(build_session_report(scores, site, subject, session, params, session_row))
+            return built[0]
+
+        pdf = cat.session_report(site, subject, session)
+        patient_pdf = cat.patient_report(site, subject, session, by_subject[(site, subject)])
+        wanted_patient.add(patient_pdf)
+        drawn = 0
+        for kind, out, key, draw in (
+            ("clinician", pdf, fp, lambda out: render_session_report(content(), out, params, frames=frame_source.load(frame_inputs, session_row))),
+            # the patient page is read off the same SessionReport, so it never contradicts the clinician's
+            ("patient", patient_pdf, digest(fp, "patient", patient_pdf.name),
+             lambda out: render_patient_report(build_patient_report(content()), out, params)),
+        ):
+            stamp = cat.report_stamp(out)
+            if unchanged(stamp, key, [out]):
+                sha = (read_json(stamp) or {}).get("sha256")
+                with session_scope(project.engine) as db:
+                    if sha and repo.report_sha256(db, site, subject, session, kind) != sha == sha256_file(out):
+                        repo.add_report(db, site, subject, session, cat.data_relative(out), sha, kind=kind)
+                        repaired += 1
+                continue
+            draw(out)
+            sha = sha256_file(out)
+            checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
             with session_scope(project.engine) as db:
-                if sha and repo.report_sha256(db, site, subject, session) != sha == sha256_file(pdf):
-                    repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
-                    repaired += 1
+                repo.add_report(db, site, subject, session, cat.data_relative(out), sha, kind=kind)
+            write_stamp(stamp, key, sha256=sha)  # last: after the PDF and its store row
+            result.outputs.append(str(out))
+            drawn += 1
+        if drawn:
+            result.processed += 1
+        else:
             result.skipped += 1
-            continue
-        frames = frame_source.load(frame_inputs, session_row)  # key frames: decoded and drawn
-        render_session_report(build_session_report(scores, site, subject, session, params, session_row), pdf, params, frames=frames)
-        sha = sha256_file(pdf)
-        checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
-        with session_scope(project.engine) as db:
-            repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
-        write_stamp(stamp, fp, sha256=sha)  # last: after the PDF and its store row
-        result.processed += 1
-        result.outputs.append(str(pdf))
+    removed = _drop_stale_patient_reports(cat, wanted_patient)
     if repaired:
         result.notes.append(f"{repaired} report rows written again (their PDFs were current)")
+    if removed:
+        result.notes.append(f"{removed} patient PDFs renamed (a session of the same month arrived)")
+
+
+def _drop_stale_patient_reports(cat: Catalog, wanted: set[Path]) -> int:
+    """Delete patient PDFs (and stamps) in the reported subjects' folders that no session names any more.
+
+    A patient PDF's name carries its ordinal within the month
+    (:meth:`Catalog.patient_report`); when an earlier session of the same month arrives
+    late, the later session's PDF is written under its new name and the old file goes.
+    """
+    removed = 0
+    for folder in sorted({p.parent for p in wanted}):
+        for old in sorted(folder.glob("*_patient.pdf")):
+            if old not in wanted and Catalog.is_patient_report(old):
+                cat.report_stamp(old).unlink(missing_ok=True)
+                old.unlink(missing_ok=True)
+                removed += 1
+    return removed

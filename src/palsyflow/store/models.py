@@ -148,7 +148,7 @@ class Session(Base):
     subject: Mapped[Subject] = relationship(back_populates="sessions")
     recordings: Mapped[list[Recording]] = relationship(back_populates="session")
     scores: Mapped[list[Score]] = relationship(back_populates="session")
-    report: Mapped[Report | None] = relationship(back_populates="session")
+    reports: Mapped[list[Report]] = relationship(back_populates="session")
 
     def __repr__(self) -> str:
         return f"Session(id={self.id!r}, subject_id={self.subject_id!r}, label={self.label!r})"
@@ -283,19 +283,25 @@ class Score(Base):
     run: Mapped[ProcessingRun | None] = relationship()
 
 
+#: The kinds of report a session has (``reports.kind``): the clinician PDF and the one-page patient PDF.
+REPORT_KINDS: tuple[str, ...] = ("clinician", "patient")
+
+
 class Report(Base):
-    """The PDF report of one session (one per session, replaced on regeneration)."""
+    """A PDF report of one session: one per session and kind, replaced on regeneration."""
 
     __tablename__ = "reports"
+    __table_args__ = (sa.UniqueConstraint("session_id", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"), unique=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16), default="clinician", server_default="clinician")
     path: Mapped[str] = mapped_column(sa.String(PATH_LEN))
     sha256: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("processing_runs.id"), index=True)
 
-    session: Mapped[Session] = relationship(back_populates="report")
+    session: Mapped[Session] = relationship(back_populates="reports")
     run: Mapped[ProcessingRun | None] = relationship()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as DBSession
 from palsyflow.paths import RecordingPath, check_label, session_key
 from palsyflow.store.models import (
     RECORDING_KINDS,
+    REPORT_KINDS,
     ProcessingRun,
     QuarantineItem,
     Recording,
@@ -661,8 +662,9 @@ def add_report(
     path: str | PurePath,
     sha256: str,
     run: ProcessingRun | None = None,
+    kind: str = "clinician",
 ) -> Report:
-    """Record (or replace) the PDF report of a session.
+    """Record (or replace) one PDF report of a session (one per session and kind).
 
     Parameters
     ----------
@@ -675,6 +677,8 @@ def add_report(
         Digest of the PDF.
     run : ProcessingRun, optional
         The report run that wrote it.
+    kind : {"clinician", "patient"}
+        Which report (:data:`palsyflow.store.models.REPORT_KINDS`).
 
     Returns
     -------
@@ -685,21 +689,23 @@ def add_report(
     NotFound
         If the session is not in the store.
     ValueError
-        If ``sha256`` is malformed.
+        If ``sha256`` is malformed or ``kind`` unknown.
     """
     sha256 = _check_sha256(sha256)
+    if kind not in REPORT_KINDS:
+        raise ValueError(f"report kind {kind!r} is not one of {REPORT_KINDS}")
     ses = _find_session(db, site, subject, session)
     if ses is None:
         raise NotFound(f"no session {session_key(site, subject, session)} in the store")
     run_id = run.id if run is not None else None
 
     def fetch() -> Report | None:
-        return db.scalar(sa.select(Report).where(Report.session_id == ses.id))
+        return db.scalar(sa.select(Report).where(Report.session_id == ses.id, Report.kind == kind))
 
     report = fetch()
     if report is None:
         report, created = _savepoint_create(
-            db, Report(session_id=ses.id, path=_posix(path), sha256=sha256, run_id=run_id), fetch
+            db, Report(session_id=ses.id, kind=kind, path=_posix(path), sha256=sha256, run_id=run_id), fetch
         )
         if created:
             return report
@@ -814,7 +820,7 @@ def list_sessions(db: DBSession, site: str | None = None) -> list[SessionInfo]:
         sa.select(Site.label, Subject.label, Subject.healthy, Subject.simulated, Session, Report.id)
         .join(Subject, Subject.site_id == Site.id)
         .join(Session, Session.subject_id == Subject.id)
-        .outerjoin(Report, Report.session_id == Session.id)
+        .outerjoin(Report, (Report.session_id == Session.id) & (Report.kind == "clinician"))
         .order_by(Site.label, Subject.label, Session.label)
     )
     if site is not None:
@@ -861,7 +867,8 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         ``{"sites": {label: {"subjects", "sessions", "recordings", "quarantined",
         "reports"}}, "runs": [...], "failures": [{"site", "file", "reason", "kind",
         "when"}]}``. Every site in the store is listed, with zeros where nothing
-        exists; ``quarantined`` counts the items that still stand (not resolved).
+        exists; ``quarantined`` counts the items that still stand (not resolved);
+        ``reports`` the clinician reports (one per reported session).
         ``runs`` holds the newest run of each (stage, site): ``{"stage", "site",
         "status", "started", "finished", "processed", "skipped", "failed", "error"}``.
         Failures are the standing quarantine items (``kind="quarantine"``, ``file`` =
@@ -905,6 +912,7 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         "reports",
         sa.select(Subject.site_id, cnt)
         .select_from(Report)
+        .where(Report.kind == "clinician")  # sessions with a clinician report (the patient PDFs beside them not counted)
         .join(Session, Report.session_id == Session.id)
         .join(Subject, Session.subject_id == Subject.id)
         .group_by(Subject.site_id),
@@ -1086,14 +1094,15 @@ def resolve_quarantine(
     return len(items)
 
 
-def report_sha256(db: DBSession, site: str, subject: str, session: str) -> str | None:
-    """The sha256 of the session's recorded PDF report, ``None`` when the store holds none.
+def report_sha256(db: DBSession, site: str, subject: str, session: str, kind: str = "clinician") -> str | None:
+    """The sha256 of the session's recorded PDF report of ``kind``, ``None`` when the store holds none.
 
     Parameters
     ----------
     db : sqlalchemy.orm.Session
     site, subject, session : str
         Labels.
+    kind : {"clinician", "patient"}
 
     Returns
     -------
@@ -1102,7 +1111,7 @@ def report_sha256(db: DBSession, site: str, subject: str, session: str) -> str |
     ses = _find_session(db, site, subject, session)
     if ses is None:
         return None
-    return db.scalar(sa.select(Report.sha256).where(Report.session_id == ses.id))
+    return db.scalar(sa.select(Report.sha256).where(Report.session_id == ses.id, Report.kind == kind))
 
 
 # --------------------------------------------------------------------------- identity
