@@ -18,7 +18,7 @@ from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
-from palsyflow.store import repo
+from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
 
 
@@ -81,6 +81,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
         with session_scope(project.engine) as db:
             repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
+            audit.record(db, site=site, action="report-generated", subject=subject, session=session, entity=cat.data_relative(pdf), detail={"sha256": sha})
         write_stamp(stamp, fp, sha256=sha)  # last: after the PDF and its store row
         result.processed += 1
         result.outputs.append(str(pdf))
