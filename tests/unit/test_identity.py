@@ -9,6 +9,7 @@ words or not at all; a bad site label a traceback.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from palsyflow import stages
 from palsyflow.paths import InvalidLabelError
 from palsyflow.project import Project
+from palsyflow.pseudonym import keyed_name
 from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, read_registry
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -37,7 +39,15 @@ def _project(tmp_path: Path, extra: str = "") -> Project:
     return Project.load(tmp_path)
 
 
+#: keyed hash -> uploaded name of every file the tests' drops name (refusals show only the hash)
+_KEYED: dict[str, str] = {}
+
+
 def _drop(project: Project, site: str, name: str, rows: list[str], files: dict[str, Path]) -> Path:
+    import csv
+
+    for fname in [*files, *(r[3] for r in csv.reader(rows) if len(r) > 3)]:
+        _KEYED[keyed_name(project.secret, Path(fname).name)] = Path(fname).name
     drop = project.root / name / site
     drop.mkdir(parents=True)
     for fname, src in files.items():
@@ -47,7 +57,18 @@ def _drop(project: Project, site: str, name: str, rows: list[str], files: dict[s
 
 
 def _reasons(result) -> list[str]:
-    return [f["reason"] for f in result.failures]
+    """The refusal sentences, with each keyed hash read back as the name it stands for.
+
+    Fails when a sentence names an uploaded file itself (only its keyed hash may appear).
+    """
+    out = []
+    for f in result.failures:
+        reason = f["reason"]
+        for token, plain in _KEYED.items():
+            assert not re.search(rf"(?<![\w.-]){re.escape(plain)}(?![\w.-])", reason), f"{plain} named in {reason!r}"
+            reason = reason.replace(token, plain)
+        out.append(reason)
+    return out
 
 
 def _subjects(project: Project) -> dict[tuple[str, str], tuple[bool | None, bool, tuple[str, ...]]]:
