@@ -98,7 +98,7 @@ def test_invalid_subject_label_is_refused_not_merged(tmp_path, clips, bad):
     ]
     assert _subjects(project) == {("north", "N01"): (True, False, ("20260114",))}  # N01 alone, one session
     status = stages.status(project)
-    assert [f["file"] for f in status["failures"] if f["kind"] == "quarantine"] == ["b.mpg"]
+    assert [f["file"] for f in status["failures"] if f["kind"] == "quarantine"] == [keyed_name(project.secret, "b.mpg")]
 
 
 def test_conflicting_healthy_flag_in_one_manifest_and_against_the_store(tmp_path, clips):
@@ -266,8 +266,8 @@ def test_unquoted_comma_refuses_the_row_and_names_the_line(tmp_path, clips):
     r = ingest_drop(project, "north", drop)
     assert r.processed == 2  # N02, and N03 whose extra cells are empty
     (failure,) = r.failures
-    assert failure["file"] == "a.mpg"
-    assert failure["reason"].startswith("manifest.csv line 2: a.mpg: 9 cells but the header has 8 columns (an unquoted comma?")
+    assert failure["file"] == keyed_name(project.secret, "a.mpg")
+    assert _reasons(r)[0].startswith("manifest.csv line 2: a.mpg: 9 cells but the header has 8 columns (an unquoted comma?")
 
 
 def test_bad_site_label_is_one_sentence_not_a_traceback(tmp_path, clips):
