@@ -59,8 +59,9 @@ def test_identifying_file_names_appear_nowhere(tmp_path, shared_data, caplog):
     secret = project.secret
     assert (project.secret_path.stat().st_mode & 0o777) == 0o600
     # the refusals name the manifest line and the keyed hash instead
-    assert f"line 3: {keyed_name(secret, BAD)}" in ing.output
-    assert f"line 4: {keyed_name(secret, MISSING)}" in ing.output
+    said = " ".join(ing.output.split())  # the console wraps long lines
+    assert f"line 3: {keyed_name(secret, BAD)}: not a photo, video or audio recording" in said
+    assert f"line 4: {keyed_name(secret, MISSING)}: file '{keyed_name(secret, MISSING)}' not found" in said
 
     dumped = []
     with project.engine.connect() as conn:
@@ -84,3 +85,17 @@ def test_identifying_file_names_appear_nowhere(tmp_path, shared_data, caplog):
     leaks = {where: m for where, text in texts.items() for m in MARKERS if m in text}
     assert leaks == {}, f"identifiers leaked: {leaks}"
     assert texts["quarantine sidecars"] and len(paths) > 3  # there was something to search
+
+
+def test_keyed_names_and_date_shifts_are_stable_and_keyed():
+    from palsyflow.pseudonym import date_shift_days, is_keyed_name, scrub_names
+
+    a, b = "a" * 32, "b" * 32
+    assert keyed_name(a, GOOD) == keyed_name(a, f"sub/{GOOD}") != keyed_name(b, GOOD)
+    assert keyed_name(a, GOOD).endswith(".mpg") and is_keyed_name(keyed_name(a, GOOD))
+    assert "Smith" not in scrub_names(f"line 2: {GOOD}: bad; also {BAD}", [GOOD, BAD], a)
+    shifts = {date_shift_days(a, "north", f"P{i:02d}") for i in range(40)}
+    assert 0 not in shifts and len(shifts) > 30 and max(map(abs, shifts)) <= 365
+    assert date_shift_days(a, "north", "P01") == date_shift_days(a, "north", "P01") != date_shift_days(b, "north", "P01")
+    with pytest.raises(ValueError, match="shorter than 16"):
+        keyed_name("short", GOOD)

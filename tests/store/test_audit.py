@@ -77,3 +77,47 @@ def test_audit_command_prints_a_site_since_a_date(tmp_path, monkeypatch):
     assert bad.exit_code != 0
     with session_scope(project.engine) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 3
+
+
+def test_migration_0006_hashes_the_names_an_older_store_holds(db_url, monkeypatch):
+    """An older store's original names become keyed hashes, in the name columns and in the reasons."""
+    from alembic import command
+
+    from palsyflow.pseudonym import keyed_name
+    from palsyflow.store.db import alembic_config, init_db, make_engine
+
+    monkeypatch.setenv("PALSYFLOW_SECRET", "k" * 32)
+    name, when = "Smith_John_MRN4711.mpg", dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)
+    if db_url.startswith("sqlite:///"):
+        import pathlib
+
+        pathlib.Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0005")
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO sites (id, label) VALUES (1, 'A')"))
+            conn.execute(sa.text("INSERT INTO subjects (id, site_id, label, simulated) VALUES (1, 1, 'P01', false)"))
+            conn.execute(sa.text("INSERT INTO sessions (id, subject_id, label, session_date) VALUES (1, 1, '20250102', :d)"), {"d": when.date()})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO recordings (session_id, task, kind, sha256, raw_path, original_name, created_at) "
+                    "VALUES (1, 'rest', 'video', :s, 'raw/r.mpg', :n, :t)"
+                ),
+                {"s": "a" * 64, "n": name, "t": when},
+            )
+            conn.execute(
+                sa.text("INSERT INTO quarantine_items (site_id, original_name, reason, created_at) VALUES (1, :n, :r, :t)"),
+                {"n": name, "r": f"manifest.csv line 2: {name}: too short", "t": when},
+            )
+        init_db(engine)
+        token = keyed_name("k" * 32, name)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT original_name_hmac FROM recordings")).scalar_one() == token
+            assert tuple(conn.execute(sa.text("SELECT original_name_hmac, reason FROM quarantine_items")).one()) == (
+                token,
+                f"manifest.csv line 2: {token}: too short",
+            )
+    finally:
+        engine.dispose()
