@@ -37,6 +37,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
+from palsyflow.pseudonym import SECRET_ENV, is_keyed_name, keyed_name, load_or_create_secret
+
 revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -97,8 +99,6 @@ $$;
 
 def _secret() -> str | None:
     """The installation secret for hashing stored names, or None when none is to hand."""
-    from palsyflow.pseudonym import SECRET_ENV, load_or_create_secret
-
     if os.environ.get(SECRET_ENV, "").strip():
         return load_or_create_secret("/nonexistent", os.environ)
     path = op.get_context().config.attributes.get("palsyflow_secret_path")
@@ -111,15 +111,11 @@ def _secret() -> str | None:
 
 
 def _is_plain_name(value: str) -> bool:
-    from palsyflow.pseudonym import is_keyed_name
-
     return not (value == "manifest.csv" or is_keyed_name(value) or (value.startswith("site-") and "_sub-" in value))
 
 
 def _hash_names() -> None:
     """Replace stored original names (and their mentions in reasons and run errors) by keyed hashes."""
-    from palsyflow.pseudonym import keyed_name
-
     bind = op.get_bind()
     recs = bind.execute(sa.text("SELECT id, original_name FROM recordings")).all()
     quar = bind.execute(sa.text("SELECT id, original_name, reason FROM quarantine_items")).all()
