@@ -257,8 +257,13 @@ def serve(
 def status(
     root: RootOpt = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    site: Annotated[Optional[str], typer.Option("--site", help="Only this site.")] = None,
 ) -> None:
-    """Per site: subjects, sessions, recordings, quarantined files, reports; and every failure with its reason."""
+    """Per site: subjects, sessions, recordings, quarantined files, reports; and every failure with its reason.
+
+    Files are named by their manifest line and the keyed hash of their uploaded name.
+    """
+    _check_site(site, "--site")
     root = root.resolve()
     _runtime_env(root)
     from palsyflow import stages
@@ -266,7 +271,7 @@ def status(
 
     project = Project.load(root)
     try:
-        summary = stages.status(project)
+        summary = stages.status(project, site=site)
     except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
         raise _fail(exc, "status", project.db_url) from None
     if as_json:
@@ -458,6 +463,82 @@ def phantom(
         src, out, side, weakness, verify_model(Catalog.of(project).face_model), rest=rest, params=params, droop=droop
     )
     console.print(f"wrote {path} (patient's {side} side, {weakness:.0%} weaker, SIMULATED)")
+
+
+# --------------------------------------------------------------------------- db sub-app, audit (site isolation)
+
+db_app = typer.Typer(name="db", help="Store administration (PostgreSQL site roles).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("grant-site")
+def db_grant_site(
+    site: Annotated[str, typer.Argument(help="Site label, e.g. north.")],
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL login role.")],
+    root: RootOpt = Path("."),
+) -> None:
+    """Make ROLE a member of SITE's group role: connected as ROLE, every query sees and writes only SITE's rows."""
+    _check_site(site, "SITE")
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.project import Project
+    from palsyflow.store import audit, repo
+    from palsyflow.store.db import session_scope
+
+    project = Project.load(root)
+    try:
+        with session_scope(project.engine) as db:
+            group = repo.grant_site(db, site, role)
+            audit.record(db, site=site, action="role-granted", entity=role, detail={"group": group})
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, None, project.db_url) from None
+    console.print(f"{role} is now a member of {group}: connected as {role}, only site {site}'s rows are visible")
+
+
+@app.command("audit")
+def audit_cmd(
+    site: Annotated[Optional[str], typer.Option("--site", help="Only this site.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only entries on or after this date (YYYY-MM-DD, UTC) or ISO time.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fhir: Annotated[bool, typer.Option("--fhir", help="With --json: FHIR R4 AuditEvent resources.")] = False,
+    root: RootOpt = Path("."),
+) -> None:
+    """The audit trail: who did what to which subject/session, when and from where."""
+    import datetime as dt
+
+    _check_site(site, "--site")
+    when = None
+    if since:
+        try:
+            when = dt.datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(f"{since!r} is not a date (YYYY-MM-DD) or ISO 8601 time", param_hint="--since") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.project import Project
+    from palsyflow.store import audit
+    from palsyflow.store.db import session_scope
+
+    project = Project.load(root)
+    try:
+        with session_scope(project.engine) as db:
+            rows = audit.events(db, site=site, since=when)
+            out = [audit.as_fhir(r) if fhir else audit.as_dict(r) for r in rows]
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, None, project.db_url) from None
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=str))
+        return
+    table = Table(title="palsyflow audit")
+    cols = ("recorded_at", "site", "action", "subject", "session", "entity", "actor", "source")
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        d = audit.as_dict(r)
+        table.add_row(*(str(d[c]) if d[c] is not None else "" for c in cols))
+    Console().print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

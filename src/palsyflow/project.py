@@ -14,7 +14,8 @@ from pathlib import Path
 
 from palsyflow import __version__
 from palsyflow.config import Params, load_params
-from palsyflow.store.db import init_db, resolve_url
+from palsyflow.pseudonym import load_or_create_secret
+from palsyflow.store.db import init_db, resolve_url, secret_file
 
 
 @dataclass
@@ -59,8 +60,18 @@ class Project:
     def engine(self):
         """The store's engine, migrated to the newest schema on first use."""
         if self._engine is None:
-            self._engine = init_db(self.db_url)
+            self._engine = init_db(self.db_url, secret_path=self.secret_path)
         return self._engine
+
+    @property
+    def secret_path(self) -> Path:
+        """The installation secret's key file (:func:`palsyflow.store.db.secret_file`)."""
+        return secret_file(self.db_url, self.path(self.params.paths.data))
+
+    @functools.cached_property
+    def secret(self) -> str:
+        """The installation secret: ``PALSYFLOW_SECRET``, else the key file, created 0600 at first use."""
+        return load_or_create_secret(self.secret_path)
 
     @functools.cached_property
     def code_version(self) -> str:

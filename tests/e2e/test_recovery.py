@@ -207,7 +207,7 @@ def _snapshot(root: Path, only: tuple[str, ...] | None = None) -> dict:
             "sc.model_version FROM scores sc JOIN sessions ses ON sc.session_id = ses.id "
             "JOIN subjects s ON ses.subject_id = s.id",
             "reports": "SELECT path, sha256 FROM reports",
-            "quarantine": "SELECT original_name, reason FROM quarantine_items WHERE resolved_at IS NULL",
+            "quarantine": "SELECT original_name_hmac, reason FROM quarantine_items WHERE resolved_at IS NULL",
         }
         for key, sql in queries.items():
             if want(key):

@@ -37,7 +37,11 @@ def test_ingest_reports_a_bad_drop_without_crashing(tmp_path):
     assert "Traceback" not in res.output
     status = json.loads(runner.invoke(app, ["status", "--json", "--root", str(tmp_path)]).output)
     assert status["sites"]["north"]["quarantined"] == 1
-    assert "missing.mp4" in json.dumps(status["failures"])
+    from palsyflow.project import Project
+    from palsyflow.pseudonym import keyed_name
+
+    shown = json.dumps(status["failures"])
+    assert keyed_name(Project.load(tmp_path).secret, "missing.mp4") in shown and "missing.mp4" not in shown
 
 
 def test_nightly_deployment_is_scheduled_nightly(tmp_path):

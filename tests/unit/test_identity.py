@@ -9,6 +9,7 @@ words or not at all; a bad site label a traceback.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from palsyflow import stages
 from palsyflow.paths import InvalidLabelError
 from palsyflow.project import Project
+from palsyflow.pseudonym import keyed_name
 from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, read_registry
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -37,7 +39,15 @@ def _project(tmp_path: Path, extra: str = "") -> Project:
     return Project.load(tmp_path)
 
 
+#: keyed hash -> uploaded name of every file the tests' drops name (refusals show only the hash)
+_KEYED: dict[str, str] = {}
+
+
 def _drop(project: Project, site: str, name: str, rows: list[str], files: dict[str, Path]) -> Path:
+    import csv
+
+    for fname in [*files, *(r[3] for r in csv.reader(rows) if len(r) > 3)]:
+        _KEYED[keyed_name(project.secret, Path(fname).name)] = Path(fname).name
     drop = project.root / name / site
     drop.mkdir(parents=True)
     for fname, src in files.items():
@@ -47,7 +57,18 @@ def _drop(project: Project, site: str, name: str, rows: list[str], files: dict[s
 
 
 def _reasons(result) -> list[str]:
-    return [f["reason"] for f in result.failures]
+    """The refusal sentences, with each keyed hash read back as the name it stands for.
+
+    Fails when a sentence names an uploaded file itself (only its keyed hash may appear).
+    """
+    out = []
+    for f in result.failures:
+        reason = f["reason"]
+        for token, plain in _KEYED.items():
+            assert not re.search(rf"(?<![\w.-]){re.escape(plain)}(?![\w.-])", reason), f"{plain} named in {reason!r}"
+            reason = reason.replace(token, plain)
+        out.append(reason)
+    return out
 
 
 def _subjects(project: Project) -> dict[tuple[str, str], tuple[bool | None, bool, tuple[str, ...]]]:
@@ -77,7 +98,7 @@ def test_invalid_subject_label_is_refused_not_merged(tmp_path, clips, bad):
     ]
     assert _subjects(project) == {("north", "N01"): (True, False, ("20260114",))}  # N01 alone, one session
     status = stages.status(project)
-    assert [f["file"] for f in status["failures"] if f["kind"] == "quarantine"] == ["b.mpg"]
+    assert [f["file"] for f in status["failures"] if f["kind"] == "quarantine"] == [keyed_name(project.secret, "b.mpg")]
 
 
 def test_conflicting_healthy_flag_in_one_manifest_and_against_the_store(tmp_path, clips):
@@ -245,8 +266,8 @@ def test_unquoted_comma_refuses_the_row_and_names_the_line(tmp_path, clips):
     r = ingest_drop(project, "north", drop)
     assert r.processed == 2  # N02, and N03 whose extra cells are empty
     (failure,) = r.failures
-    assert failure["file"] == "a.mpg"
-    assert failure["reason"].startswith("manifest.csv line 2: a.mpg: 9 cells but the header has 8 columns (an unquoted comma?")
+    assert failure["file"] == keyed_name(project.secret, "a.mpg")
+    assert _reasons(r)[0].startswith("manifest.csv line 2: a.mpg: 9 cells but the header has 8 columns (an unquoted comma?")
 
 
 def test_bad_site_label_is_one_sentence_not_a_traceback(tmp_path, clips):

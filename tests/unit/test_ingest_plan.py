@@ -173,11 +173,11 @@ def test_quarantine_writes_sidecar_and_is_idempotent(tmp_path: Path) -> None:
     sha = sha256_file(src)
 
     dest = quarantine(src, "bad clip.mp4: cannot open as media", qroot, "CL1", sha)
-    assert dest == qroot / "site-CL1" / f"{sha[:12]}_bad clip.mp4"
+    assert dest == qroot / "site-CL1" / f"{sha}.mp4"  # named by content, never by the uploaded name
     assert dest.read_bytes() == src.read_bytes()
     sidecar = dest.with_name(dest.name + ".reason.json")
     meta = json.loads(sidecar.read_text())
-    assert meta["file"] == str(src) and meta["site"] == "CL1" and meta["sha256"] == sha
+    assert meta["file"] == "bad clip.mp4" and meta["site"] == "CL1" and meta["sha256"] == sha
     assert meta["reason"] == "bad clip.mp4: cannot open as media" and meta["when"]
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in dest.parent.iterdir()}
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from palsyflow import stages
 from palsyflow.cli import app
 from palsyflow.project import Project
+from palsyflow.pseudonym import keyed_name
 from palsyflow.schemas import SCORE_SCHEMA
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -317,7 +318,7 @@ def test_quarantine_paths_are_relative_and_resolved_items_are_not_listed(tmp_pat
     assert len([f for f in stages.status(project)["failures"] if f["kind"] == "quarantine"]) == 1
     # a later success for the same recording resolves it
     with session_scope(project.engine) as db:
-        n = repo.resolve_quarantine(db, "north", original_name="a.wav")
+        n = repo.resolve_quarantine(db, "north", original_name=keyed_name(project.secret, "a.wav"))  # stored keyed
     assert n == 1
     summary = stages.status(project)
     assert summary["sites"]["north"]["quarantined"] == 0

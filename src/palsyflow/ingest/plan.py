@@ -452,13 +452,15 @@ def quarantine(
     site: str,
     sha256: str | None = None,
     read: bool = True,
+    name: str | None = None,
 ) -> Path:
     """Keep a refused file, with the reason, out of the raw tree.
 
-    The copy goes to ``quarantine_root/site-<site>/<sha256[:12]>_<name>`` (prefix
-    ``nohash`` when the file does not exist) beside a sidecar
-    ``<same>.reason.json`` holding ``{file, site, reason, sha256, when}`` (``when``:
-    UTC ISO 8601). Both are written atomically. Calling again for the same file and
+    The copy is named by its content: ``quarantine_root/site-<site>/<sha256><ext>``
+    (``nohash_<name>`` when the file cannot be read), beside a sidecar
+    ``<same>.reason.json`` holding ``{file, site, reason, sha256, when}`` (``file``:
+    ``name``; ``when``: UTC ISO 8601). The uploaded name appears nowhere when ``name``
+    is its keyed hash (:func:`palsyflow.pseudonym.keyed_name`), as ingest passes it. Both are written atomically. Calling again for the same file and
     reason changes nothing; a new reason replaces the sidecar.
 
     Parameters
@@ -477,6 +479,9 @@ def quarantine(
     read : bool
         False for a file that must not be opened (a symbolic link, or a file reached
         through a linked folder: :func:`not_regular`): only the sidecar is written.
+    name : str, optional
+        How the sidecar and a ``nohash`` copy name the file (the keyed hash of its
+        name); the file's own name when omitted.
 
     Returns
     -------
@@ -495,8 +500,10 @@ def quarantine(
     exists = read and _is_regular(source)  # a symbolic link or special file is recorded, never read or copied
     if sha256 is None and exists:
         sha256 = sha256_file(source)
-    prefix = sha256[:12] if sha256 else "nohash"
-    dest = Path(quarantine_root) / f"site-{site}" / f"{prefix}_{source.name}"
+    shown = name or source.name
+    suffix = source.suffix.lower() if source.suffix[1:].isalnum() else ""
+    leaf = f"{sha256}{suffix}" if sha256 else f"nohash_{shown}"
+    dest = Path(quarantine_root) / f"site-{site}" / leaf
     sidecar = dest.with_name(dest.name + ".reason.json")
 
     if exists and not (dest.is_file() and (sha256 is None or sha256_file(dest) == sha256)):
@@ -505,7 +512,7 @@ def quarantine(
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
 
-    record = {"file": str(source), "site": site, "reason": reason, "sha256": sha256}
+    record = {"file": shown, "site": site, "reason": reason, "sha256": sha256}
     if sidecar.is_file():
         try:
             old = json.loads(sidecar.read_text())

@@ -123,7 +123,7 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
                 ctx = contexts[rec["key"]]
                 ctx = dataclasses.replace(
                     ctx,
-                    prompt=recording_prompt(rec["task"], ctx.prompt, rec.get("original_name")),
+                    prompt=recording_prompt(rec["task"], ctx.prompt),  # a GRID sentence's text was read at ingest
                     silence_path=str(cat.in_data(ctx.silence_path)) if ctx.silence_path else None,
                     connected_path=str(cat.in_data(ctx.connected_path)) if ctx.connected_path else None,
                 )

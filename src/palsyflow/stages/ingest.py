@@ -25,14 +25,16 @@ from palsyflow.ingest.identity import (
     session_order_problem,
     subject_fact_conflicts,
 )
-from palsyflow.ingest.manifest import ManifestError, at_line
+from palsyflow.ingest.manifest import ManifestError, at_line, read_manifest
 from palsyflow.ingest.plan import ImmutableRawError, IngestItem, SourceChangedError, copy_in, plan_ingest, quarantine
 from palsyflow.paths import InvalidLabelError, check_label
 from palsyflow.progress import report as report_progress
+from palsyflow.pseudonym import keyed_name, scrub_names
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, resolve_in_store
-from palsyflow.store import repo
+from palsyflow.speech.analysis import recording_prompt
+from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.repo import RecordingConflict
 
@@ -52,7 +54,7 @@ REGISTRY_SCHEMA: dict[str, pl.DataType] = {
     "healthy": pl.Boolean,
     "hb_grade": pl.Int8,
     "simulated": pl.Boolean,
-    "original_name": pl.Utf8,
+    "original_name_hmac": pl.Utf8,
     "manifest_line": pl.Int32,
     "prompt": pl.Utf8,
     "onset": pl.Date,
@@ -192,12 +194,22 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
     writer: it names each file with :meth:`palsyflow.paths.RecordingPath.raw` under the
     catalog's ``raw`` root.
 
+    Uploaded file names are never stored, logged or shown: a file is named by its keyed
+    hash (:func:`palsyflow.pseudonym.keyed_name`) and its manifest line, also inside the
+    refusal sentences (:func:`palsyflow.pseudonym.scrub_names`); every recording ingested
+    and every refusal is an audit entry (:func:`palsyflow.store.audit.record`).
+
     Raises
     ------
     palsyflow.paths.InvalidLabelError
         If ``site`` is not a valid label (:func:`check_site_label`).
+    palsyflow.store.repo.SiteAccessError
+        If the store's database role may not write ``site`` (PostgreSQL row-level
+        security: neither a member of the site's group role nor the service role).
     """
     check_site_label(site)
+    with session_scope(project.engine) as db:
+        repo.check_may_write_site(db, site)
     cat = Catalog.of(project)
     result = StageResult("ingest", site=site)
     with Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site) as run:
@@ -208,12 +220,21 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
 
 def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: StageResult, progress: Progress) -> None:
     """The body of :func:`ingest_drop`, inside its recorded run; fills ``result``."""
+    secret = project.secret
+    names = drop_names(drop, project.params.ingest)
 
     def reject(source: Path | None, sha: str | None, reason: str) -> None:
+        reason = scrub_names(reason, names, secret)
+        name = keyed_name(secret, source.name) if source else "manifest.csv"
         # a refusal without a hash is a link or special file: recorded, never read (read=False)
-        qpath = quarantine(source, reason, cat.quarantine, site, sha256=sha, read=sha is not None) if source and os.path.lexists(source) else None
-        name = source.name if source else "manifest.csv"
-        quarantine_in_store(project, site, name, sha, reason, qpath)
+        qpath = (
+            quarantine(source, reason, cat.quarantine, site, sha256=sha, read=sha is not None, name=name)
+            if source and os.path.lexists(source)
+            else None
+        )
+        if quarantine_in_store(project, site, name, sha, reason, qpath):
+            with session_scope(project.engine) as db:
+                audit.record(db, site=site, action="quarantine", entity=name, detail={"reason": reason, "sha256": sha})
         result.failed += 1
         result.failures.append({"site": site, "file": name, "reason": reason})
         log.warning("quarantined %s: %s", name, reason)
@@ -242,6 +263,7 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                 problems = identity_problems(project, site, item, db=db)
                 if problems:
                     raise _Refused(at_line(item.row.line, "; ".join(problems), os.path.relpath(item.source, os.path.abspath(drop))))
+                stored_name = keyed_name(secret, item.source.name)
                 raw, copied = copy_in(item, cat.raw)
                 checkpoint("ingest", "copied")  # test hook: the raw file is in, its store rows are not
                 s = repo.get_or_create_site(db, site)
@@ -256,11 +278,22 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
                     item.media.kind,
                     item.sha256,
                     cat.data_relative(raw),
-                    item.source.name,
+                    stored_name,
                     item.media.as_dict(),
                     manifest_line=item.row.line,
-                    prompt=item.row.prompt,
+                    # a GRID sentence's text is read from its file name here, before the name is hashed
+                    prompt=item.row.prompt or recording_prompt(item.row.task, None, item.source.name),
                 )
+                if created:
+                    audit.record(
+                        db,
+                        site=site,
+                        action="ingest",
+                        subject=item.row.subject,
+                        session=item.row.session,
+                        entity=item.target.key,
+                        detail={"task": item.row.task, "sha256": item.sha256, "manifest_line": item.row.line, "file": stored_name},
+                    )
             accepted.append(item)
             if created or copied:
                 result.processed += 1
@@ -272,7 +305,23 @@ def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: 
     refused_now = {(f["file"], f["reason"]) for f in result.failures}
     with session_scope(project.engine) as db:
         for item in accepted:
-            repo.resolve_quarantine(db, site, sha256=item.sha256, original_name=item.source.name, keep=refused_now)
+            repo.resolve_quarantine(db, site, sha256=item.sha256, original_name=keyed_name(secret, item.source.name), keep=refused_now)
+
+
+def drop_names(drop: Path, params) -> set[str]:
+    """Every file name a refusal sentence of ``drop`` may mention (to be replaced by its keyed hash).
+
+    The final components of every path under the drop folder and of every file the
+    manifest names (existing or not), except ``manifest.csv`` itself.
+    """
+    names = {n for _, dirs, files in os.walk(drop) for n in (*dirs, *files)}
+    try:
+        rows, problems = read_manifest(drop, params)
+    except ManifestError:
+        rows, problems = [], []
+    names |= {r.file.name for r in rows} | {p.file.name for p in problems if getattr(p, "file", None) is not None}
+    names.discard("manifest.csv")
+    return names
 
 
 class _Refused(Exception):

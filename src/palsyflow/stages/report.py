@@ -26,7 +26,7 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
 from palsyflow.stages.report_frames import FrameSource  # key frames of the clinician PDF
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
-from palsyflow.store import repo
+from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
 
 
@@ -110,6 +110,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
             checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
             with session_scope(project.engine) as db:
                 repo.add_report(db, site, subject, session, cat.data_relative(out), sha, kind=kind)
+                audit.record(db, site=site, action="report-generated", subject=subject, session=session,
+                             entity=cat.data_relative(out), detail={"sha256": sha, "kind": kind})
             write_stamp(stamp, key, sha256=sha)  # last: after the PDF and its store row
             result.outputs.append(str(out))
             drawn += 1

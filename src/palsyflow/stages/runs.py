@@ -308,16 +308,17 @@ def describe_error(exc: BaseException, stage: str | None = None, store_url: str 
 def recording_refusal(project: Project, rec: dict, stage: str, error: str) -> str:
     """The reason a stage after ingest refuses a registered recording, as ingest would say it.
 
-    ``"manifest.csv line <n>: <uploaded file>: <stage>: <error>"``: the manifest line and
-    the file name the clinic uploaded (from the registry), so a data manager can find the
-    row; the raw tree's path is left out of ``error``.
+    ``"manifest.csv line <n>: <f-hash.ext>: <stage>: <error>"``: the manifest line and
+    the keyed hash of the file name the clinic uploaded (from the registry; the name
+    itself is never stored), so a data manager can find the row; the raw tree's path is
+    left out of ``error``.
 
     Parameters
     ----------
     project : Project
     rec : dict
         A registry row (:data:`palsyflow.stages.ingest.REGISTRY_SCHEMA`); rows exported
-        before ``original_name``/``manifest_line`` existed give the bare reason.
+        before ``original_name_hmac``/``manifest_line`` existed give the bare reason.
     stage : str
         ``"landmarks"``, ``"features"`` ...
     error : str
@@ -329,7 +330,7 @@ def recording_refusal(project: Project, rec: dict, stage: str, error: str) -> st
     """
     raw = str(Catalog.of(project).in_data(rec["raw_path"]))
     error = error.replace(f"{raw}: ", "").replace(raw, Path(raw).name)
-    return at_line(rec.get("manifest_line"), f"{stage}: {error}", rec.get("original_name"))
+    return at_line(rec.get("manifest_line"), f"{stage}: {error}", rec.get("original_name_hmac"))
 
 
 def quarantine_in_store(
@@ -340,7 +341,7 @@ def quarantine_in_store(
     reason: str,
     path: Path | None = None,
     recording_key: str | None = None,
-) -> None:
+) -> bool:
     """Record a refused file or recording in the store's quarantine (idempotent, see :func:`repo.add_quarantine`).
 
     Parameters
@@ -349,7 +350,8 @@ def quarantine_in_store(
     site : str
         Site label.
     name : str
-        Uploaded file name, or the recording key for a recording refused after ingest.
+        Keyed hash of the uploaded file name (:func:`palsyflow.pseudonym.keyed_name`), or
+        the recording key for a recording refused after ingest.
     sha : str or None
         Content hash when known.
     reason : str
@@ -359,13 +361,19 @@ def quarantine_in_store(
         keeps it relative to the data root.
     recording_key : str, optional
         The recording refused, when a stage after ingest refused it.
+
+    Returns
+    -------
+    bool
+        Whether this refusal is new (not already recorded for the same name and reason).
     """
     stored = None
     if path is not None:
         path = Path(path)
         stored = Catalog.of(project).data_relative(path) if path.is_absolute() else path.as_posix()
     with session_scope(project.engine) as db:
-        repo.add_quarantine(db, site, name, sha, reason, stored, recording_key=recording_key)
+        _, created = repo.add_quarantine(db, site, name, sha, reason, stored, recording_key=recording_key)
+    return created
 
 
 def resolve_in_store(project: Project, site: str, **match) -> int:

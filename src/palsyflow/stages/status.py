@@ -13,8 +13,11 @@ from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 
 
-def status(project: Project) -> dict:
+def status(project: Project, site: str | None = None) -> dict:
     """Per-site counts, the newest run of each stage, and the standing failures.
+
+    ``site`` restricts it to one site (:func:`palsyflow.store.repo.status_summary`).
+    Files are named by the keyed hash of their uploaded name, never by the name.
 
     Returns
     -------
@@ -24,4 +27,4 @@ def status(project: Project) -> dict:
     """
     mark_dead_runs(project)
     with session_scope(project.engine) as db:
-        return repo.status_summary(db)
+        return repo.status_summary(db, site=site)

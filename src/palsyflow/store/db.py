@@ -156,7 +156,7 @@ def make_engine(url: str | URL, *, busy_timeout_s: float = 30.0, echo: bool = Fa
     return engine
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None, secret_path: Path | str | None = None) -> Config:
     """An alembic configuration built in code (no ``alembic.ini`` needed).
 
     Parameters
@@ -164,6 +164,9 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     connection : sqlalchemy.Connection, optional
         Connection that ``env.py`` migrates; without it ``env.py`` falls back to
         ``-x url=...`` / ``PALSYFLOW_DB_URL`` (command-line use).
+    secret_path : path-like, optional
+        The installation secret's key file, for migrations that hash stored
+        identifiers (0006); ``PALSYFLOW_SECRET`` takes precedence.
 
     Returns
     -------
@@ -174,6 +177,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     cfg.set_main_option("path_separator", "os")
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if secret_path is not None:
+        cfg.attributes["palsyflow_secret_path"] = str(secret_path)
     return cfg
 
 
@@ -190,7 +195,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def init_db(url: str | URL | Engine, *, busy_timeout_s: float = 30.0) -> Engine:
+def init_db(url: str | URL | Engine, *, busy_timeout_s: float = 30.0, secret_path: Path | str | None = None) -> Engine:
     """Create or upgrade the store schema to the newest migration.
 
     Idempotent: on an up-to-date database nothing changes. For a SQLite file the
@@ -204,6 +209,9 @@ def init_db(url: str | URL | Engine, *, busy_timeout_s: float = 30.0) -> Engine:
         :func:`make_engine`.
     busy_timeout_s : float, optional
         Passed to :func:`make_engine` when ``url`` is not an engine.
+    secret_path : path-like, optional
+        The installation secret's key file (:func:`secret_file`), read by a migration
+        that must hash identifiers already stored.
 
     Returns
     -------
@@ -225,8 +233,32 @@ def init_db(url: str | URL | Engine, *, busy_timeout_s: float = 30.0) -> Engine:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        command.upgrade(alembic_config(conn), "head")
+        command.upgrade(alembic_config(conn, secret_path=secret_path), "head")
     return engine
+
+
+def secret_file(url: str | URL, data_root: Path | str) -> Path:
+    """Where the installation secret's key file lives (:func:`palsyflow.pseudonym.load_or_create_secret`).
+
+    Beside the database file for a SQLite store (the store folder), else
+    ``<data root>/store/secret.key``. ``PALSYFLOW_SECRET`` overrides the file; several
+    machines sharing one PostgreSQL store must use the same secret.
+
+    Parameters
+    ----------
+    url : str or sqlalchemy.engine.URL
+        The store URL (:func:`resolve_url`).
+    data_root : path-like
+        The data root (``paths.data``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not _is_memory_sqlite(parsed) and not _is_file_uri(parsed):
+        return Path(parsed.database).expanduser().parent / "secret.key"
+    return Path(data_root) / "store" / "secret.key"
 
 
 @contextlib.contextmanager

@@ -175,7 +175,9 @@ class Recording(Base):
     kind: Mapped[str] = mapped_column(sa.String(8))
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     raw_path: Mapped[str] = mapped_column(sa.String(PATH_LEN))
-    original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    #: the uploaded file's name as a keyed hash plus extension (:func:`palsyflow.pseudonym.keyed_name`);
+    #: the name itself is never stored
+    original_name_hmac: Mapped[str] = mapped_column(sa.String(PATH_LEN))
     #: the line of the manifest that delivered it (later stages name it in their refusals)
     manifest_line: Mapped[int | None] = mapped_column(sa.Integer)
     #: the text spoken, for a speech task (manifest column ``prompt``)
@@ -208,11 +210,13 @@ class QuarantineItem(Base):
     """
 
     __tablename__ = "quarantine_items"
-    __table_args__ = (sa.UniqueConstraint("site_id", "original_name", "reason"),)
+    __table_args__ = (sa.UniqueConstraint("site_id", "original_name_hmac", "reason"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
-    original_name: Mapped[str] = mapped_column(sa.String(PATH_LEN))
+    #: keyed hash of the uploaded name (:func:`palsyflow.pseudonym.keyed_name`), ``manifest.csv``
+    #: for a drop's manifest, or a recording key for a refusal after ingest
+    original_name_hmac: Mapped[str] = mapped_column(sa.String(PATH_LEN))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     reason: Mapped[str] = mapped_column(sa.String(REASON_LEN))
     quarantined_path: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
@@ -303,6 +307,34 @@ class Report(Base):
 
     session: Mapped[Session] = relationship(back_populates="reports")
     run: Mapped[ProcessingRun | None] = relationship()
+
+
+class AuditEvent(Base):
+    """One entry of the append-only audit trail (who did what to which subject/session, when, from where).
+
+    Shaped after FHIR R4 AuditEvent (see ``docs/store.md``): ``action`` is one of
+    :data:`palsyflow.store.audit.ACTIONS` (AuditEvent ``type``/``subtype``/``action``),
+    ``recorded_at`` its ``recorded``, ``actor`` the ``agent`` (database role and operating
+    system user), ``source`` the ``source.observer`` (host and program), ``subject`` /
+    ``session`` / ``entity`` the ``entity`` references (pseudonymous labels, a recording
+    key, a report path; never an original file name). Rows are only ever inserted: on
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0006), and the
+    repository has no function that changes one.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_site_recorded_at", "site", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    site: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    subject: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+    session: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))
+    entity: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
+    source: Mapped[str] = mapped_column(sa.String(255))
+    detail: Mapped[Any] = mapped_column(sa.JSON, nullable=True)
 
 
 #: Every table the initial migration creates, in dependency order.

@@ -24,6 +24,7 @@ from palsyflow.paths import RecordingPath, check_label, session_key
 from palsyflow.store.models import (
     RECORDING_KINDS,
     REPORT_KINDS,
+    Base,
     ProcessingRun,
     QuarantineItem,
     Recording,
@@ -303,7 +304,8 @@ def register_recording(
     raw_path : str or pathlib.PurePath
         Location relative to the data root; stored with ``/`` separators.
     original_name : str
-        The file name as uploaded.
+        The uploaded file's name as stored: its keyed hash plus extension
+        (:func:`palsyflow.pseudonym.keyed_name`), never the name itself.
     media : mapping or dataclass
         Probe results; the keys ``size_bytes, duration_s, fps, width, height, codec,
         has_audio`` are stored (missing ones as ``None``), others are ignored.
@@ -355,7 +357,7 @@ def register_recording(
         kind=kind,
         sha256=sha256,
         raw_path=raw,
-        original_name=str(original_name),
+        original_name_hmac=str(original_name),
         manifest_line=manifest_line,
         prompt=prompt,
         **{f: media.get(f) for f in _MEDIA_FIELDS},
@@ -407,7 +409,9 @@ def add_quarantine(
     site_label : str
         Site the file was dropped for (created if absent).
     original_name : str
-        The file name as uploaded.
+        The uploaded file's keyed hash (:func:`palsyflow.pseudonym.keyed_name`),
+        ``manifest.csv``, or a recording key (a refusal after ingest); never an
+        uploaded name itself. ``reason`` must not name the file either.
     sha256 : str or None
         Digest, ``None`` if the file could not be read.
     reason : str
@@ -439,7 +443,7 @@ def add_quarantine(
         return db.scalar(
             sa.select(QuarantineItem).where(
                 QuarantineItem.site_id == site.id,
-                QuarantineItem.original_name == original_name,
+                QuarantineItem.original_name_hmac == original_name,
                 QuarantineItem.reason == reason,
             )
         )
@@ -450,7 +454,7 @@ def add_quarantine(
             db,
             QuarantineItem(
                 site_id=site.id,
-                original_name=original_name,
+                original_name_hmac=original_name,
                 sha256=sha,
                 reason=reason,
                 quarantined_path=qpath,
@@ -733,7 +737,7 @@ class RecordingInfo:
     healthy: bool | None
     hb_grade: int | None
     simulated: bool
-    original_name: str  # the file's name in the drop it came from
+    original_name_hmac: str  # keyed hash of the file's name in the drop it came from (palsyflow.pseudonym.keyed_name)
     manifest_line: int | None  # the manifest line that delivered it (None before migration 0004)
     prompt: str | None = None  # the text spoken, for a speech task (migration 0005)
     onset: dt.date | None = None  # the subject's onset date (migration 0007)
@@ -793,7 +797,7 @@ def list_recordings(db: DBSession, site: str | None = None) -> list[RecordingInf
                 healthy=healthy,
                 hb_grade=ses.hb_grade,
                 simulated=bool(simulated),
-                original_name=rec.original_name,
+                original_name_hmac=rec.original_name_hmac,
                 manifest_line=rec.manifest_line,
                 prompt=rec.prompt,
                 onset=onset,
@@ -854,12 +858,17 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status_summary(db: DBSession) -> dict[str, Any]:
+def status_summary(db: DBSession, site: str | None = None) -> dict[str, Any]:
     """Counts per site, the last run of every stage and the failures to look at (JSON-serialisable).
 
     Parameters
     ----------
     db : sqlalchemy.orm.Session
+    site : str, optional
+        Only this site: its counts, its runs and failures (runs over every site, with
+        no site label, are left out). The repository-level form of the site isolation
+        PostgreSQL enforces with row-level security (``docs/store.md``); on SQLite,
+        which is single-organisation, it is the only filter.
 
     Returns
     -------
@@ -926,7 +935,7 @@ def status_summary(db: DBSession) -> dict[str, Any]:
                 item.created_at,
                 {
                     "site": site_label,
-                    "file": item.original_name,
+                    "file": item.original_name_hmac,
                     "reason": item.reason,
                     "kind": "quarantine",
                     "when": _iso(item.created_at),
@@ -976,7 +985,14 @@ def status_summary(db: DBSession) -> dict[str, Any]:
         }
         for r in sorted(newest.values(), key=lambda r: (r.started_at, r.id))
     ]
-    return {"sites": sites, "runs": last_runs, "failures": [f for _, f in failures]}
+    out = {"sites": sites, "runs": last_runs, "failures": [f for _, f in failures]}
+    if site is not None:
+        out = {
+            "sites": {k: v for k, v in sites.items() if k == site},
+            "runs": [r for r in last_runs if r["site"] == site],
+            "failures": [f for f in out["failures"] if f["site"] == site],
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- liveness and resolution
@@ -1070,9 +1086,9 @@ def resolve_quarantine(
     if sha256:
         crit.append(QuarantineItem.sha256 == _check_sha256(sha256))
     if original_name:
-        crit.append(QuarantineItem.original_name == original_name)
+        crit.append(QuarantineItem.original_name_hmac == original_name)
     if recording_key:
-        crit += [QuarantineItem.recording_key == recording_key, QuarantineItem.original_name == recording_key]
+        crit += [QuarantineItem.recording_key == recording_key, QuarantineItem.original_name_hmac == recording_key]
     if not crit:
         return 0
     stmt = sa.select(QuarantineItem).where(
@@ -1086,7 +1102,7 @@ def resolve_quarantine(
             )
         )
     keep = set(keep)
-    items = [i for i in db.scalars(stmt) if (i.original_name, i.reason) not in keep]
+    items = [i for i in db.scalars(stmt) if (i.original_name_hmac, i.reason) not in keep]
     now = utcnow()
     for item in items:
         item.resolved_at = now
@@ -1263,3 +1279,104 @@ def subject_labels(db: DBSession, site: str) -> list[str]:
     """
     stmt = sa.select(Subject.label).join(Site, Subject.site_id == Site.id).where(Site.label == site)
     return sorted(db.scalars(stmt).all())
+
+
+# --------------------------------------------------------------------------- site access (PostgreSQL row-level security)
+
+#: Prefix of a site's PostgreSQL group role (``palsyflow_site_<site>``, migration 0006).
+SITE_ROLE_PREFIX = "palsyflow_site_"
+#: The pipeline's PostgreSQL group role: sees and writes every site.
+SERVICE_ROLE = "palsyflow_service"
+
+
+class SiteAccessError(PermissionError):
+    """The connected database role may not write a site's data."""
+
+
+def site_role(site: str) -> str:
+    """The PostgreSQL group role of ``site`` (``palsyflow_site_<site>``).
+
+    Raises
+    ------
+    ValueError
+        If ``site`` is not a valid label or the role name would exceed PostgreSQL's 63 bytes.
+    """
+    check_label("site", site)
+    name = SITE_ROLE_PREFIX + site
+    if len(name.encode()) > 63:
+        raise ValueError(f"site {site!r}: its role name {name!r} exceeds PostgreSQL's 63 characters; use a shorter site label")
+    return name
+
+
+def may_write_site(db: DBSession, site: str) -> bool:
+    """Whether the connected role may write ``site``'s rows.
+
+    Always true on SQLite (single-organisation, ``docs/store.md``). On PostgreSQL: a
+    superuser, a role with BYPASSRLS, a member of :data:`SERVICE_ROLE` or of the site's
+    group role (:func:`site_role`), the same test the row-level security policies apply.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.scalar(sa.text("SELECT palsyflow_site_ok(:s)"), {"s": site}))
+
+
+def check_may_write_site(db: DBSession, site: str) -> None:
+    """Refuse with one sentence when the connected role may not write ``site`` (:func:`may_write_site`).
+
+    Raises
+    ------
+    SiteAccessError
+    """
+    if not may_write_site(db, site):
+        role = db.scalar(sa.text("SELECT current_user"))
+        raise SiteAccessError(
+            f"database role {role!r} may not write site {site!r}: it is neither a member of "
+            f"{site_role(site)!r} nor of {SERVICE_ROLE!r} (palsyflow db grant-site {site} {role})"
+        )
+
+
+def grant_site(db: DBSession, site: str, role: str) -> str:
+    """Make an existing PostgreSQL login role a member of ``site``'s group role.
+
+    Creates the group role (NOLOGIN) when missing and grants it what a site's user
+    needs on the store's tables in the current schema: SELECT, INSERT, UPDATE, DELETE
+    (row-level security restricts every one to the site's rows), INSERT and SELECT only
+    on ``audit_events``, SELECT on ``alembic_version``, and the sequences. Needs a role
+    that may create roles and grant on the tables (the store's owner or a superuser).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+        On PostgreSQL.
+    site : str
+        Site label.
+    role : str
+        An existing login role.
+
+    Returns
+    -------
+    str
+        The site's group role.
+
+    Raises
+    ------
+    ValueError
+        If the store is not PostgreSQL, ``site`` is invalid or ``role`` does not exist.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        raise ValueError("grant-site needs a PostgreSQL store; a SQLite store is single-organisation (docs/store.md)")
+    group = site_role(site)
+    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}) is None:
+        raise ValueError(f"PostgreSQL role {role!r} does not exist; create the login role first (CREATE ROLE {role} LOGIN)")
+    q = db.get_bind().dialect.identifier_preparer.quote
+    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}) is None:
+        db.execute(sa.text(f"CREATE ROLE {q(group)} NOLOGIN"))
+    schema = db.scalar(sa.text("SELECT current_schema()"))
+    tables = [t for t in Base.metadata.tables if t != "audit_events"]
+    db.execute(sa.text(f"GRANT USAGE ON SCHEMA {q(schema)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(q(t) for t in tables)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT, INSERT ON audit_events TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT ON alembic_version TO {q(group)}"))
+    db.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q(schema)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
+    return group
