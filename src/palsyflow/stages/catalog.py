@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from palsyflow.config import PathParams
-from palsyflow.paths import RecordingPath, session_key
+from palsyflow.paths import RecordingPath, check_label, session_key
 
 #: The palsyflow source tree, relative to the project root (code dependencies in dvc.yaml).
 SOURCE_DIR = "src/palsyflow"
@@ -91,6 +91,9 @@ DATASETS: dict[str, Dataset] = {
     "scores_stamp": Dataset("data", "scores/.inputs.json", "fingerprint of score's inputs (score)"),
     "reports": Dataset("data", "reports", "one PDF per session with a JSON stamp beside it (report)", persist=True),
     "mlflow_artifacts": Dataset("mlflow_artifacts", "", "MLflow artifact store (train, through MLflow)"),
+    # exports and delivery (side effects, not DVC outputs) ----------------------------
+    "installation_secret": Dataset("data", "store/installation.secret", "per-installation secret, 32 random bytes, mode 0600 (created on first use; keys the export date shift)"),
+    "outbox": Dataset("data", "outbox", "per-site copies of delivered reports, site-<s>/<session key>_<sha12>.pdf + .fhir.json (deliver, after report)"),
 }
 
 
@@ -147,7 +150,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             outputs=("raw",),
             params=("ingest", "paths.drops"),
             code=("ingest", "stages/ingest.py"),
-            untracked=("quarantine",),
+            untracked=("quarantine", "installation_secret"),
         ),
         StageSpec(
             "landmarks",
@@ -193,6 +196,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             outputs=("reports",),
             params=("report",),
             code=("reports", "measures", "stages/report.py"),
+            untracked=("outbox",),  # written by the deliver side effect after report (not a DVC stage)
         ),
     )
 }
@@ -320,6 +324,17 @@ class Catalog:
             If a label is not alphanumeric.
         """
         return self.reports / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
+
+    def site_outbox(self, site: str) -> Path:
+        """Delivery copies of one site's reports: ``outbox/site-<s>/`` (pseudonymous names only).
+
+        Raises
+        ------
+        palsyflow.paths.InvalidLabelError
+            If ``site`` is not alphanumeric.
+        """
+        check_label("site", site)
+        return self.path("outbox") / f"site-{site}"
 
     @property
     def dvc_lock(self) -> Path:
