@@ -101,7 +101,7 @@ def build_cohort(project: Project, site: str = "A") -> None:
         with session_scope(project.engine) as db:
             repo.upsert_scores(db, rows)
         for ses_label in sessions:
-            write_report(project, site, subject, ses_label, f"report sub-{subject} v1")
+            write_report(project, site, subject, ses_label, f"report sub-{subject} ses-{ses_label} v1")
 
 
 def copy_tree_names(root: Path) -> list[str]:
