@@ -1304,7 +1304,9 @@ def recording_media(db: DBSession, site: str) -> dict[tuple[str, str, str], dict
     return {(sub, ses, r.task): {f: getattr(r, f) for f in _MEDIA_FIELDS} for sub, ses, r in db.execute(stmt)}
 
 
-def queue_deliveries(db: DBSession, channels_of: Callable[[str], Collection[str]], site: str | None = None) -> int:
+def queue_deliveries(
+    db: DBSession, channels_of: Callable[[str], Collection[str]], site: str | None = None, now: dt.datetime | None = None
+) -> int:
     """Queue a delivery for every report version and channel that has none yet.
 
     Idempotent: the unique (report, sha256, channel) constraint is checked first and,
@@ -1317,21 +1319,26 @@ def queue_deliveries(db: DBSession, channels_of: Callable[[str], Collection[str]
         Site label -> the channels it delivers on (a subset of ``DELIVERY_CHANNELS``).
     site : str, optional
         Only this site's reports.
+    now : datetime, optional
+        Aware UTC time the new rows are first due (default: the clock).
 
     Returns
     -------
     int
         The number of deliveries queued.
     """
-    have = set(db.execute(sa.select(Delivery.report_id, Delivery.sha256, Delivery.channel)).tuples())
-    site_ids = dict(db.execute(sa.select(Site.label, Site.id)).tuples())
+    have = {tuple(r) for r in db.execute(sa.select(Delivery.report_id, Delivery.sha256, Delivery.channel)).all()}
+    site_ids = {label: sid for label, sid in db.execute(sa.select(Site.label, Site.id)).all()}
     queued = 0
     for info in site_reports(db, site):
         for channel in channels_of(info.site):
             key = (info.report_id, info.sha256, channel)
             if key in have:
                 continue
-            row = Delivery(report_id=info.report_id, site_id=site_ids[info.site], sha256=info.sha256, channel=channel)
+            row = Delivery(
+                report_id=info.report_id, site_id=site_ids[info.site], sha256=info.sha256, channel=channel,
+                next_attempt_at=now or utcnow(),
+            )
 
             def fetch(k=key):
                 return db.scalar(
