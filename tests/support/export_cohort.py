@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -103,10 +102,3 @@ def build_cohort(project: Project, site: str = "A") -> None:
         for ses_label in sessions:
             write_report(project, site, subject, ses_label, f"report sub-{subject} ses-{ses_label} v1")
 
-
-def copy_tree_names(root: Path) -> list[str]:
-    """Every file and folder name under ``root`` (for the original-name checks)."""
-    return [p.name for p in root.rglob("*")]
-
-
-__all__ = ["build_cohort", "make_project", "write_report", "minimal_pdf", "ORIGINAL_NAMES", "SESSIONS", "shutil"]
