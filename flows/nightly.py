@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 
 from palsyflow import stages
 from palsyflow.project import Project
+from palsyflow.stages.deliver import deliver
 from palsyflow.stages.ingest import nothing_readable
 
 
@@ -79,6 +80,12 @@ def score_task(root: str) -> dict:
 @task(name="report", **RETRIES)
 def report_task(root: str) -> dict:
     return stages.report(_project(root)).as_dict()
+
+
+@task(name="deliver", **RETRIES)
+def deliver_task(root: str) -> dict:
+    """New or changed reports to the sites (e-mail, outbox); a side effect after report, not a DVC stage."""
+    return deliver(_project(root)).as_dict()
 
 
 @task(name="dvc-commit", **RETRIES)
@@ -150,6 +157,8 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
             ("report", report_task),
         ):
             summary[name] = _stage(name, fn, project, root)
+        # a delivery that fails is queued for the next night (the outbox); it never fails the flow
+        summary["deliver"] = _stage("deliver", deliver_task, project, root, error_fails=False)
         if dvc_commit:
             summary["dvc"] = _stage("dvc-commit", dvc_commit_task, project, root)
     for name, res in summary.items():

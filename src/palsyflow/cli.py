@@ -541,6 +541,76 @@ def audit_cmd(
     Console().print(table)
 
 
+# --------------------------------------------------------------------------- exports and delivery
+
+export_app = typer.Typer(name="export", help="Standard exports of one site: BIDS (research) and FHIR R4 (clinical systems).", no_args_is_help=True)
+app.add_typer(export_app)
+
+SiteOpt = Annotated[str, typer.Option("--site", help="Site label (alphanumeric).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder (created).", file_okay=False)]
+
+
+@export_app.command("bids")
+def export_bids_cmd(site: SiteOpt, out: OutOpt, root: RootOpt = Path(".")) -> None:
+    """Write the site's recordings, landmarks and scores as a BIDS dataset (dates shifted per subject)."""
+    _check_site(site, "--site")
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.project import Project
+    from palsyflow.stages.export import export_bids
+
+    project = Project.load(root)
+    try:
+        res = export_bids(project, site, out.resolve())
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, "export", project.db_url) from None
+    console.print(
+        f"{site}: {res.subjects} subjects, {res.sessions} sessions, {res.recordings} recordings, "
+        f"{res.derivative_files} derivative files -> {out}"
+    )
+
+
+@export_app.command("fhir")
+def export_fhir_cmd(site: SiteOpt, out: OutOpt, root: RootOpt = Path(".")) -> None:
+    """Write one FHIR R4 transaction Bundle (JSON) per reported session of the site."""
+    _check_site(site, "--site")
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.project import Project
+    from palsyflow.stages.export import export_fhir
+
+    project = Project.load(root)
+    try:
+        files = export_fhir(project, site, out.resolve())
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, "export", project.db_url) from None
+    console.print(f"{site}: {len(files)} FHIR bundles -> {out}")
+
+
+@app.command()
+def deliver(
+    root: RootOpt = Path("."),
+    site: Annotated[Optional[str], typer.Option("--site", help="Only this site.")] = None,
+) -> None:
+    """Send new or changed reports: e-mail to the site's clinicians and a copy to its outbox folder (once per version)."""
+    _check_site(site, "--site")
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow import stages
+    from palsyflow.project import Project
+    from palsyflow.stages.deliver import deliver as deliver_reports
+
+    project = Project.load(root)
+    try:
+        with stages.run_lock(project, command="palsyflow deliver"):
+            res = deliver_reports(project, site)
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, "deliver", project.db_url) from None
+    console.print(f"deliver: {res.processed} sent, {res.failed} failed (retried on the next run); " + "; ".join(res.notes))
+    for f in res.failures:
+        console.print(f"[yellow]not delivered[/] {f['file']}: {f['reason']}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

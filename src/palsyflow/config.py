@@ -221,6 +221,34 @@ class ReportParams(_Section):
     healthy_range_percentile: float = 5.0  # at or above this percentile the summary names no weaker side
 
 
+class ExportParams(_Section):
+    """Standard exports (``palsyflow export bids|fhir``)."""
+
+    fhir_shift_dates: bool = True  # FHIR bundles carry shifted session dates, like the BIDS export
+
+
+class SiteDelivery(BaseModel):
+    """Where one site's new reports go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipients: list[str] = []  # clinicians' e-mail addresses
+    attach: bool = False  # attach the PDF to the e-mail (off: the e-mail carries the pseudonym and a link only)
+
+
+class DeliveryParams(_Section):
+    """Delivery of new or changed reports (``palsyflow deliver``, the nightly's ``deliver`` task)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "palsyflow@localhost"
+    smtp_timeout_s: float = 10.0
+    link_base_url: str = "https://palsyflow.invalid/reports"  # the e-mail's link: <base>/<session key>
+    max_attempts: int = 5  # a delivery failing this many times is marked failed
+    retry_delay_s: float = 300.0  # wait before the next attempt (doubled after each failure)
+    sites: dict[str, SiteDelivery] = {}  # site label -> recipients, attach
+
+
 class Params(_Section):
     """All of ``params.yaml``."""
 
@@ -233,6 +261,8 @@ class Params(_Section):
     validate_: ValidationParams = Field(default_factory=ValidationParams, alias="validate")
     train: TrainParams = TrainParams()
     report: ReportParams = ReportParams()
+    export: ExportParams = ExportParams()
+    delivery: DeliveryParams = DeliveryParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -17,6 +17,7 @@ key file created once at first use with mode 0600 (:func:`load_or_create_secret`
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -107,6 +108,11 @@ def date_shift_days(secret: str | bytes, site: str, subject: str) -> int:
     digest = hmac.new(_key(secret), f"shift\x00{site}\x00{subject}".encode(), hashlib.sha256).digest()
     n = int.from_bytes(digest[:8], "big") % (2 * MAX_SHIFT_DAYS)
     return n - MAX_SHIFT_DAYS if n < MAX_SHIFT_DAYS else n - MAX_SHIFT_DAYS + 1
+
+
+def shift_date(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days`` (a :func:`date_shift_days` offset)."""
+    return day + dt.timedelta(days=days)
 
 
 def load_or_create_secret(path: Path | str, env: Mapping[str, str] = os.environ) -> str:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from palsyflow.store import audit, repo
 from palsyflow.store.db import init_db, make_engine, session_scope
-from palsyflow.store.models import Score
+from palsyflow.store.models import Delivery, Score
 
 from tests.store.conftest import PG_URL, _pg_unreachable_reason
 
@@ -38,6 +38,7 @@ SITE_TABLES = (
     "scores",
     "reports",
     "audit_events",
+    "deliveries",
 )
 
 
@@ -51,7 +52,9 @@ def _fill(db, site: str) -> None:
     ses = repo.get_or_create_session(db, subj, "20250102", hb_grade=3)
     repo.register_recording(db, ses, "smile", "video", sha(site), f"raw/{site}.mp4", "f-" + "0" * 24 + ".mp4", {})
     db.add(Score(session_id=ses.id, measure="symmetry_overall", value=80.0))
-    repo.add_report(db, site, subj.label, "20250102", f"reports/{site}.pdf", sha(site + "pdf"))
+    report = repo.add_report(db, site, subj.label, "20250102", f"reports/{site}.pdf", sha(site + "pdf"))
+    db.flush()
+    db.add(Delivery(report_id=report.id, site_id=subj.site_id, sha256=sha(site + "pdf"), channel="outbox"))
     repo.add_quarantine(db, site, "f-" + "1" * 24 + ".mp4", None, "too short", None)
     repo.start_run(db, "ingest", "0", "p", {}, site=site)
     audit.record(db, site=site, action="ingest", subject=subj.label, session="20250102")
@@ -120,6 +123,7 @@ def _site_of_rows(conn, table: str) -> set[str]:
         "sessions": "SELECT si.label FROM sessions t JOIN subjects su ON su.id = t.subject_id JOIN sites si ON si.id = su.site_id",
         "processing_runs": "SELECT coalesce(site, '<all>') FROM processing_runs",
         "audit_events": "SELECT site FROM audit_events",
+        "deliveries": "SELECT si.label FROM deliveries t JOIN sites si ON si.id = t.site_id",
     }.get(table)
     if sql is None:  # recordings, scores, reports: through their session
         sql = (

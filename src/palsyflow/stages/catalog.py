@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from palsyflow.config import PathParams
-from palsyflow.paths import RecordingPath, session_key
+from palsyflow.paths import RecordingPath, check_label, session_key
 
 #: The palsyflow source tree, relative to the project root (code dependencies in dvc.yaml).
 SOURCE_DIR = "src/palsyflow"
@@ -93,6 +93,8 @@ DATASETS: dict[str, Dataset] = {
     "scores_stamp": Dataset("data", "scores/.inputs.json", "fingerprint of score's inputs (score)"),
     "reports": Dataset("data", "reports", "per session a clinician PDF and a one-page patient PDF, each with a JSON stamp beside it (report)", persist=True),
     "mlflow_artifacts": Dataset("mlflow_artifacts", "", "MLflow artifact store (train, through MLflow)"),
+    # exports and delivery (side effects, not DVC outputs) ----------------------------
+    "outbox": Dataset("data", "outbox", "per-site copies of delivered reports, site-<s>/<session key>_<sha12>.pdf + .fhir.json (deliver, after report)"),
 }
 
 
@@ -199,6 +201,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
                   # and the drops' manifest lines that tie an ingest refusal to its session
                   "stages/report_frames.py", "features", "landmarks/media.py", "landmarks/schemes",
                   "ingest/manifest.py", "ingest/tasks.py"),
+            untracked=("outbox",),  # written by the deliver side effect after report (not a DVC stage)
         ),
     )
 }
@@ -365,6 +368,17 @@ class Catalog:
     def is_patient_report(path: Path) -> bool:
         """True for a file named like :meth:`patient_report`'s PDFs."""
         return path.name.endswith("_patient.pdf")
+
+    def site_outbox(self, site: str) -> Path:
+        """Delivery copies of one site's reports: ``outbox/site-<s>/`` (pseudonymous names only).
+
+        Raises
+        ------
+        palsyflow.paths.InvalidLabelError
+            If ``site`` is not alphanumeric.
+        """
+        check_label("site", site)
+        return self.path("outbox") / f"site-{site}"
 
     @property
     def dvc_lock(self) -> Path:

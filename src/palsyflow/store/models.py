@@ -339,3 +339,44 @@ class AuditEvent(Base):
 
 #: Every table the initial migration creates, in dependency order.
 TABLES: tuple[str, ...] = tuple(t.name for t in Base.metadata.sorted_tables)
+
+
+# --------------------------------------------------------------------------- delivery (migration 0008)
+
+DELIVERY_STATES: tuple[str, ...] = ("queued", "sent", "failed")
+DELIVERY_CHANNELS: tuple[str, ...] = ("email", "outbox")
+
+
+class Delivery(Base):
+    """One delivery of one report version over one channel (the outbox).
+
+    A row is queued when a session's report is new or its sha256 changed; the unique
+    constraint on (``report_id``, ``sha256``, ``channel``) makes a version's delivery
+    happen at most once per channel. States: ``queued`` -> ``sent``, or ``queued`` ->
+    (``attempts`` grows, ``next_attempt_at`` moves on, ``last_error`` says why) ->
+    ``failed`` after ``params.delivery.max_attempts`` attempts. ``target`` names where it
+    went (recipient addresses or the outbox files, pseudonymous).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("report_id", "sha256", "channel"),
+        sa.CheckConstraint("state IN ('queued', 'sent', 'failed')", name="state"),
+        sa.CheckConstraint("channel IN ('email', 'outbox')", name="channel"),
+        sa.Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    state: Mapped[str] = mapped_column(sa.String(16), default="queued", server_default="queued")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.String(REASON_LEN))
+    target: Mapped[str | None] = mapped_column(sa.String(PATH_LEN))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    report: Mapped[Report] = relationship()

@@ -1344,6 +1344,75 @@ def grant_site(db: DBSession, site: str, role: str) -> str:
     on ``audit_events``, SELECT on ``alembic_version``, and the sequences. Needs a role
     that may create roles and grant on the tables (the store's owner or a superuser).
 
+
+# --------------------------------------------------------------------------- exports and delivery
+
+from palsyflow.store.models import PATH_LEN, REASON_LEN, Delivery  # noqa: E402  (this section's own, kept apart for merging)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportInfo:
+    """One session's current report with the entities above it (read-only view)."""
+
+    report_id: int
+    site: str
+    subject: str
+    session: str
+    session_date: dt.date
+    path: str  # relative to the data root
+    sha256: str
+
+
+def site_reports(db: DBSession, site: str | None = None) -> list[ReportInfo]:
+    """Every session's current report (of one site, or all), ordered by site, subject, session."""
+    stmt = (
+        sa.select(Site.label, Subject.label, Session.label, Session.session_date, Report)
+        .join(Subject, Subject.site_id == Site.id)
+        .join(Session, Session.subject_id == Subject.id)
+        .join(Report, Report.session_id == Session.id)
+        .order_by(Site.label, Subject.label, Session.label)
+    )
+    if site is not None:
+        stmt = stmt.where(Site.label == site)
+    return [ReportInfo(r.id, s, sub, ses, day, r.path, r.sha256) for s, sub, ses, day, r in db.execute(stmt)]
+
+
+def site_scores(db: DBSession, site: str) -> list[dict[str, Any]]:
+    """The score rows of one site's sessions: ``subject``, ``session`` and the score fields (``measure``, ``value`` ...)."""
+    stmt = (
+        sa.select(Subject.label, Session.label, Score)
+        .join(Site, Subject.site_id == Site.id)
+        .join(Session, Session.subject_id == Subject.id)
+        .join(Score, Score.session_id == Session.id)
+        .where(Site.label == site)
+        .order_by(Subject.label, Session.label, Score.measure)
+    )
+    return [
+        {"subject": sub, "session": ses, "measure": sc.measure, **{f: getattr(sc, f) for f in _SCORE_FIELDS}}
+        for sub, ses, sc in db.execute(stmt)
+    ]
+
+
+def recording_media(db: DBSession, site: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Probe facts of one site's recordings, by (subject, session, task): the ``_MEDIA_FIELDS``."""
+    stmt = (
+        sa.select(Subject.label, Session.label, Recording)
+        .join(Site, Subject.site_id == Site.id)
+        .join(Session, Session.subject_id == Subject.id)
+        .join(Recording, Recording.session_id == Session.id)
+        .where(Site.label == site)
+    )
+    return {(sub, ses, r.task): {f: getattr(r, f) for f in _MEDIA_FIELDS} for sub, ses, r in db.execute(stmt)}
+
+
+def queue_deliveries(
+    db: DBSession, channels_of: Callable[[str], Collection[str]], site: str | None = None, now: dt.datetime | None = None
+) -> int:
+    """Queue a delivery for every report version and channel that has none yet.
+
+    Idempotent: the unique (report, sha256, channel) constraint is checked first and,
+    for a concurrent writer, through a savepoint.
+
     Parameters
     ----------
     db : sqlalchemy.orm.Session
@@ -1380,3 +1449,76 @@ def grant_site(db: DBSession, site: str, role: str) -> str:
     db.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q(schema)} TO {q(group)}"))
     db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
     return group
+
+
+    channels_of : callable
+        Site label -> the channels it delivers on (a subset of ``DELIVERY_CHANNELS``).
+    site : str, optional
+        Only this site's reports.
+    now : datetime, optional
+        Aware UTC time the new rows are first due (default: the clock).
+
+    Returns
+    -------
+    int
+        The number of deliveries queued.
+    """
+    have = {tuple(r) for r in db.execute(sa.select(Delivery.report_id, Delivery.sha256, Delivery.channel)).all()}
+    site_ids = {label: sid for label, sid in db.execute(sa.select(Site.label, Site.id)).all()}
+    queued = 0
+    for info in site_reports(db, site):
+        for channel in channels_of(info.site):
+            key = (info.report_id, info.sha256, channel)
+            if key in have:
+                continue
+            row = Delivery(
+                report_id=info.report_id, site_id=site_ids[info.site], sha256=info.sha256, channel=channel,
+                next_attempt_at=now or utcnow(),
+            )
+
+            def fetch(k=key):
+                return db.scalar(
+                    sa.select(Delivery).where(Delivery.report_id == k[0], Delivery.sha256 == k[1], Delivery.channel == k[2])
+                )
+
+            _, created = _savepoint_create(db, row, fetch)
+            queued += created
+            have.add(key)
+    return queued
+
+
+def due_deliveries(db: DBSession, now: dt.datetime, site: str | None = None) -> list[Any]:
+    """Queued deliveries whose ``next_attempt_at`` has come, oldest first, whose report still has that sha256.
+
+    A delivery queued for a version that a newer report replaced before it went out is
+    not due (the newer version has its own).
+    """
+    stmt = (
+        sa.select(Delivery)
+        .join(Report, Report.id == Delivery.report_id)
+        .where(Delivery.state == "queued", Delivery.next_attempt_at <= now, Report.sha256 == Delivery.sha256)
+        .order_by(Delivery.id)
+    )
+    if site is not None:
+        stmt = stmt.join(Site, Site.id == Delivery.site_id).where(Site.label == site)
+    return list(db.scalars(stmt))
+
+
+def mark_delivery_sent(db: DBSession, delivery: Any, target: str, now: dt.datetime) -> None:
+    """``queued`` -> ``sent``: one more attempt, where it went, when."""
+    delivery.attempts += 1
+    delivery.state, delivery.target, delivery.sent_at, delivery.last_error = "sent", target[:PATH_LEN], now, None
+    db.flush()
+
+
+def mark_delivery_failed(
+    db: DBSession, delivery: Any, error: str, now: dt.datetime, retry_delay_s: float, max_attempts: int
+) -> None:
+    """Record a failed attempt: retry after ``retry_delay_s * 2**(attempts-1)``, or ``failed`` at ``max_attempts``."""
+    delivery.attempts += 1
+    delivery.last_error = error[:REASON_LEN]
+    if delivery.attempts >= max_attempts:
+        delivery.state = "failed"
+    else:
+        delivery.next_attempt_at = now + dt.timedelta(seconds=retry_delay_s * 2 ** (delivery.attempts - 1))
+    db.flush()
