@@ -1344,6 +1344,43 @@ def grant_site(db: DBSession, site: str, role: str) -> str:
     on ``audit_events``, SELECT on ``alembic_version``, and the sequences. Needs a role
     that may create roles and grant on the tables (the store's owner or a superuser).
 
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+        On PostgreSQL.
+    site : str
+        Site label.
+    role : str
+        An existing login role.
+
+    Returns
+    -------
+    str
+        The site's group role.
+
+    Raises
+    ------
+    ValueError
+        If the store is not PostgreSQL, ``site`` is invalid or ``role`` does not exist.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        raise ValueError("grant-site needs a PostgreSQL store; a SQLite store is single-organisation (docs/store.md)")
+    group = site_role(site)
+    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}) is None:
+        raise ValueError(f"PostgreSQL role {role!r} does not exist; create the login role first (CREATE ROLE {role} LOGIN)")
+    q = db.get_bind().dialect.identifier_preparer.quote
+    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}) is None:
+        db.execute(sa.text(f"CREATE ROLE {q(group)} NOLOGIN"))
+    schema = db.scalar(sa.text("SELECT current_schema()"))
+    tables = [t for t in Base.metadata.tables if t != "audit_events"]
+    db.execute(sa.text(f"GRANT USAGE ON SCHEMA {q(schema)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(q(t) for t in tables)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT, INSERT ON audit_events TO {q(group)}"))
+    db.execute(sa.text(f"GRANT SELECT ON alembic_version TO {q(group)}"))
+    db.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q(schema)} TO {q(group)}"))
+    db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
+    return group
+
 
 # --------------------------------------------------------------------------- exports and delivery
 
@@ -1416,41 +1453,6 @@ def queue_deliveries(
     Parameters
     ----------
     db : sqlalchemy.orm.Session
-        On PostgreSQL.
-    site : str
-        Site label.
-    role : str
-        An existing login role.
-
-    Returns
-    -------
-    str
-        The site's group role.
-
-    Raises
-    ------
-    ValueError
-        If the store is not PostgreSQL, ``site`` is invalid or ``role`` does not exist.
-    """
-    if db.get_bind().dialect.name != "postgresql":
-        raise ValueError("grant-site needs a PostgreSQL store; a SQLite store is single-organisation (docs/store.md)")
-    group = site_role(site)
-    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}) is None:
-        raise ValueError(f"PostgreSQL role {role!r} does not exist; create the login role first (CREATE ROLE {role} LOGIN)")
-    q = db.get_bind().dialect.identifier_preparer.quote
-    if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}) is None:
-        db.execute(sa.text(f"CREATE ROLE {q(group)} NOLOGIN"))
-    schema = db.scalar(sa.text("SELECT current_schema()"))
-    tables = [t for t in Base.metadata.tables if t != "audit_events"]
-    db.execute(sa.text(f"GRANT USAGE ON SCHEMA {q(schema)} TO {q(group)}"))
-    db.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(q(t) for t in tables)} TO {q(group)}"))
-    db.execute(sa.text(f"GRANT SELECT, INSERT ON audit_events TO {q(group)}"))
-    db.execute(sa.text(f"GRANT SELECT ON alembic_version TO {q(group)}"))
-    db.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q(schema)} TO {q(group)}"))
-    db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
-    return group
-
-
     channels_of : callable
         Site label -> the channels it delivers on (a subset of ``DELIVERY_CHANNELS``).
     site : str, optional
