@@ -75,7 +75,7 @@ def test_dates_are_shifted_keeping_intervals_and_no_original_name_leaves(exporte
     out, _ = exported
     with (out / "sub-p01" / "sub-p01_sessions.tsv").open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    shift = date_shift_days(SECRET, "A", "p01")
+    shift = date_shift_days(SECRET.hex(), "A", "p01")
     real = [dt.datetime.strptime(s, "%Y%m%d").date() for s in SESSIONS["p01"]]
     got = [dt.date.fromisoformat(r["acq_time"][:10]) for r in rows]
     assert got == [d + dt.timedelta(days=shift) for d in real]
