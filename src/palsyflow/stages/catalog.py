@@ -28,6 +28,7 @@ session reports by :meth:`Catalog.session_report`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,10 +83,11 @@ DATASETS: dict[str, Dataset] = {
     "validated_summary": Dataset("data", "validated/summary.json", "suite summary, a DVC metric (validate)"),
     "validated_stamp": Dataset("data", "validated/.inputs.json", "fingerprint of validate's inputs (validate)"),
     "models": Dataset("models", "", "fitted normative model and grader, their metrics and the train stamp (train)"),
-    "normative_model": Dataset("models", "normative.joblib", "the normative model the score stage reads (train)"),
+    "normative_model": Dataset("models", "normative.json", "the normative model the score stage reads (train)"),
     "models_summary": Dataset("models", "train_metrics.json", "summary of the fitted models (train)"),
     "train_stamp": Dataset("models", ".inputs.json", "fingerprint of train's inputs and the MLflow run (train)"),
-    "train_metrics": Dataset("data", "metrics/train.json", "training metrics, a DVC metric (train)"),
+    "train_metrics": Dataset("data", "metrics/train.json", "training metrics, a DVC metric tracked in git (train)"),
+    "registration": Dataset("data", "registration.json", "the MLflow run and registry versions of the committed models (register)"),
     "scores": Dataset("data", "scores", "the score table and its stamp (score)"),
     "scores_table": Dataset("data", "scores/scores.parquet", "one row per session and measure (score)"),
     "scores_stamp": Dataset("data", "scores/.inputs.json", "fingerprint of score's inputs (score)"),
@@ -178,11 +180,18 @@ STAGE_SPECS: dict[str, StageSpec] = {
             metrics=("train_metrics",),
             params=("train",),
             code=("models", "measures", "stages/train.py"),
+        ),
+        StageSpec(
+            "register",
+            inputs=("models", "train_metrics"),
+            outputs=("registration",),
+            params=("train.experiment", "train.registered_model", "train.registered_grader"),
+            code=("tracking.py", "stages/register.py"),
             untracked=("mlflow_artifacts",),
         ),
         StageSpec(
             "score",
-            inputs=("validated_sessions", "models"),
+            inputs=("validated_sessions", "models", "registration"),
             outputs=("scores",),
             params=("train.registered_model",),
             code=("scoring", "models", "measures", "stages/score.py"),
@@ -311,19 +320,23 @@ class Catalog:
         """Cached feature row (JSON) of one recording under ``feature_cache``."""
         return rp.derivative(self.path("feature_cache"), "features", ".json")
 
-    def session_report(self, site: str, subject: str, session: str) -> Path:
+    def session_report(self, site: str, subject: str, session: str, experiment: str | None = None) -> Path:
         """PDF of one session: ``reports/site-<s>/sub-<id>/<session key>_report.pdf`` (pseudonymous IDs only).
+
+        A DVC experiment's (``experiment``, :attr:`palsyflow.project.Project.experiment`)
+        go under ``reports/exp-<experiment>/``, beside the production PDFs, never over them.
 
         Raises
         ------
         palsyflow.paths.InvalidLabelError
             If a label is not alphanumeric.
         """
-        return self.reports / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
+        base = self.reports / ("exp-" + re.sub(r"[^A-Za-z0-9_-]", "_", experiment)) if experiment else self.reports
+        return base / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
 
     @property
     def dvc_lock(self) -> Path:
-        """DVC's lock file at the project root (its hashes tag the MLflow training run)."""
+        """DVC's lock file at the project root (its committed hashes tag the MLflow training run)."""
         return self.root / "dvc.lock"
 
     @staticmethod

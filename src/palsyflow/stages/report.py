@@ -63,13 +63,16 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
     repaired = 0
     for i, (site, subject, session) in enumerate(sessions, 1):
         progress("reports", i, len(sessions))
-        pdf = cat.session_report(site, subject, session)
+        pdf = cat.session_report(site, subject, session, experiment=project.experiment)
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
         session_row = _session_row(session_table, site, subject, session)
         fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
         stamp = cat.report_stamp(pdf)
         if unchanged(stamp, fp, [pdf]):
             sha = (read_json(stamp) or {}).get("sha256")
+            if project.experiment:  # an experiment's PDFs never enter the store
+                result.skipped += 1
+                continue
             with session_scope(project.engine) as db:
                 if sha and repo.report_sha256(db, site, subject, session) != sha == sha256_file(pdf):
                     repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
@@ -79,8 +82,9 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         render_session_report(build_session_report(scores, site, subject, session, params, session_row), pdf, params)
         sha = sha256_file(pdf)
         checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
-        with session_scope(project.engine) as db:
-            repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
+        if not project.experiment:  # a DVC experiment's PDFs stay in its workspace, out of the store
+            with session_scope(project.engine) as db:
+                repo.add_report(db, site, subject, session, cat.data_relative(pdf), sha)
         write_stamp(stamp, fp, sha256=sha)  # last: after the PDF and its store row
         result.processed += 1
         result.outputs.append(str(pdf))
