@@ -120,8 +120,8 @@ def _git_commit_lock(root: str) -> str:
          "--", *paths],
         cwd=root, capture_output=True, text=True,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"git commit of {', '.join(paths)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    if proc.returncode != 0:  # e.g. no git identity: the outputs are in dvc.lock, say so and go on
+        return f"git commit of {', '.join(paths)} failed: {proc.stderr.strip() or proc.stdout.strip()}"
     return "committed"
 
 
@@ -142,7 +142,9 @@ def dvc_commit_task(root: str, git_commit: bool = True) -> str:
     if why:
         return why
     if git_commit:
-        _git_commit_lock(root)
+        git = _git_commit_lock(root)
+        if git not in ("committed", "unchanged", "not a git repository"):
+            get_run_logger().warning("%s", git)
     return "committed"
 
 

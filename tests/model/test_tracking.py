@@ -148,18 +148,18 @@ def test_log_register_and_load_back_in_a_fresh_python(tmp_path, monkeypatch):
     # a second production-line run is a candidate; production stays until promoted
     again = _log(result, params, uri, tmp_path, name="second")
     assert again["normative_version"] == "2"
-    assert client.get_model_version_by_alias(params.registered_model, "production").version == "1"
-    assert client.get_model_version_by_alias(params.registered_model, "candidate").version == "2"
+    assert str(client.get_model_version_by_alias(params.registered_model, "production").version) == "1"
+    assert str(client.get_model_version_by_alias(params.registered_model, "candidate").version) == "2"
     # an experiment's version gets the experiment tag and no alias at all
     exp = _log(result, params, uri, tmp_path, name="exp", experiment="sappy-bulb")
     v3 = client.get_model_version(params.registered_model, exp["normative_version"])
     assert v3.aliases == [] and v3.tags["palsyflow.experiment"] == "sappy-bulb"
-    assert client.get_model_version_by_alias(params.registered_model, "candidate").version == "2"
+    assert str(client.get_model_version_by_alias(params.registered_model, "candidate").version) == "2"
 
     from palsyflow.tracking import list_versions, promote
 
     assert promote(params.registered_model, 2, uri) == "1"
-    assert client.get_model_version_by_alias(params.registered_model, "production").version == "2"
+    assert str(client.get_model_version_by_alias(params.registered_model, "production").version) == "2"
     listed = {v["version"]: v for v in list_versions(params.registered_model, uri)}
     assert listed["2"]["aliases"] == ["production"] and listed["3"]["experiment"] == "sappy-bulb"
 
