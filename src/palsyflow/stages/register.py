@@ -39,7 +39,7 @@ from palsyflow.models.training import GRADER_FILE, NORMATIVE_FILE, TrainResult, 
 from palsyflow.project import Project
 from palsyflow.stages.catalog import STAGE_SPECS, Catalog
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
-from palsyflow.stages.runs import Run, StageResult
+from palsyflow.stages.runs import Run, StageResult, checkpoint
 
 log = logging.getLogger("palsyflow.stages")
 
@@ -266,6 +266,7 @@ def register(project: Project) -> StageResult:
             log.debug("MLflow registration failed", exc_info=True)
             info["error"] = str(exc)
             result.notes.append(f"MLflow registration failed: {exc}")
+        checkpoint("register", "logged")  # test hook: the run logged and registered, registration not written
         atomic_write_text(out, json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
         result.outputs.append(str(out))
         run.finish(result)
