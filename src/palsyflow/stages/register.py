@@ -23,6 +23,7 @@ sha256 of the files instead (``sha256.train.<path>``).
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import logging
@@ -125,11 +126,26 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+def _dvc_cache(root: Path) -> Path:
+    """DVC's local cache folder: ``cache.dir`` of ``.dvc/config.local`` or ``.dvc/config``, else ``.dvc/cache``."""
+    for name in ("config.local", "config"):
+        cfg = configparser.ConfigParser()
+        try:
+            cfg.read(root / ".dvc" / name)
+        except configparser.Error:
+            continue
+        d = cfg.get("cache", "dir", fallback=None) if cfg.has_section("cache") else None
+        if d:
+            p = Path(d)
+            return p if p.is_absolute() else (root / ".dvc" / p).resolve()
+    return root / ".dvc" / "cache"
+
+
 def check_lock(cat: Catalog, entry: dict[str, str]) -> None:
     """Raise :class:`StaleLock` unless train's ``dvc.lock`` entry describes the files on disk.
 
     Files are compared by md5 (DVC 3's hash); a directory (``.dir`` hash) by the listing DVC
-    cached for it (``.dvc/cache/files/md5/<ab>/<cdef...>.dir``, JSON ``[{md5, relpath}]``):
+    cached for it (``<cache>/files/md5/<ab>/<cdef...>.dir``, cache ``.dvc/cache`` unless configured, JSON ``[{md5, relpath}]``):
     every file listed must have that md5 and no other file may exist.
     """
     if not entry:
@@ -140,7 +156,7 @@ def check_lock(cat: Catalog, entry: dict[str, str]) -> None:
             if not p.is_file() or _md5(p) != h:
                 raise StaleLock(f"{cat.dvc_lock}: {rel} is not the committed file (run `dvc commit train`)")
             continue
-        listing = cat.root / ".dvc" / "cache" / "files" / "md5" / h[:2] / h[2:]
+        listing = _dvc_cache(cat.root) / "files" / "md5" / h[:2] / h[2:]
         if not listing.is_file():
             raise StaleLock(f"{cat.dvc_lock}: {rel} ({h}) is not in the DVC cache (run `dvc commit train`)")
         want = {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}
