@@ -350,13 +350,19 @@ def list_versions(name: str, tracking_uri: str) -> list[dict[str, Any]]:
     """
     from mlflow import MlflowClient
 
+    from mlflow.exceptions import MlflowException
+
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:  # search_model_versions leaves aliases empty: the registered model holds them
+        alias_map = dict(client.get_registered_model(name).aliases or {})
+    except MlflowException:
+        return []
     out = []
     for v in client.search_model_versions(f"name = '{name}'"):
         out.append(
             {
                 "version": str(v.version),
-                "aliases": list(v.aliases or []),
+                "aliases": sorted(a for a, ver in alias_map.items() if str(ver) == str(v.version)),
                 "run_id": v.run_id,
                 "experiment": (v.tags or {}).get(EXPERIMENT_TAG),
                 "description": v.description or "",
