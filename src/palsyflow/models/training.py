@@ -292,8 +292,8 @@ def load_normative(path: Path | str) -> NormativeModel | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not JSON ({exc})") from exc
     if data is None:
         return None
