@@ -146,10 +146,13 @@ def check_lock(cat: Catalog, entry: dict[str, str]) -> None:
 
     Files are compared by md5 (DVC 3's hash); a directory (``.dir`` hash) by the listing DVC
     cached for it (``<cache>/files/md5/<ab>/<cdef...>.dir``, cache ``.dvc/cache`` unless configured, JSON ``[{md5, relpath}]``):
-    every file listed must have that md5 and no other file may exist.
+    every file listed must have that md5 and no other file may exist (folder dependencies,
+which DVC does not cache, are not re-hashed here).
     """
     if not entry:
         raise StaleLock(f"{cat.dvc_lock} has no train entry: run `dvc commit train` before registering")
+    spec = STAGE_SPECS["train"]
+    outputs = {cat.relative(o) for o in spec.outputs + spec.metrics}
     for rel, h in entry.items():
         p = cat.root / rel
         if not h.endswith(".dir"):
@@ -157,6 +160,8 @@ def check_lock(cat: Catalog, entry: dict[str, str]) -> None:
                 raise StaleLock(f"{cat.dvc_lock}: {rel} is not the committed file (run `dvc commit train`)")
             continue
         listing = _dvc_cache(cat.root) / "files" / "md5" / h[:2] / h[2:]
+        if not listing.is_file() and rel not in outputs:
+            continue  # a folder dependency (code): DVC hashes it but caches only outputs
         if not listing.is_file():
             raise StaleLock(f"{cat.dvc_lock}: {rel} ({h}) is not in the DVC cache (run `dvc commit train`)")
         want = {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}
