@@ -9,8 +9,11 @@ its stage at once. Bad recordings never fail the flow, they are quarantined by t
 stage. A failed stage stops the flow with :class:`palsyflow.stages.StageFailed`, whose
 message is the one sentence the CLI prints. The flow holds the data root's run lock
 (:func:`palsyflow.stages.run_lock`) from start to end: a second run refuses to start.
-After the stages, ``dvc commit`` records the new outputs in ``dvc.lock`` so that
-``dvc status`` is clean and ``dvc repro`` knows nothing is stale.
+``dvc commit train`` records train's outputs in ``dvc.lock`` before the register stage
+logs them to MLflow (the run's tags are those committed hashes); after the stages,
+``dvc commit`` records every output so that ``dvc status`` is clean and ``dvc repro``
+knows nothing is stale, and ``dvc.lock`` with ``data/metrics`` is committed to git
+(only those paths), so ``dvc exp show`` has the baseline's metrics.
 """
 
 from __future__ import annotations
@@ -88,17 +91,67 @@ def deliver_task(root: str) -> dict:
     return deliver(_project(root)).as_dict()
 
 
-@task(name="dvc-commit", **RETRIES)
-def dvc_commit_task(root: str) -> str:
-    """Record the outputs in dvc.lock (no-op outside a DVC repository)."""
+@task(name="register", **RETRIES)
+def register_task(root: str) -> dict:
+    return stages.register(_project(root)).as_dict()
+
+
+#: What the nightly commits to git after ``dvc commit`` (DVC's record of the run and its metrics).
+GIT_TRACKED = ("dvc.lock", "data/metrics", "data/.gitignore")
+
+
+def _dvc(root: str, *args: str) -> str:
+    """Run ``dvc <args>`` in ``root``; "" when done, else why nothing was done (no repo, no dvc)."""
     if not (Path(root) / ".dvc").is_dir():
         return "not a DVC repository"
     dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
     if dvc is None:
         return "dvc not installed"
-    proc = subprocess.run([dvc, "commit", "--force", "--quiet"], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run([dvc, *args], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"dvc commit failed: {proc.stderr.strip()}")
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {proc.stderr.strip()}")
+    return ""
+
+
+def _git_commit_lock(root: str) -> str:
+    """Commit :data:`GIT_TRACKED` (only those paths) when they changed; why not otherwise."""
+    git = shutil.which("git")
+    if git is None or subprocess.run([git, "rev-parse", "--git-dir"], cwd=root, capture_output=True).returncode:
+        return "not a git repository"
+    paths = [p for p in GIT_TRACKED if (Path(root) / p).exists()]
+    subprocess.run([git, "add", "--", *paths], cwd=root, check=True, capture_output=True)
+    if not subprocess.run([git, "diff", "--cached", "--quiet", "--", *paths], cwd=root).returncode:
+        return "unchanged"
+    proc = subprocess.run(
+        [git, "commit", "-q", "-m", f"palsyflow nightly: dvc.lock and metrics ({_project(root).code_version})",
+         "--", *paths],
+        cwd=root, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:  # e.g. no git identity: the outputs are in dvc.lock, say so and go on
+        return f"git commit of {', '.join(paths)} failed: {proc.stderr.strip() or proc.stdout.strip()}"
+    return "committed"
+
+
+@task(name="dvc-commit-train", **RETRIES)
+def dvc_commit_train_task(root: str) -> str:
+    """Record train's outputs in dvc.lock before they are registered (their hashes become the run's tags)."""
+    return _dvc(root, "commit", "--force", "--quiet", "train") or "committed"
+
+
+@task(name="dvc-commit", **RETRIES)
+def dvc_commit_task(root: str, git_commit: bool = True) -> str:
+    """Record the outputs in dvc.lock, then commit dvc.lock and the metrics to git (no-op outside DVC).
+
+    ``dvc exp show`` and ``dvc metrics diff`` compare git commits: a baseline whose dvc.lock
+    and ``data/metrics`` are not in git has no metrics to show.
+    """
+    why = _dvc(root, "commit", "--force", "--quiet")
+    if why:
+        return why
+    if git_commit:
+        git = _git_commit_lock(root)
+        if git not in ("committed", "unchanged", "not a git repository"):
+            get_run_logger().warning("%s", git)
     return "committed"
 
 
@@ -116,7 +169,7 @@ def _stage(name: str, task_fn, project: Project, *args, error_fails: bool = True
 
 
 @flow(name="nightly", log_prints=True)
-def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -> dict:
+def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True, git_commit: bool = True) -> dict:
     """Run every stage for every site (or one ``site``), incrementally.
 
     Parameters
@@ -127,7 +180,9 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
         Only this site's drop is ingested and landmarked; the cohort-wide stages
         (features onwards) always cover every site.
     dvc_commit : bool
-        Record the outputs in ``dvc.lock`` at the end.
+        Record train's outputs in ``dvc.lock`` before the register stage, and every output at the end.
+    git_commit : bool
+        With ``dvc_commit``, commit ``dvc.lock`` and ``data/metrics`` to git at the end (only those paths).
 
     Returns
     -------
@@ -149,18 +204,16 @@ def nightly(root: str = ".", site: str | None = None, dvc_commit: bool = True) -
         if unreadable:
             raise stages.StageFailed("ingest", RuntimeError(unreadable), project.db_url)
         summary["landmarks"] = _stage("landmarks", landmarks_task, project, root, [site] if site else None)
-        for name, fn in (
-            ("features", features_task),
-            ("validate", validate_task),
-            ("train", train_task),
-            ("score", score_task),
-            ("report", report_task),
-        ):
+        for name, fn in (("features", features_task), ("validate", validate_task), ("train", train_task)):
+            summary[name] = _stage(name, fn, project, root)
+        if dvc_commit:  # register logs the committed hashes: train's outputs go into dvc.lock first
+            summary["dvc-train"] = _stage("dvc-commit", dvc_commit_train_task, project, root)
+        for name, fn in (("register", register_task), ("score", score_task), ("report", report_task)):
             summary[name] = _stage(name, fn, project, root)
         # a delivery that fails is queued for the next night (the outbox); it never fails the flow
         summary["deliver"] = _stage("deliver", deliver_task, project, root, error_fails=False)
         if dvc_commit:
-            summary["dvc"] = _stage("dvc-commit", dvc_commit_task, project, root)
+            summary["dvc"] = _stage("dvc-commit", dvc_commit_task, project, root, git_commit)
     for name, res in summary.items():
         items = res if isinstance(res, list) else [res]
         for r in items:

@@ -611,6 +611,56 @@ def deliver(
         console.print(f"[yellow]not delivered[/] {f['file']}: {f['reason']}", highlight=False)
 
 
+# ---- models: the MLflow registry (promote, list); `models train-detector` joins this sub-app
+models_app = typer.Typer(
+    name="models",
+    help="The registered models: list versions and their aliases, promote a version to production.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    name: Annotated[Optional[str], typer.Argument(help="Registered model (default: train.registered_model).")] = None,
+    root: RootOpt = Path("."),
+) -> None:
+    """Every version of a registered model, newest first: aliases, DVC experiment, run, description."""
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow import tracking
+    from palsyflow.project import Project
+
+    project = Project.load(root)
+    name = name or project.params.train.registered_model
+    versions = tracking.list_versions(name, project.mlflow_uri)
+    if not versions:
+        console.print(f"no versions of {name} in {project.mlflow_uri}")
+        return
+    for v in versions:
+        aliases = ",".join(v["aliases"]) or "-"
+        exp = f" experiment={v['experiment']}" if v["experiment"] else ""
+        typer.echo(f"{name}/{v['version']}\t{aliases}\trun={v['run_id']}{exp}\t{v['description'][:160]}")
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model, e.g. palsyflow-normative.")],
+    version: Annotated[int, typer.Argument(help="The version to serve as production.")],
+    root: RootOpt = Path("."),
+) -> None:
+    """Move the `production` alias to VERSION (the only command that moves it after a model's first version)."""
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow import tracking
+    from palsyflow.project import Project
+
+    project = Project.load(root)
+    before = tracking.promote(name, version, project.mlflow_uri)
+    was = f" (was {name}/{before})" if before else ""
+    console.print(f"{name}/{version} is production{was}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -52,6 +52,19 @@ class Project:
         return uri
 
     @property
+    def experiment(self) -> str | None:
+        """The DVC experiment this process runs in, or None for the production line.
+
+        ``dvc exp run`` (DVC 3.x, ``dvc/repo/experiments/queue/base.py``) sets
+        ``DVC_EXP_NAME`` in every stage command's environment, in the workspace and in
+        temporary/queued runs alike; plain ``dvc repro`` and the nightly flow do not.
+        An experiment writes only its workspace: it registers models without aliases
+        and writes neither scores nor report rows to the store, and its PDFs go under
+        ``reports/exp-<name>/`` (:meth:`palsyflow.stages.catalog.Catalog.session_report`).
+        """
+        return os.environ.get("DVC_EXP_NAME") or None
+
+    @property
     def db_url(self) -> str:
         """``store.url`` (or ``PALSYFLOW_DB_URL``), a relative SQLite file resolved against the root."""
         return resolve_url(self.params.store.url, self.root)

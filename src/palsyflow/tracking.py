@@ -5,11 +5,15 @@ import is slow and has side effects), so importing this module is free. Backend:
 a tracking/registry URI such as ``sqlite:////abs/path/mlflow.db`` and a local
 artifact folder.
 
-Models are logged with the scikit-learn flavour and ``cloudpickle`` serialisation
-(the default ``skops`` format rejects custom estimators such as
-:class:`~palsyflow.models.normative.NormativeModel`). Cloudpickle stores palsyflow
-classes by reference: loading needs ``palsyflow`` importable, and MLflow 3.17 loads
-pickled models only when ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``.
+Nothing registered here is pickled. The normative model is a pyfunc logged as code
+(:mod:`palsyflow.models.normative_pyfunc`, MLflow "models from code") whose artifact is
+the model's JSON; the grader is a plain scikit-learn Pipeline in skops format. Loading
+needs ``palsyflow`` (pinned in each model's requirements, :func:`model_requirements`).
+
+Registry policy (:func:`register_model`): a new version gets the alias ``candidate`` and
+the first version of a model also ``production``; a version registered by a DVC
+experiment gets the tag ``palsyflow.experiment`` and no alias; only :func:`promote`
+(``palsyflow models promote``) moves ``production`` afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from palsyflow import __version__
 from palsyflow.config import TrainParams
+from palsyflow.models import normative_pyfunc
+from palsyflow.models.training import NORMATIVE_FILE
 
 if TYPE_CHECKING:
     from palsyflow.models.training import TrainResult
@@ -107,12 +114,17 @@ def _scoped_uris(tracking_uri: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _pip_requirements() -> list[str]:
-    """Pinned runtime requirements of the logged models (palsyflow itself not on PyPI)."""
+def model_requirements() -> list[str]:
+    """Requirements of a registered palsyflow model: palsyflow itself, pinned, and the libraries it runs on.
+
+    ``palsyflow==<version>`` brings palsyflow's published requirements (pyproject's
+    ``dependencies``); numpy, scipy, scikit-learn, pandas and skops are pinned to the
+    versions the model was fitted with, so a loader reproduces the arithmetic.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
-    reqs = []
-    for dist in ("scikit-learn", "numpy", "scipy", "cloudpickle", "polars"):
+    reqs = [f"palsyflow=={__version__}"]
+    for dist in ("numpy", "scipy", "scikit-learn", "pandas", "skops"):
         try:
             reqs.append(f"{dist}=={version(dist)}")
         except PackageNotFoundError:
@@ -128,49 +140,298 @@ def _experiment_id(client: Any, name: str, artifact_location: Path) -> str:
     return client.create_experiment(name, artifact_location=Path(artifact_location).resolve().as_uri())
 
 
+#: Alias of the model version in use; moved only by :func:`promote` (and given to a model's first version).
+PRODUCTION = "production"
+#: Alias of the newest version registered outside an experiment, waiting for promotion.
+CANDIDATE = "candidate"
+#: Version tag naming the DVC experiment (``DVC_EXP_NAME``) a version came from; such versions get no alias.
+EXPERIMENT_TAG = "palsyflow.experiment"
+
+
+@contextlib.contextmanager
+def training_run(
+    tracking_uri: str,
+    artifact_location: Path | str,
+    experiment: str,
+    run_name: str,
+    params: dict[str, Any],
+    tags: dict[str, str],
+    metrics: dict[str, float] | None = None,
+) -> Iterator[str]:
+    """Open an MLflow run and log its params, tags and finite metrics; yields the run id.
+
+    Inside the ``with`` block the run is active, so :func:`register_model` logs into it.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        Tracking and registry URI, e.g. ``sqlite:////abs/path/mlflow.db``.
+    artifact_location : path-like
+        Artifact folder of the MLflow experiment when it is created here.
+    experiment : str
+        MLflow experiment name.
+    run_name : str
+        Run name (say what changed).
+    params : dict
+        Every parameter the run depended on; values stringified, keys sanitised.
+    tags : dict of str -> str
+        Provenance tags (hashes, versions).
+    metrics : dict of str -> float, optional
+        Non-finite values are left out.
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        On backend errors.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    run_params = {_clean_key(k): str(v)[:_MAX_PARAM_VALUE] for k, v in params.items()}
+    finite = {
+        _clean_key(k): float(v)
+        for k, v in (metrics or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+    }
+    with _scoped_uris(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        exp_id = _experiment_id(client, experiment, Path(artifact_location))
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name[:250]) as run:
+            if run_params:
+                mlflow.log_params(run_params)
+            if finite:
+                mlflow.log_metrics(finite)
+            mlflow.set_tags({_clean_key(k): str(v)[:5000] for k, v in tags.items()})
+            yield run.info.run_id
+
+
+def register_model(
+    name: str,
+    python_model: Any,
+    *,
+    tracking_uri: str,
+    artifact_name: str,
+    description: str,
+    tags: dict[str, str] | None = None,
+    experiment: str | None = None,
+    artifacts: dict[str, str] | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: list[str] | None = None,
+) -> str:
+    """Log a pyfunc model into the active run and register it as a new version of ``name``.
+
+    Alias policy (the one place it is decided): a version registered by a DVC experiment
+    (``experiment`` not None) gets the tag :data:`EXPERIMENT_TAG` and **no alias**; any
+    other new version gets :data:`CANDIDATE`, and the registered model's first version
+    that is not an experiment also gets :data:`PRODUCTION`. Later, only :func:`promote`
+    moves :data:`PRODUCTION`.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name.
+    python_model : str or path or mlflow.pyfunc.PythonModel
+        Prefer the path of a models-from-code file (nothing pickled); a PythonModel
+        instance is cloudpickled by MLflow.
+    tracking_uri : str
+        Tracking and registry URI (the run must be active on it: inside :func:`training_run`).
+    artifact_name : str
+        Name of the model within the run.
+    description : str
+        The version's description (what it is, what it was trained on, its quality).
+    tags : dict, optional
+        Version tags (e.g. the provenance hashes).
+    experiment : str or None
+        The DVC experiment's name, or None for a production-line run.
+    artifacts, signature, input_example : optional
+        As for ``mlflow.pyfunc.log_model``.
+    pip_requirements : list of str, optional
+        Default :func:`model_requirements`.
+
+    Returns
+    -------
+    str
+        The new registry version.
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        On backend errors or when no run is active.
+    """
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+
+    with _scoped_uris(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        info = mlflow.pyfunc.log_model(
+            name=artifact_name,
+            python_model=str(python_model) if isinstance(python_model, Path) else python_model,
+            artifacts=artifacts,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements or model_requirements(),
+            registered_model_name=name,
+        )
+        version = _version(info)
+        if version is None:
+            raise RuntimeError(f"MLflow registered no version of {name}")
+        _describe_version(client, name, version, description, tags or {}, experiment)
+        return version
+
+
+def _describe_version(
+    client: Any, name: str, version: str, description: str, tags: dict[str, str], experiment: str | None
+) -> None:
+    """Description, tags and the alias policy of :func:`register_model` for one new version."""
+    client.update_model_version(name, version, description=description)
+    for k, v in tags.items():
+        client.set_model_version_tag(name, version, _clean_key(k), str(v)[:5000])
+    if experiment is not None:
+        client.set_model_version_tag(name, version, EXPERIMENT_TAG, experiment)
+        return
+    client.set_registered_model_alias(name, CANDIDATE, version)
+    if _alias_version(client, name, PRODUCTION) is None:
+        client.set_registered_model_alias(name, PRODUCTION, version)
+
+
+
+def _alias_version(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def promote(name: str, version: str | int, tracking_uri: str) -> str | None:
+    """Move the :data:`PRODUCTION` alias of ``name`` to ``version``; the only way it moves after the first.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name.
+    version : str or int
+        An existing version (an experiment's too: promoting it is the researcher's explicit choice).
+    tracking_uri : str
+        Registry URI.
+
+    Returns
+    -------
+    str or None
+        The version that held :data:`PRODUCTION` before (None when none did).
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        If the model or the version does not exist.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.get_model_version(name, str(version))  # raises for an unknown version
+    before = _alias_version(client, name, PRODUCTION)
+    client.set_registered_model_alias(name, PRODUCTION, str(version))
+    if _alias_version(client, name, CANDIDATE) == str(version):
+        client.delete_registered_model_alias(name, CANDIDATE)
+    return before
+
+
+def list_versions(name: str, tracking_uri: str) -> list[dict[str, Any]]:
+    """Every version of registered model ``name``, newest first, with its aliases, tags and description.
+
+    Returns
+    -------
+    list of dict
+        ``version``, ``aliases`` (list), ``run_id``, ``experiment`` (the DVC experiment or
+        None), ``description``, ``tags``. Empty when the model does not exist.
+    """
+    from mlflow import MlflowClient
+
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:  # search_model_versions leaves aliases empty: the registered model holds them
+        alias_map = dict(client.get_registered_model(name).aliases or {})
+    except MlflowException:
+        return []
+    out = []
+    for v in client.search_model_versions(f"name = '{name}'"):
+        out.append(
+            {
+                "version": str(v.version),
+                "aliases": sorted(a for a, ver in alias_map.items() if str(ver) == str(v.version)),
+                "run_id": v.run_id,
+                "experiment": (v.tags or {}).get(EXPERIMENT_TAG),
+                "description": v.description or "",
+                "tags": dict(v.tags or {}),
+            }
+        )
+    return sorted(out, key=lambda d: int(d["version"]), reverse=True)
+
+
+def previous_run_params(tracking_uri: str, experiment: str) -> dict[str, str] | None:
+    """Params of the newest finished run of ``experiment`` (None when there is none)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id], filter_string="attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return dict(runs[0].data.params) if runs else None
+
+
 def log_training(
     result: TrainResult,
     params: TrainParams,
     tracking_uri: str,
     artifact_location: Path | str,
-    dvc_lock: Path | str | None,
-    code_version: str,
-    fingerprint: str | None = None,
+    models_dir: Path | str,
+    run_params: dict[str, Any],
+    tags: dict[str, str],
+    run_name: str,
+    experiment: str | None = None,
 ) -> dict[str, str | None]:
-    """Log one training run to MLflow and register its models.
+    """Log one training run to MLflow and register its models (after DVC committed them).
 
-    Creates (or reuses) the experiment ``params.experiment`` with artifacts under
-    ``artifact_location``; opens a run; logs ``result.params`` as params,
-    ``result.metrics`` (finite values) as metrics, and as tags ``code_version``, the
-    ``dvc.lock`` stage hashes (:func:`dvc_lock_tags`) and ``skipped.<what>`` reasons;
-    logs ``train_metrics.json``; logs the normative model (pyfunc ``transform``: z-
-    scores) and the grader (pyfunc ``predict``) with the sklearn flavour and
-    registers them as ``params.registered_model`` and ``params.registered_grader``.
+    Opens a run (:func:`training_run`) with ``run_params`` (every parameter upstream of
+    the models), ``result.metrics`` and ``tags`` plus ``skipped.<what>`` reasons; logs
+    ``train_metrics.json``; registers the normative model as a models-from-code pyfunc
+    (:mod:`palsyflow.models.normative_pyfunc`, its JSON parameters as the artifact; nothing
+    pickled) and the grader with the scikit-learn flavour in skops format, each via
+    :func:`register_model` with ``tags`` on the version.
 
     Parameters
     ----------
     result : TrainResult
-        From :func:`palsyflow.models.training.train_models`.
+        From :func:`palsyflow.models.training.train_models` (the models saved in ``models_dir``).
     params : TrainParams
         ``experiment``, ``registered_model``, ``registered_grader``.
     tracking_uri : str
-        Tracking and registry URI, e.g. ``sqlite:////abs/path/mlflow.db``.
+        Tracking and registry URI.
     artifact_location : path-like
-        Local folder for the experiment's artifacts (used when the experiment is
-        created; an existing experiment keeps its own location).
-    dvc_lock : path-like or None
-        ``dvc.lock`` whose stage hashes become tags; ignored when None/absent.
-    code_version : str
-        E.g. the git commit; tagged as ``code_version``.
-    fingerprint : str, optional
-        The train stage's fingerprint, tagged as :data:`FINGERPRINT_TAG` so that
-        :func:`find_training` can find this run again.
+        Artifact folder for a newly created MLflow experiment.
+    models_dir : path-like
+        Folder :func:`palsyflow.models.training.save_models` wrote.
+    run_params : dict
+        Flattened ``section.key`` -> value of every upstream ``params.yaml`` section.
+    tags : dict of str -> str
+        Provenance: the committed ``dvc.lock`` hashes, git commit, palsyflow version, fingerprint.
+    run_name : str
+        What changed since the previous run.
+    experiment : str or None
+        The DVC experiment's name when run by ``dvc exp run`` (no alias is set).
 
     Returns
     -------
     dict
-        ``run_id``; ``normative_version`` and ``grader_version``: registry versions
-        as strings, None for a model that was not fitted.
+        ``run_id``; ``normative_version`` and ``grader_version`` (None when not fitted).
 
     Raises
     ------
@@ -178,62 +439,103 @@ def log_training(
         On backend errors (unreachable database, invalid names).
     """
     import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+
+    all_tags = dict(tags)
+    all_tags.update({f"skipped.{k}": v[:4000] for k, v in result.skipped.items()})
+    if experiment is not None:
+        all_tags[EXPERIMENT_TAG] = experiment
+    out: dict[str, str | None] = {"run_id": None, "normative_version": None, "grader_version": None}
+    with training_run(
+        tracking_uri, artifact_location, params.experiment, run_name, run_params, all_tags, result.metrics
+    ) as run_id:
+        out["run_id"] = run_id
+        mlflow.log_dict(_jsonable(result.summary()), "train_metrics.json")
+        version_tags = {k: v for k, v in tags.items()}
+        if result.normative is not None:
+            model = result.normative
+            example = pd.DataFrame([list(model.location_)], columns=[str(c) for c in model.feature_names_in_])
+            out["normative_version"] = register_model(
+                params.registered_model,
+                Path(normative_pyfunc.__file__),
+                tracking_uri=tracking_uri,
+                artifact_name="normative",
+                artifacts={normative_pyfunc.ARTIFACT: str(Path(models_dir) / NORMATIVE_FILE)},
+                signature=infer_signature(example, normative_pyfunc.predict_frame(model, example)),
+                input_example=example,
+                description=_normative_description(result, run_name, experiment),
+                tags=version_tags,
+                experiment=experiment,
+            )
+        if result.grader is not None:
+            out["grader_version"] = _register_grader(result, params, tracking_uri, version_tags, run_name, experiment)
+    return out
+
+
+def _normative_description(result: TrainResult, run_name: str, experiment: str | None) -> str:
+    m = result.metrics
+    parts = [
+        f"palsyflow normative model of healthy sessions ({run_name}).",
+        f"{int(m.get('normative_n_healthy', 0))} healthy sessions of {int(m.get('normative_n_subjects', 0))} subjects,"
+        f" {len(result.normative_features)} measures.",
+        "predict(DataFrame of measures [+ subject]) -> <measure>_z, <measure>_percentile, reference_n.",
+        "Model card: models/cards/normative.md.",
+    ]
+    if "normative_loso_ks" in m:
+        parts.append(
+            f"Leave-one-subject-out calibration: KS {m['normative_loso_ks']:.3f}"
+            f" (95% CI {m.get('normative_loso_ks_ci_low', math.nan):.3f}-{m.get('normative_loso_ks_ci_high', math.nan):.3f}),"
+            f" 5-95 band coverage {m['normative_loso_coverage']:.3f} (nominal 0.90;"
+            f" 95% CI {m.get('normative_loso_coverage_ci_low', math.nan):.3f}-{m.get('normative_loso_coverage_ci_high', math.nan):.3f})."
+        )
+    if experiment is not None:
+        parts.append(f"DVC experiment {experiment}: not a production candidate unless promoted.")
+    return " ".join(parts)
+
+
+def _skops_trusted(estimator: Any) -> list[str]:
+    """The types skops does not trust by default in ``estimator``: only numpy's and scikit-learn's are accepted."""
+    import skops.io as sio
+
+    found = sio.get_untrusted_types(data=sio.dumps(estimator))
+    bad = [t for t in found if t.split(".")[0] not in ("numpy", "sklearn", "builtins")]
+    if bad:
+        raise TypeError(f"the grader holds types outside numpy/scikit-learn: {bad}")
+    return list(found)
+
+
+def _register_grader(
+    result: TrainResult, params: TrainParams, tracking_uri: str, tags: dict[str, str], run_name: str,
+    experiment: str | None,
+) -> str | None:
+    """The grader Pipeline with the scikit-learn flavour (skops format), registered with the same alias policy."""
     import mlflow.sklearn
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    tags = {"code_version": str(code_version), **dvc_lock_tags(dvc_lock)}
-    if fingerprint:
-        tags[FINGERPRINT_TAG] = str(fingerprint)
-    tags.update({_clean_key(f"skipped.{k}"): v[:8000] for k, v in result.skipped.items()})
-    run_params = {_clean_key(k): str(v)[:_MAX_PARAM_VALUE] for k, v in result.params.items()}
-    metrics = {
-        _clean_key(k): float(v)
-        for k, v in result.metrics.items()
-        if isinstance(v, (int, float)) and math.isfinite(float(v))
-    }
-    out: dict[str, str | None] = {"run_id": None, "normative_version": None, "grader_version": None}
-
+    names = result.grader.feature_names
+    example = pd.DataFrame([[0.0] * len(names)], columns=names)
     with _scoped_uris(tracking_uri):
+        info = mlflow.sklearn.log_model(
+            result.grader.estimator,
+            name="grader",
+            serialization_format="skops",
+            skops_trusted_types=_skops_trusted(result.grader.estimator),
+            pip_requirements=model_requirements(),
+            signature=infer_signature(example, result.grader.estimator.predict(example)),
+            input_example=example,
+            registered_model_name=params.registered_grader,
+        )
+        version = _version(info)
+        if version is None:
+            return None
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        exp_id = _experiment_id(client, params.experiment, Path(artifact_location))
-        with mlflow.start_run(experiment_id=exp_id, run_name=f"train-{str(code_version)[:12]}") as run:
-            out["run_id"] = run.info.run_id
-            if run_params:
-                mlflow.log_params(run_params)
-            if metrics:
-                mlflow.log_metrics(metrics)
-            mlflow.set_tags(tags)
-            mlflow.log_dict(_jsonable(result.summary()), "train_metrics.json")
-
-            if result.normative is not None:
-                example = pd.DataFrame(
-                    [list(result.normative.location_)], columns=list(result.normative.feature_names_in_)
-                )
-                info = mlflow.sklearn.log_model(
-                    result.normative,
-                    name="normative",
-                    serialization_format="cloudpickle",
-                    pip_requirements=_pip_requirements(),
-                    pyfunc_predict_fn="transform",
-                    signature=infer_signature(example, result.normative.transform(example)),
-                    registered_model_name=params.registered_model,
-                )
-                out["normative_version"] = _version(info)
-            if result.grader is not None:
-                names = result.grader.feature_names
-                example = pd.DataFrame([[0.0] * len(names)], columns=names)
-                info = mlflow.sklearn.log_model(
-                    result.grader.estimator,
-                    name="grader",
-                    serialization_format="cloudpickle",
-                    pip_requirements=_pip_requirements(),
-                    signature=infer_signature(example, result.grader.estimator.predict(example)),
-                    registered_model_name=params.registered_grader,
-                )
-                out["grader_version"] = _version(info)
-    return out
+        description = f"palsyflow House-Brackmann grader ({run_name}); classes {result.grader.classes}."
+        _describe_version(client, params.registered_grader, version, description, tags, experiment)
+        return version
 
 
 def find_training(params: TrainParams, tracking_uri: str, fingerprint: str) -> dict[str, str | None] | None:
@@ -306,31 +608,32 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def load_registered(name: str, version: str | int, tracking_uri: str) -> Any:
-    """Load a registered sklearn model (``models:/<name>/<version>``).
+def load_registered(name: str, version_or_alias: str | int, tracking_uri: str) -> Any:
+    """Load a registered model as a pyfunc: ``models:/<name>/<version>`` or ``models:/<name>@<alias>``.
 
     Parameters
     ----------
     name : str
         Registered model name (e.g. ``TrainParams.registered_model``).
-    version : str or int
-        Registry version.
+    version_or_alias : str or int
+        A version number, or an alias such as ``"production"``.
     tracking_uri : str
         Tracking/registry URI the model was registered in.
 
     Returns
     -------
-    object
-        The estimator (a NormativeModel or a grader Pipeline).
+    mlflow.pyfunc.PyFuncModel
+        ``predict(DataFrame)`` as documented in :mod:`palsyflow.models.normative_pyfunc`
+        (the normative model) or the grader's classes.
 
     Raises
     ------
     mlflow.exceptions.MlflowException
-        If the model does not exist, or ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` is not
-        ``true`` (MLflow 3.17 refuses to unpickle otherwise; set it only for models you
-        trust, i.e. your own registry).
+        If the model, version or alias does not exist.
     """
-    import mlflow.sklearn
+    import mlflow.pyfunc
 
+    ref = str(version_or_alias)
+    uri = f"models:/{name}/{ref}" if ref.isdigit() else f"models:/{name}@{ref}"
     with _scoped_uris(tracking_uri):
-        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        return mlflow.pyfunc.load_model(uri)

@@ -360,7 +360,8 @@ POINTS = {
     "landmarks": "written",
     "features": "written",
     "validate": "written",
-    "train": "logged",
+    "train": "saved",
+    "register": "logged",
     "score": "written",
     "report": "rendered",
 }
@@ -385,6 +386,7 @@ PRODUCES = {
     "features": ("features/",),
     "validate": ("validated/",),
     "train": (),
+    "register": (),
     "score": ("scores/", "scores"),
     "report": ("pdfs", "reports"),
 }

@@ -85,69 +85,97 @@ def sessions(seed=0):
     return pl.DataFrame(rows, schema_overrides={"hb_grade": pl.Int8, "healthy": pl.Boolean})
 
 
-def test_log_register_and_load_back(tmp_path, monkeypatch):
-    import mlflow.sklearn
+def _log(result, params, uri, tmp_path, tags=None, name="run", experiment=None):
+    from palsyflow.models.training import save_models
+    from palsyflow.tracking import log_training
+
+    models = tmp_path / "models"
+    save_models(result, models)
+    return log_training(result, params, uri, tmp_path / "artifacts", models, {"train.seed": params.seed, "landmarks.tta_copies": 6},
+                        tags or {"dvc.train.data/models": "b" * 32 + ".dir"}, name, experiment=experiment)
+
+
+def test_log_register_and_load_back_in_a_fresh_python(tmp_path, monkeypatch):
+    """The normative model loads by alias in a new interpreter, with no pickle allowed, and predicts documented columns."""
     from mlflow import MlflowClient
 
-    from palsyflow.tracking import load_registered, log_training
+    from palsyflow.models.normative_pyfunc import output_columns
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", raising=False)
     env_before = os.environ.get("MLFLOW_TRACKING_URI")
     params = TrainParams(cv_folds=3, experiment="palsyflow-test")
     table = sessions()
     result = train_models(table, params)
     assert result.normative is not None and result.grader is not None
-    (tmp_path / "dvc.lock").write_text(DVC_LOCK)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert uri.startswith("sqlite:////")
-    artifacts = tmp_path / "artifacts"
-
-    out = log_training(result, params, uri, artifacts, tmp_path / "dvc.lock", "abc123")
+    out = _log(result, params, uri, tmp_path, name="first")
     assert out["normative_version"] == "1" and out["grader_version"] == "1"
     assert os.environ.get("MLFLOW_TRACKING_URI") == env_before  # global state restored
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run = client.get_run(out["run_id"])
-    assert run.data.tags["code_version"] == "abc123"
-    assert run.data.tags["dvc.train.models/normative.joblib"] == "b" * 32
-    assert run.data.params["normative_features"] == ",".join(result.normative_features)
-    assert run.data.metrics["normative_location.rest_commissure_height_symmetry"] == result.metrics["normative_location.rest_commissure_height_symmetry"]
-    assert client.get_experiment(run.info.experiment_id).artifact_location == artifacts.resolve().as_uri()
-    assert any(artifacts.rglob("*")), "artifacts written under the given folder"
+    assert run.info.run_name == "first"
+    assert run.data.params["landmarks.tta_copies"] == "6"  # upstream stages' params, not only train's
+    assert run.data.metrics["normative_loso_coverage"] == result.metrics["normative_loso_coverage"]
+    v1 = client.get_model_version(params.registered_model, "1")
+    assert v1.tags["dvc.train.data/models"] == "b" * 32 + ".dir"
+    assert sorted(v1.aliases) == ["candidate", "production"]  # the first version serves
+    assert "healthy sessions" in v1.description
+    # nothing pickled: the model folder holds the code file and the JSON, no .pkl
+    model_dir = next(p for p in (tmp_path / "artifacts").rglob("MLmodel") if "normative" in p.read_text()).parent
+    assert not list(model_dir.rglob("*.pkl")), list(model_dir.rglob("*"))
 
     measures = session_measures(table)
-    loaded = load_registered(params.registered_model, 1, uri)
-    grader = load_registered(params.registered_grader, "1", uri)
-    mlflow.set_tracking_uri(uri)  # the plain MLflow call works as well
-    try:
-        plain = mlflow.sklearn.load_model(f"models:/{params.registered_model}/1")
-    finally:
-        mlflow.set_tracking_uri(None)
-    x = measures.select(result.normative_features)
-    np.testing.assert_allclose(loaded.transform(x), result.normative.transform(x))
-    np.testing.assert_allclose(plain.transform(x), result.normative.transform(x))
-    g = measures.select(result.grader.feature_names)
-    np.testing.assert_array_equal(grader.predict(g), result.grader.estimator.predict(g))
+    x = measures.select(result.normative_features).to_pandas()
+    x.to_parquet(tmp_path / "x.parquet")
+    code = (
+        "import sys, mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        f"m = mlflow.pyfunc.load_model('models:/{params.registered_model}@production')\n"
+        f"pd.DataFrame(m.predict(pd.read_parquet({str(tmp_path / 'x.parquet')!r}))).to_parquet({str(tmp_path / 'y.parquet')!r})\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
+    import pandas as pd
 
-    # a second run reuses the experiment and adds version 2
-    again = log_training(result, params, uri, artifacts, None, "def456")
+    y = pd.read_parquet(tmp_path / "y.parquet")
+    assert list(y.columns) == output_columns(result.normative)
+    m0 = result.normative_features[0]
+    np.testing.assert_allclose(y[f"{m0}_z"].to_numpy(), result.normative.transform(x)[:, 0], equal_nan=True)
+    np.testing.assert_allclose(y[f"{m0}_percentile"].to_numpy(), result.normative.percentile(x)[:, 0], equal_nan=True)
+
+    # a second production-line run is a candidate; production stays until promoted
+    again = _log(result, params, uri, tmp_path, name="second")
     assert again["normative_version"] == "2"
-    assert client.get_run(again["run_id"]).info.experiment_id == run.info.experiment_id
+    assert str(client.get_model_version_by_alias(params.registered_model, "production").version) == "1"
+    assert str(client.get_model_version_by_alias(params.registered_model, "candidate").version) == "2"
+    # an experiment's version gets the experiment tag and no alias at all
+    exp = _log(result, params, uri, tmp_path, name="exp", experiment="sappy-bulb")
+    v3 = client.get_model_version(params.registered_model, exp["normative_version"])
+    assert v3.aliases == [] and v3.tags["palsyflow.experiment"] == "sappy-bulb"
+    assert str(client.get_model_version_by_alias(params.registered_model, "candidate").version) == "2"
+
+    from palsyflow.tracking import list_versions, promote
+
+    assert promote(params.registered_model, 2, uri) == "1"
+    assert str(client.get_model_version_by_alias(params.registered_model, "production").version) == "2"
+    listed = {v["version"]: v for v in list_versions(params.registered_model, uri)}
+    assert listed["2"]["aliases"] == ["production"] and listed["3"]["experiment"] == "sappy-bulb"
 
 
-def test_a_training_logged_before_its_stamp_is_found_again_not_registered_twice(tmp_path, monkeypatch):
-    """A train stage killed after registering its models finds them on the rerun (same versions)."""
+def test_a_training_logged_before_its_registration_is_found_again_not_registered_twice(tmp_path, monkeypatch):
+    """A register stage killed after logging finds its run on the rerun (same versions)."""
     from mlflow import MlflowClient
 
-    from palsyflow.tracking import FINGERPRINT_TAG, find_training, log_training
+    from palsyflow.tracking import FINGERPRINT_TAG, find_training
 
     monkeypatch.chdir(tmp_path)
     params = TrainParams(cv_folds=3, experiment="palsyflow-test")
     result = train_models(sessions(), params)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert find_training(params, uri, "fp1") is None  # no experiment yet
-    first = log_training(result, params, uri, tmp_path / "artifacts", None, "abc123", fingerprint="fp1")
+    first = _log(result, params, uri, tmp_path, tags={FINGERPRINT_TAG: "fp1"})
     assert find_training(params, uri, "fp1") == first
     assert find_training(params, uri, "fp-other") is None
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

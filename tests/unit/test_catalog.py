@@ -101,7 +101,7 @@ def test_catalog_follows_params_paths(tmp_path):
     paths = PathParams(data=tmp_path / "elsewhere", models=Path("fitted"), drops=Path("in"))
     cat = Catalog(tmp_path / "project", paths)
     assert cat.registry == tmp_path / "elsewhere" / "raw" / "recordings.parquet"
-    assert cat.path("normative_model") == tmp_path / "project" / "fitted" / "normative.joblib"
+    assert cat.path("normative_model") == tmp_path / "project" / "fitted" / "normative.json"
     assert cat.drops == tmp_path / "project" / "in"
     rp = RecordingPath.from_task("north", "N01", "20260114", "brow_raise")
     files = cat.landmark_files(rp)

@@ -215,7 +215,7 @@ def test_too_few_healthy_sessions_skip_without_crashing(tmp_path):
     assert "3 healthy sessions" in res.skipped["normative"]
     paths = save_models(res, tmp_path)
     assert load_normative(paths["normative"]) is None
-    assert load_normative(tmp_path / "absent.joblib") is None
+    assert load_normative(tmp_path / "absent.json") is None
     empty = train_models(session_table(0, 0).clear(), TrainParams())
     assert empty.normative is None and empty.grader is None
 
@@ -237,6 +237,11 @@ def test_save_and_load_round_trip(tmp_path):
     summary = json.loads(paths["metrics"].read_text())
     assert summary["normative_features"] == res.normative_features
     assert summary["metrics"]["normative_n_healthy"] == 20
-    joblib.dump({"not": "a model"}, tmp_path / "bad.joblib")
-    with pytest.raises(TypeError):
-        load_normative(tmp_path / "bad.joblib")
+    assert json.loads(paths["normative"].read_text())["format"] == "palsyflow.normative/1"  # JSON, no pickle
+    assert 0.0 <= res.metrics["normative_loso_coverage"] <= 1.0 and "normative_loso_ks_ci_high" in res.metrics
+    (tmp_path / "bad.json").write_text('["not", "a model"]')
+    with pytest.raises(ValueError, match="not a normative model"):
+        load_normative(tmp_path / "bad.json")
+    joblib.dump({"not": "a model"}, tmp_path / "old.joblib")  # an old pickle is refused, never unpickled
+    with pytest.raises(ValueError, match="not JSON"):
+        load_normative(tmp_path / "old.joblib")

@@ -37,6 +37,7 @@ logged and registered like any other model.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ from sklearn.utils.validation import check_is_fitted
 #: Consistency constant of the MAD for normal data, 1 / Phi^-1(3/4)
 #: (Rousseeuw & Croux 1993, doi:10.1080/01621459.1993.10476408).
 MAD_TO_SD = 1.4826
+#: ``format`` field of :meth:`NormativeModel.to_dict` (bump when the layout changes).
+JSON_FORMAT = "palsyflow.normative/1"
 
 
 def _as_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -396,7 +399,180 @@ class NormativeModel(TransformerMixin, BaseEstimator):
         d2 = np.einsum("ij,jk,ik->i", d, self.precision_, d)
         return np.sqrt(np.clip(d2, 0.0, None))
 
+    # ------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON-ready data (no code, nothing pickled).
+
+        Returns
+        -------
+        dict
+            ``format`` (:data:`JSON_FORMAT`), the constructor parameters (``method``,
+            ``min_samples``, ``min_scale``, ``random_state``) and the fitted attributes
+            (``feature_names_in_``, ``n_samples_``, ``n_valid_``, ``location_``,
+            ``scale_``, ``reference_``, ``groups_`` and for ``"mcd"`` ``covariance_``,
+            ``precision_``) as lists; NaN as ``None``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self, "location_")
+
+        def lst(a: np.ndarray) -> Any:
+            arr = np.asarray(a, dtype=np.float64)
+            return np.where(np.isnan(arr), None, arr).tolist()
+
+        out: dict[str, Any] = {
+            "format": JSON_FORMAT,
+            "params": self.get_params(),
+            "feature_names_in_": [str(c) for c in self.feature_names_in_],
+            "n_samples_": int(self.n_samples_),
+            "n_valid_": [int(v) for v in self.n_valid_],
+            "location_": lst(self.location_),
+            "scale_": lst(self.scale_),
+            "reference_": lst(self.reference_),
+            "groups_": [str(g) for g in self.groups_],
+        }
+        if self.method == "mcd":
+            out["covariance_"] = lst(self.covariance_)
+            out["precision_"] = lst(self.precision_)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NormativeModel:
+        """Rebuild a fitted model from :meth:`to_dict`'s data.
+
+        Parameters
+        ----------
+        data : dict
+            As written by :meth:`to_dict` (e.g. read back from JSON).
+
+        Returns
+        -------
+        NormativeModel
+            Scores exactly as the model that wrote ``data``.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not of :data:`JSON_FORMAT` or its arrays disagree in size.
+        """
+        if data.get("format") != JSON_FORMAT:
+            raise ValueError(f"not a normative model ({JSON_FORMAT!r}): format {data.get('format')!r}")
+
+        def arr(key: str) -> np.ndarray:
+            return np.array(data[key], dtype=np.float64)  # None -> NaN
+
+        model = cls(**data["params"])
+        names = list(data["feature_names_in_"])
+        p = len(names)
+        model.feature_names_in_ = np.asarray(names, dtype=object)
+        model.n_features_in_ = p
+        model.n_samples_ = int(data["n_samples_"])
+        model.n_valid_ = np.asarray(data["n_valid_"], dtype=int)
+        model.location_ = arr("location_")
+        model.scale_ = arr("scale_")
+        model.reference_ = arr("reference_").reshape(model.n_samples_, p)
+        model.groups_ = np.asarray(data["groups_"], dtype=object)
+        if model.method == "mcd":
+            model.covariance_ = arr("covariance_").reshape(p, p)
+            model.precision_ = arr("precision_").reshape(p, p)
+        if not (model.location_.shape == model.scale_.shape == model.n_valid_.shape == (p,)) or model.groups_.shape != (
+            model.n_samples_,
+        ):
+            raise ValueError("normative model data: array sizes disagree with feature_names_in_ / n_samples_")
+        return model
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the z-score columns (the fitted column names)."""
         check_is_fitted(self, "location_")
         return np.asarray(self.feature_names_in_, dtype=object)
+
+
+def loso_calibration(
+    model: NormativeModel,
+    X: Any,
+    groups: Any,
+    band: tuple[float, float] = (5.0, 95.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Held-out calibration of the healthy percentiles, leave-one-subject-out.
+
+    Every healthy session is scored against the model refitted without its subject
+    (:meth:`NormativeModel.percentile` with ``groups``). If the percentiles are
+    calibrated, these held-out percentiles are uniform on [0, 100]: the
+    Kolmogorov-Smirnov statistic against the uniform distribution (Massey 1951,
+    J Am Stat Assoc 46(253):68-78, doi:10.1080/01621459.1951.10500769) is near 0 and
+    the fraction inside ``band`` is near its nominal width (0.90 for 5-95).
+
+    Parameters
+    ----------
+    model : NormativeModel
+        Fitted on ``X`` with ``groups``.
+    X : DataFrame or array-like, shape (n_sessions, n_features)
+        The healthy reference sessions (the fit's own rows).
+    groups : array-like of str, shape (n_sessions,)
+        Subject of each row.
+    band : (float, float)
+        Percentile band whose coverage is measured.
+    n_boot : int
+        Bootstrap resamples of subjects (whole subjects, so a subject's correlated
+        sessions and measures move together) for the 95 % intervals.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict of str -> float
+        Pooled over measures: ``loso_ks``, ``loso_coverage`` (fraction in ``band``),
+        ``loso_coverage_nominal``, ``loso_ks_ci_low/high``, ``loso_coverage_ci_low/high``
+        (percentile bootstrap), ``loso_n_values``; per measure ``loso_ks.<m>`` and
+        ``loso_coverage.<m>``. Empty when no held-out percentile is finite (every
+        subject's leave-out reference too small).
+    """
+    pct = model.percentile(X, groups=groups)
+    g = np.asarray([str(v) for v in groups], dtype=object)
+    names = [str(c) for c in model.feature_names_in_]
+    lo, hi = band
+
+    def stats(values: np.ndarray) -> tuple[float, float]:
+        u = np.sort(values[np.isfinite(values)] / 100.0)
+        if u.size == 0:
+            return math.nan, math.nan
+        i = np.arange(1, u.size + 1)
+        ks = float(max(np.max(i / u.size - u), np.max(u - (i - 1) / u.size)))
+        cover = float(np.mean((u >= lo / 100.0) & (u <= hi / 100.0)))
+        return ks, cover
+
+    ks, cover = stats(pct.ravel())
+    if not math.isfinite(ks):
+        return {}
+    out: dict[str, float] = {
+        "loso_ks": ks,
+        "loso_coverage": cover,
+        "loso_coverage_nominal": (hi - lo) / 100.0,
+        "loso_n_values": float(np.isfinite(pct).sum()),
+    }
+    subjects = np.unique(g)
+    rng = np.random.default_rng(seed)
+    boot_ks, boot_cover = [], []
+    rows_of = {s: np.flatnonzero(g == s) for s in subjects}
+    for _ in range(n_boot):
+        pick = rng.choice(subjects, size=subjects.size, replace=True)
+        k, c = stats(pct[np.concatenate([rows_of[s] for s in pick])].ravel())
+        if math.isfinite(k):
+            boot_ks.append(k)
+            boot_cover.append(c)
+    if boot_ks:
+        out["loso_ks_ci_low"], out["loso_ks_ci_high"] = (float(v) for v in np.percentile(boot_ks, [2.5, 97.5]))
+        out["loso_coverage_ci_low"], out["loso_coverage_ci_high"] = (
+            float(v) for v in np.percentile(boot_cover, [2.5, 97.5])
+        )
+    for j, m in enumerate(names):
+        k, c = stats(pct[:, j])
+        if math.isfinite(k):
+            out[f"loso_ks.{m}"] = k
+            out[f"loso_coverage.{m}"] = c
+    return out

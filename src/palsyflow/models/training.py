@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import polars as pl
 
 from palsyflow.atomic import atomic_write_bytes, atomic_write_text
 from palsyflow.config import TrainParams
 from palsyflow.models.grader import GraderResult, fit_grader, grader_possible
-from palsyflow.models.normative import NormativeModel
+from palsyflow.models.normative import NormativeModel, loso_calibration
 from palsyflow.measures.registry import MOVEMENT_COMPOSITE, REST_COMPOSITE, SCORE_MEASURES, SYMMETRY_INDEX
 from palsyflow.measures.symmetry import SIDE_ASYM_COLUMN, session_measures, subject_key
 
@@ -35,8 +34,10 @@ SIDE_RANGE_MEASURES: tuple[str, ...] = tuple(SIDE_ASYM_COLUMN.values())
 #: Means of other measures: left out of a joint (MCD) covariance, which they would make singular.
 COMPOSITE_MEASURES: tuple[str, ...] = (SYMMETRY_INDEX, REST_COMPOSITE, MOVEMENT_COMPOSITE)
 
-NORMATIVE_FILE = "normative.joblib"
-GRADER_FILE = "grader.joblib"
+#: The normative model as JSON (:meth:`NormativeModel.to_dict`): nothing executes on load.
+NORMATIVE_FILE = "normative.json"
+#: The grader Pipeline in skops format (plain scikit-learn types only; no pickle).
+GRADER_FILE = "grader.skops"
 METRICS_FILE = "train_metrics.json"
 
 
@@ -177,6 +178,11 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
         for m, loc, sc in zip(norm_features, normative.location_, normative.scale_, strict=True):
             metrics[f"normative_location.{m}"] = float(loc)
             metrics[f"normative_scale.{m}"] = float(sc)
+        # held-out quality: are the healthy percentiles calibrated for a subject not in the fit?
+        calib = loso_calibration(normative, healthy.select(norm_features), subject_key(healthy), seed=params.seed)
+        metrics.update({f"normative_{k}": v for k, v in calib.items()})
+        if not calib:
+            skipped["normative.calibration"] = "no subject has a leave-one-out reference of min_healthy_sessions"
 
     # ---- grader
     labelled = measures
@@ -215,12 +221,6 @@ def train_models(session_table: pl.DataFrame, params: TrainParams) -> TrainResul
     )
 
 
-def _joblib_bytes(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    joblib.dump(obj, buf)
-    return buf.getvalue()
-
-
 def _json_safe(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
@@ -234,7 +234,7 @@ def _json_safe(obj: Any) -> Any:
 
 
 def save_models(result: TrainResult, out_dir: Path | str) -> dict[str, Path]:
-    """Write the trained models and metrics atomically.
+    """Write the trained models and metrics atomically, in formats that run no code on load.
 
     Parameters
     ----------
@@ -245,18 +245,23 @@ def save_models(result: TrainResult, out_dir: Path | str) -> dict[str, Path]:
     Returns
     -------
     dict of str -> Path
-        ``"normative"`` -> ``normative.joblib`` (always written; holds ``None`` when
-        the normative model was skipped, so the stage output always exists),
-        ``"grader"`` -> ``grader.joblib`` (the fitted Pipeline, only when a grader was
-        fitted), ``"metrics"`` -> ``train_metrics.json`` (:meth:`TrainResult.summary`,
-        non-finite numbers as null).
+        ``"normative"`` -> :data:`NORMATIVE_FILE` (JSON of :meth:`NormativeModel.to_dict`;
+        always written, ``null`` when the normative model was skipped, so the stage
+        output always exists), ``"grader"`` -> :data:`GRADER_FILE` (the fitted
+        Pipeline in skops format, only when a grader was fitted), ``"metrics"`` ->
+        ``train_metrics.json`` (:meth:`TrainResult.summary`, non-finite numbers as null).
     """
     out = Path(out_dir)
-    paths = {"normative": atomic_write_bytes(out / NORMATIVE_FILE, _joblib_bytes(result.normative))}
+    data = None if result.normative is None else result.normative.to_dict()
+    paths = {"normative": atomic_write_text(out / NORMATIVE_FILE, json.dumps(data, sort_keys=True) + "\n")}
     if result.grader is not None:
-        paths["grader"] = atomic_write_bytes(out / GRADER_FILE, _joblib_bytes(result.grader.estimator))
+        import skops.io as sio
+
+        paths["grader"] = atomic_write_bytes(out / GRADER_FILE, sio.dumps(result.grader.estimator))
     elif (out / GRADER_FILE).exists():
         (out / GRADER_FILE).unlink()  # a stale grader must not outlive a run that skipped it
+    for stale in ("normative.joblib", "grader.joblib"):  # pickles of palsyflow <= 0.1.0
+        (out / stale).unlink(missing_ok=True)
     paths["metrics"] = atomic_write_text(
         out / METRICS_FILE, json.dumps(_json_safe(result.summary()), indent=2, sort_keys=True) + "\n"
     )
@@ -264,29 +269,67 @@ def save_models(result: TrainResult, out_dir: Path | str) -> dict[str, Path]:
 
 
 def load_normative(path: Path | str) -> NormativeModel | None:
-    """Load ``normative.joblib`` written by :func:`save_models`.
+    """Load the normative model written by :func:`save_models` (JSON, no code executed).
 
     Parameters
     ----------
     path : path-like
-        The joblib file (or its directory).
+        :data:`NORMATIVE_FILE` (or its directory).
 
     Returns
     -------
     NormativeModel or None
-        None when the file is absent or holds ``None`` (model skipped in training).
+        None when the file is absent or holds ``null`` (model skipped in training).
 
     Raises
     ------
-    TypeError
-        If the file holds something other than a NormativeModel.
+    ValueError
+        If the file is not JSON of a normative model (:meth:`NormativeModel.from_dict`).
     """
     path = Path(path)
     if path.is_dir():
         path = path / NORMATIVE_FILE
     if not path.exists():
         return None
-    obj = joblib.load(path)
-    if obj is None or isinstance(obj, NormativeModel):
-        return obj
-    raise TypeError(f"{path} holds a {type(obj).__name__}, not a NormativeModel")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from exc
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: holds a JSON {type(data).__name__}, not a normative model")
+    return NormativeModel.from_dict(data)
+
+
+def load_grader(path: Path | str) -> Any | None:
+    """Load the grader Pipeline written by :func:`save_models` (skops; only scikit-learn/numpy types trusted).
+
+    Parameters
+    ----------
+    path : path-like
+        :data:`GRADER_FILE` (or its directory).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline or None
+        None when the file is absent (no grader fitted).
+
+    Raises
+    ------
+    TypeError
+        If the file holds a type outside scikit-learn, numpy and builtins (skops refuses
+        to construct untrusted types).
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / GRADER_FILE
+    if not path.exists():
+        return None
+    untrusted = sio.get_untrusted_types(file=path)
+    bad = [t for t in untrusted if not t.split(".")[0] in ("sklearn", "numpy", "builtins")]
+    if bad:
+        raise TypeError(f"{path}: untrusted types {bad}")
+    return sio.load(path, trusted=untrusted)

@@ -22,7 +22,7 @@ runs
     which errors are transient (retried) and the one-sentence description of a failure.
 lock
     One run at a time per data root (``flock``), and which recorded runs have died.
-ingest, landmarks, features, validate, train, score, report
+ingest, landmarks, features, validate, train, register, score, report
     One stage each; ``status`` reads the store's summary. The package re-exports each
     stage function under its module's name (``stages.features(project)``), so
     ``palsyflow.stages.features`` is the function; import a module's other names with
@@ -42,7 +42,7 @@ the format they write is theirs to define:
 * :func:`palsyflow.landmarks.write_landmarks` (stage landmarks) writes the points and
   quality parquet files at :meth:`Catalog.landmark_files` (it embeds the metadata);
 * :func:`palsyflow.models.training.save_models` (stage train) writes the fitted models
-  into ``catalog.models`` (the file names inside, ``normative.joblib`` ..., are the
+  into ``catalog.models`` (the file names inside, ``normative.json`` ..., are the
   training module's; the catalog's ``normative_model`` matches them, tested);
 * :func:`palsyflow.reports.pdf.render_session_report` (stage report) writes the PDF at
   :meth:`Catalog.session_report`.
@@ -57,6 +57,7 @@ from palsyflow.stages.features import features
 from palsyflow.stages.fingerprint import code_digest, stage_code_digest
 from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, read_registry, site_drops
 from palsyflow.stages.landmarks import landmarks
+from palsyflow.stages.register import register
 from palsyflow.stages.report import report
 from palsyflow.stages.lock import RunLocked, run_lock
 from palsyflow.stages.runs import Progress, StageFailed, StageResult, describe_error, is_transient
@@ -85,6 +86,7 @@ __all__ = [
     "is_transient",
     "landmarks",
     "read_registry",
+    "register",
     "report",
     "run_lock",
     "score",

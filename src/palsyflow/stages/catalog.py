@@ -29,6 +29,7 @@ session reports by :meth:`Catalog.session_report` (clinician) and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,10 +85,11 @@ DATASETS: dict[str, Dataset] = {
     "validated_summary": Dataset("data", "validated/summary.json", "suite summary, a DVC metric (validate)"),
     "validated_stamp": Dataset("data", "validated/.inputs.json", "fingerprint of validate's inputs (validate)"),
     "models": Dataset("models", "", "fitted normative model and grader, their metrics and the train stamp (train)"),
-    "normative_model": Dataset("models", "normative.joblib", "the normative model the score stage reads (train)"),
+    "normative_model": Dataset("models", "normative.json", "the normative model the score stage reads (train)"),
     "models_summary": Dataset("models", "train_metrics.json", "summary of the fitted models (train)"),
     "train_stamp": Dataset("models", ".inputs.json", "fingerprint of train's inputs and the MLflow run (train)"),
-    "train_metrics": Dataset("data", "metrics/train.json", "training metrics, a DVC metric (train)"),
+    "train_metrics": Dataset("data", "metrics/train.json", "training metrics, a DVC metric tracked in git (train)"),
+    "registration": Dataset("data", "registration.json", "the MLflow run and registry versions of the committed models (register)"),
     "scores": Dataset("data", "scores", "the score table and its stamp (score)"),
     "scores_table": Dataset("data", "scores/scores.parquet", "one row per session and measure (score)"),
     "scores_stamp": Dataset("data", "scores/.inputs.json", "fingerprint of score's inputs (score)"),
@@ -182,11 +184,18 @@ STAGE_SPECS: dict[str, StageSpec] = {
             metrics=("train_metrics",),
             params=("train",),
             code=("models", "measures", "stages/train.py"),
+        ),
+        StageSpec(
+            "register",
+            inputs=("models", "train_metrics"),
+            outputs=("registration",),
+            params=("train.experiment", "train.registered_model", "train.registered_grader"),
+            code=("tracking.py", "stages/register.py"),
             untracked=("mlflow_artifacts",),
         ),
         StageSpec(
             "score",
-            inputs=("validated_sessions", "models"),
+            inputs=("validated_sessions", "models", "registration"),
             outputs=("scores",),
             params=("train.registered_model",),
             code=("scoring", "models", "measures", "stages/score.py"),
@@ -320,17 +329,27 @@ class Catalog:
         """Cached feature row (JSON) of one recording under ``feature_cache``."""
         return rp.derivative(self.path("feature_cache"), "features", ".json")
 
-    def session_report(self, site: str, subject: str, session: str) -> Path:
+    def reports_root(self, experiment: str | None = None) -> Path:
+        """Root of the session reports; a DVC experiment's (``experiment``,
+        :attr:`palsyflow.project.Project.experiment`) are under ``reports/exp-<experiment>/``,
+        beside the production PDFs, never over them."""
+        return self.reports / ("exp-" + re.sub(r"[^A-Za-z0-9_-]", "_", experiment)) if experiment else self.reports
+
+    def session_report(self, site: str, subject: str, session: str, experiment: str | None = None) -> Path:
         """PDF of one session: ``reports/site-<s>/sub-<id>/<session key>_report.pdf`` (pseudonymous IDs only).
+
+        Under :meth:`reports_root` of ``experiment`` (None: production).
 
         Raises
         ------
         palsyflow.paths.InvalidLabelError
             If a label is not alphanumeric.
         """
-        return self.reports / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
+        return self.reports_root(experiment) / f"site-{site}" / f"sub-{subject}" / f"{session_key(site, subject, session)}_report.pdf"
 
-    def patient_report(self, site: str, subject: str, session: str, sessions: Iterable[str] = ()) -> Path:
+    def patient_report(
+        self, site: str, subject: str, session: str, sessions: Iterable[str] = (), experiment: str | None = None
+    ) -> Path:
         """One-page patient PDF of one session, named by the month only.
 
         ``reports/site-<s>/sub-<id>/sub-<id>_<YYYY-MM>_patient.pdf`` for the subject's
@@ -346,6 +365,8 @@ class Catalog:
         sessions : iterable of str
             The subject's session labels at this site (``session`` is counted whether
             listed or not); they decide the ordinal within the month.
+        experiment : str, optional
+            A DVC experiment: under its :meth:`reports_root`.
 
         Raises
         ------
@@ -362,7 +383,7 @@ class Catalog:
         k = same.index(session) + 1
         ordinal = "" if k == 1 else f"_visit{k}"
         name = f"sub-{subject}_{session[:4]}-{session[4:6]}{ordinal}_patient.pdf"
-        return self.reports / f"site-{site}" / f"sub-{subject}" / name
+        return self.reports_root(experiment) / f"site-{site}" / f"sub-{subject}" / name
 
     @staticmethod
     def is_patient_report(path: Path) -> bool:
@@ -382,7 +403,7 @@ class Catalog:
 
     @property
     def dvc_lock(self) -> Path:
-        """DVC's lock file at the project root (its hashes tag the MLflow training run)."""
+        """DVC's lock file at the project root (its committed hashes tag the MLflow training run)."""
         return self.root / "dvc.lock"
 
     @staticmethod

@@ -87,8 +87,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
                 built.append(build_session_report(scores, site, subject, session, params, session_row))
             return built[0]
 
-        pdf = cat.session_report(site, subject, session)
-        patient_pdf = cat.patient_report(site, subject, session, by_subject[(site, subject)])
+        pdf = cat.session_report(site, subject, session, experiment=project.experiment)
+        patient_pdf = cat.patient_report(site, subject, session, by_subject[(site, subject)], experiment=project.experiment)
         wanted_patient.add(patient_pdf)
         drawn = 0
         for kind, out, key, draw in (
@@ -100,6 +100,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
             stamp = cat.report_stamp(out)
             if unchanged(stamp, key, [out]):
                 sha = (read_json(stamp) or {}).get("sha256")
+                if project.experiment:  # an experiment's PDFs never enter the store
+                    continue
                 with session_scope(project.engine) as db:
                     if sha and repo.report_sha256(db, site, subject, session, kind) != sha == sha256_file(out):
                         repo.add_report(db, site, subject, session, cat.data_relative(out), sha, kind=kind)
@@ -108,6 +110,11 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
             draw(out)
             sha = sha256_file(out)
             checkpoint("report", "rendered")  # test hook: the PDF written, its store row and stamp not
+            if project.experiment:  # a DVC experiment's PDFs stay in its workspace, out of the store
+                write_stamp(stamp, key, sha256=sha)
+                result.outputs.append(str(out))
+                drawn += 1
+                continue
             with session_scope(project.engine) as db:
                 repo.add_report(db, site, subject, session, cat.data_relative(out), sha, kind=kind)
                 audit.record(db, site=site, action="report-generated", subject=subject, session=session,

@@ -1,7 +1,7 @@
 """Stage ``score``: the validated session table and the normative model -> the score table.
 
-Reads ``validated_sessions``, ``normative_model`` and the train stamp (for the MLflow
-model version); writes ``scores_table`` and ``scores_stamp``, and the scores to the store.
+Reads ``validated_sessions``, ``normative_model`` and ``registration`` (for the MLflow
+model version); writes ``scores_table`` and ``scores_stamp``, and the scores to the store (not in a DVC experiment).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from palsyflow.project import Project
 from palsyflow.scoring.scores import score_sessions, session_measures
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.fingerprint import digest, files_digest, read_json, stage_code_digest, unchanged, write_stamp
+from palsyflow.stages.register import registered_version
 from palsyflow.stages.runs import Run, StageResult, checkpoint
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -52,8 +53,8 @@ def score(project: Project) -> StageResult:
 
 
 def _mlflow_version(cat: Catalog) -> str | None:
-    """The normative model's MLflow version named by the train stamp (``None`` without MLflow)."""
-    return ((read_json(cat.path("train_stamp")) or {}).get("mlflow") or {}).get("normative_version")
+    """The normative model's MLflow version named by the register stage (``None`` without MLflow)."""
+    return registered_version(cat)
 
 
 def _score(project: Project, fp: str, result: StageResult) -> None:
@@ -69,7 +70,11 @@ def _score(project: Project, fp: str, result: StageResult) -> None:
     scores = score_sessions(session_measures(pl.read_parquet(src)), normative, model_version=model_version)
     atomic_write_parquet(scores, out)
     checkpoint("score", "written")  # test hook: the table written, its store rows and stamp not
-    with session_scope(project.engine) as db:
-        result.processed = repo.upsert_scores(db, scores.to_dicts())
+    if project.experiment:  # a DVC experiment writes its workspace only, never the store
+        result.processed = scores.height
+        result.notes.append(f"DVC experiment {project.experiment}: scores not written to the store")
+    else:
+        with session_scope(project.engine) as db:
+            result.processed = repo.upsert_scores(db, scores.to_dicts())
     write_stamp(stamp, fp)  # last: after the table and the store's rows it certifies
     result.outputs.append(str(out))
