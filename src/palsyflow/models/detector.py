@@ -327,8 +327,20 @@ def photo_features(points478: np.ndarray) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- metrics
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney probability P(score_palsy > score_healthy) + ties / 2."""
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    _, inv, counts = np.unique(p, return_inverse=True, return_counts=True)
+    r = (np.cumsum(counts) - (counts - 1) / 2.0)[inv]  # mid-ranks of tied scores
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def sensitivity_at_specificity(y: np.ndarray, p: np.ndarray, specificity: float = 0.9) -> float:
     """Highest sensitivity among thresholds whose specificity is at least ``specificity``.
+
+    A photo is called palsy when its score is at or above the threshold; thresholds
+    run over the observed scores (the points of the ROC curve).
 
     Parameters
     ----------
@@ -343,14 +355,16 @@ def sensitivity_at_specificity(y: np.ndarray, p: np.ndarray, specificity: float 
     float
         Fraction of positives at or above the threshold (NaN with one class only).
     """
-    from sklearn.metrics import roc_curve
-
     y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
     if y.min() == y.max():
         return float("nan")
-    fpr, tpr, _ = roc_curve(y, np.asarray(p, dtype=np.float64))
+    neg, pos = np.sort(p[y == 0]), np.sort(p[y == 1])
+    thr = np.r_[np.unique(p), np.inf]
+    fpr = 1.0 - np.searchsorted(neg, thr, side="left") / neg.size
+    tpr = 1.0 - np.searchsorted(pos, thr, side="left") / pos.size
     ok = fpr <= 1.0 - specificity + 1e-12
-    return float(tpr[ok].max()) if ok.any() else 0.0
+    return float(tpr[ok].max())
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
@@ -397,13 +411,11 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, specificity: float = 0.9) -> di
         ``auc``, ``sensitivity_at_spec``, ``brier`` (mean squared error of ``p``, 0 best),
         ``ece`` (0 best); NaN for AUC and sensitivity when ``y`` has one class.
     """
-    from sklearn.metrics import roc_auc_score
-
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
     two = y.min() != y.max()
     return {
-        "auc": float(roc_auc_score(y, p)) if two else float("nan"),
+        "auc": _auc(y, p) if two else float("nan"),
         "sensitivity_at_spec": sensitivity_at_specificity(y, p, specificity),
         "brier": float(np.mean((p - y) ** 2)),
         "ece": expected_calibration_error(y, p),
