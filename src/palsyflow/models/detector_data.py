@@ -161,3 +161,40 @@ def read_images(rows: Iterable[LabelRow]) -> Iterable[tuple[str, np.ndarray | No
             yield str(r.path), read_photo(r.path)
         except LandmarkError:
             yield str(r.path), None
+
+
+def session_rest_features(
+    files: dict[str, Path], aliases: dict[str, str], model_path: Path, params: DetectorParams, lm_params: LandmarkParams | None = None
+) -> tuple[dict[str, float] | None, str | None]:
+    """The detector's features of a session's rest photo, re-framed as in training.
+
+    Parameters
+    ----------
+    files : dict
+        Task name (clinic aliases accepted) -> file, as given to ``palsyflow measure``.
+    aliases : dict
+        ``IngestParams.task_aliases``.
+    model_path : Path
+    params : DetectorParams
+    lm_params : LandmarkParams, optional
+
+    Returns
+    -------
+    (features, reason)
+        Features of :func:`palsyflow.models.detector.photo_features` and None, or None
+        and the sentence saying why there are none (no rest task, a rest video, no face).
+    """
+    from palsyflow.ingest.tasks import canonical_task
+    from palsyflow.landmarks.media import LandmarkError, read_photo
+
+    rest = [p for t, p in files.items() if canonical_task(t, aliases) == "rest"]
+    if not rest:
+        return None, "no rest recording in the session"
+    try:
+        rgb = read_photo(Path(rest[0]))
+    except LandmarkError as exc:
+        return None, f"the detector reads rest photos only (rest recording {rest[0]}: {exc})"
+    tab = extract_images([(str(rest[0]), rgb)], model_path, params, lm_params)
+    if not tab.face[0]:
+        return None, tab.problems[0]
+    return dict(zip(DETECTOR_FEATURES, tab.features[0].tolist())), None
