@@ -50,6 +50,11 @@ from typing import Any
 import numpy as np
 
 from palsyflow.config import DetectorParams
+from palsyflow.features.emotrics import emotrics_measures
+from palsyflow.features.parra import parra_features_batch
+from palsyflow.features.regional import recording_measures
+from palsyflow.landmarks.crop import face_square, square_crop
+from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
 
 __all__ = [
     "DETECTOR_FEATURES",
@@ -144,8 +149,6 @@ def reframe(rgb: np.ndarray, points: np.ndarray, params: DetectorParams) -> np.n
         If the points are not finite.
     """
     import cv2
-
-    from palsyflow.landmarks.crop import face_square, square_crop
 
     cx, cy, side = face_square(points, params.reframe_margin)
     native, _ = square_crop(rgb, cx, cy, side, int(params.reframe_native_side))
@@ -297,11 +300,6 @@ def photo_features(points478: np.ndarray) -> dict[str, float]:
         :mod:`palsyflow.features.parra`), ``parra_f23_dev`` (degrees),
         ``emotrics_*_absdiff`` / ``*_abs`` (mm; the smile angle in degrees).
     """
-    from palsyflow.features.emotrics import emotrics_measures
-    from palsyflow.features.parra import parra_features_batch
-    from palsyflow.features.regional import recording_measures
-    from palsyflow.landmarks.schemes.ibug68 import mediapipe_to_ibug68
-
     p = np.asarray(points478, dtype=np.float64)
     out = dict.fromkeys(DETECTOR_FEATURES, np.nan)
     if p.shape[0] < 478 or not np.isfinite(p[:, :2]).all():

@@ -18,6 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from palsyflow.config import DetectorParams, LandmarkParams
+from palsyflow.ingest.tasks import canonical_task
+from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
+from palsyflow.landmarks.media import LandmarkError, read_photo
+from palsyflow.landmarks.pipeline import detect_frame
 from palsyflow.models.detector import DETECTOR_FEATURES, FRAMING_FEATURES, dhash, framing_features, photo_features, reframe
 
 __all__ = ["LabelRow", "PhotoTable", "extract_images", "read_labels"]
@@ -108,9 +112,6 @@ def extract_images(images: Iterable[tuple[str, np.ndarray | None]], model_path: 
     -------
     PhotoTable
     """
-    from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
-    from palsyflow.landmarks.pipeline import detect_frame
-
     lm_params = lm_params or LandmarkParams()
     feats, feats0, before, after, hashes, face, problems = [], [], [], [], [], [], []
     nan_f = np.full(len(DETECTOR_FEATURES), np.nan)
@@ -154,8 +155,6 @@ def extract_images(images: Iterable[tuple[str, np.ndarray | None]], model_path: 
 
 def read_images(rows: Iterable[LabelRow]) -> Iterable[tuple[str, np.ndarray | None]]:
     """(name, upright RGB or None) of each labelled photo, read lazily."""
-    from palsyflow.landmarks.media import LandmarkError, read_photo
-
     for r in rows:
         try:
             yield str(r.path), read_photo(r.path)
@@ -184,9 +183,6 @@ def session_rest_features(
         Features of :func:`palsyflow.models.detector.photo_features` and None, or None
         and the sentence saying why there are none (no rest task, a rest video, no face).
     """
-    from palsyflow.ingest.tasks import canonical_task
-    from palsyflow.landmarks.media import LandmarkError, read_photo
-
     rest = [p for t, p in files.items() if canonical_task(t, aliases) == "rest"]
     if not rest:
         return None, "no rest recording in the session"
