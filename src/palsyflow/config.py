@@ -249,6 +249,23 @@ class DeliveryParams(_Section):
     sites: dict[str, SiteDelivery] = {}  # site label -> recipients, attach
 
 
+class DetectorParams(_Section):
+    """Healthy-vs-palsy photo detector (``palsyflow models train-detector``)."""
+
+    seed: int = 7
+    cv_folds: int = 5
+    c: float = 0.3  # logistic regression inverse L2 strength
+    reframe_margin: float = 0.25  # face box enlarged by this times its side on each side
+    reframe_native_side: int = 112  # every face passes through this resolution (px), the lowest common one
+    reframe_side: int = 256  # re-framed photo side (px) handed to the landmarker
+    reframe_jpeg_quality: int = 85  # the same JPEG re-encoding for every photo
+    hash_max_distance: int = 10  # dHash Hamming distance (of 64 bits) at or below which photos share a group
+    n_bootstrap: int = 1000  # group bootstrap resamples for the confidence intervals
+    specificity: float = 0.9  # operating point of the reported sensitivity
+    top_features: int = 5  # SHAP contributions reported per prediction
+    registered_model: str = "palsyflow-detector"
+
+
 class Params(_Section):
     """All of ``params.yaml``."""
 
@@ -263,6 +280,7 @@ class Params(_Section):
     report: ReportParams = ReportParams()
     export: ExportParams = ExportParams()
     delivery: DeliveryParams = DeliveryParams()
+    detector: DetectorParams = DetectorParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -333,3 +333,23 @@ def load_grader(path: Path | str) -> Any | None:
     if bad:
         raise TypeError(f"{path}: untrusted types {bad}")
     return sio.load(path, trusted=untrusted)
+
+
+def grader_table(session_table: pl.DataFrame, params: TrainParams) -> tuple[pl.DataFrame, list, list[str]]:
+    """The grader's inputs from a session table: measures, clinician grades, subjects.
+
+    The same measures and simulated-row rule as :func:`train_models`' grader
+    (score-table measures present with a value, ``params.grader_include_simulated``).
+
+    Returns
+    -------
+    (X, grades, subjects)
+        X : the measure columns (DataFrame, one row per session); grades : ``hb_grade``
+        (None when absent); subjects : :func:`~palsyflow.measures.symmetry.subject_key`
+        of each row (site and subject), for subject-grouped evaluation.
+    """
+    measures = session_measures(session_table)
+    if not params.grader_include_simulated and "simulated" in measures.columns:
+        measures = measures.filter(~pl.col("simulated").fill_null(False))
+    cols = [m for m in NORMATIVE_MEASURES if m in measures.columns and _non_null(measures, m) > 0]
+    return measures.select(cols), measures["hb_grade"].to_list(), list(subject_key(measures))

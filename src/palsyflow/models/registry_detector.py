@@ -1,0 +1,187 @@
+"""MLflow at the edge for the palsy detector and the grouped grader: log, register, load.
+
+A thin adapter (MLflow is imported inside the functions, so importing this module does
+not pull MLflow into domain code). The detector pipeline is saved with MLflow's
+scikit-learn flavour in the **skops** format (no code runs on load; only the listed
+scikit-learn and numpy types are trusted), ``predict`` of its pyfunc returns the two
+class probabilities (``predict_proba``: column 0 healthy, column 1 palsy), with a
+signature and an input example of the :data:`~palsyflow.models.detector.DETECTOR_FEATURES`
+columns. The SHAP background rows, the SHAP summary and the evaluation go to the same run
+as JSON. The grouped grader's evaluation is logged as metrics and JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from palsyflow.config import DetectorParams, TrainParams
+from palsyflow.models.detector import DetectorModel
+
+__all__ = ["load_detector", "log_detector", "log_grader_evaluation"]
+
+#: Types skops may rebuild when the detector is loaded (nothing else is trusted).
+TRUSTED_TYPES = [
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "numpy.dtype",
+]
+
+
+def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)) and math.isfinite(float(v)):
+            out[k] = float(v)
+        elif isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) and k.endswith("_ci"):
+            out[f"{k}_low"], out[f"{k}_high"] = float(v[0]), float(v[1])
+    return out
+
+
+def log_detector(
+    model: DetectorModel,
+    params: DetectorParams,
+    tracking_uri: str,
+    experiment: str,
+    code_version: str,
+    labels_sha256: str,
+    extra: dict[str, Any] | None = None,
+    artifact_location: Path | None = None,
+) -> dict[str, str | None]:
+    """Log the detector's run (params, metrics, tags, card data) and register the model.
+
+    Parameters
+    ----------
+    model : DetectorModel
+    params : DetectorParams
+        All of it is logged as run parameters; ``registered_model`` names the model.
+    tracking_uri : str
+        Tracking and registry URI.
+    experiment : str
+    code_version : str
+        palsyflow's version / git commit (tag ``code_version``).
+    labels_sha256 : str
+        sha256 of the labels CSV (tag ``data.labels_sha256``).
+    extra : dict, optional
+        More JSON for the run (counts, shortcut metrics).
+    artifact_location : Path, optional
+        Where a new experiment keeps its artifacts (the project's ``mlflow_artifacts``);
+        default MLflow's (``./mlruns`` of the working directory).
+
+    Returns
+    -------
+    dict
+        ``run_id`` and ``version`` (the registered model version).
+    """
+    import mlflow
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    if client.get_experiment_by_name(experiment) is None:
+        loc = None
+        if artifact_location is not None:
+            Path(artifact_location).mkdir(parents=True, exist_ok=True)
+            loc = Path(artifact_location).resolve().as_uri()
+        client.create_experiment(experiment, artifact_location=loc)
+    exp_id = client.get_experiment_by_name(experiment).experiment_id
+    auc = model.metrics.get("auc", float("nan"))
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"detector-auc{auc:.2f}-{str(code_version)[:12]}") as run:
+        mlflow.log_params({f"detector.{k}": str(v) for k, v in params.model_dump().items()})
+        mlflow.log_metrics(_flat_metrics(model.metrics))
+        mlflow.set_tags({"code_version": str(code_version), "data.labels_sha256": labels_sha256, "model.kind": "palsy_detector"})
+        mlflow.log_dict(
+            {
+                "feature_names": model.feature_names,
+                "background": np.where(np.isfinite(model.background), model.background, None).tolist(),
+                "shap_summary": model.shap_summary,
+                "metrics": model.metrics,
+                **(extra or {}),
+            },
+            "detector.json",
+        )
+        example = pd.DataFrame(np.nan_to_num(model.background[:2], nan=0.0), columns=model.feature_names)
+        info = mlflow.sklearn.log_model(
+            model.estimator,
+            name="detector",
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pyfunc_predict_fn="predict_proba",
+            signature=infer_signature(example, model.estimator.predict_proba(example.to_numpy())),
+            input_example=example,
+            registered_model_name=params.registered_model,
+        )
+        version = getattr(info, "registered_model_version", None)
+        if version is not None:
+            client.update_model_version(
+                params.registered_model,
+                str(version),
+                description=(
+                    "Healthy-vs-palsy photo detector on re-framed static geometry; predict returns "
+                    "[P(healthy), P(palsy)]. Card: models/cards/detector.md."
+                ),
+            )
+    return {"run_id": run.info.run_id, "version": None if version is None else str(version)}
+
+
+def load_detector(tracking_uri: str, name: str, version: str = "latest") -> tuple[DetectorModel, str]:
+    """The registered detector (estimator, feature names, SHAP background) and ``name/version``.
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        If no such model is registered.
+    """
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    if version == "latest":
+        versions = client.search_model_versions(f"name='{name}'")
+        if not versions:
+            raise LookupError(f"no detector registered as {name!r}")
+        mv = max(versions, key=lambda v: int(v.version))
+    else:
+        mv = client.get_model_version(name, version)
+    mlflow.set_tracking_uri(tracking_uri)
+    est = mlflow.sklearn.load_model(f"models:/{name}/{mv.version}")
+    data = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/detector.json")
+    bg = np.array([[np.nan if v is None else v for v in row] for row in data["background"]], dtype=np.float64)
+    model = DetectorModel(est, list(data["feature_names"]), bg, data.get("metrics", {}), data.get("shap_summary", {}))
+    return model, f"{name}/{mv.version}"
+
+
+def log_grader_evaluation(
+    result: dict[str, Any], params: TrainParams, tracking_uri: str, code_version: str, sessions_sha256: str, artifact_location: Path | None = None
+) -> str:
+    """Log a subject-grouped grader evaluation as a run of ``params.experiment``; returns the run id."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    if client.get_experiment_by_name(params.experiment) is None:
+        loc = None
+        if artifact_location is not None:
+            Path(artifact_location).mkdir(parents=True, exist_ok=True)
+            loc = Path(artifact_location).resolve().as_uri()
+        client.create_experiment(params.experiment, artifact_location=loc)
+    exp_id = client.get_experiment_by_name(params.experiment).experiment_id
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"grader-grouped-k{result.get('kappa_quadratic', float('nan')):.2f}") as run:
+        mlflow.log_params({f"train.{k}": str(v) for k, v in params.model_dump().items()})
+        mlflow.log_metrics({f"grader_{k}": v for k, v in _flat_metrics(result).items()})
+        mlflow.set_tags({"code_version": str(code_version), "data.sessions_sha256": sessions_sha256, "model.kind": "grader_grouped"})
+        mlflow.log_dict(result, "grader_grouped.json")
+    return run.info.run_id
