@@ -42,7 +42,11 @@ def deployment(root: str, cron: str = DEFAULT_CRON, site: str | None = None, tim
 
 
 def serve(root: str, cron: str = DEFAULT_CRON, site: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> None:
-    """Register the deployment and serve scheduled runs until interrupted."""
+    """Register the deployment and serve scheduled runs until interrupted.
+
+    At most one run at a time (``limit=1``): a night that overruns delays the next one
+    rather than colliding with it on the data root's run lock.
+    """
     from prefect import serve as prefect_serve
 
-    prefect_serve(deployment(root, cron, site, timezone))
+    prefect_serve(deployment(root, cron, site, timezone), limit=1)

@@ -74,7 +74,7 @@ def _wait(what: str, fn, timeout_s: float, logs: list[Path]):
 
 def test_scheduled_run_fires_and_reports_through_the_api(tmp_path, shared_data, face_model):
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 
     root = _project(tmp_path, shared_data / "talking-faces" / "grid", face_model)
     port = free_port()
@@ -92,13 +92,14 @@ def test_scheduled_run_fires_and_reports_through_the_api(tmp_path, shared_data, 
                 # the cron's time zone comes from params.yaml, the expression from --cron
                 assert dep.schedules[0].schedule.cron == "* * * * *"
                 assert dep.schedules[0].schedule.timezone == "Europe/Berlin"
-                runs_of = FlowRunFilter(deployment_id={"any_": [dep.id]})
+                runs_of = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[dep.id]))
                 scheduled = _wait(
                     "a SCHEDULED run",
                     lambda: [r for r in client.read_flow_runs(flow_run_filter=runs_of) if r.state_type.value == "SCHEDULED"],
                     120, logs,
                 )
                 assert scheduled[0].auto_scheduled, "the run was not created by the server's scheduler"
+                # ``serve`` runs one at a time (limit=1): the first run to finish is the one to check
                 done = _wait(
                     "a finished run",
                     lambda: [r for r in client.read_flow_runs(flow_run_filter=runs_of) if r.state_type.value in ("COMPLETED", "FAILED", "CRASHED")],

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from flows.server import _die_with_parent
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -23,9 +25,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def process_group(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
-    """Run ``args`` as the leader of a new process group; SIGTERM, then SIGKILL, the whole group at the end."""
+    """Run ``args`` as the leader of a new process group; SIGTERM, then SIGKILL, the whole group at the end.
+
+    The leader also gets SIGKILL from the kernel if the test process dies without reaching
+    the cleanup (Linux ``PR_SET_PDEATHSIG``, e.g. pytest killed by a CI timeout).
+    """
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(  # noqa: PLW1509 - the child only calls prctl
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         try:
             yield proc
         finally:
