@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -34,9 +35,23 @@ from palsyflow.stages.ingest import nothing_readable
 
 
 def _retry_transient(task, task_run, state) -> bool:
-    """Prefect ``retry_condition_fn``: retry only when the task's exception is transient."""
+    """Prefect ``retry_condition_fn``: retry only when the task's exception is transient.
+
+    The decision and its reason go to the task run's log (INFO), so the Prefect UI shows
+    why a stage was retried or not.
+    """
     exc = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
-    return isinstance(exc, BaseException) and stages.is_transient(exc)
+    transient = isinstance(exc, BaseException) and stages.is_transient(exc)
+    what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+    try:
+        logger = get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run context (unit tests call the function directly)
+        return transient
+    if transient:
+        logger.info("%s failed with a transient error, retrying: %s", task.name, what)
+    else:
+        logger.info("%s failed with a permanent error, not retried: %s", task.name, what)
+    return transient
 
 
 RETRIES = {
@@ -157,12 +172,22 @@ def dvc_commit_task(root: str, git_commit: bool = True) -> str:
 
 def _stage(name: str, task_fn, project: Project, *args, error_fails: bool = True):
     """Run one stage's task; a raised error (or, with ``error_fails``, a result with ``error``) becomes :class:`StageFailed`."""
+    logger = get_run_logger()
+    started = time.monotonic()
     try:
         out = task_fn(*args)
     except stages.StageFailed:
         raise
     except Exception as exc:
+        logger.info("%s failed after %.1f s: %s: %s", name, time.monotonic() - started, type(exc).__name__, exc)
         raise stages.StageFailed(name, exc, project.db_url) from exc
+    if isinstance(out, dict) and "processed" in out:
+        logger.info(
+            "%s done in %.1f s: %s processed, %s skipped, %s failed%s", name, time.monotonic() - started,
+            out.get("processed"), out.get("skipped"), out.get("failed"), f" ({out['error']})" if out.get("error") else "",
+        )
+    else:
+        logger.info("%s done in %.1f s: %s", name, time.monotonic() - started, out)
     if error_fails and isinstance(out, dict) and out.get("error"):
         raise stages.StageFailed(name, RuntimeError(out["error"]), project.db_url)
     return out

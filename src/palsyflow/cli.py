@@ -91,6 +91,11 @@ def _runtime_env(root: Path) -> None:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         # Prefect logs every failed task's traceback at ERROR; the CLI prints one sentence instead
         "PREFECT_LOGGING_LEVEL": "WARNING" if _state["debug"] else "CRITICAL",
+        # ... but flow and task run logs (stage summaries, retry reasons) reach the Prefect API at INFO;
+        # the console handler keeps the level above, so the terminal stays quiet
+        "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
+        "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING" if _state["debug"] else "CRITICAL",
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
         "DVC_NO_ANALYTICS": "1",
@@ -242,15 +247,25 @@ def ingest(
 @app.command()
 def serve(
     root: RootOpt = Path("."),
-    cron: Annotated[str, typer.Option(help="Cron schedule (server time zone).")] = "0 2 * * *",
+    cron: Annotated[
+        Optional[str],
+        typer.Option(help="Cron schedule, read in --timezone; default params.yaml schedule.cron."),
+    ] = None,
+    timezone: Annotated[
+        Optional[str],
+        typer.Option(help="IANA time zone of the cron (e.g. Europe/Berlin); default params.yaml schedule.timezone (UTC)."),
+    ] = None,
     site: Annotated[Optional[str], typer.Option(help="Only this site.")] = None,
 ) -> None:
     """Serve the nightly deployment on its cron schedule (needs a Prefect API, see infra/README.md)."""
     root = root.resolve()
     _runtime_env(root)
+    from palsyflow.project import Project
+
+    schedule = Project.load(root).params.schedule
     from flows.deploy import serve as serve_deployment
 
-    serve_deployment(str(root), cron, site)
+    serve_deployment(str(root), cron or schedule.cron, site, timezone=timezone or schedule.timezone)
 
 
 @app.command()

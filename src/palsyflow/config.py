@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Section(BaseModel):
@@ -94,6 +94,24 @@ class ExecutorParams(_Section):
     kind: Literal["process", "dask", "serial"] = "process"
     workers: int = 2
     dask_scheduler: str | None = None  # e.g. "tcp://10.0.0.5:8786"; when set, kind becomes dask
+
+
+class ScheduleParams(_Section):
+    """When ``palsyflow serve`` runs the nightly deployment."""
+
+    cron: str = "0 2 * * *"  # standard 5-field cron, read in ``timezone``
+    timezone: str = "UTC"  # IANA name, e.g. "Europe/Berlin"; the cron fires at local wall-clock time
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"schedule.timezone: {value!r} is not an IANA time zone name (e.g. Europe/Berlin)") from exc
+        return value
 
 
 class LandmarkParams(_Section):
@@ -273,6 +291,7 @@ class Params(_Section):
     store: StoreParams = StoreParams()
     ingest: IngestParams = IngestParams()
     executor: ExecutorParams = ExecutorParams()
+    schedule: ScheduleParams = ScheduleParams()
     landmarks: LandmarkParams = LandmarkParams()
     features: FeatureParams = FeatureParams()
     validate_: ValidationParams = Field(default_factory=ValidationParams, alias="validate")

@@ -133,9 +133,19 @@ def model_requirements() -> list[str]:
 
 
 def _experiment_id(client: Any, name: str, artifact_location: Path) -> str:
+    """The experiment's id, created if absent.
+
+    With a local backend (``sqlite:``, a path) the experiment's artifacts go to
+    ``artifact_location`` as a ``file://`` URI. With a tracking server (``http(s)://``)
+    no location is forced: the server picks its default artifact root (``mlflow-artifacts:/``
+    when started with ``--serve-artifacts``/``--artifacts-destination``), so clients
+    upload through the server and other machines can read the artifacts.
+    """
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    if str(client.tracking_uri).split(":", 1)[0].lower() in ("http", "https"):
+        return client.create_experiment(name)
     Path(artifact_location).mkdir(parents=True, exist_ok=True)
     return client.create_experiment(name, artifact_location=Path(artifact_location).resolve().as_uri())
 
