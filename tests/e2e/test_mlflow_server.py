@@ -21,7 +21,7 @@ from tests.model.test_tracking import sessions
 from tests.support.servers import free_port, process_group, wait_for
 
 from palsyflow.config import TrainParams
-from palsyflow.models.training import train_models
+from palsyflow.models.training import save_models, train_models
 from palsyflow.scoring.scores import session_measures
 
 pytestmark = pytest.mark.slow
@@ -48,14 +48,17 @@ def test_artifacts_go_to_the_servers_store_not_a_local_path(tmp_path, monkeypatc
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
     monkeypatch.chdir(client_dir)  # a stray relative ./mlruns would show up here
-    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", raising=False)  # nothing pickled to load
     with process_group(cmd, env, log, cwd=server_dir) as server:
         wait_for(f"{uri}/health", server, log, timeout_s=300)
         params = TrainParams(cv_folds=3, experiment="palsyflow-server-test")
         table = sessions()
         result = train_models(table, params)
         local = client_dir / "artifacts"
-        out = log_training(result, params, uri, local, None, "abc123")
+        models = server_dir / "models"  # the trained models on disk (outside the client folder checked below)
+        save_models(result, models)
+        out = log_training(result, params, uri, local, models, {"train.seed": params.seed},
+                           {"dvc.train.data/models": "c" * 32 + ".dir"}, "server-test")
 
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         run = client.get_run(out["run_id"])
@@ -67,6 +70,8 @@ def test_artifacts_go_to_the_servers_store_not_a_local_path(tmp_path, monkeypatc
         assert not local.exists(), "artifacts were written to the client's local folder"
         assert not any(client_dir.rglob("*")), sorted(client_dir.rglob("*"))
 
-        loaded = load_registered(params.registered_model, out["normative_version"], uri)
-        x = session_measures(table).select(result.normative_features)
-        np.testing.assert_allclose(loaded.transform(x), result.normative.transform(x))
+        loaded = load_registered(params.registered_model, "production", uri)
+        x = session_measures(table).select(result.normative_features).to_pandas()
+        y = loaded.predict(x)
+        m0 = result.normative_features[0]
+        np.testing.assert_allclose(y[f"{m0}_z"].to_numpy(), result.normative.transform(x)[:, 0], equal_nan=True)
