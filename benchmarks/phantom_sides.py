@@ -233,6 +233,23 @@ def report(summary: dict) -> None:
                   + "  HB " + " ".join("-" if r["hb_grade"] is None else f"{r['hb_grade']:.0f}" for r in s["rows"]))
 
 
+def with_movement_side(table, fp):
+    """The session table with ``task_movement_weaker`` recomputed from its task columns
+    (:func:`palsyflow.measures.tasks.movement_side`, the features stage's rule): a table
+    saved before that column existed is judged by today's rule."""
+    import polars as pl
+
+    from palsyflow.measures.registry import DYNAMIC_TASKS
+    from palsyflow.measures.session import task_measure_from_row
+    from palsyflow.measures.tasks import movement_side
+
+    sides = []
+    for row in table.iter_rows(named=True):
+        tasks = {t: task_measure_from_row(t, row, fp) for t in DYNAMIC_TASKS if row.get(f"task_{t}_left") is not None}
+        sides.append(movement_side(tasks, fp.task_side_min_asym, fp.task_side_min_tasks))
+    return table.with_columns(pl.Series("task_movement_weaker", sides, dtype=pl.Utf8))
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=11, help="GRID clips (0-11)")
@@ -254,12 +271,15 @@ def main(argv: list[str] | None = None) -> dict:
     fractions = tuple(float(w) for w in FRACTIONS)
     date = dt.date.today().isoformat()
     if args.rejudge:
-        table = pl.read_parquet(args.rejudge)
+        table = with_movement_side(pl.read_parquet(args.rejudge), FeatureParams())
         series = json.loads(args.rejudge.with_suffix(".series.json").read_text())
         for s in series:
             s["sessions"] = {float(k): v for k, v in s["sessions"].items()}
         summary = judge(table, series, fractions)
         report(summary)
+        if not args.no_save:  # the verdict of today's rule on the saved detections
+            save_result("phantom_sides-rejudged", {"benchmark": "phantom_sides", "date": date, "rejudged": str(args.rejudge.name),
+                                                   "fractions": list(fractions), "summary": summary}, date)
         return summary
     if not SHARED.is_dir() or not MODEL.is_file():
         print(f"skipped: needs {SHARED} and {MODEL}")
