@@ -320,8 +320,23 @@ def drop_names(drop: Path, params) -> set[str]:
     except ManifestError:
         rows, problems = [], []
     names |= {r.file.name for r in rows} | {p.file.name for p in problems if getattr(p, "file", None) is not None}
+    names |= _manifest_file_cells(drop)  # also cells refused before they became paths (outside the drop, absolute)
     names.discard("manifest.csv")
     return names
+
+
+def _manifest_file_cells(drop: Path) -> set[str]:
+    """Final components of the manifest's raw ``file`` cells (empty when it cannot be read as CSV)."""
+    import csv
+    import io
+    from pathlib import PureWindowsPath
+
+    try:
+        text = (drop / "manifest.csv").read_bytes().decode("utf-8-sig", errors="replace")
+        cells = [(r.get("file") or "").strip() for r in csv.DictReader(io.StringIO(text))]
+    except (OSError, csv.Error):
+        return set()
+    return {PureWindowsPath(c).name for c in cells if c}
 
 
 class _Refused(Exception):
