@@ -7,11 +7,11 @@ from other sources so that "healthy" is not one source: the at-rest photos of
 video in ``talking-faces/grid`` (group = video) and the single-face photos of
 ``misc-faces`` (group = photo).
 
-Per photo (:func:`palsyflow.models.detector_data.extract_images`): MediaPipe landmarks
-on the photo as given, :func:`palsyflow.models.detector.reframe` (same face box,
+Per photo (:func:`palsyflow.features.detector_data.extract_images`): MediaPipe landmarks
+on the photo as given, :func:`palsyflow.features.photo.reframe` (same face box,
 native resolution, size and JPEG encoding for all), MediaPipe again on the re-framed
-photo; :data:`~palsyflow.models.detector.DETECTOR_FEATURES` and the shortcut
-:data:`~palsyflow.models.detector.FRAMING_FEATURES` on both.
+photo; :data:`~palsyflow.features.photo.DETECTOR_FEATURES` and the shortcut
+:data:`~palsyflow.features.photo.FRAMING_FEATURES` on both.
 
 Evaluation (:func:`palsyflow.models.detector.evaluate`): groups = dHash near-duplicates
 joined with the known groups; stratified group 5-fold out-of-fold probabilities of a
@@ -91,7 +91,7 @@ def images(names: list[str]):
 
 
 def extract(names: list[str], model: Path, params) -> dict[str, np.ndarray]:
-    from palsyflow.models.detector_data import extract_images
+    from palsyflow.features.detector_data import extract_images
 
     if CACHE.is_file():
         z = np.load(CACHE, allow_pickle=False)
@@ -126,8 +126,9 @@ def fmt(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from palsyflow.config import DetectorParams, load_params
-    from palsyflow.models.detector import DETECTOR_FEATURES, evaluate, fit_detector, hash_groups, sensitivity_at_specificity
-    from palsyflow.models.detector_data import read_labels
+    from palsyflow.features.photo import DETECTOR_FEATURES
+    from palsyflow.models.detector import evaluate, fit_detector, hash_groups, sensitivity_at_specificity
+    from palsyflow.features.detector_data import read_labels
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")

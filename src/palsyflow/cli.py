@@ -693,7 +693,7 @@ if __name__ == "__main__":  # pragma: no cover
 def _detector_block(project, files: dict, face_model: Path) -> dict | None:
     """The ``palsy_detector`` block when a detector is registered, else None (no block)."""
     from palsyflow.models.detector import predict_block
-    from palsyflow.models.detector_data import session_rest_features
+    from palsyflow.features.detector_data import session_rest_features
     from palsyflow.models.registry_detector import load_detector
 
     p = project.params
@@ -718,8 +718,9 @@ def train_detector(
 
     from palsyflow.atomic import sha256_file
     from palsyflow.landmarks.model import verify_model
-    from palsyflow.models.detector import DETECTOR_FEATURES, fit_detector, hash_groups
-    from palsyflow.models.detector_data import extract_images, read_images, read_labels
+    from palsyflow.features.detector_data import extract_images, read_images, read_labels
+    from palsyflow.features.photo import DETECTOR_FEATURES
+    from palsyflow.models.detector import fit_detector, hash_groups
     from palsyflow.models.registry_detector import log_detector
     from palsyflow.project import Project
     from palsyflow.stages.catalog import Catalog

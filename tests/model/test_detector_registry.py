@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from palsyflow.config import DetectorParams
-from palsyflow.models.detector import DETECTOR_FEATURES, fit_detector, predict_block
+from palsyflow.features.photo import DETECTOR_FEATURES
+from palsyflow.models.detector import fit_detector, predict_block
 
 from tests.model.test_grader import graded_sessions
 
@@ -31,7 +32,7 @@ def test_log_load_round_trip_skops(tmp_path):
 
     X, y, g = synthetic_rows()
     params = DetectorParams(n_bootstrap=30, cv_folds=3)
-    model = fit_detector(X, y, g, params)
+    model = fit_detector(X, y, g, params, DETECTOR_FEATURES)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     info = log_detector(model, params, uri, "test-detector", "0.0.0+test", "abc", artifact_location=tmp_path / "artifacts")

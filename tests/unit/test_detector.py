@@ -6,21 +6,18 @@ import numpy as np
 import pytest
 
 from palsyflow.config import DetectorParams
+from palsyflow.features.photo import DETECTOR_FEATURES, dhash, framing_features, reframe
 from palsyflow.models.detector import (
-    DETECTOR_FEATURES,
     binary_metrics,
     bootstrap_intervals,
     cross_validated_probabilities,
     detector_possible,
-    dhash,
     evaluate,
     expected_calibration_error,
     explain,
     fit_detector,
-    framing_features,
     hash_groups,
     predict_block,
-    reframe,
     sensitivity_at_specificity,
 )
 
@@ -126,7 +123,7 @@ def test_evaluate_separable_and_refusal():
 
 def test_fit_explain_and_measure_block():
     X, y, g = synthetic(shift=3.0, k=len(DETECTOR_FEATURES))
-    model = fit_detector(X, y, g, FAST)
+    model = fit_detector(X, y, g, FAST, DETECTOR_FEATURES)
     first = next(iter(model.shap_summary))
     assert first == DETECTOR_FEATURES[0]  # the only informative column leads the SHAP summary
     row = X[:1].copy()

@@ -44,7 +44,11 @@ def test_identity_kinds_are_refused_with_their_rule(tmp_path, sources):
         w.writerows(rows)
 
     result = ingest_drop(project, "corpus", drop)
-    refused = {f["file"]: f["reason"] for f in result.failures}
+    from palsyflow.pseudonym import keyed_name
+
+    # failures name a file by its keyed hash (issue 13); map them back through the same secret
+    shown = {keyed_name(project.secret, n): n for n in owner}
+    refused = {shown.get(f["file"], f["file"]): f["reason"] for f in result.failures}
     with session_scope(project.engine) as db:
         registered = {(r.subject, r.task) for r in repo.list_recordings(db)}
     for kind in {id(k): k for k in owner.values()}.values():

@@ -5,7 +5,7 @@ not pull MLflow into domain code). The detector pipeline is saved with MLflow's
 scikit-learn flavour in the **skops** format (no code runs on load; only the listed
 scikit-learn and numpy types are trusted), ``predict`` of its pyfunc returns the two
 class probabilities (``predict_proba``: column 0 healthy, column 1 palsy), with a
-signature and an input example of the :data:`~palsyflow.models.detector.DETECTOR_FEATURES`
+signature and an input example of the :data:`~palsyflow.features.photo.DETECTOR_FEATURES`
 columns. The SHAP background rows, the SHAP summary and the evaluation go to the same run
 as JSON. The grouped grader's evaluation is logged as metrics and JSON.
 """

@@ -4,7 +4,7 @@ The labels CSV has a header with ``file`` and ``label`` (``palsy`` / ``healthy``
 optionally ``group`` (a subject or video id that must stay in one fold); ``file`` paths
 are relative to the CSV. Each photo is read upright (:func:`palsyflow.landmarks.media.read_photo`),
 its face found by the MediaPipe landmarker (:func:`palsyflow.landmarks.pipeline.detect_frame`,
-with the padded retry and proposals), re-framed (:func:`palsyflow.models.detector.reframe`)
+with the padded retry and proposals), re-framed (:func:`palsyflow.features.photo.reframe`)
 and landmarked again; the detector's features come from the re-framed photo only.
 """
 
@@ -22,7 +22,7 @@ from palsyflow.ingest.tasks import canonical_task
 from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
 from palsyflow.landmarks.media import LandmarkError, read_photo
 from palsyflow.landmarks.pipeline import detect_frame
-from palsyflow.models.detector import DETECTOR_FEATURES, FRAMING_FEATURES, dhash, framing_features, photo_features, reframe
+from palsyflow.features.photo import DETECTOR_FEATURES, FRAMING_FEATURES, dhash, framing_features, photo_features, reframe
 
 __all__ = ["LabelRow", "PhotoTable", "extract_images", "read_labels"]
 
@@ -180,7 +180,7 @@ def session_rest_features(
     Returns
     -------
     (features, reason)
-        Features of :func:`palsyflow.models.detector.photo_features` and None, or None
+        Features of :func:`palsyflow.features.photo.photo_features` and None, or None
         and the sentence saying why there are none (no rest task, a rest video, no face).
     """
     rest = [p for t, p in files.items() if canonical_task(t, aliases) == "rest"]
