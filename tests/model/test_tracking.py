@@ -135,8 +135,9 @@ def test_log_register_and_load_back_in_a_fresh_python(tmp_path, monkeypatch):
         f"m = mlflow.pyfunc.load_model('models:/{params.registered_model}@production')\n"
         f"pd.DataFrame(m.predict(pd.read_parquet({str(tmp_path / 'x.parquet')!r}))).to_parquet({str(tmp_path / 'y.parquet')!r})\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a fresh Python: no URI or pickle setting leaks in
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     import pandas as pd
 
     y = pd.read_parquet(tmp_path / "y.parquet")
