@@ -42,6 +42,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
+
+
+@pytest.fixture(autouse=True)
+def _one_installation_secret(monkeypatch):
+    """The hurt and the clean project share one installation secret, as two runs of one
+    installation do: their keyed file names (palsyflow.pseudonym) are then comparable."""
+    monkeypatch.setenv("PALSYFLOW_SECRET", "5e" * 32)
 import yaml
 
 pytestmark = pytest.mark.slow
