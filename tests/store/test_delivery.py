@@ -22,6 +22,7 @@ from tests.support.export_cohort import SESSIONS, build_cohort, make_project, wr
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.deliver import deliver
+from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.models import Delivery
 
@@ -178,3 +179,22 @@ def test_attempts_run_out_and_attachment_when_enabled(tmp_path):
     assert msg.is_multipart()
     (att,) = [p for p in msg.iter_attachments()]
     assert att.get_content_type() == "application/pdf" and att.get_payload(decode=True).startswith(b"%PDF")
+
+
+def test_the_patient_page_is_not_delivered_as_a_second_report(tmp_path, smtp):
+    """Deliveries and FHIR copies are of the clinician report; a session's patient page is not queued."""
+    ctl, inbox = smtp
+    project = _project(tmp_path, ctl.port)
+    cat = Catalog.of(project)
+    subject, session = "p01", SESSIONS["p01"][0]
+    page = cat.patient_report("A", subject, session, SESSIONS["p01"])
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_bytes(b"%PDF-1.4 patient page")
+    with session_scope(project.engine) as db:
+        repo.add_report(db, "A", subject, session, cat.data_relative(page), "e" * 64, kind="patient")
+    out = deliver(project)
+    assert out.failed == 0 and out.processed == 2 * N_REPORTS
+    assert len(inbox.messages) == N_REPORTS
+    with session_scope(project.engine) as db:
+        assert len(repo.site_reports(db, "A")) == N_REPORTS
+        assert len(repo.site_reports(db, "A", kind="patient")) == 1

@@ -1400,13 +1400,21 @@ class ReportInfo:
     sha256: str
 
 
-def site_reports(db: DBSession, site: str | None = None) -> list[ReportInfo]:
-    """Every session's current report (of one site, or all), ordered by site, subject, session."""
+def site_reports(db: DBSession, site: str | None = None, kind: str = "clinician") -> list[ReportInfo]:
+    """Every session's current report of one kind (of one site, or all), ordered by site, subject, session.
+
+    Exports and deliveries go to clinicians and clinical systems: the default is the
+    clinician report (:data:`palsyflow.store.models.REPORT_KINDS`); the patient's page
+    is not delivered as a second report of the session.
+    """
+    if kind not in REPORT_KINDS:
+        raise ValueError(f"unknown report kind {kind!r}; one of {REPORT_KINDS}")
     stmt = (
         sa.select(Site.label, Subject.label, Session.label, Session.session_date, Report)
         .join(Subject, Subject.site_id == Site.id)
         .join(Session, Session.subject_id == Subject.id)
         .join(Report, Report.session_id == Session.id)
+        .where(Report.kind == kind)
         .order_by(Site.label, Subject.label, Session.label)
     )
     if site is not None:
