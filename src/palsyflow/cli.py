@@ -699,8 +699,11 @@ def _detector_block(project, files: dict, face_model: Path) -> dict | None:
     p = project.params
     try:
         model, version = load_detector(project.mlflow_uri, p.detector.registered_model)
-    except Exception:  # noqa: BLE001 - no detector registered (or no registry): no block
+    except LookupError:  # no detector registered: no block
         return None
+    except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
+        return {"probability": None, "model_version": p.detector.registered_model, "top_features": [],
+                "reason": f"the registered detector could not be loaded: {type(exc).__name__}: {exc}"}
     feats, reason = session_rest_features(files, p.ingest.task_aliases, face_model, p.detector, p.landmarks)
     return predict_block(model, feats, version, p.detector.top_features, reason)
 

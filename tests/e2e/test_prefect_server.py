@@ -25,7 +25,8 @@ from tests.support.servers import free_port, process_group, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
 BIN = Path(sys.executable).parent
-STAGES = {"ingest", "landmarks", "features", "validate", "train", "score", "report", "dvc-commit"}
+#: Every task of the nightly flow (flows/nightly.py), in pipeline order
+STAGES = {"ingest", "landmarks", "features", "validate", "train", "dvc-commit-train", "register", "score", "report", "deliver", "dvc-commit"}
 
 
 def _project(tmp: Path, grid: Path, face_model: Path) -> Path:

@@ -42,13 +42,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
-
-
-@pytest.fixture(autouse=True)
-def _one_installation_secret(monkeypatch):
-    """The hurt and the clean project share one installation secret, as two runs of one
-    installation do: their keyed file names (palsyflow.pseudonym) are then comparable."""
-    monkeypatch.setenv("PALSYFLOW_SECRET", "5e" * 32)
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -254,7 +247,10 @@ def env():
     pytest.importorskip("prefect")
     from flows.server import temporary_server
 
-    base = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "PALSYFLOW_RETRY_DELAY_S": "1"}
+    # the hurt and the clean project share one installation secret, as two runs of one
+    # installation do, so their keyed file names (palsyflow.pseudonym) compare
+    base = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "PALSYFLOW_RETRY_DELAY_S": "1",
+            "PALSYFLOW_SECRET": "5e" * 32}
     base.pop("PREFECT_API_URL", None)
     base.pop("PREFECT_LOGGING_LEVEL", None)  # the CLI's own: Prefect's tracebacks off
     with temporary_server() as url:

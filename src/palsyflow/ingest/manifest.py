@@ -254,18 +254,23 @@ def parse_session_date(value: str | None, today: date | None = None) -> date:
         If the text is empty, not in that form, not a real date, before
         :data:`EARLIEST_SESSION_DATE` or after ``today``.
     """
-    text = (value or "").strip()
+    return _plausible_date("session_date", (value or "").strip(), today)
+
+
+def _plausible_date(column: str, text: str, today: date | None) -> date:
+    """``text`` as a ``YYYY-MM-DD`` date of ``column``, neither in the future nor before
+    :data:`EARLIEST_SESSION_DATE`; ValueError naming the column otherwise."""
     if not _DATE.match(text):
-        raise ValueError(f"bad session_date {text!r} (expected YYYY-MM-DD)")
+        raise ValueError(f"bad {column} {text!r} (expected YYYY-MM-DD)")
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"bad session_date {text!r} (not a calendar date)") from None
+        raise ValueError(f"bad {column} {text!r} (not a calendar date)") from None
     today = today or datetime.now(timezone.utc).date()
     if day > today:
-        raise ValueError(f"session_date {text} is in the future (today is {today.isoformat()}, UTC)")
+        raise ValueError(f"{column} {text} is in the future (today is {today.isoformat()}, UTC)")
     if day < EARLIEST_SESSION_DATE:
-        raise ValueError(f"session_date {text} is implausibly old (before {EARLIEST_SESSION_DATE.isoformat()})")
+        raise ValueError(f"{column} {text} is implausibly old (before {EARLIEST_SESSION_DATE.isoformat()})")
     return day
 
 
@@ -288,18 +293,7 @@ def parse_onset(value: str | None, today: date | None = None) -> date | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not _DATE.match(text):
-        raise ValueError(f"bad onset {text!r} (expected YYYY-MM-DD)")
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"bad onset {text!r} (not a calendar date)") from None
-    today = today or datetime.now(timezone.utc).date()
-    if day > today:
-        raise ValueError(f"onset {text} is in the future (today is {today.isoformat()}, UTC)")
-    if day < EARLIEST_SESSION_DATE:
-        raise ValueError(f"onset {text} is implausibly old (before {EARLIEST_SESSION_DATE.isoformat()})")
-    return day
+    return _plausible_date("onset", text, today)
 
 
 def _drop_file(drop_dir: Path, value: str | None) -> Path:

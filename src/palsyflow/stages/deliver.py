@@ -39,11 +39,6 @@ from palsyflow.store.db import session_scope
 from palsyflow.store.models import Delivery, utcnow
 
 
-def _audit(db, **kw) -> None:
-    """One audit event of a delivery (:func:`palsyflow.store.audit.record`)."""
-    audit.record(db, **kw)
-
-
 def channels(params: DeliveryParams, site: str) -> tuple[str, ...]:
     """The channels a site's reports go out on: ``outbox``, plus ``email`` when it has recipients."""
     conf = params.sites.get(site)
@@ -140,7 +135,7 @@ def deliver(project: Project, site: str | None = None, now: dt.datetime | None =
                 result.failures.append({"site": job["site"], "file": f"report-{job['report_id']}", "reason": error})
                 continue
             repo.mark_delivery_sent(db, d, target, now)
-            _audit(db, site=job["site"], action="report-delivered", subject=job["subject"],
+            audit.record(db, site=job["site"], action="report-delivered", subject=job["subject"],
                    detail={"channel": job["channel"], "sha256": job["sha256"]})
             result.processed += 1
     if not due:

@@ -24,11 +24,6 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
 
-#: Environment variable holding the installation secret as hex (overrides the file).
-def _audit(db, **kw) -> None:
-    """One audit event of an export (:func:`palsyflow.store.audit.record`)."""
-    audit.record(db, **kw)
-
 
 def _generated_by(project: Project) -> dict:
     return {"Name": "palsyflow", "Version": __version__, "CodeURL": "https://github.com/palsyflow/palsyflow"}
@@ -51,7 +46,7 @@ def export_bids(project: Project, site: str, out: Path) -> BidsSummary:
             raise repo.NotFound(f"the store holds no recording of site {site!r}")
         media = repo.recording_media(db, site)
         scores = repo.site_scores(db, site)
-        _audit(db, site=site, action="export", detail={"format": "bids"})
+        audit.record(db, site=site, action="export", detail={"format": "bids"})
     by_session: dict[tuple[str, str], list] = {}
     for r in recordings:
         by_session.setdefault((r.subject, r.session), []).append(r)
@@ -153,5 +148,5 @@ def export_fhir(project: Project, site: str, out: Path) -> list[Path]:
     for sb in fhir_bundles(project, site):
         written.append(atomic_write_text(out / sb.file_name, json.dumps(sb.bundle, indent=1) + "\n"))
     with session_scope(project.engine) as db:
-        _audit(db, site=site, action="export", detail={"format": "fhir", "bundles": len(written)})
+        audit.record(db, site=site, action="export", detail={"format": "fhir", "bundles": len(written)})
     return written

@@ -79,7 +79,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         subject_rows = scores.filter((pl.col("site") == site) & (pl.col("subject") == subject)).sort("session", "measure")
         session_row = _session_row(session_table, site, subject, session)
         frame_inputs = frame_source.inputs(site, subject, session)  # key frames: their inputs' fingerprint
-        fp = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row, frame_inputs.fingerprint)
+        scored = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
+        fp = digest(scored, frame_inputs.fingerprint)  # the clinician PDF also draws the key frames
         built: list = []
 
         def content():
@@ -94,7 +95,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         for kind, out, key, draw in (
             ("clinician", pdf, fp, lambda out: render_session_report(content(), out, params, frames=frame_source.load(frame_inputs, session_row))),
             # the patient page is read off the same SessionReport, so it never contradicts the clinician's
-            ("patient", patient_pdf, digest(fp, "patient", patient_pdf.name),
+            ("patient", patient_pdf, digest(scored, "patient", patient_pdf.name),  # no frames on the patient page
              lambda out: render_patient_report(build_patient_report(content()), out, params)),
         ):
             stamp = cat.report_stamp(out)
