@@ -88,3 +88,18 @@ def test_dates_are_shifted_keeping_intervals_and_no_original_name_leaves(exporte
             text = p.read_text()
             assert not any(n in text for n in ORIGINAL_NAMES), p
             assert not any(s in text for s in SESSIONS["p01"] + SESSIONS["c01"]), p
+
+
+def test_exported_recordings_carry_no_visit_date_of_their_own(exported):
+    """The raw copies in the data tree hold the visit date in EXIF, creation_time and ICRD;
+    the exported recordings hold none of it, in any spelling (issue 13)."""
+    out, _ = exported
+    spellings = []
+    for ses in SESSIONS["p01"] + SESSIONS["c01"]:
+        d = dt.datetime.strptime(ses, "%Y%m%d")
+        spellings += [d.strftime("%Y:%m:%d").encode(), d.strftime("%Y-%m-%d").encode()]
+    media = [p for p in out.rglob("*") if p.suffix in {".jpg", ".mp4", ".wav"}]
+    assert len(media) == 9
+    for p in media:
+        data = p.read_bytes()
+        assert not any(s in data for s in spellings), p

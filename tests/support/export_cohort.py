@@ -61,6 +61,37 @@ def write_report(project: Project, site: str, subject: str, session: str, text: 
     return sha
 
 
+def write_media(path: Path, kind: str, seed: int, visit: str) -> None:
+    """A tiny real recording (JPEG, MP4 or WAV) whose own metadata carries the visit date,
+    as a phone's would (EXIF DateTimeOriginal, MP4 creation_time, WAV ICRD)."""
+    import av
+    import numpy as np
+    import soundfile as sf
+    from PIL import Image
+
+    day = dt.datetime.strptime(visit, "%Y%m%d")
+    rng = np.random.default_rng(seed)
+    if kind == "photo":
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = day.strftime("%Y:%m:%d 10:00:00")
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(path, exif=exif)
+    elif kind == "video":
+        with av.open(str(path), "w") as out:
+            out.metadata["creation_time"] = day.strftime("%Y-%m-%dT10:00:00Z")
+            st = out.add_stream("mpeg4", rate=25)
+            st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+            for i in range(10):
+                frame = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+                for pkt in st.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    out.mux(pkt)
+            for pkt in st.encode():
+                out.mux(pkt)
+    else:
+        sf.write(path, (rng.standard_normal(4000) * 0.1).astype(np.float32), 16000, subtype="PCM_16")
+        with sf.SoundFile(path, "r+") as f:
+            f.date = day.strftime("%Y-%m-%d")
+
+
 def build_cohort(project: Project, site: str = "A") -> None:
     """Register the cohort of this module in ``project``'s store and data tree."""
     cat = Catalog.of(project)
@@ -75,7 +106,7 @@ def build_cohort(project: Project, site: str = "A") -> None:
                     rp = RecordingPath.from_task(site, subject, ses_label, task, kind=kind, extension=ext)
                     raw = rp.raw(cat.raw)
                     raw.parent.mkdir(parents=True, exist_ok=True)
-                    raw.write_bytes(f"{subject}{ses_label}{task}".encode() * 10)
+                    write_media(raw, kind, seed=n, visit=ses_label)
                     sha = hashlib.sha256(raw.read_bytes()).hexdigest()
                     name = f"{ORIGINAL_NAMES[n % 2]}_{ses_label}_{task}{ext}"
                     n += 1

@@ -18,7 +18,9 @@ BIDS 1.11 has no datatype for face video, face photographs or speech audio (the
 BIDS entities and are listed in ``.bidsignore``, as the specification advises for
 data it does not cover yet. Session labels are the *shifted* session dates
 (:func:`palsyflow.pseudonym.date_shift_days`), so no calendar date of a visit leaves the site; file
-names are built from the entities only, never from an uploaded file's name.
+names are built from the entities only, never from an uploaded file's name. The
+recordings are copied without their own dating metadata (EXIF dates and GPS, XMP, video
+``creation_time``, tags: :func:`palsyflow.exports.scrub.scrub_copy`).
 
 The writer is given everything it copies (:class:`BidsSubject` ...); it reads no store
 and knows no data tree (``palsyflow.stages.export`` gathers the inputs).
@@ -38,6 +40,7 @@ from pathlib import Path
 
 from palsyflow.atomic import atomic_path, atomic_write_bytes
 from palsyflow.pseudonym import shift_date
+from palsyflow.exports.scrub import scrub_copy
 
 #: The BIDS version the export follows.
 BIDS_VERSION = "1.11.1"
@@ -165,6 +168,12 @@ class _Writer:
     def copy(self, rel: str, src: Path) -> None:
         with atomic_path(self.out / rel) as tmp:
             shutil.copyfile(src, tmp)  # content only: the source's mtime would date the ingest
+        self.summary.files.append(rel)
+
+    def media(self, rel: str, src: Path) -> None:
+        """A recording, without the metadata that would date or locate it (:func:`scrub_copy`)."""
+        with atomic_path(self.out / rel) as tmp:
+            scrub_copy(src, tmp)
         self.summary.files.append(rel)
 
 
@@ -305,7 +314,7 @@ def write_bids(
             for rec in sorted(session.recordings, key=lambda r: r.task):
                 stem = f"{sub}_{ses}_task-{rec.task}"
                 rel = f"beh/{stem}_{rec.kind}{rec.extension}"
-                w.copy(f"{sub}/{ses}/{rel}", rec.source)
+                w.media(f"{sub}/{ses}/{rel}", rec.source)
                 w.bytes(f"{sub}/{ses}/beh/{stem}_{rec.kind}.json", _json(_sidecar(rec)))
                 scans.append((rel, acq))
                 summary.recordings += 1
