@@ -691,21 +691,10 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def _detector_block(project, files: dict, face_model: Path) -> dict | None:
-    """The ``palsy_detector`` block when a detector is registered, else None (no block)."""
-    from palsyflow.models.detector import predict_block
-    from palsyflow.features.detector_data import session_rest_features
-    from palsyflow.models.registry_detector import load_detector
+    """The ``palsy_detector`` block (:func:`palsyflow.stages.models.detector_block`)."""
+    from palsyflow.stages.models import detector_block
 
-    p = project.params
-    try:
-        model, version = load_detector(project.mlflow_uri, p.detector.registered_model)
-    except LookupError:  # no detector registered: no block
-        return None
-    except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
-        return {"probability": None, "model_version": p.detector.registered_model, "top_features": [],
-                "reason": f"the registered detector could not be loaded: {type(exc).__name__}: {exc}"}
-    feats, reason = session_rest_features(files, p.ingest.task_aliases, face_model, p.detector, p.landmarks)
-    return predict_block(model, feats, version, p.detector.top_features, reason)
+    return detector_block(project, files, face_model)
 
 
 @models_app.command("train-detector")
@@ -717,39 +706,25 @@ def train_detector(
     """Train the healthy-vs-palsy detector on re-framed photos, evaluate it grouped by near-duplicates, register it."""
     root = root.resolve()
     _runtime_env(root)
-    import numpy as np
-
-    from palsyflow.atomic import sha256_file
-    from palsyflow.landmarks.model import verify_model
-    from palsyflow.features.detector_data import extract_images, read_images, read_labels
-    from palsyflow.features.photo import DETECTOR_FEATURES
-    from palsyflow.models.detector import fit_detector, hash_groups
-    from palsyflow.models.registry_detector import log_detector
     from palsyflow.project import Project
-    from palsyflow.stages.catalog import Catalog
+    from palsyflow.stages.models import train_detector as train
 
     project = Project.load(root)
     p = project.params.detector
     try:
-        rows = read_labels(labels)
+        out = train(project, labels, register=register)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--labels") from None
-    tab = extract_images(read_images(rows), verify_model(Catalog.of(project).face_model), p, project.params.landmarks)
-    for problem in tab.problems:
+    for problem in out.problems:
         console.print(f"[yellow]skipped[/] {problem}")
-    y = np.array([r.palsy for r in rows])
-    groups = hash_groups(tab.hashes, p.hash_max_distance, [r.group for r in rows])
-    ok = tab.face
-    model = fit_detector(tab.features[ok], y[ok], groups[ok], p, DETECTOR_FEATURES)
-    m = model.metrics
+    m = out.metrics
     console.print(
         f"detector: AUC {m['auc']:.3f} [{m['auc_ci'][0]:.3f}, {m['auc_ci'][1]:.3f}], sensitivity at {p.specificity:.0%} specificity "
         f"{m['sensitivity_at_spec']:.3f}, Brier {m['brier']:.3f}, ECE {m['ece']:.3f} ({m['n_palsy']} palsy / {m['n_healthy']} healthy, {m['n_groups']} groups)"
     )
-    console.print("top SHAP features: " + ", ".join(f"{k} {v:.2f}" for k, v in list(model.shap_summary.items())[:5]))
-    if register:
-        info = log_detector(model, p, project.mlflow_uri, project.params.train.experiment, project.code_version, sha256_file(labels), {"skipped": tab.problems}, Catalog.of(project).path("mlflow_artifacts"))
-        console.print(f"registered {p.registered_model} version {info['version']} (run {info['run_id']})")
+    console.print("top SHAP features: " + ", ".join(f"{k} {v:.2f}" for k, v in list(out.shap_summary.items())[:5]))
+    if out.registered:
+        console.print(f"registered {p.registered_model} version {out.registered['version']} (run {out.registered['run_id']})")
 
 
 @models_app.command("train-grader")
@@ -761,35 +736,24 @@ def train_grader(
     """Evaluate the House-Brackmann grader on the clinic's graded sessions, grouped by subject (or say why not)."""
     root = root.resolve()
     _runtime_env(root)
-    import polars as pl
-
-    from palsyflow.atomic import sha256_file
-    from palsyflow.models.grader import evaluate_grader_grouped, grouped_grader_possible
-    from palsyflow.models.registry_detector import log_grader_evaluation
-    from palsyflow.models.training import grader_table
     from palsyflow.project import Project
-    from palsyflow.stages.catalog import Catalog
+    from palsyflow.stages.models import evaluate_grader
 
     project = Project.load(root)
-    src = sessions or Catalog.of(project).path("validated_sessions")
-    if not Path(src).is_file():
-        raise typer.BadParameter(f"{src}: no session table (run the pipeline first)", param_hint="--sessions")
-    df = pl.read_parquet(src)
-    if "hb_grade" not in df.columns or "subject" not in df.columns:
-        raise typer.BadParameter(f"{src}: needs columns hb_grade and subject", param_hint="--sessions")
-    X, grades, subjects = grader_table(df, project.params.train)
-    ok, reason = grouped_grader_possible(grades, subjects)
-    if not ok:
-        console.print(f"[red]{reason}[/]")
+    try:
+        out = evaluate_grader(project, sessions, register=register)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sessions") from None
+    if out.refused:
+        console.print(f"[red]{out.refused}[/]")
         raise typer.Exit(1)
-    res = evaluate_grader_grouped(X, grades, subjects, project.params.train)
+    res = out.result
     lo, hi = res["clinician_exact_agreement"]
     console.print(
         f"grader (subject-grouped, {res['cv_folds']} folds, {res['n_sessions']} sessions of {res['n_subjects']} subjects): "
         f"exact {res['exact_agreement']:.2f} [{res['exact_agreement_ci'][0]:.2f}, {res['exact_agreement_ci'][1]:.2f}] "
         f"(clinicians {lo:.0%}-{hi:.0%}), within one {res['within_one_agreement']:.2f}, quadratic kappa {res['kappa_quadratic']:.2f}"
     )
-    if register:
-        run = log_grader_evaluation(res, project.params.train, project.mlflow_uri, project.code_version, sha256_file(src), Catalog.of(project).path("mlflow_artifacts"))
-        console.print(f"logged run {run}")
+    if out.run_id:
+        console.print(f"logged run {out.run_id}")
 

@@ -191,3 +191,31 @@ def test_scores_equal_those_saved_before_issue8(nightly_runs):
     assert set(flipped) <= {"rest_symmetry"}, flipped
     newly = j.filter(old.is_null() & new.is_not_null())["measure"].unique().to_list()
     assert set(newly) <= {"rest_symmetry"}, newly
+
+
+def test_every_ingest_report_delivery_and_export_has_an_audit_row(nightly_runs, tmp_path):
+    """Issue 13: the trail holds one row per ingested recording, quarantined file, generated
+    report (both kinds) and delivered copy, and one per export; the rerun added none."""
+    import sqlalchemy as sa
+
+    from palsyflow.project import Project
+    from palsyflow.stages.export import export_bids, export_fhir
+    from palsyflow.store import audit
+    from palsyflow.store.db import session_scope
+    from palsyflow.store.models import Delivery, QuarantineItem, Recording, Report
+
+    root, _, _ = nightly_runs
+    project = Project.load(root)
+    export_bids(project, "alpha", tmp_path / "bids")
+    export_fhir(project, "beta", tmp_path / "fhir")
+    with session_scope(project.engine) as db:
+        rows = audit.events(db)
+        by = lambda a: [e for e in rows if e.action == a]  # noqa: E731
+        recordings = db.scalars(sa.select(Recording)).all()
+        assert sorted(e.detail["sha256"] for e in by("ingest")) == sorted(r.sha256 for r in recordings)
+        assert len(by("quarantine")) == db.scalar(sa.select(sa.func.count()).select_from(QuarantineItem)) >= 1
+        reports = db.scalars(sa.select(Report)).all()
+        assert len(by("report-generated")) == len(reports) == 2 * len(CLIPS)  # clinician + patient page
+        sent = db.scalars(sa.select(Delivery).where(Delivery.sent_at.is_not(None))).all()
+        assert sent and sorted(e.detail["sha256"] for e in by("report-delivered")) == sorted(d.sha256 for d in sent)
+        assert [(e.site, e.detail["format"]) for e in by("export")][-2:] == [("alpha", "bids"), ("beta", "fhir")]

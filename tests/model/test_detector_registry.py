@@ -55,6 +55,35 @@ def test_log_load_round_trip_skops(tmp_path):
     assert "model.skops" in names and "model.pkl" not in names
 
 
+
+def test_detector_versions_follow_the_alias_policy(tmp_path):
+    """The detector registers like the other models: first version production, every new
+    one candidate, an experiment's none; the measure block reads the production alias."""
+    from mlflow import MlflowClient
+
+    from palsyflow.models.registry_detector import load_detector, log_detector
+    from palsyflow.tracking import CANDIDATE, EXPERIMENT_TAG, PRODUCTION, promote
+
+    X, y, g = synthetic_rows()
+    params = DetectorParams(n_bootstrap=20, cv_folds=3)
+    model = fit_detector(X, y, g, params, DETECTOR_FEATURES)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    art = tmp_path / "artifacts"
+    name = params.registered_model
+    assert log_detector(model, params, uri, "det", "0+t", "a", artifact_location=art)["version"] == "1"
+    assert log_detector(model, params, uri, "det", "0+t", "a", artifact_location=art)["version"] == "2"
+    v3 = log_detector(model, params, uri, "det", "0+t", "a", artifact_location=art, experiment_name="exp-tta4")["version"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert str(client.get_model_version_by_alias(name, PRODUCTION).version) == "1"
+    assert str(client.get_model_version_by_alias(name, CANDIDATE).version) == "2"
+    assert client.get_model_version(name, v3).tags[EXPERIMENT_TAG] == "exp-tta4"
+    assert load_detector(uri, name)[1] == f"{name}/1"  # production, not the newest
+    promote(name, "2", uri)
+    assert load_detector(uri, name)[1] == f"{name}/2"
+    assert load_detector(uri, name, "latest")[1] == f"{name}/3"
+    with pytest.raises(LookupError):
+        load_detector(uri, "no-such-detector")
+
 def test_train_grader_verb_refuses_then_evaluates(tmp_path, monkeypatch):
     from palsyflow.cli import app
 

@@ -54,6 +54,7 @@ def log_detector(
     labels_sha256: str,
     extra: dict[str, Any] | None = None,
     artifact_location: Path | None = None,
+    experiment_name: str | None = None,
 ) -> dict[str, str | None]:
     """Log the detector's run (params, metrics, tags, card data) and register the model.
 
@@ -74,6 +75,9 @@ def log_detector(
     artifact_location : Path, optional
         Where a new experiment keeps its artifacts (the project's ``mlflow_artifacts``);
         default MLflow's (``./mlruns`` of the working directory).
+    experiment_name : str, optional
+        The DVC experiment's name when run inside one: the version then gets no alias
+        (:func:`palsyflow.tracking.register_model`'s policy).
 
     Returns
     -------
@@ -86,62 +90,60 @@ def log_detector(
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    if client.get_experiment_by_name(experiment) is None:
-        loc = None
-        if artifact_location is not None:
-            Path(artifact_location).mkdir(parents=True, exist_ok=True)
-            loc = Path(artifact_location).resolve().as_uri()
-        client.create_experiment(experiment, artifact_location=loc)
-    exp_id = client.get_experiment_by_name(experiment).experiment_id
+    from palsyflow import tracking
+
     auc = model.metrics.get("auc", float("nan"))
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"detector-auc{auc:.2f}-{str(code_version)[:12]}") as run:
-        mlflow.log_params({f"detector.{k}": str(v) for k, v in params.model_dump().items()})
-        mlflow.log_metrics(_flat_metrics(model.metrics))
-        mlflow.set_tags({"code_version": str(code_version), "data.labels_sha256": labels_sha256, "model.kind": "palsy_detector"})
-        mlflow.log_dict(
-            {
-                "feature_names": model.feature_names,
-                "background": np.where(np.isfinite(model.background), model.background, None).tolist(),
-                "shap_summary": model.shap_summary,
-                "metrics": model.metrics,
-                **(extra or {}),
-            },
-            "detector.json",
-        )
-        example = pd.DataFrame(np.nan_to_num(model.background[:2], nan=0.0), columns=model.feature_names)
-        info = mlflow.sklearn.log_model(
-            model.estimator,
-            name="detector",
-            serialization_format="skops",
-            skops_trusted_types=TRUSTED_TYPES,
-            pyfunc_predict_fn="predict_proba",
-            signature=infer_signature(example, model.estimator.predict_proba(example.to_numpy())),
-            input_example=example,
-            registered_model_name=params.registered_model,
-        )
-        version = getattr(info, "registered_model_version", None)
-        if version is not None:
-            client.update_model_version(
-                params.registered_model,
-                str(version),
-                description=(
-                    "Healthy-vs-palsy photo detector on re-framed static geometry; predict returns "
-                    "[P(healthy), P(palsy)]. Card: models/cards/detector.md."
-                ),
+    with tracking._scoped_uris(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        exp_id = tracking._experiment_id(client, experiment, Path(artifact_location or "mlruns"))
+        with mlflow.start_run(experiment_id=exp_id, run_name=f"detector-auc{auc:.2f}-{str(code_version)[:12]}") as run:
+            mlflow.log_params({f"detector.{k}": str(v) for k, v in params.model_dump().items()})
+            mlflow.log_metrics(_flat_metrics(model.metrics))
+            tags = {"code_version": str(code_version), "data.labels_sha256": labels_sha256, "model.kind": "palsy_detector"}
+            mlflow.set_tags(tags)
+            mlflow.log_dict(
+                {
+                    "feature_names": model.feature_names,
+                    "background": np.where(np.isfinite(model.background), model.background, None).tolist(),
+                    "shap_summary": model.shap_summary,
+                    "metrics": model.metrics,
+                    **(extra or {}),
+                },
+                "detector.json",
             )
+            example = pd.DataFrame(np.nan_to_num(model.background[:2], nan=0.0), columns=model.feature_names)
+            info = mlflow.sklearn.log_model(
+                model.estimator,
+                name="detector",
+                serialization_format="skops",
+                skops_trusted_types=TRUSTED_TYPES,
+                pyfunc_predict_fn="predict_proba",
+                pip_requirements=tracking.model_requirements(),
+                signature=infer_signature(example, model.estimator.predict_proba(example.to_numpy())),
+                input_example=example,
+                registered_model_name=params.registered_model,
+            )
+            version = tracking._version(info)
+            if version is not None:
+                description = (
+                    f"Healthy-vs-palsy photo detector on re-framed static geometry (grouped AUC {auc:.3f}); predict "
+                    "returns [P(healthy), P(palsy)]. Card: models/cards/detector.md."
+                )
+                # the same alias policy as the normative model and the grader (candidate; production first)
+                tracking._describe_version(client, params.registered_model, version, description, tags, experiment_name)
     return {"run_id": run.info.run_id, "version": None if version is None else str(version)}
 
 
-def load_detector(tracking_uri: str, name: str, version: str = "latest") -> tuple[DetectorModel, str]:
+def load_detector(tracking_uri: str, name: str, version: str = "production") -> tuple[DetectorModel, str]:
     """The registered detector (estimator, feature names, SHAP background) and ``name/version``.
+
+    ``version`` is a version number, an alias (default the ``production`` alias, which only
+    ``palsyflow models promote`` moves after the first version), or ``"latest"``.
 
     Raises
     ------
-    mlflow.exceptions.MlflowException
-        If no such model is registered.
+    LookupError
+        If no such model, version or alias is registered.
     """
     import mlflow
     import mlflow.sklearn
@@ -153,11 +155,20 @@ def load_detector(tracking_uri: str, name: str, version: str = "latest") -> tupl
         if not versions:
             raise LookupError(f"no detector registered as {name!r}")
         mv = max(versions, key=lambda v: int(v.version))
+    elif str(version).isdigit():
+        mv = client.get_model_version(name, str(version))
     else:
-        mv = client.get_model_version(name, version)
-    mlflow.set_tracking_uri(tracking_uri)
-    est = mlflow.sklearn.load_model(f"models:/{name}/{mv.version}")
-    data = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/detector.json")
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = client.get_model_version_by_alias(name, version)
+        except MlflowException as exc:
+            raise LookupError(f"no detector registered as {name!r} with alias {version!r}") from exc
+    from palsyflow import tracking
+
+    with tracking._scoped_uris(tracking_uri):
+        est = mlflow.sklearn.load_model(f"models:/{name}/{mv.version}")
+        data = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/detector.json")
     bg = np.array([[np.nan if v is None else v for v in row] for row in data["background"]], dtype=np.float64)
     model = DetectorModel(est, list(data["feature_names"]), bg, data.get("metrics", {}), data.get("shap_summary", {}))
     return model, f"{name}/{mv.version}"
@@ -170,18 +181,14 @@ def log_grader_evaluation(
     import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri)
-    if client.get_experiment_by_name(params.experiment) is None:
-        loc = None
-        if artifact_location is not None:
-            Path(artifact_location).mkdir(parents=True, exist_ok=True)
-            loc = Path(artifact_location).resolve().as_uri()
-        client.create_experiment(params.experiment, artifact_location=loc)
-    exp_id = client.get_experiment_by_name(params.experiment).experiment_id
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"grader-grouped-k{result.get('kappa_quadratic', float('nan')):.2f}") as run:
-        mlflow.log_params({f"train.{k}": str(v) for k, v in params.model_dump().items()})
-        mlflow.log_metrics({f"grader_{k}": v for k, v in _flat_metrics(result).items()})
-        mlflow.set_tags({"code_version": str(code_version), "data.sessions_sha256": sessions_sha256, "model.kind": "grader_grouped"})
-        mlflow.log_dict(result, "grader_grouped.json")
+    from palsyflow import tracking
+
+    with tracking._scoped_uris(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri)
+        exp_id = tracking._experiment_id(client, params.experiment, Path(artifact_location or "mlruns"))
+        with mlflow.start_run(experiment_id=exp_id, run_name=f"grader-grouped-k{result.get('kappa_quadratic', float('nan')):.2f}") as run:
+            mlflow.log_params({f"train.{k}": str(v) for k, v in params.model_dump().items()})
+            mlflow.log_metrics({f"grader_{k}": v for k, v in _flat_metrics(result).items()})
+            mlflow.set_tags({"code_version": str(code_version), "data.sessions_sha256": sessions_sha256, "model.kind": "grader_grouped"})
+            mlflow.log_dict(result, "grader_grouped.json")
     return run.info.run_id

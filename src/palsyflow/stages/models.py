@@ -1,0 +1,170 @@
+"""The palsy detector and the grouped House-Brackmann grader as stage functions.
+
+``palsyflow models train-detector`` / ``train-grader`` and ``palsyflow measure``'s
+``palsy_detector`` block are thin adapters over these (printing only); the domain work is
+in :mod:`palsyflow.models.detector`, :mod:`palsyflow.models.grader` and
+:mod:`palsyflow.features.detector_data`, MLflow in :mod:`palsyflow.models.registry_detector`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from palsyflow.project import Project
+from palsyflow.stages.catalog import Catalog
+
+__all__ = ["DetectorTraining", "GraderEvaluation", "detector_block", "evaluate_grader", "train_detector"]
+
+
+@dataclass
+class DetectorTraining:
+    """What :func:`train_detector` did: the evaluation, the skipped photos, the registry entry."""
+
+    metrics: dict[str, Any]
+    shap_summary: dict[str, float]
+    problems: list[str] = field(default_factory=list)
+    registered: dict[str, str | None] | None = None
+
+
+@dataclass
+class GraderEvaluation:
+    """What :func:`evaluate_grader` did: the grouped evaluation or the reason it was refused."""
+
+    result: dict[str, Any] | None
+    refused: str | None = None
+    run_id: str | None = None
+
+
+def train_detector(project: Project, labels: Path, *, register: bool = True) -> DetectorTraining:
+    """Train the healthy-vs-palsy detector on re-framed photos, evaluate it grouped, register it.
+
+    Parameters
+    ----------
+    project : Project
+    labels : Path
+        CSV of ``file,label[,group]`` (``label`` in ``palsy``/``healthy``; paths relative to the CSV).
+    register : bool
+        Log the run and register the model (alias policy of :func:`palsyflow.tracking.register_model`;
+        inside a DVC experiment, ``DVC_EXP_NAME``, the version gets no alias).
+
+    Returns
+    -------
+    DetectorTraining
+
+    Raises
+    ------
+    ValueError
+        If the labels CSV is unreadable or names no usable photo (the message says which).
+    """
+    import numpy as np
+
+    from palsyflow.atomic import sha256_file
+    from palsyflow.features.detector_data import extract_images, read_images, read_labels
+    from palsyflow.features.photo import DETECTOR_FEATURES
+    from palsyflow.landmarks.model import verify_model
+    from palsyflow.models.detector import fit_detector, hash_groups
+
+    p = project.params.detector
+    rows = read_labels(labels)
+    cat = Catalog.of(project)
+    tab = extract_images(read_images(rows), verify_model(cat.face_model), p, project.params.landmarks)
+    y = np.array([r.palsy for r in rows])
+    groups = hash_groups(tab.hashes, p.hash_max_distance, [r.group for r in rows])
+    ok = tab.face
+    model = fit_detector(tab.features[ok], y[ok], groups[ok], p, DETECTOR_FEATURES)
+    out = DetectorTraining(model.metrics, dict(model.shap_summary), list(tab.problems))
+    if register:
+        from palsyflow.models.registry_detector import log_detector
+
+        out.registered = log_detector(
+            model, p, project.mlflow_uri, project.params.train.experiment, project.code_version,
+            sha256_file(labels), {"skipped": tab.problems}, cat.path("mlflow_artifacts"),
+            experiment_name=os.environ.get("DVC_EXP_NAME") or None,
+        )
+    return out
+
+
+def detector_block(project: Project, files: dict, face_model: Path) -> dict | None:
+    """The ``palsy_detector`` block of ``palsyflow measure`` when a detector is registered.
+
+    Parameters
+    ----------
+    project : Project
+    files : dict
+        The session's files by task, as ``palsyflow measure`` gathered them.
+    face_model : Path
+        The verified MediaPipe model.
+
+    Returns
+    -------
+    dict or None
+        ``{"probability", "model_version", "top_features", "reason"}`` from the version
+        holding the ``production`` alias; None when no detector is registered. A
+        registered detector that does not load gives a block with the reason.
+    """
+    from palsyflow.features.detector_data import session_rest_features
+    from palsyflow.models.detector import predict_block
+    from palsyflow.models.registry_detector import load_detector
+
+    p = project.params
+    try:
+        model, version = load_detector(project.mlflow_uri, p.detector.registered_model)
+    except LookupError:  # no detector registered: no block
+        return None
+    except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
+        return {"probability": None, "model_version": p.detector.registered_model, "top_features": [],
+                "reason": f"the registered detector could not be loaded: {type(exc).__name__}: {exc}"}
+    feats, reason = session_rest_features(files, p.ingest.task_aliases, face_model, p.detector, p.landmarks)
+    return predict_block(model, feats, version, p.detector.top_features, reason)
+
+
+def evaluate_grader(project: Project, sessions: Path | None = None, *, register: bool = True) -> GraderEvaluation:
+    """Evaluate the House-Brackmann grader on the clinic's graded sessions, grouped by subject.
+
+    Parameters
+    ----------
+    project : Project
+    sessions : Path, optional
+        A session table (parquet) with ``hb_grade`` and ``subject``; default the validated one.
+    register : bool
+        Log the evaluation to MLflow.
+
+    Returns
+    -------
+    GraderEvaluation
+        ``refused`` holds the reason when the grades are too few for a grouped evaluation.
+
+    Raises
+    ------
+    ValueError
+        If the table is missing or lacks ``hb_grade``/``subject`` (the message names the file).
+    """
+    import polars as pl
+
+    from palsyflow.atomic import sha256_file
+    from palsyflow.models.grader import evaluate_grader_grouped, grouped_grader_possible
+    from palsyflow.models.training import grader_table
+
+    src = Path(sessions or Catalog.of(project).path("validated_sessions"))
+    if not src.is_file():
+        raise ValueError(f"{src}: no session table (run the pipeline first)")
+    df = pl.read_parquet(src)
+    if "hb_grade" not in df.columns or "subject" not in df.columns:
+        raise ValueError(f"{src}: needs columns hb_grade and subject")
+    X, grades, subjects = grader_table(df, project.params.train)
+    ok, reason = grouped_grader_possible(grades, subjects)
+    if not ok:
+        return GraderEvaluation(None, refused=reason)
+    res = evaluate_grader_grouped(X, grades, subjects, project.params.train)
+    out = GraderEvaluation(res)
+    if register:
+        from palsyflow.models.registry_detector import log_grader_evaluation
+
+        out.run_id = log_grader_evaluation(
+            res, project.params.train, project.mlflow_uri, project.code_version, sha256_file(src),
+            Catalog.of(project).path("mlflow_artifacts"),
+        )
+    return out
