@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from palsyflow import tracking
 from palsyflow.config import DetectorParams, TrainParams
 from palsyflow.models.detector import DetectorModel
 
@@ -89,8 +90,6 @@ def log_detector(
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
-
-    from palsyflow import tracking
 
     auc = model.metrics.get("auc", float("nan"))
     with tracking._scoped_uris(tracking_uri):
@@ -164,8 +163,6 @@ def load_detector(tracking_uri: str, name: str, version: str = "production") -> 
             mv = client.get_model_version_by_alias(name, version)
         except MlflowException as exc:
             raise LookupError(f"no detector registered as {name!r} with alias {version!r}") from exc
-    from palsyflow import tracking
-
     with tracking._scoped_uris(tracking_uri):
         est = mlflow.sklearn.load_model(f"models:/{name}/{mv.version}")
         data = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/detector.json")
@@ -180,8 +177,6 @@ def log_grader_evaluation(
     """Log a subject-grouped grader evaluation as a run of ``params.experiment``; returns the run id."""
     import mlflow
     from mlflow import MlflowClient
-
-    from palsyflow import tracking
 
     with tracking._scoped_uris(tracking_uri):
         client = MlflowClient(tracking_uri=tracking_uri)

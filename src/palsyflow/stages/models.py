@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from palsyflow.atomic import sha256_file
+from palsyflow.features.detector_data import extract_images, read_images, read_labels, session_rest_features
+from palsyflow.features.photo import DETECTOR_FEATURES
+from palsyflow.landmarks.model import verify_model
+from palsyflow.models.detector import fit_detector, hash_groups, predict_block
+from palsyflow.models.grader import evaluate_grader_grouped, grouped_grader_possible
+from palsyflow.models.registry_detector import load_detector, log_detector, log_grader_evaluation
+from palsyflow.models.training import grader_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 
@@ -61,11 +69,6 @@ def train_detector(project: Project, labels: Path, *, register: bool = True) -> 
     """
     import numpy as np
 
-    from palsyflow.atomic import sha256_file
-    from palsyflow.features.detector_data import extract_images, read_images, read_labels
-    from palsyflow.features.photo import DETECTOR_FEATURES
-    from palsyflow.landmarks.model import verify_model
-    from palsyflow.models.detector import fit_detector, hash_groups
 
     p = project.params.detector
     rows = read_labels(labels)
@@ -77,7 +80,6 @@ def train_detector(project: Project, labels: Path, *, register: bool = True) -> 
     model = fit_detector(tab.features[ok], y[ok], groups[ok], p, DETECTOR_FEATURES)
     out = DetectorTraining(model.metrics, dict(model.shap_summary), list(tab.problems))
     if register:
-        from palsyflow.models.registry_detector import log_detector
 
         out.registered = log_detector(
             model, p, project.mlflow_uri, project.params.train.experiment, project.code_version,
@@ -105,9 +107,6 @@ def detector_block(project: Project, files: dict, face_model: Path) -> dict | No
         holding the ``production`` alias; None when no detector is registered. A
         registered detector that does not load gives a block with the reason.
     """
-    from palsyflow.features.detector_data import session_rest_features
-    from palsyflow.models.detector import predict_block
-    from palsyflow.models.registry_detector import load_detector
 
     p = project.params
     try:
@@ -144,9 +143,6 @@ def evaluate_grader(project: Project, sessions: Path | None = None, *, register:
     """
     import polars as pl
 
-    from palsyflow.atomic import sha256_file
-    from palsyflow.models.grader import evaluate_grader_grouped, grouped_grader_possible
-    from palsyflow.models.training import grader_table
 
     src = Path(sessions or Catalog.of(project).path("validated_sessions"))
     if not src.is_file():
@@ -161,7 +157,6 @@ def evaluate_grader(project: Project, sessions: Path | None = None, *, register:
     res = evaluate_grader_grouped(X, grades, subjects, project.params.train)
     out = GraderEvaluation(res)
     if register:
-        from palsyflow.models.registry_detector import log_grader_evaluation
 
         out.run_id = log_grader_evaluation(
             res, project.params.train, project.mlflow_uri, project.code_version, sha256_file(src),

@@ -123,7 +123,10 @@ def checkpoint(stage: str, point: str) -> None:
             return
         _fired.add(wanted)
     marker = Path(os.environ.get(FAULT_MARKER_ENV) or f"palsyflow-fault-{os.getpid()}.pause")
-    marker.write_text(str(os.getpid()))
+    # written whole, then renamed into place: a watcher never sees an empty marker
+    part = marker.with_name(marker.name + ".part")
+    part.write_text(str(os.getpid()))
+    os.replace(part, marker)
     log.warning("fault checkpoint %s: paused (remove %s to go on)", wanted, marker)
     deadline = time.monotonic() + FAULT_PAUSE_MAX_S
     while marker.exists() and time.monotonic() < deadline:
