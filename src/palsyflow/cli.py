@@ -757,3 +757,82 @@ def train_grader(
     if out.run_id:
         console.print(f"logged run {out.run_id}")
 
+
+
+users_app = typer.Typer(name="users", help="Portal accounts and patient self-recording links.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (letters and digits).")],
+    site: Annotated[str, typer.Option("--site", help="The account's site.")],
+    role: Annotated[str, typer.Option("--role", help="clinician, data_manager or admin.")],
+    root: RootOpt = Path("."),
+) -> None:
+    """Add a portal account; the password is read from standard input (one line)."""
+    _check_site(site, "--site")
+    root = root.resolve()
+    _runtime_env(root)
+    import sys
+
+    from palsyflow.project import Project
+    from palsyflow.store import portal
+    from palsyflow.store.db import session_scope
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    project = Project.load(root)
+    try:
+        with session_scope(project.engine) as db:
+            portal.add_user(db, name, site, role, password)
+    except ValueError as exc:
+        console.print(f"palsyflow: error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, None, project.db_url) from None
+    console.print(f"user {name} added: {role.replace('_', ' ')} of site {site}")
+
+
+@users_app.command("patient-link")
+def users_patient_link(
+    subject: Annotated[str, typer.Argument(help="The patient's pseudonym.")],
+    site: Annotated[str, typer.Option("--site", help="The patient's site.")],
+    root: RootOpt = Path("."),
+) -> None:
+    """Make a one-time self-recording link for a patient and print it (it is shown only once)."""
+    _check_site(site, "--site")
+    root = root.resolve()
+    _runtime_env(root)
+    from palsyflow.project import Project
+    from palsyflow.store import audit, portal
+    from palsyflow.store.db import session_scope
+
+    project = Project.load(root)
+    web = project.params.web
+    try:
+        with session_scope(project.engine) as db:
+            token, expires = portal.create_patient_link(db, site, subject, "cli", web.patient_link_days)
+            audit.record(db, site=site, action="patient-link", subject=subject, detail={"expires": expires.isoformat()})
+    except Exception as exc:  # noqa: BLE001 - one sentence per failure, traceback under --debug
+        raise _fail(exc, None, project.db_url) from None
+    typer.echo(f"{web.base_url.rstrip('/')}/p/{token}")
+    console.print(f"valid until {expires:%Y-%m-%d %H:%M} UTC, for one upload")
+
+
+@app.command("web")
+def web_cmd(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    root: RootOpt = Path("."),
+) -> None:
+    """Serve the clinic portal (clinician review, data-manager uploads, patient self-recording)."""
+    root = root.resolve()
+    _runtime_env(root)
+    import uvicorn
+
+    from palsyflow.project import Project
+    from palsyflow.web.app import create_app
+
+    project = Project.load(root)
+    console.print(f"palsyflow portal on http://{host}:{port}/ (data root {root})")
+    uvicorn.run(create_app(project), host=host, port=port, log_level="warning", proxy_headers=False)

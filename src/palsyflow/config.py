@@ -284,6 +284,20 @@ class DetectorParams(_Section):
     registered_model: str = "palsyflow-detector"
 
 
+class WebParams(_Section):
+    """The portal (``palsyflow web``): sessions, the login rate limit, patient links, uploads."""
+
+    session_idle_s: int = 1800  # a session unused this long is over (sign in again)
+    session_max_s: int = 43200  # and any session after this long
+    login_max_failures: int = 5  # failed logins of one user name within login_window_s before 429
+    login_window_s: int = 900
+    patient_link_days: int = 14  # a patient self-recording link expires after this many days
+    capture_seconds: float = 5.0  # length of each task the patient records at home
+    capture_countdown_s: int = 3  # countdown before each recording starts
+    upload_max_mb: int = 2000  # largest upload (all files of one drop together)
+    base_url: str = "http://127.0.0.1:8080"  # how patients and clinicians reach the portal (links printed)
+
+
 class Params(_Section):
     """All of ``params.yaml``."""
 
@@ -300,6 +314,7 @@ class Params(_Section):
     export: ExportParams = ExportParams()
     delivery: DeliveryParams = DeliveryParams()
     detector: DetectorParams = DetectorParams()
+    web: WebParams = WebParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -62,3 +62,27 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120
                 return
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@contextlib.contextmanager
+def serve_app(app, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn server in a thread; yields its base URL."""
+    import threading
+    import time as _time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = _time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or _time.monotonic() > deadline:
+            raise RuntimeError("the portal's test server did not start")
+        _time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -96,6 +96,7 @@ DATASETS: dict[str, Dataset] = {
     "reports": Dataset("data", "reports", "per session a clinician PDF and a one-page patient PDF, each with a JSON stamp beside it (report)", persist=True),
     "mlflow_artifacts": Dataset("mlflow_artifacts", "", "MLflow artifact store (train, through MLflow)"),
     # exports and delivery (side effects, not DVC outputs) ----------------------------
+    "web": Dataset("data", "web", "the portal's own files: drawn key frames (cache/) and the output of runs it started (runs/) (palsyflow web)"),
     "outbox": Dataset("data", "outbox", "per-site copies of delivered reports, site-<s>/<session key>_<sha12>.pdf + .fhir.json (deliver, after report)"),
 }
 
@@ -210,7 +211,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
                   # and the drops' manifest lines that tie an ingest refusal to its session
                   "stages/report_frames.py", "features", "landmarks/media.py", "landmarks/schemes",
                   "ingest/manifest.py", "ingest/tasks.py"),
-            untracked=("outbox",),  # written by the deliver side effect after report (not a DVC stage)
+            untracked=("outbox", "web"),  # written by the deliver side effect after report and by the portal (not DVC stages)
         ),
     )
 }
@@ -389,6 +390,23 @@ class Catalog:
     def is_patient_report(path: Path) -> bool:
         """True for a file named like :meth:`patient_report`'s PDFs."""
         return path.name.endswith("_patient.pdf")
+
+    def web_keyframe(self, site: str, subject: str, session: str, name: str) -> Path:
+        """A key frame the portal drew: ``web/cache/site-<s>/sub-<p>/ses-<d>/<name>``.
+
+        Raises
+        ------
+        palsyflow.paths.InvalidLabelError
+            If a label is not alphanumeric.
+        """
+        for entity, label in (("site", site), ("subject", subject), ("session", session)):
+            check_label(entity, label)
+        return self.path("web") / "cache" / f"site-{site}" / f"sub-{subject}" / f"ses-{session}" / name
+
+    def web_run_log(self, site: str) -> Path:
+        """The output of the runs the portal started for ``site``: ``web/runs/site-<s>.log``."""
+        check_label("site", site)
+        return self.path("web") / "runs" / f"site-{site}.log"
 
     def site_outbox(self, site: str) -> Path:
         """Delivery copies of one site's reports: ``outbox/site-<s>/`` (pseudonymous names only).

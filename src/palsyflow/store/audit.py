@@ -47,6 +47,13 @@ ACTIONS: dict[str, ActionCode] = {
     "report-viewed": ActionCode("110110", "Patient Record", "R"),
     "export": ActionCode("110106", "Export", "R"),
     "role-granted": ActionCode("110136", "Security Roles Changed", "E"),
+    "report-signed": ActionCode("110110", "Patient Record", "U"),
+    "patient-viewed": ActionCode("110110", "Patient Record", "R"),
+    "login": ActionCode("110114", "User Authentication", "E"),
+    "logout": ActionCode("110114", "User Authentication", "E"),
+    "patient-link": ActionCode("110110", "Patient Record", "C"),
+    "upload": ActionCode("110107", "Import", "C"),
+    "run-started": ActionCode("110100", "Application Activity", "E"),
 }
 
 #: Code system of :attr:`ActionCode.type_code`.

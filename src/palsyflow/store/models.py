@@ -380,3 +380,80 @@ class Delivery(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     report: Mapped[Report] = relationship()
+
+
+# --------------------------------------------------------------------------- the portal (migration 0010)
+
+#: Roles of a portal account (``palsyflow users add --role``).
+WEB_ROLES: tuple[str, ...] = ("clinician", "data_manager", "admin")
+
+
+class WebUser(Base):
+    """A portal account of one site: its role and its Argon2id password hash (never the password).
+
+    The row is read before the request knows its site (at login), so it carries no
+    row-level security; everything the account then reads runs under its site's role.
+    """
+
+    __tablename__ = "web_users"
+    __table_args__ = (sa.CheckConstraint("role IN ('clinician', 'data_manager', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(LABEL_LEN), unique=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class LoginAttempt(Base):
+    """One login attempt (for rate limiting): the user name tried, whether it succeeded, when."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (sa.Index("ix_login_attempts_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    ok: Mapped[bool] = mapped_column(sa.Boolean)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportSignoff(Base):
+    """A clinician's sign-off of one report version (its sha256), with a comment."""
+
+    __tablename__ = "report_signoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    username: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    report: Mapped[Report] = relationship()
+
+
+class PatientLink(Base):
+    """A one-time self-recording link of one subject: the sha256 of its token, never the token.
+
+    ``uploaded_at`` is set when the patient's recordings were uploaded (the link then
+    shows the patient report of the night's run until it expires).
+    """
+
+    __tablename__ = "patient_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("subjects.id"), index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(LABEL_LEN))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    uploaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    site: Mapped[Site] = relationship()
+    subject: Mapped[Subject] = relationship()

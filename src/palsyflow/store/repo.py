@@ -1289,6 +1289,11 @@ SITE_ROLE_PREFIX = "palsyflow_site_"
 SERVICE_ROLE = "palsyflow_service"
 
 
+#: Tables a site's role gets no grant on: the portal's accounts and login attempts (every
+#: site's, read by the portal's own role before a request has a site).
+NO_SITE_GRANT: tuple[str, ...] = ("web_users", "login_attempts")
+
+
 class SiteAccessError(PermissionError):
     """The connected database role may not write a site's data."""
 
@@ -1369,16 +1374,40 @@ def grant_site(db: DBSession, site: str, role: str) -> str:
     if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}) is None:
         raise ValueError(f"PostgreSQL role {role!r} does not exist; create the login role first (CREATE ROLE {role} LOGIN)")
     q = db.get_bind().dialect.identifier_preparer.quote
+    ensure_site_group(db, site)
+    db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
+    return group
+
+
+def ensure_site_group(db: DBSession, site: str) -> str:
+    """Create ``site``'s group role (NOLOGIN) when missing and grant it the site tables (:func:`grant_site`).
+
+    The portal runs each request under this role (``SET LOCAL ROLE``), so the role needs
+    no login; idempotent.
+
+    Returns
+    -------
+    str
+        The site's group role.
+
+    Raises
+    ------
+    ValueError
+        If the store is not PostgreSQL or ``site`` is invalid.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        raise ValueError("site roles need a PostgreSQL store; a SQLite store is single-organisation (docs/store.md)")
+    group = site_role(site)
+    q = db.get_bind().dialect.identifier_preparer.quote
     if db.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}) is None:
         db.execute(sa.text(f"CREATE ROLE {q(group)} NOLOGIN"))
     schema = db.scalar(sa.text("SELECT current_schema()"))
-    tables = [t for t in Base.metadata.tables if t != "audit_events"]
+    tables = [t for t in Base.metadata.tables if t not in ("audit_events", *NO_SITE_GRANT)]
     db.execute(sa.text(f"GRANT USAGE ON SCHEMA {q(schema)} TO {q(group)}"))
     db.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(q(t) for t in tables)} TO {q(group)}"))
     db.execute(sa.text(f"GRANT SELECT, INSERT ON audit_events TO {q(group)}"))
     db.execute(sa.text(f"GRANT SELECT ON alembic_version TO {q(group)}"))
     db.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q(schema)} TO {q(group)}"))
-    db.execute(sa.text(f"GRANT {q(group)} TO {q(role)}"))
     return group
 
 

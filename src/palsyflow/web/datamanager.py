@@ -1,0 +1,162 @@
+"""The data manager's pages: upload a drop, see each file's outcome, the site's status and runs.
+
+An upload (manifest plus files, or corrected files alone) is added to the site's drop
+folder (:func:`palsyflow.ingest.dropbox.add_to_drop`) and ingested at once with the same
+stage function as ``palsyflow ingest`` (:func:`palsyflow.stages.ingest_drop`), under the
+data root's run lock. Refusals name the file by its keyed hash and manifest line in the
+store (uploaded names are never stored); the answer to the upload itself maps them back
+to the names the data manager just sent. A corrected file or manifest uploaded the same
+way resolves the refusal (ingest resolves standing quarantine entries it ingests). "Start
+the site's run" starts ``palsyflow run --site <site>`` in the background; the runs page
+follows its stages.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.datastructures import UploadFile
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from palsyflow import stages
+from palsyflow.ingest.dropbox import MANIFEST, DropError, add_to_drop, safe_name
+from palsyflow.ingest.manifest import decode_manifest
+from palsyflow.pseudonym import keyed_name
+from palsyflow.stages.catalog import Catalog
+from palsyflow.store import audit, portal, repo
+from palsyflow.store.db import session_scope
+from palsyflow.web.security import check_csrf, client_source, require
+from palsyflow.web.templating import render
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+DataManager = Annotated[portal.Account, Depends(require("data_manager"))]
+
+
+def _status(request: Request, site: str) -> dict:
+    with request.app.state.site_scope(site) as db:
+        summary = repo.status_summary(db, site)
+        runs = portal.site_runs(db, site)
+    return {"summary": summary.get("sites", {}).get(site, {}), "failures": summary.get("failures", []), "runs": runs}
+
+
+@router.get("/uploads")
+def uploads(request: Request, user: DataManager) -> Response:
+    """The upload form, the site's standing refusals and its last runs."""
+    return render(request, "uploads.html", result=None, **_status(request, user.site))
+
+
+def ingest_upload(project, site: str, files: dict[str, Path], manifest: str | None, who: str, source: str) -> dict:
+    """Add an upload to ``site``'s drop and ingest the drop (the portal's and the patient page's path).
+
+    Parameters
+    ----------
+    project : Project
+    site : str
+    files : dict
+        Name in the drop -> temporary file.
+    manifest : str or None
+        The upload's manifest text.
+    who, source : str
+        The audit entry's actor and source.
+
+    Returns
+    -------
+    dict
+        ``processed``, ``skipped``, ``failed`` and ``failures`` (``file`` = keyed name, ``reason``),
+        or ``error`` (one sentence) when nothing was ingested.
+
+    Raises
+    ------
+    palsyflow.stages.RunLocked
+        If a run holds the data root (nothing was added).
+    palsyflow.ingest.dropbox.DropError
+        If the upload cannot be added (no manifest anywhere, a bad file name).
+    """
+    drop = Catalog.of(project).drops / site
+    with stages.run_lock(project, command=f"palsyflow web upload {site}"):
+        names = add_to_drop(drop, files, manifest)
+        res = stages.ingest_drop(project, site, drop)
+        stages.export_registry(project)
+    with session_scope(project.engine) as db:
+        audit.record(db, site=site, action="upload", actor=who, source=source,
+                     detail={"files": len(names), "manifest": manifest is not None, "processed": res.processed,
+                             "failed": res.failed})
+    return {"processed": res.processed, "skipped": res.skipped, "failed": res.failed, "failures": res.failures,
+            "error": res.error}
+
+
+@router.post("/uploads")
+async def upload(request: Request, user: DataManager) -> Response:
+    """Receive a drop (``manifest`` and ``files`` fields of a multipart form) and ingest it."""
+    form = await request.form(max_files=10000, max_fields=100, max_part_size=request.app.state.project.params.web.upload_max_mb * 2**20)
+    project = request.app.state.project
+    manifest_part = form.get("manifest")
+    parts = [p for p in form.getlist("files") if isinstance(p, UploadFile) and p.filename]
+    tmp = Path(tempfile.mkdtemp(prefix="palsyflow-upload-"))
+    try:
+        files: dict[str, Path] = {}
+        refused: list[dict] = []
+        for p in parts:
+            try:
+                name = safe_name(p.filename)
+            except DropError as exc:
+                refused.append({"name": p.filename, "reason": str(exc)})
+                continue
+            dest = tmp / name
+            with dest.open("wb") as out:
+                shutil.copyfileobj(p.file, out)
+            files[name] = dest
+        manifest = None
+        if isinstance(manifest_part, UploadFile) and manifest_part.filename:
+            manifest = decode_manifest(await manifest_part.read(), MANIFEST)
+        if not files and manifest is None:
+            raise HTTPException(400, "choose a manifest.csv, recordings, or both")
+        try:
+            res = await run_in_threadpool(ingest_upload, project, user.site, files, manifest, f"web {user.username}", client_source(request))
+        except stages.RunLocked as exc:
+            raise HTTPException(409, f"a run is going on, so the upload was not added: {exc}") from None
+        except DropError as exc:
+            raise HTTPException(400, str(exc)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    secret = project.secret
+    by_key = {keyed_name(secret, n): n for n in files}
+    by_key["manifest.csv"] = "manifest.csv"
+    refused_keys = {}
+    for f in res["failures"]:
+        refused_keys.setdefault(f["file"], []).append(f["reason"])
+    outcome = [{"name": n, "accepted": keyed_name(secret, n) not in refused_keys,
+                "reasons": refused_keys.get(keyed_name(secret, n), [])} for n in files]
+    outcome += [{"name": r["name"], "accepted": False, "reasons": [r["reason"]]} for r in refused]
+    others = [{"name": by_key.get(k, k), "reasons": v} for k, v in refused_keys.items() if k not in {keyed_name(secret, n) for n in files}]
+    return render(request, "uploads.html", result={**res, "outcome": outcome, "others": others}, **_status(request, user.site))
+
+
+@router.post("/runs")
+def start_run(request: Request, user: DataManager) -> Response:
+    """Start the site's run (``palsyflow run --site``) in the background."""
+    project = request.app.state.project
+    log = Catalog.of(project).web_run_log(user.site)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    exe = Path(sys.executable).with_name("palsyflow")
+    cmd = [str(exe) if exe.exists() else "palsyflow", "run", "--site", user.site, "--root", str(project.root)]
+    with log.open("ab") as out:
+        subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    with request.app.state.site_scope(user.site) as db:
+        audit.record(db, site=user.site, action="run-started", actor=f"web {user.username}", source=client_source(request))
+    return RedirectResponse("/runs", status_code=303)
+
+
+@router.get("/runs")
+def runs(request: Request, user: DataManager) -> Response:
+    """The site's runs, refreshed every few seconds while one is going on."""
+    st = _status(request, user.site)
+    going = any(r.status == "running" for r in st["runs"])
+    return render(request, "runs.html", going=going, **st)
