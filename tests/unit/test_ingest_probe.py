@@ -176,3 +176,20 @@ def test_header_ok_but_frames_do_not_decode(shared_data: Path, tmp_path: Path) -
     bad = tmp_path / "zeroed.mp4"
     bad.write_bytes(bytes(data))
     _expect(bad, "does not decode")
+
+
+def test_a_browser_webm_without_a_stated_frame_rate_is_accepted_at_its_decoded_rate() -> None:
+    """Chromium's MediaRecorder writes WebM with no frame rate; FFmpeg's 50 frames/s is a guess, not a statement.
+
+    The file is 2 s of the GRID clip bbaf2n (CC BY 4.0, data/sample/ATTRIBUTION.md) as
+    Chromium 156 recorded it from its fake camera in the portal's patient capture.
+    """
+    import av
+
+    path = Path(__file__).resolve().parents[1] / "data" / "mediarecorder_no_stated_rate.webm"
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        assert v.average_rate is None and v.guessed_rate == 50  # the file's own facts
+    info = probe_media(path, IngestParams())
+    assert info.kind == "video" and info.has_audio and info.container == "matroska,webm"
+    assert abs(info.fps - 25.0) < 0.5 and info.n_frames == 49

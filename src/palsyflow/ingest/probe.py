@@ -445,10 +445,14 @@ def _probe_av(path: Path, kind: MediaKind, size: int, params: IngestParams) -> M
         orientation = 1
         codec: str | None
         if video is not None:
-            rate = video.average_rate or video.guessed_rate or video.base_rate
-            fps = float(rate) if rate else None
+            # only the container's average rate is a stated one: without it (WebM from a
+            # browser's MediaRecorder states none) FFmpeg's guessed/base rate is a guess
+            # from the time base, so the decoded frames' own mean rate is reported instead
+            fps = float(video.average_rate) if video.average_rate else None
             n_frames = dec["n_video"]
             _check_timing(path, dec["times"], fps, params)
+            if fps is None:
+                fps = _mean_rate(dec["times"]) or (float(video.guessed_rate) if video.guessed_rate else None)
             claimed = int(video.frames or 0)
             slack = params.truncation_tolerance_s * (fps or 0.0)
             if claimed > 0 and claimed - n_frames > max(slack, 1.0):
@@ -543,6 +547,13 @@ def _decode_all(path: Path, container, video, audio, wanted: list, params: Inges
     except av.FFmpegError as exc:
         raise fail(stream, exc) from None
     return out
+
+
+def _mean_rate(times: list[float]) -> float | None:
+    """Frames per second of decoded frame times (s), or None for fewer than 2 frames."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / float(times[-1] - times[0])
 
 
 def _check_timing(path: Path, times: list[float], fps: float | None, params: IngestParams) -> None:
