@@ -92,6 +92,16 @@ def test_a_data_manager_uploads_a_drop_and_sees_the_bad_file_s_reason(portal, pa
     assert look(page, "data-manager-upload-result") == []
     with session_scope(project.engine) as db:
         assert [r.task for r in repo.list_recordings(db, "A") if r.subject == "d01"] == ["rest"]
+    page.goto(f"{url}/runs")
+    assert "ingest" in page.inner_text("tbody")  # the upload's ingest run of site A
+    assert look(page, "data-manager-runs") == []
+    page.goto(f"{url}/uploads")
+    page.fill("#link-subject", "d01")
+    page.click("text=Make a self-recording link")
+    page.wait_for_load_state()
+    link = page.input_value("#link")
+    assert "/p/" in link and len(link.rsplit("/", 1)[1]) >= 40
+    assert look(page, "patient-link-made") == []
 
 
 def _fake_media(clip: Path, out: Path) -> tuple[Path, Path]:

@@ -19,11 +19,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support.export_cohort import write_report
+from tests.support.export_cohort import minimal_pdf, write_report
 from tests.support.portal_cohort import PASSWORD, build_portal_project
 from tests.support.servers import serve_app
 
-from palsyflow.store import audit, portal
+from palsyflow.store import audit, portal, repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.models import ReportSignoff, Subject
 from palsyflow.web.app import create_app
@@ -173,6 +173,16 @@ def test_patient_links_refuse_unknown_expired_and_reused_tokens(site, tmp_path):
     with session_scope(project.engine) as db:
         sessions = portal.subject_sessions(db, "A", "p01")
     assert dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d") in {s.session for s in sessions}
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
+    assert 'id="report-wait"' in anon.get(f"/p/{tok}").text
+    pdf = project.path("data") / "reports" / "site-A" / "sub-p01" / "p01_patient.pdf"
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    pdf.write_bytes(minimal_pdf("your report"))
+    with session_scope(project.engine) as db:  # the night's run made the patient report
+        repo.add_report(db, "A", "p01", today, "reports/site-A/sub-p01/p01_patient.pdf", "0" * 64, kind="patient")
+    assert 'id="report-ready"' in anon.get(f"/p/{tok}").text
+    got = anon.get(f"/p/{tok}/report.pdf")
+    assert got.status_code == 200 and got.content == pdf.read_bytes()
     b_link = _link(project, subject="b07", site="B")
     assert "b07" not in anon.get(f"/p/{tok}").text and anon.get(f"/p/{b_link}").status_code == 200
 
