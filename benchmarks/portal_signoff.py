@@ -51,7 +51,10 @@ def main() -> None:
         raise SystemExit(f"no demo store at {db_file}: run `make demo` first")
     with tempfile.TemporaryDirectory(prefix="palsyflow-signoff-") as tmp:
         tmp = Path(tmp)
-        shutil.copy(db_file, tmp / "store.db")
+        import sqlite3
+
+        with sqlite3.connect(db_file) as src, sqlite3.connect(tmp / "store.db") as dst:
+            src.backup(dst)  # the WAL's pages too
         shutil.copy(demo.secret_path, tmp / "secret.key")
         params = yaml.safe_load((args.root / "params.yaml").read_text())
         params["store"]["url"] = f"sqlite:///{tmp / 'store.db'}"

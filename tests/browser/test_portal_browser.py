@@ -132,7 +132,7 @@ def test_a_patient_link_records_the_task_set_and_the_next_run_measures_it(playwr
     from palsyflow.web.app import create_app
     from palsyflow.web.patient import CAPTURE_TASKS
 
-    project = make_project(tmp_path / "proj", f"web:\n  capture_seconds: 2.0\n  capture_countdown_s: 1\n")
+    project = make_project(tmp_path / "proj", f"web:\n  capture_seconds: 3.0\n  capture_countdown_s: 1\n")
     (tmp_path / "proj" / "params.yaml").write_text(
         (tmp_path / "proj" / "params.yaml").read_text().replace("face_model: models/face_landmarker.task", f"face_model: {face_model}")
     )
@@ -186,3 +186,16 @@ def test_a_patient_link_records_the_task_set_and_the_next_run_measures_it(playwr
     speech = ours.filter(pl.col("task") == "speech").row(0, named=True)
     assert speech["speech_status"] == "ok" and speech["speech_clarity"] is not None, speech  # the speech engine measured it
     print("patient capture, speech task:", {k: speech.get(k) for k in ("speech_status", "speech_reason", "speech_clarity")})
+    # the clinician sees the home session's annotated key frames
+    import httpx
+    import re
+
+    with session_scope(project.engine) as db:
+        portal.add_user(db, "hclin", "A", "clinician", "home test password")
+    with serve_app(create_app(project)) as url:
+        c = httpx.Client(base_url=url, follow_redirects=True, timeout=120)
+        tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+        c.post("/login", data={"username": "hclin", "password": "home test password", "csrf_token": tok})
+        for task, which in (("rest", "neutral"), ("smile", "peak")):
+            img = c.get(f"/patients/h01/{today}/frame/{task}-{which}.jpg")
+            assert img.status_code == 200 and img.content[:3] == b"\xff\xd8\xff", (task, img.status_code)

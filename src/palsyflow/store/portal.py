@@ -35,6 +35,7 @@ from palsyflow.store.models import (
     LoginAttempt,
     PatientLink,
     ProcessingRun,
+    Recording,
     Report,
     ReportSignoff,
     Score,
@@ -301,6 +302,24 @@ def subject_sessions(db: DBSession, site: str, subject: str) -> list[SessionView
     for sid, so in signs:
         out[sid].signoffs.append(SignoffRef(so.username, so.comment, so.signed_at, so.sha256))
     return list(out.values())
+
+
+def subject_tasks(db: DBSession, site: str, subject: str) -> dict[str, set[str]]:
+    """Session label -> the tasks recorded in it, for one subject of the site.
+
+    Raises
+    ------
+    NotFound
+        If the site has no such subject.
+    """
+    sub = _subject(db, site, subject)
+    out: dict[str, set[str]] = {}
+    rows = db.execute(
+        sa.select(Session.label, Recording.task).join(Recording, Recording.session_id == Session.id).where(Session.subject_id == sub.id)
+    )
+    for label, task in rows:
+        out.setdefault(label, set()).add(task)
+    return out
 
 
 def subject_scores(db: DBSession, site: str, subject: str) -> list[dict]:

@@ -87,6 +87,7 @@ def patient_page(request: Request, subject: str, user: Clinician) -> Response:
     with request.app.state.site_scope(user.site) as db:
         sessions = _sessions_or_404(db, user.site, subject)
         scores = portal.subject_scores(db, user.site, subject)
+        tasks = portal.subject_tasks(db, user.site, subject)
         facts = next((s for s in portal.site_subjects(db, user.site) if s.subject == subject), None)
         audit.record(db, site=user.site, action="patient-viewed", actor=f"web {user.username}", subject=subject,
                      source=client_source(request))
@@ -111,13 +112,14 @@ def patient_page(request: Request, subject: str, user: Clinician) -> Response:
         measured = [s for s in (x.session for x in sessions) if overall_of.get(s) and overall_of[s]["value"] is not None]
         changes = dict(zip(measured, reading.series))
     return render(request, "patient.html", subject=subject, facts=facts, sessions=list(reversed(sessions)), chart=chart,
-                  reading=reading, speech=speech, overall=overall_of, changes=changes, frames=_FRAME_SLOTS)
+                  reading=reading, speech=speech, overall=overall_of, changes=changes,
+                  frames={ses: frame_slots(t) for ses, t in tasks.items()})
 
 
-#: Key frames shown on the patient page (task, posture).
-_FRAME_SLOTS: tuple[tuple[str, str], ...] = (
-    ("rest", "neutral"), ("brow_raise", "peak"), ("eye_closure_full", "peak"), ("smile", "peak"), ("pucker", "peak"),
-)
+def frame_slots(tasks: set[str]) -> list[tuple[str, str]]:
+    """Key frames the patient page shows of a session with ``tasks``: the rest face's neutral
+    frame, then each other face task's peak, in protocol order."""
+    return [(t, "neutral" if t == "rest" else "peak") for t in FACE_TASKS if t in tasks]
 
 
 @router.get("/patients/{subject}/{session}/frame/{task}-{which}.jpg")
