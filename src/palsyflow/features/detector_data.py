@@ -20,7 +20,7 @@ import numpy as np
 from palsyflow.config import DetectorParams, LandmarkParams
 from palsyflow.ingest.tasks import canonical_task
 from palsyflow.landmarks.backends.mediapipe import MediaPipeLandmarker
-from palsyflow.landmarks.media import LandmarkError, read_photo
+from palsyflow.landmarks.media import LandmarkError, VideoReader, read_photo
 from palsyflow.landmarks.pipeline import detect_frame
 from palsyflow.features.photo import DETECTOR_FEATURES, FRAMING_FEATURES, dhash, framing_features, photo_features, reframe
 
@@ -162,10 +162,39 @@ def read_images(rows: Iterable[LabelRow]) -> Iterable[tuple[str, np.ndarray | No
             yield str(r.path), None
 
 
+def rest_image(path: Path, rest_window_s: float) -> np.ndarray:
+    """The face at rest of a rest recording: the photo itself, or a video's frame in the middle
+    of its leading rest window (``landmarks.rest_window_s``, where the neutral key frame is
+    looked for), else its first frame.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8, RGB
+
+    Raises
+    ------
+    LandmarkError
+        If the file is neither a readable photo nor a video with a frame.
+    """
+    try:
+        return read_photo(path)
+    except LandmarkError:
+        pass
+    with VideoReader(path) as video:
+        index = int(round(video.fps * rest_window_s / 2))
+        frames = video.read_frames([index])
+    if index not in frames:
+        with VideoReader(path) as video:
+            frames = video.read_frames([0])
+    if not frames:
+        raise LandmarkError(f"{path.name}: no frame decodes")
+    return next(iter(frames.values()))
+
+
 def session_rest_features(
     files: dict[str, Path], aliases: dict[str, str], model_path: Path, params: DetectorParams, lm_params: LandmarkParams | None = None
 ) -> tuple[dict[str, float] | None, str | None]:
-    """The detector's features of a session's rest photo, re-framed as in training.
+    """The detector's features of a session's rest photo (or rest video frame, :func:`rest_image`), re-framed as in training.
 
     Parameters
     ----------
@@ -181,15 +210,15 @@ def session_rest_features(
     -------
     (features, reason)
         Features of :func:`palsyflow.features.photo.photo_features` and None, or None
-        and the sentence saying why there are none (no rest task, a rest video, no face).
+        and the sentence saying why there are none (no rest task, an unreadable file, no face).
     """
     rest = [p for t, p in files.items() if canonical_task(t, aliases) == "rest"]
     if not rest:
         return None, "no rest recording in the session"
     try:
-        rgb = read_photo(Path(rest[0]))
+        rgb = rest_image(Path(rest[0]), (lm_params or LandmarkParams()).rest_window_s)
     except LandmarkError as exc:
-        return None, f"the detector reads rest photos only (rest recording {rest[0]}: {exc})"
+        return None, f"the rest recording could not be read ({exc})"
     tab = extract_images([(str(rest[0]), rgb)], model_path, params, lm_params)
     if not tab.face[0]:
         return None, tab.problems[0]

@@ -164,6 +164,57 @@ def scale_section(report: SessionReport, frame_width: float, h2, small, grid: li
     ])]
 
 
+#: Heading of the palsy detector's section.
+DETECTOR_TITLE = "Palsy detector (automated estimate, research model)"
+
+
+def detector_section(block: dict | None, frame_width: float, h2, body, small, grid: list) -> list:
+    """The palsy detector's probability and its SHAP explanation, when a detector is registered.
+
+    Parameters
+    ----------
+    block : dict or None
+        ``{"probability", "model_version", "top_features": [{"name", "shap"}], "reason"}``
+        (:func:`palsyflow.models.detector.predict_block`); nothing when None (no detector
+        registered).
+    frame_width : float
+        Text width, points.
+    h2, body, small : ParagraphStyle
+    grid : list
+        The report's table style commands.
+
+    Returns
+    -------
+    list
+        Platypus flowables. SHAP values are the features' contributions to the log-odds of
+        "palsy" (Lundberg & Lee 2017, NeurIPS; the ``shap`` package): positive pushes
+        towards palsy.
+    """
+    from reportlab.platypus import KeepTogether, Paragraph, Table, TableStyle
+
+    if block is None:
+        return []
+    version = escape(str(block.get("model_version") or ""))
+    if block.get("probability") is None:
+        return [KeepTogether([Paragraph(DETECTOR_TITLE, h2),
+                              Paragraph(f"Not computed: {escape(str(block.get('reason') or 'no reason given'))} "
+                                        f"(model {version}).", body)])]
+    rows = [["Feature", "SHAP (log-odds)", "Pushes towards"]]
+    for f in block.get("top_features") or []:
+        rows.append([f["name"], f"{f['shap']:+.2f}", "palsy" if f["shap"] > 0 else "healthy"])
+    table = Table(rows, colWidths=[0.5 * frame_width, 0.22 * frame_width, 0.28 * frame_width])
+    table.setStyle(TableStyle(list(grid)))
+    return [KeepTogether([
+        Paragraph(DETECTOR_TITLE, h2),
+        Paragraph(f"Probability of facial palsy from the face at rest: <b>{100 * block['probability']:.0f} %</b> "
+                  f"(model {version}).", body),
+        table,
+        Paragraph("A healthy-vs-palsy classifier on static face geometry, trained on web photos "
+                  "(models/cards/detector.md); not a diagnosis. The table lists the features that moved this "
+                  "estimate most, with their SHAP contributions.", small),
+    ])]
+
+
 #: Heading of the key-frame section.
 KEYFRAMES_TITLE = "Key frames (neutral and peak of each task)"
 #: Heading of the heat map.
@@ -291,6 +342,7 @@ def render_session_report(
     *,
     generated_at: dt.datetime | None = None,
     frames: SessionFrames | None = None,
+    detector: dict | None = None,
 ) -> Path:
     """Write the clinician PDF of one session.
 
@@ -312,6 +364,9 @@ def render_session_report(
         Key frames, the heat map's face and the "Not measured" list (the report stage's
         :class:`palsyflow.stages.report_frames.FrameSource`); without them the PDF has no
         "Not measured" section and says no key frame is available.
+    detector : dict, optional
+        The palsy detector's block for the session (:func:`detector_section`); without it
+        the PDF has no detector section.
 
     Returns
     -------
@@ -458,6 +513,7 @@ def render_session_report(
         ]))
 
     story += scale_section(report, frame_width, h2, small, grid)
+    story += detector_section(detector, frame_width, h2, body, small, grid)
     story += frames_section(report, frames, frame_width, h2, body, small)
 
     # History plot

@@ -203,14 +203,15 @@ STAGE_SPECS: dict[str, StageSpec] = {
         ),
         StageSpec(
             "report",
-            inputs=("scores", "validated_sessions", "registry", "landmarks", "drops"),
+            inputs=("scores", "validated_sessions", "registry", "landmarks", "drops", "face_model"),
             outputs=("reports",),
-            params=("report", "ingest.task_aliases"),
+            params=("report", "ingest.task_aliases", "detector", "landmarks"),
             code=("reports", "measures", "stages/report.py",
                   # key frames (stages/report_frames.py): postures, landmark tables, media, schemes,
                   # and the drops' manifest lines that tie an ingest refusal to its session
-                  "stages/report_frames.py", "features", "landmarks/media.py", "landmarks/schemes",
-                  "ingest/manifest.py", "ingest/tasks.py"),
+                  "stages/report_frames.py", "features", "landmarks", "ingest/manifest.py", "ingest/tasks.py",
+                  # the palsy detector's section (the production alias's version is in the PDFs' stamps)
+                  "stages/models.py", "models/detector.py", "models/registry_detector.py"),
             untracked=("outbox", "web"),  # written by the deliver side effect after report and by the portal (not DVC stages)
         ),
     )

@@ -24,7 +24,7 @@ from palsyflow.models.training import grader_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
 
-__all__ = ["DetectorTraining", "GraderEvaluation", "detector_block", "evaluate_grader", "train_detector"]
+__all__ = ["DetectorTraining", "GraderEvaluation", "ProductionDetector", "detector_block", "evaluate_grader", "production_detector", "train_detector"]
 
 
 @dataclass
@@ -89,6 +89,48 @@ def train_detector(project: Project, labels: Path, *, register: bool = True) -> 
     return out
 
 
+@dataclass
+class ProductionDetector:
+    """The registered detector holding the ``production`` alias, loaded once (or why it did not load).
+
+    Attributes
+    ----------
+    model : DetectorModel or None
+    version : str
+        ``<registered model>/<version>`` (the registered model's name when it did not load).
+    reason : str or None
+        Why the registered detector could not be loaded.
+    """
+
+    model: Any
+    version: str
+    reason: str | None = None
+
+    def block(self, project: Project, files: dict, face_model: Path) -> dict:
+        """The ``palsy_detector`` block of one session's files (task -> path)."""
+        p = project.params
+        if self.model is None:
+            return {"probability": None, "model_version": self.version, "top_features": [], "reason": self.reason}
+        feats, reason = session_rest_features(files, p.ingest.task_aliases, face_model, p.detector, p.landmarks)
+        return predict_block(self.model, feats, self.version, p.detector.top_features, reason)
+
+
+def production_detector(project: Project) -> ProductionDetector | None:
+    """Load the detector version with the ``production`` alias; None when no detector is registered.
+
+    A registered detector that does not load gives a :class:`ProductionDetector` with the
+    reason (its blocks then say why), never an exception.
+    """
+    name = project.params.detector.registered_model
+    try:
+        model, version = load_detector(project.mlflow_uri, name)
+    except LookupError:  # no detector registered
+        return None
+    except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
+        return ProductionDetector(None, name, f"the registered detector could not be loaded: {type(exc).__name__}: {exc}")
+    return ProductionDetector(model, version)
+
+
 def detector_block(project: Project, files: dict, face_model: Path) -> dict | None:
     """The ``palsy_detector`` block of ``palsyflow measure`` when a detector is registered.
 
@@ -107,17 +149,8 @@ def detector_block(project: Project, files: dict, face_model: Path) -> dict | No
         holding the ``production`` alias; None when no detector is registered. A
         registered detector that does not load gives a block with the reason.
     """
-
-    p = project.params
-    try:
-        model, version = load_detector(project.mlflow_uri, p.detector.registered_model)
-    except LookupError:  # no detector registered: no block
-        return None
-    except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
-        return {"probability": None, "model_version": p.detector.registered_model, "top_features": [],
-                "reason": f"the registered detector could not be loaded: {type(exc).__name__}: {exc}"}
-    feats, reason = session_rest_features(files, p.ingest.task_aliases, face_model, p.detector, p.landmarks)
-    return predict_block(model, feats, version, p.detector.top_features, reason)
+    loaded = production_detector(project)
+    return None if loaded is None else loaded.block(project, files, face_model)
 
 
 def evaluate_grader(project: Project, sessions: Path | None = None, *, register: bool = True) -> GraderEvaluation:

@@ -23,6 +23,7 @@ from palsyflow.reports.patient import build_patient_report
 from palsyflow.reports.patient_pdf import render_patient_report
 from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.models import ProductionDetector, production_detector
 from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
 from palsyflow.stages.report_frames import FrameSource  # key frames of the clinician PDF
 from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
@@ -73,6 +74,7 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         by_subject.setdefault((site, subject), []).append(session)
     repaired = 0
     frame_source = FrameSource.of(project)  # key frames: registry and quarantine, read once
+    detector = production_detector(project)  # the palsy detector's section, when one is registered
     wanted_patient: set[Path] = set()
     for i, (site, subject, session) in enumerate(sessions, 1):
         progress("reports", i, len(sessions))
@@ -81,6 +83,8 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         frame_inputs = frame_source.inputs(site, subject, session)  # key frames: their inputs' fingerprint
         scored = digest(subject_rows.to_dicts(), params.digest(), session, code, session_row)
         fp = digest(scored, frame_inputs.fingerprint)  # the clinician PDF also draws the key frames
+        if detector is not None:  # ... and the detector's estimate: redrawn when production moves
+            fp = digest(fp, detector.version)
         built: list = []
 
         def content():
@@ -93,7 +97,9 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         wanted_patient.add(patient_pdf)
         drawn = 0
         for kind, out, key, draw in (
-            ("clinician", pdf, fp, lambda out: render_session_report(content(), out, params, frames=frame_source.load(frame_inputs, session_row))),
+            ("clinician", pdf, fp, lambda out: render_session_report(
+                content(), out, params, frames=frame_source.load(frame_inputs, session_row),
+                detector=_detector_block(project, detector, frame_inputs, cat))),
             # the patient page is read off the same SessionReport, so it never contradicts the clinician's
             ("patient", patient_pdf, digest(scored, "patient", patient_pdf.name),  # no frames on the patient page
              lambda out: render_patient_report(build_patient_report(content()), out, params)),
@@ -132,6 +138,14 @@ def _report(project: Project, scores: pl.DataFrame, result: StageResult, progres
         result.notes.append(f"{repaired} report rows written again (their PDFs were current)")
     if removed:
         result.notes.append(f"{removed} patient PDFs renamed (a session of the same month arrived)")
+
+
+def _detector_block(project: Project, detector: ProductionDetector | None, inputs, cat: Catalog) -> dict | None:
+    """The session's palsy-detector block from its rest recording (None without a registered detector)."""
+    if detector is None:
+        return None
+    files = {r["task"]: cat.in_data(r["raw_path"]) for r in inputs.recs}
+    return detector.block(project, files, cat.face_model)
 
 
 def _drop_stale_patient_reports(cat: Catalog, wanted: set[Path]) -> int:
