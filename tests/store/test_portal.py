@@ -204,3 +204,36 @@ def test_a_data_manager_upload_reports_each_file(site, tmp_path):
     assert c.get("/queue").status_code == 403  # a data manager does not review reports
     clin, _ = login(url, "aclin")
     assert clin.get("/uploads").status_code == 403
+
+
+def test_a_data_manager_starts_the_site_s_run_and_follows_it(tmp_path):
+    import os
+    import signal
+
+    project = build_portal_project(tmp_path / "p")
+    with serve_app(create_app(project)) as url:
+        c, _ = login(url, "adm")
+        page = c.get("/uploads")
+        manifest = "subject,session_date,task,file\nd01,2026-02-03,rest,good.mpg\n"
+        c.post("/uploads", data={"csrf_token": _token(page.text)},
+               files=[("manifest", ("manifest.csv", manifest.encode(), "text/csv")),
+                      ("files", ("good.mpg", SAMPLE_CLIP.read_bytes(), "video/mpeg"))])
+        before = c.get("/runs").text.count("<td>ingest</td>")
+        r = c.post("/runs", data={"csrf_token": _token(page.text)})
+        assert r.status_code == 303 and r.headers["location"] == "/runs"
+        pid_file = project.path("data") / "web" / "runs" / "site-A.pid"
+        pid = int(pid_file.read_text())
+        try:
+            runs = c.get("/runs").text
+            assert f"process {pid}" in runs and 'http-equiv="refresh"' in runs
+            assert c.post("/runs", data={"csrf_token": _token(page.text)}).status_code == 409  # one at a time
+            deadline = time.monotonic() + 300
+            while c.get("/runs").text.count("<td>ingest</td>") <= before:  # the run's own ingest of site A
+                assert time.monotonic() < deadline, (project.path("data") / "web" / "runs" / "site-A.log").read_text()[-2000:]
+                time.sleep(2)
+        finally:
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        with session_scope(project.engine) as db:
+            started = audit.events(db, action="run-started")
+        assert [(e.site, e.actor, e.detail["pid"]) for e in started] == [("A", "web adm", pid)]

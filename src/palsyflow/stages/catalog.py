@@ -405,7 +405,7 @@ class Catalog:
         return self.path("web") / "cache" / f"site-{site}" / f"sub-{subject}" / f"ses-{session}" / name
 
     def web_run_log(self, site: str) -> Path:
-        """The output of the runs the portal started for ``site``: ``web/runs/site-<s>.log``."""
+        """The output of the runs the portal started for ``site``: ``web/runs/site-<s>.log`` (``.pid`` beside it)."""
         check_label("site", site)
         return self.path("web") / "runs" / f"site-{site}.log"
 

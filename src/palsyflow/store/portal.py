@@ -459,6 +459,32 @@ def site_runs(db: DBSession, site: str, limit: int = 20) -> list[ProcessingRun]:
     )
 
 
+@dataclass(frozen=True)
+class RunView:
+    """A stage run of every site (no site column): what it did, without its error text.
+
+    The error sentence of a run over every site may name another site's files (keyed),
+    so a site's user sees only that the stage failed.
+    """
+
+    stage: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    n_processed: int
+    n_skipped: int
+    n_failed: int
+
+
+def all_site_runs(db: DBSession, limit: int = 20) -> list[RunView]:
+    """The newest runs of stages that run for every site at once (features, train, score, report ...).
+
+    Read with the portal's own role: on PostgreSQL a site role does not see these rows.
+    """
+    rows = db.scalars(sa.select(ProcessingRun).where(ProcessingRun.site.is_(None)).order_by(ProcessingRun.id.desc()).limit(limit))
+    return [RunView(r.stage, r.status, r.started_at, r.finished_at, r.n_processed, r.n_skipped, r.n_failed) for r in rows]
+
+
 # --------------------------------------------------------------------------- patient links
 
 

@@ -13,6 +13,7 @@ follows its stages.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from palsyflow import stages
+from palsyflow.atomic import atomic_write_text
 from palsyflow.ingest.dropbox import MANIFEST, DropError, add_to_drop, safe_name
 from palsyflow.ingest.manifest import decode_manifest
 from palsyflow.pseudonym import keyed_name
@@ -139,24 +141,51 @@ async def upload(request: Request, user: DataManager) -> Response:
     return render(request, "uploads.html", result={**res, "outcome": outcome, "others": others}, **_status(request, user.site))
 
 
+def _portal_run(project, site: str) -> int | None:
+    """The pid of a run the portal started for ``site`` that is still going, else None."""
+    pid_file = Catalog.of(project).web_run_log(site).with_suffix(".pid")
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    try:  # a finished child stays a zombie until reaped: reap it, it is not going on
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        done = 0
+    return None if done == pid else pid
+
+
 @router.post("/runs")
 def start_run(request: Request, user: DataManager) -> Response:
-    """Start the site's run (``palsyflow run --site``) in the background."""
+    """Start the site's run (``palsyflow run --site``) in the background; 409 while one started here goes on."""
     project = request.app.state.project
+    if (pid := _portal_run(project, user.site)) is not None:
+        raise HTTPException(409, f"the run started from the portal (process {pid}) is still going on")
     log = Catalog.of(project).web_run_log(user.site)
     log.parent.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.executable).with_name("palsyflow")
     cmd = [str(exe) if exe.exists() else "palsyflow", "run", "--site", user.site, "--root", str(project.root)]
     with log.open("ab") as out:
-        subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    atomic_write_text(log.with_suffix(".pid"), str(proc.pid))
     with request.app.state.site_scope(user.site) as db:
-        audit.record(db, site=user.site, action="run-started", actor=f"web {user.username}", source=client_source(request))
+        audit.record(db, site=user.site, action="run-started", actor=f"web {user.username}", source=client_source(request),
+                     detail={"pid": proc.pid})
     return RedirectResponse("/runs", status_code=303)
 
 
 @router.get("/runs")
 def runs(request: Request, user: DataManager) -> Response:
-    """The site's runs, refreshed every few seconds while one is going on."""
+    """The site's runs and the every-site stages, refreshed every few seconds while one is going on."""
     st = _status(request, user.site)
-    going = any(r.status == "running" for r in st["runs"])
-    return render(request, "runs.html", going=going, **st)
+    with request.app.state.service_scope() as db:
+        shared = portal.all_site_runs(db)
+    started = _portal_run(request.app.state.project, user.site)
+    going = started is not None or any(r.status == "running" for r in st["runs"]) or any(r.status == "running" for r in shared)
+    return render(request, "runs.html", going=going, started=started, shared=shared, **st)
