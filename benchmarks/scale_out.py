@@ -26,7 +26,8 @@ report and delivered them (146 s).
 ``--noop-only DIR`` skips the cohort and the stage runs and times the nights with nothing
 new on an existing project folder ``DIR`` (one a previous run kept with ``--keep DIR``,
 already run once with the current code: a code change makes the stages whose code
-changed redo their items). ``--keep DIR`` builds the largest project in ``DIR`` and keeps it.
+changed redo their items) and saves ``results/scale_out-noop-<date>.json``. ``--keep DIR``
+builds the largest project in ``DIR`` and keeps it.
 
 The machine's load average (``os.getloadavg``) is recorded before and after: on a
 shared machine other processes take CPU from the workers, so 1- vs 2-worker speed-ups
@@ -34,7 +35,8 @@ are only meaningful at a low load.
 
 Usage::
 
-    python benchmarks/scale_out.py [--sizes 50,100,200] [--workers 1,2] [--seconds 3] 2>/dev/null
+    python benchmarks/scale_out.py [--sizes 50,100,200] [--workers 1,2] [--seconds 3] [--keep DIR] 2>/dev/null
+    python benchmarks/scale_out.py --noop-only DIR [--workers 2] [--nights 3] 2>/dev/null
 """
 
 from __future__ import annotations
