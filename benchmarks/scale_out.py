@@ -9,13 +9,25 @@ session, every subject healthy, spread over two sites.
 
 For each cohort size in ``--sizes`` and each worker count in ``--workers`` a fresh
 project (its own SQLite store and data tree) runs the stages in the nightly flow's order
-(ingest, landmarks, features, validate, train, score, report: the same
+(ingest, landmarks, features, validate, train, register, score, report, deliver: the same
 :mod:`palsyflow.stages` functions the flow's tasks call) with ``executor.dask_scheduler``
 set to a ``dask.distributed.LocalCluster`` (one thread per worker process). Reported:
 seconds per stage, recordings per minute, each worker's peak RSS (``ru_maxrss`` read on
 the worker after the run). Then, on the largest project, the Prefect nightly flow runs
 against a running Prefect API server (:func:`flows.server.temporary_server`) with
-nothing new in the drops: its wall time is the "night with nothing new".
+nothing new in the drops, ``--nights`` times (default 2): the first night's wall time is
+the "night with nothing new" (``noop_night_s``; every night's in ``noop_nights_s``, each
+stage's seconds and items in ``noop_stage_seconds`` / ``noop_night_items``). The
+server's start-up is not part of it. Before 2026-12-03 the stage runs left out register
+and deliver, so that "night with nothing new" was the first to register the model: it
+rescored every session (the 6,800 "processed" items were score rows), redrew every
+report and delivered them (146 s).
+
+``--noop-only DIR`` skips the cohort and the stage runs and times the nights with nothing
+new on an existing project folder ``DIR`` (one a previous run kept with ``--keep DIR``,
+already run once with the current code: a code change makes the stages whose code
+changed redo their items) and saves ``results/scale_out-noop-<date>.json``. ``--keep DIR``
+builds the largest project in ``DIR`` and keeps it.
 
 The machine's load average (``os.getloadavg``) is recorded before and after: on a
 shared machine other processes take CPU from the workers, so 1- vs 2-worker speed-ups
@@ -23,7 +35,8 @@ are only meaningful at a low load.
 
 Usage::
 
-    python benchmarks/scale_out.py [--sizes 50,100,200] [--workers 1,2] [--seconds 3] 2>/dev/null
+    python benchmarks/scale_out.py [--sizes 50,100,200] [--workers 1,2] [--seconds 3] [--keep DIR] 2>/dev/null
+    python benchmarks/scale_out.py --noop-only DIR [--workers 2] [--nights 3] 2>/dev/null
 """
 
 from __future__ import annotations
@@ -46,7 +59,7 @@ from benchmarks._results import save_result  # noqa: E402
 
 SHARED = Path(os.environ.get("PALSYFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACE_MODEL = Path(__file__).resolve().parents[1] / "models" / "face_landmarker.task"
-STAGE_ORDER = ("ingest", "landmarks", "features", "validate", "train", "score", "report")
+STAGE_ORDER = ("ingest", "landmarks", "features", "validate", "train", "register", "score", "report", "deliver")
 
 
 def reencode(src: Path, dest: Path, index: int, seconds: float) -> None:
@@ -124,6 +137,7 @@ def _peak_rss_mb() -> float:
 def run_stages(root: Path) -> dict:
     from palsyflow import stages
     from palsyflow.project import Project
+    from palsyflow.stages.deliver import deliver
 
     project = Project.load(root)
     times = {}
@@ -131,6 +145,8 @@ def run_stages(root: Path) -> dict:
         t0 = time.perf_counter()
         if name == "ingest":
             res = [stages.ingest(project, [s]) for s in stages.site_drops(project)]
+        elif name == "deliver":
+            res = deliver(project)
         else:
             res = getattr(stages, name)(project)
         times[name] = round(time.perf_counter() - t0, 2)
@@ -141,19 +157,61 @@ def run_stages(root: Path) -> dict:
     return times
 
 
+def noop_nights(root: Path, workers: int, nights: int) -> dict:
+    """The Prefect nightly flow on ``root`` with nothing new, ``nights`` times, on a running API server."""
+    from dask.distributed import LocalCluster
+
+    from flows.server import temporary_server
+
+    with temporary_server():
+        from flows.nightly import nightly
+
+        with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster:
+            params = yaml.safe_load((root / "params.yaml").read_text())
+            params["executor"] = {"kind": "dask", "dask_scheduler": cluster.scheduler_address}
+            (root / "params.yaml").write_text(yaml.safe_dump(params))
+            seconds, items = [], []
+            for _ in range(nights):
+                t = time.perf_counter()
+                summary = nightly(root=str(root), dvc_commit=False)
+                seconds.append(round(time.perf_counter() - t, 2))
+                items.append({
+                    name: {k: sum(r[k] for r in (res if isinstance(res, list) else [res])) for k in ("processed", "skipped")}
+                    for name, res in summary.items() if isinstance(res, (dict, list))
+                })
+    processed = sum(v["processed"] for v in items[0].values())
+    print(f"nights with nothing new ({root.name}, Prefect API server running): {seconds} s, "
+          f"{processed} items processed on the first")
+    return {"noop_night_s": seconds[0], "noop_nights_s": seconds, "noop_night_processed": processed,
+            "noop_night_items": items[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="50,100,200")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--seconds", type=float, default=3.0, help="keep this much of each clip")
+    ap.add_argument("--nights", type=int, default=2, help="nights with nothing new to time")
+    ap.add_argument("--keep", type=Path, help="build the largest project in this folder and keep it")
+    ap.add_argument("--noop-only", type=Path, metavar="DIR", help="only the nights with nothing new, on this project")
     args = ap.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    workers = [int(w) for w in args.workers.split(",")]
+    load_before = os.getloadavg()
+    if args.noop_only:
+        root = args.noop_only.resolve()
+        noop = noop_nights(root, max(workers), args.nights)
+        save_result("scale_out-noop", {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "load_before": load_before, "load_after": os.getloadavg(), "workers": max(workers),
+            "recordings": len(read_registry_keys(root)), **noop,
+        })
+        return
     from dask.distributed import Client, LocalCluster
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    workers = [int(w) for w in args.workers.split(",")]
-    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="palsyflow-scale-"))
     runs = []
     try:
@@ -165,6 +223,8 @@ def main() -> None:
         for n in sizes:
             for w in workers:
                 root = tmp / f"n{n}-w{w}"
+                if args.keep and n == max(sizes) and w == workers[-1]:
+                    root = args.keep.resolve()
                 with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
                     make_project(root, files[:n], cluster.scheduler_address)
                     t = time.perf_counter()
@@ -180,24 +240,8 @@ def main() -> None:
                 print(f"{n:4d} recordings, {w} worker(s): {total:7.1f} s, {row['recordings_per_min']:6.1f} rec/min, "
                       f"peak RSS per worker {row['worker_peak_rss_mb']} MB, stages {stage_s}")
                 last_root = root
-        # a night with nothing new, through the Prefect flow on a running API server
-        from flows.server import temporary_server
-
-        with temporary_server():
-            from flows.nightly import nightly
-
-            with LocalCluster(n_workers=max(workers), threads_per_worker=1, dashboard_address=None) as cluster:
-                params = yaml.safe_load((last_root / "params.yaml").read_text())
-                params["executor"]["dask_scheduler"] = cluster.scheduler_address
-                (last_root / "params.yaml").write_text(yaml.safe_dump(params))
-                t = time.perf_counter()
-                summary = nightly(root=str(last_root), dvc_commit=False)
-                noop_s = time.perf_counter() - t
-        processed = sum(r["processed"] for r in summary["ingest"]) + sum(
-            summary[s]["processed"] for s in STAGE_ORDER[1:]
-        )
-        print(f"night with nothing new ({sizes[-1]} recordings stored, Prefect API server running): {noop_s:.1f} s, "
-              f"{processed} items processed")
+        # nights with nothing new, through the Prefect flow on a running API server
+        noop = noop_nights(last_root, max(workers), args.nights)
         growth = {f"{n}": [r["seconds"] for r in runs if r["recordings"] == n] for n in sizes}
         result = {
             "date": time.strftime("%Y-%m-%d"),
@@ -208,12 +252,20 @@ def main() -> None:
             "make_cohort_s": round(make_s, 1),
             "runs": runs,
             "seconds_by_size_per_worker_count": growth,
-            "noop_night_s": round(noop_s, 1),
-            "noop_night_processed": processed,
+            **noop,
         }
         save_result("scale_out", result)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_registry_keys(root: Path) -> list[str]:
+    """The recording keys registered in the project at ``root``."""
+    from palsyflow.project import Project
+    from palsyflow.stages.ingest import read_registry
+
+    reg = read_registry(Project.load(root))
+    return reg["key"].to_list() if reg.height else []
 
 
 if __name__ == "__main__":

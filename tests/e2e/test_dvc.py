@@ -66,6 +66,16 @@ def test_repro_then_nightly_leaves_dvc_status_clean(clone):
     assert "up to date" in _dvc(clone, "status")
 
 
+def test_a_second_nightly_after_dvc_commit_looks_at_no_item(clone):
+    """``dvc commit`` leaves the outputs as they were: the next night finds every stage unchanged (issue 13, item 8)."""
+    from flows.nightly import nightly
+
+    summary = nightly(root=str(clone))
+    assert all(r["unchanged"] for r in summary["ingest"]), summary["ingest"]
+    assert summary["landmarks"]["unchanged"] and summary["features"]["unchanged"] and summary["report"]["unchanged"]
+    assert "up to date" in _dvc(clone, "status")
+
+
 def test_landmark_param_change_dirties_landmarks_not_ingest(clone):
     params = yaml.safe_load((clone / "params.yaml").read_text())
     params["landmarks"]["tta_copies"] = 3

@@ -133,6 +133,11 @@ def test_second_run_redoes_nothing(nightly_runs):
     assert second["features"]["processed"] == 0
     assert second["report"]["processed"] == 0
     assert sum(r["processed"] for r in second["ingest"]) == 0
+    # unchanged as a whole: the stages returned without looking at an item (issue 13, item 8)
+    assert second["landmarks"]["unchanged"] and second["features"]["unchanged"] and second["report"]["unchanged"]
+    alpha, beta = sorted(second["ingest"], key=lambda r: r["site"])
+    assert alpha["unchanged"] and alpha["skipped"] == 6
+    assert not beta["unchanged"] and beta["failed"] == 1  # its refused upload is looked at again every night
 
 
 def test_speech_clarity_is_scored_for_every_grid_session(nightly_runs):

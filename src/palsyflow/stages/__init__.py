@@ -8,7 +8,11 @@ Each stage is called from two places and implemented once, here:
 Data flows one way: raw -> landmarks -> features -> validated -> model -> scores -> reports.
 Every stage is incremental: it skips work whose inputs (content hashes), parameters and
 code have not changed since it last ran, so a second nightly run over the same cohort
-does almost nothing.
+does almost nothing. Ingest, landmarks, features and report first compare one cheap
+fingerprint of all their inputs and outputs with the one their last clean run recorded
+(:class:`~palsyflow.stages.fingerprint.StageGate`, each module's ``stage_gate``) and, when
+equal, return without looking at any item (``StageResult.unchanged``); validate, train,
+register and score have a single fingerprint each already.
 
 Modules
 -------
@@ -16,7 +20,8 @@ catalog
     Every dataset's path and each stage's inputs, outputs, params and code deps
     (checked against ``dvc.yaml`` by ``tests/unit/test_catalog.py``).
 fingerprint
-    Digests of inputs, parameters and code; the JSON stamps beside outputs.
+    Digests of inputs, parameters and code; the JSON stamps beside outputs; the
+    whole-stage gate and the directory listings it compares.
 runs
     :class:`StageResult`, the processing run and the quarantine entries in the store;
     which errors are transient (retried) and the one-sentence description of a failure.

@@ -26,10 +26,18 @@ from palsyflow.project import Project
 from palsyflow.speech.analysis import analyse_recording, gate_thresholds, recording_prompt, session_sentence_set
 from palsyflow.speech.quality import NO_AUDIO
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest
+from palsyflow.stages.fingerprint import (
+    STAGE_STAMP_PREFIX,
+    StageGate,
+    digest,
+    files_digest,
+    read_json,
+    stage_code_digest,
+    tree_listing,
+)
 from palsyflow.stages.ingest import read_registry
 from palsyflow.stages.landmarks import landmark_files, recording_path
-from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, record_walk, skip_if_unchanged
 
 #: Registry columns copied into each feature row (after ``recording_key``).
 ID_COLUMNS = ("site", "subject", "session", "session_date", "task", "kind", "sha256", "healthy", "hb_grade", "simulated", "onset")
@@ -91,7 +99,13 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
     cat = Catalog.of(project)
     params = project.params.features
     result = StageResult("features")
+    gate = stage_gate(project)
     with Run(project, "features", params.digest(), {"registry": str(cat.registry)}) as run:
+        if skip_if_unchanged(gate, result):
+            result.outputs += [str(cat.path("features_table")), str(cat.path("sessions_table"))]
+            run.finish(result)
+            return result
+        gate.open()
         reg = read_registry(project)
         records = list(reg.iter_rows(named=True)) if not reg.is_empty() else []
         rest_of = rest_photo_pairs(records)
@@ -158,5 +172,30 @@ def features(project: Project, progress: Progress = report_progress) -> StageRes
         checkpoint("features", "written")  # test hook: the feature table written, the session table not
         atomic_write_parquet(session_table(table, params), sessions_path)
         result.outputs += [str(features_path), str(sessions_path)]
+        record_walk(gate, result)
         run.finish(result)
     return result
+
+
+def stage_gate(project: Project) -> StageGate:
+    """The features stage's whole-stage fingerprint (:class:`~palsyflow.stages.fingerprint.StageGate`).
+
+    Inputs: what each recording's row fingerprint is made of, as a whole: the registry's
+    content hash (the identity columns, content hashes, raw paths and speech contexts come
+    from it), the listing of the landmarks tree (its stamps), the ``features`` parameters
+    and the stage's code. Outputs: the listing of the row cache and of the tables.
+
+    Returns
+    -------
+    StageGate
+        Its stamp is ``derivatives/features/.stage-features.json``.
+    """
+    cat = Catalog.of(project)
+    inputs = digest(
+        files_digest([cat.registry]), tree_listing(cat.landmarks), project.params.features.digest(),
+        stage_code_digest("features"),
+    )
+    cache = cat.path("feature_cache")
+    return StageGate(
+        cache / f"{STAGE_STAMP_PREFIX}features.json", inputs, lambda: digest(tree_listing(cache, cat.features))
+    )

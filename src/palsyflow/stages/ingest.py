@@ -32,7 +32,17 @@ from palsyflow.progress import report as report_progress
 from palsyflow.pseudonym import keyed_name, scrub_names
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, resolve_in_store
+from palsyflow.stages.fingerprint import STAGE_STAMP_PREFIX, StageGate, digest, stage_code_digest, tree_listing
+from palsyflow.stages.runs import (
+    Progress,
+    Run,
+    StageResult,
+    checkpoint,
+    quarantine_in_store,
+    record_walk,
+    resolve_in_store,
+    skip_if_unchanged,
+)
 from palsyflow.speech.analysis import recording_prompt
 from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
@@ -156,6 +166,7 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
     drops = site_drops(project, sites)
     total = StageResult("ingest", site=next(iter(drops)) if len(drops) == 1 else None)
     errors: list[str | None] = []
+    walked = not drops
     for site, drop in drops.items():
         try:
             check_site_label(site)
@@ -165,16 +176,20 @@ def ingest(project: Project, sites: Iterable[str] | None = None, progress: Progr
             total.failures.append({"site": None, "file": shown, "reason": f"drop folder {shown}: {exc}"})
             log.warning("not ingesting %s: %s", drop, exc)
             errors.append(None)  # refused with its reason above, not a stage error
+            walked = True
             continue
         r = ingest_drop(project, site, drop, progress=progress)
         total.processed += r.processed
         total.skipped += r.skipped
         total.failed += r.failed
         total.failures += r.failures
+        walked = walked or not r.unchanged
+        total.notes += [n for n in r.notes if n not in total.notes]
         errors.append(f"site {site}: {r.error}" if r.error else None)
         if r.error:
             total.notes.append(errors[-1])
     total.error = nothing_readable(errors)
+    total.unchanged = not walked  # every drop unchanged as a whole
     total.outputs.append(str(export_registry(project)))
     return total
 
@@ -212,10 +227,52 @@ def ingest_drop(project: Project, site: str, drop: Path, progress: Progress = re
         repo.check_may_write_site(db, site)
     cat = Catalog.of(project)
     result = StageResult("ingest", site=site)
+    gate = stage_gate(project, site, drop)
     with Run(project, "ingest", project.params.ingest.digest(), {"drop": str(drop)}, site=site) as run:
-        _ingest_into(project, site, drop, cat, result, progress)
+        if not skip_if_unchanged(gate, result):
+            gate.open()
+            _ingest_into(project, site, drop, cat, result, progress)
+            record_walk(gate, result)
         run.finish(result)
     return result
+
+
+def stage_gate(project: Project, site: str, drop: Path) -> StageGate:
+    """The ingest stage's whole-drop fingerprint (:class:`~palsyflow.stages.fingerprint.StageGate`).
+
+    Inputs: the drop folder's listing (names, sizes, modification times, inodes; no
+    file is read or hashed), the ``ingest`` parameters, the stage's code
+    and the pseudonym key (as a keyed hash). Outputs: the site's recordings and
+    quarantine rows in the store and the listing of the site's raw tree. A new, removed,
+    renamed or rewritten file, a changed manifest, a store restored from a backup or a
+    raw file gone all make the stage walk the drop as before.
+
+    Parameters
+    ----------
+    project : Project
+    site : str
+        Site label.
+    drop : pathlib.Path
+        The site's drop folder.
+
+    Returns
+    -------
+    StageGate
+        Its stamp is ``raw/.stage-ingest-site-<site>.json``.
+    """
+    cat = Catalog.of(project)
+    drop = Path(os.path.abspath(drop))
+    inputs = digest(
+        str(drop), tree_listing(drop), project.params.ingest.digest(), stage_code_digest("ingest"),
+        keyed_name(project.secret, STAGE_STAMP_PREFIX),
+    )
+
+    def outputs() -> str:
+        with session_scope(project.engine) as db:
+            state = repo.content_state(db, site)
+        return digest(state["recordings"], state["quarantine"], tree_listing(cat.raw / f"site-{site}"))
+
+    return StageGate(cat.raw / f"{STAGE_STAMP_PREFIX}ingest-site-{site}.json", inputs, outputs)
 
 
 def _ingest_into(project: Project, site: str, drop: Path, cat: Catalog, result: StageResult, progress: Progress) -> None:

@@ -24,9 +24,19 @@ from palsyflow.paths import RecordingPath
 from palsyflow.progress import report as report_progress
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog, LandmarkFiles
-from palsyflow.stages.fingerprint import read_json, stage_code_digest
+from palsyflow.stages.fingerprint import STAGE_STAMP_PREFIX, StageGate, digest, read_json, stage_code_digest, tree_listing
 from palsyflow.stages.ingest import read_registry
-from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, quarantine_in_store, recording_refusal, resolve_in_store
+from palsyflow.stages.runs import (
+    Progress,
+    Run,
+    StageResult,
+    checkpoint,
+    quarantine_in_store,
+    recording_refusal,
+    record_walk,
+    resolve_in_store,
+    skip_if_unchanged,
+)
 
 
 def recording_path(record: dict) -> RecordingPath:
@@ -59,10 +69,16 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
     cat = Catalog.of(project)
     params = project.params.landmarks
     result = StageResult("landmarks")
-    reg = read_registry(project, sites)
-    if not reg.is_empty():
-        reg = reg.filter(pl.col("kind").is_in(list(FACE_KINDS)))
-    fingerprint = {"params": params.digest(), "model": MODEL_SHA256, "code": stage_code_digest("landmarks")}
+    sites = list(sites) if sites is not None else None
+    reg = _face_rows(project, sites)
+    fingerprint = item_fingerprint(project)
+    gate = stage_gate(project, sites, reg)
+    if skip_if_unchanged(gate, result):
+        with Run(project, "landmarks", params.digest(), {"unchanged": gate.inputs}, site=_one(sites)) as run:
+            run.finish(result)
+        result.outputs.append(str(cat.landmarks))
+        return result
+    gate.open()
 
     todo: dict[str, list[dict]] = defaultdict(list)
     for rec in reg.iter_rows(named=True):
@@ -78,9 +94,54 @@ def landmarks(project: Project, sites: Iterable[str] | None = None, progress: Pr
             result.notes.append("no recordings registered")
         if todo:
             _compute(project, todo, fingerprint, verify_model(cat.face_model), result, progress)
+        record_walk(gate, result)
         run.finish(result)
     result.outputs.append(str(cat.landmarks))
     return result
+
+
+def _face_rows(project: Project, sites: Iterable[str] | None) -> pl.DataFrame:
+    """The registry's rows of face recordings (videos and photos), optionally of some sites."""
+    reg = read_registry(project, sites)
+    return reg.filter(pl.col("kind").is_in(list(FACE_KINDS))) if not reg.is_empty() else reg
+
+
+def item_fingerprint(project: Project) -> dict:
+    """What every recording's landmarks depend on besides its content hash: parameters, model, code.
+
+    Stored in each recording's stamp; a stamp holding another one (or another sha256) is
+    recomputed.
+    """
+    return {"params": project.params.landmarks.digest(), "model": MODEL_SHA256, "code": stage_code_digest("landmarks")}
+
+
+def stage_gate(project: Project, sites: Iterable[str] | None = None, rows: pl.DataFrame | None = None) -> StageGate:
+    """The landmarks stage's whole-stage fingerprint (:class:`~palsyflow.stages.fingerprint.StageGate`).
+
+    Inputs: :func:`item_fingerprint` and each face recording's key, content hash and raw
+    path (the registry rows of ``sites``). Outputs: the listing of the landmarks tree
+    (names, sizes, modification times), so a deleted or rewritten stamp or parquet shows.
+
+    Parameters
+    ----------
+    project : Project
+    sites : iterable of str, optional
+        The sites the run covers (every site when omitted); each selection has its own stamp.
+    rows : polars.DataFrame, optional
+        The face rows already read (:func:`_face_rows`).
+
+    Returns
+    -------
+    StageGate
+        Its stamp is ``derivatives/landmarks/.stage-landmarks-<sites or all>.json``.
+    """
+    cat = Catalog.of(project)
+    rows = _face_rows(project, sites) if rows is None else rows
+    ids = sorted(rows.select("key", "sha256", "raw_path", "kind").rows()) if not rows.is_empty() else []
+    chosen = sorted(set(sites)) if sites else []
+    inputs = digest(item_fingerprint(project), chosen, ids)
+    name = f"{STAGE_STAMP_PREFIX}landmarks-{'-'.join(chosen) or 'all'}.json"
+    return StageGate(cat.landmarks / name, inputs, lambda: digest(tree_listing(cat.landmarks)))
 
 
 def _one(sites: Iterable[str] | None) -> str | None:

@@ -23,8 +23,9 @@ from palsyflow.models.registry_detector import load_detector, log_detector, log_
 from palsyflow.models.training import grader_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.fingerprint import tree_listing
 
-__all__ = ["DetectorTraining", "GraderEvaluation", "ProductionDetector", "detector_block", "evaluate_grader", "production_detector", "train_detector"]
+__all__ = ["DetectorTraining", "GraderEvaluation", "ProductionDetector", "detector_block", "evaluate_grader", "production_detector", "registry_state", "train_detector"]
 
 
 @dataclass
@@ -129,6 +130,22 @@ def production_detector(project: Project) -> ProductionDetector | None:
     except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
         return ProductionDetector(None, name, f"the registered detector could not be loaded: {type(exc).__name__}: {exc}")
     return ProductionDetector(model, version)
+
+
+def registry_state(project: Project) -> list:
+    """A cheap stand-in for "which detector holds ``production``", for the report stage's gate.
+
+    With a SQLite tracking store: the registry file's listing (name, size, mtime, inode;
+    :func:`~palsyflow.stages.fingerprint.tree_listing`), so a night on which nothing was
+    registered or promoted does not import MLflow; any change makes the report stage walk,
+    and the PDFs whose detector version did not change are not redrawn (their own stamps
+    carry the version). With a tracking server: the version holding the alias, asked of it.
+    """
+    uri = project.mlflow_uri
+    if uri.startswith("sqlite:///"):
+        return tree_listing(Path(uri.removeprefix("sqlite:///")))
+    loaded = production_detector(project)
+    return [None if loaded is None else loaded.version]
 
 
 def detector_block(project: Project, files: dict, face_model: Path) -> dict | None:

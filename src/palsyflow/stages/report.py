@@ -23,10 +23,21 @@ from palsyflow.reports.patient import build_patient_report
 from palsyflow.reports.patient_pdf import render_patient_report
 from palsyflow.reports.pdf import render_session_report
 from palsyflow.stages.catalog import Catalog
-from palsyflow.stages.models import ProductionDetector, production_detector
-from palsyflow.stages.fingerprint import digest, read_json, stage_code_digest, unchanged, write_stamp
+from palsyflow.stages.fingerprint import (
+    STAGE_STAMP_PREFIX,
+    StageGate,
+    digest,
+    files_digest,
+    read_json,
+    stage_code_digest,
+    tree_listing,
+    unchanged,
+    write_stamp,
+)
+from palsyflow.stages.ingest import site_drops
+from palsyflow.stages.models import ProductionDetector, production_detector, registry_state
 from palsyflow.stages.report_frames import FrameSource  # key frames of the clinician PDF
-from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint
+from palsyflow.stages.runs import Progress, Run, StageResult, checkpoint, record_walk, skip_if_unchanged
 from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
 
@@ -48,10 +59,54 @@ def report(project: Project, progress: Progress = report_progress) -> StageResul
         if not src.exists():
             result.notes.append("no scores")
         else:
-            sessions = pl.read_parquet(sessions_src) if sessions_src.exists() else None
-            _report(project, pl.read_parquet(src), result, progress, sessions)
+            gate = stage_gate(project)
+            if not skip_if_unchanged(gate, result):
+                gate.open()
+                sessions = pl.read_parquet(sessions_src) if sessions_src.exists() else None
+                _report(project, pl.read_parquet(src), result, progress, sessions)
+                record_walk(gate, result)
         run.finish(result)
     return result
+
+
+def stage_gate(project: Project) -> StageGate:
+    """The report stage's whole-stage fingerprint (:class:`~palsyflow.stages.fingerprint.StageGate`).
+
+    Inputs: what each PDF's fingerprint is made of, as a whole: the content hashes of the
+    score table, the scored session table and the registry, the listing of the landmarks
+    tree (the key frames' stamps), the drops' manifests and the store's quarantine rows
+    (what the key frames and "Not measured" list), the ``report`` and ``ingest``
+    parameters, the stage's code, the experiment and the model registry's state
+    (:func:`palsyflow.stages.models.registry_state`: the detector's section). Outputs: the listing of the reports
+    tree and the store's report rows (a row lost or changed is written again, as today).
+
+    Returns
+    -------
+    StageGate
+        Its stamp is ``.stage-report.json`` in :meth:`Catalog.reports_root`.
+    """
+    cat = Catalog.of(project)
+    try:
+        manifests = tree_listing(*(d / "manifest.csv" for d in site_drops(project).values()))
+    except OSError as exc:  # an unreadable drops root: the walk will say so
+        manifests = [f"unreadable: {type(exc).__name__}"]
+    with session_scope(project.engine) as db:
+        quarantine = repo.content_state(db)["quarantine"]
+    inputs = digest(
+        files_digest([cat.path("scores_table"), cat.path("validated_sessions"), cat.registry]),
+        tree_listing(cat.landmarks), manifests, quarantine, project.params.report.digest(),
+        project.params.ingest.digest(), stage_code_digest("report"), project.experiment,
+        registry_state(project),  # the palsy detector holding ``production`` (its section in the PDF)
+    )
+    root = cat.reports_root(project.experiment)
+
+    def outputs() -> str:
+        if project.experiment:  # an experiment's PDFs never enter the store
+            return digest(tree_listing(root))
+        with session_scope(project.engine) as db:
+            return digest(tree_listing(root), repo.content_state(db)["reports"])
+
+    return StageGate(root / f"{STAGE_STAMP_PREFIX}report.json", inputs, outputs)
 
 
 def _session_row(table: pl.DataFrame | None, site: str, subject: str, session: str) -> dict | None:

@@ -24,6 +24,7 @@ import sqlalchemy.exc as sa_exc
 from palsyflow.ingest.manifest import at_line
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
+from palsyflow.stages.fingerprint import StageGate
 from palsyflow.stages.lock import RunLocked
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
@@ -76,6 +77,10 @@ class StageResult:
     error : str or None
         Set when the stage as a whole failed although it returned (e.g. the drop's
         manifest could not be read, so nothing of it was done).
+    unchanged : bool
+        True when the stage found its inputs and outputs unchanged as a whole since its
+        last clean run (:class:`~palsyflow.stages.fingerprint.StageGate`) and looked at no
+        item; ``skipped`` then counts the items that run covered.
     """
 
     stage: str
@@ -87,6 +92,7 @@ class StageResult:
     failures: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    unchanged: bool = False
 
     def as_dict(self) -> dict:
         """The result as plain JSON-serialisable data."""
@@ -196,6 +202,40 @@ class Run:
                 error=error,
             )
         self.finished = True
+
+
+#: The note of a stage that found nothing changed as a whole (:func:`skip_if_unchanged`).
+UNCHANGED_NOTE = "inputs and outputs unchanged since the last clean run: no item looked at"
+
+
+def skip_if_unchanged(gate: StageGate, result: StageResult) -> bool:
+    """Whether ``gate`` finds nothing changed; if so ``result`` says every item was skipped.
+
+    Parameters
+    ----------
+    gate : StageGate
+        The stage's whole-stage fingerprint.
+    result : StageResult
+        Filled in when unchanged: ``skipped`` += the items of the last clean run,
+        ``unchanged`` set, :data:`UNCHANGED_NOTE` noted.
+
+    Returns
+    -------
+    bool
+        True when the stage need not walk its items.
+    """
+    last = gate.last_result()
+    if last is None:
+        return False
+    result.skipped += int(last.get("items", 0))
+    result.unchanged = True
+    result.notes.append(UNCHANGED_NOTE)
+    return True
+
+
+def record_walk(gate: StageGate, result: StageResult) -> bool:
+    """Record ``result`` of a finished walk in ``gate`` (only a clean one, see :meth:`StageGate.record`)."""
+    return gate.record(result.processed, result.skipped, result.failed, result.error)
 
 
 class StageFailed(RuntimeError):

@@ -858,6 +858,35 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def content_state(db: DBSession, site: str | None = None) -> dict[str, list]:
+    """The rows later runs compare to see whether the store changed, cheaply (no joins beyond the site).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    site : str, optional
+        Only this site's rows; every site's when omitted.
+
+    Returns
+    -------
+    dict
+        ``recordings``: ``[id, sha256, raw_path]``; ``quarantine``: ``[id, resolved]``;
+        ``reports``: ``[id, kind, sha256, path]``; each sorted by id (JSON-serialisable).
+    """
+    rec = sa.select(Recording.id, Recording.sha256, Recording.raw_path)
+    qua = sa.select(QuarantineItem.id, QuarantineItem.resolved_at.is_not(None))
+    rep = sa.select(Report.id, Report.kind, Report.sha256, Report.path)
+    if site is not None:
+        sessions = sa.select(Session.id).join(Subject).join(Site).where(Site.label == site)
+        rec = rec.where(Recording.session_id.in_(sessions))
+        rep = rep.where(Report.session_id.in_(sessions))
+        qua = qua.join(Site, QuarantineItem.site_id == Site.id).where(Site.label == site)
+    return {
+        name: [list(r) for r in db.execute(q.order_by(q.selected_columns[0])).all()]
+        for name, q in (("recordings", rec), ("quarantine", qua), ("reports", rep))
+    }
+
+
 def status_summary(db: DBSession, site: str | None = None) -> dict[str, Any]:
     """Counts per site, the last run of every stage and the failures to look at (JSON-serialisable).
 
