@@ -123,8 +123,11 @@ def production_detector(project: Project) -> ProductionDetector | None:
     reason (its blocks then say why), never an exception.
     """
     name = project.params.detector.registered_model
+    uri = project.mlflow_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return None  # no registry yet (opening it would create it)
     try:
-        model, version = load_detector(project.mlflow_uri, name)
+        model, version = load_detector(uri, name)
     except LookupError:  # no detector registered
         return None
     except Exception as exc:  # noqa: BLE001 - a registered detector that does not load: the block says why
