@@ -200,7 +200,7 @@ def test_a_data_manager_upload_reports_each_file(site, tmp_path):
     assert r.status_code == 200, r.text
     good = re.search(r'<tr class="accepted"><td>good.mpg</td><td>accepted</td>', r.text)
     bad = re.search(r'<tr class="refused"><td>broken.mp4</td><td>refused: ([^<]+)</td>', r.text)
-    assert good and bad and "line 3" in bad.group(1)
+    assert good and bad and "line 3" in bad.group(1) and "broken.mp4: not a photo" in bad.group(1)
     assert c.get("/queue").status_code == 403  # a data manager does not review reports
     clin, _ = login(url, "aclin")
     assert clin.get("/uploads").status_code == 403

@@ -131,9 +131,12 @@ async def upload(request: Request, user: DataManager) -> Response:
     secret = project.secret
     by_key = {keyed_name(secret, n): n for n in files}
     by_key["manifest.csv"] = "manifest.csv"
-    refused_keys = {}
-    for f in res["failures"]:
-        refused_keys.setdefault(f["file"], []).append(f["reason"])
+    refused_keys: dict[str, list[str]] = {}
+    for f in res["failures"]:  # the uploader sees the names just sent, in the reasons too
+        reason = f["reason"]
+        for key, name in by_key.items():
+            reason = reason.replace(key, name)
+        refused_keys.setdefault(f["file"], []).append(reason)
     outcome = [{"name": n, "accepted": keyed_name(secret, n) not in refused_keys,
                 "reasons": refused_keys.get(keyed_name(secret, n), [])} for n in files]
     outcome += [{"name": r["name"], "accepted": False, "reasons": [r["reason"]]} for r in refused]
