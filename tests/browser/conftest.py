@@ -32,8 +32,10 @@ def _need_browser() -> None:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance():
+    # module scope: Playwright's sync API keeps an asyncio loop running in the main thread
+    # while it lives, and libraries with sync/async dual APIs (Prefect) then return coroutines
     _need_browser()
     from playwright.sync_api import sync_playwright
 
@@ -46,7 +48,7 @@ def launch(playwright_instance, *args: str):
     return playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", *args])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     b = launch(playwright_instance)
     yield b
