@@ -17,7 +17,7 @@ from palsyflow.config import DetectorParams
 from palsyflow.features.detector_data import rest_image
 from palsyflow.features.photo import DETECTOR_FEATURES
 from palsyflow.models.detector import fit_detector
-from palsyflow.models.registry_detector import log_detector
+from palsyflow.models.registry_detector import detector_version, log_detector
 from palsyflow.reports.model import build_session_report
 from palsyflow.reports.pdf import DETECTOR_TITLE, render_session_report
 from palsyflow.stages.models import production_detector
@@ -36,12 +36,14 @@ def test_the_production_detector_explains_a_video_session_in_the_clinician_pdf(t
                            f"  face_model: {face_model}\n  mlflow_uri: sqlite:///{tmp_path}/mlflow.db\n"
                            f"  mlflow_artifacts: {tmp_path}/artifacts\n")
     assert production_detector(project) is None  # nothing registered: no section
+    assert detector_version(project.mlflow_uri, DetectorParams().registered_model) is None
     X, y, g = synthetic_rows()
     params = DetectorParams(n_bootstrap=30, cv_folds=3)
     model = fit_detector(X, y, g, params, DETECTOR_FEATURES)
     log_detector(model, params, project.mlflow_uri, "test-detector", "0.0.0+test", "abc", artifact_location=tmp_path / "artifacts")
     loaded = production_detector(project)
     assert loaded is not None and loaded.version == f"{params.registered_model}/1"
+    assert detector_version(project.mlflow_uri, params.registered_model) == loaded.version  # no download
     block = loaded.block(project, {"rest": CLIP, "speech": CLIP}, face_model)
     assert block["reason"] is None and 0.0 <= block["probability"] <= 1.0
     assert len(block["top_features"]) == project.params.detector.top_features

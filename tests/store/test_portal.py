@@ -201,6 +201,9 @@ def test_a_data_manager_upload_reports_each_file(site, tmp_path):
     good = re.search(r'<tr class="accepted"><td>good.mpg</td><td>accepted</td>', r.text)
     bad = re.search(r'<tr class="refused"><td>broken.mp4</td><td>refused: ([^<]+)</td>', r.text)
     assert good and bad and "line 3" in bad.group(1) and "broken.mp4: not a photo" in bad.group(1)
+    latin1 = "subject,session_date,task,file\nd02,2026-02-03,rest,M\u00fcller.mpg\n".encode("latin-1")
+    r = c.post("/uploads", files=[("manifest", ("manifest.csv", latin1, "text/csv"))], data={"csrf_token": _token(page.text)})
+    assert r.status_code == 400 and "UTF-8" in r.text  # one sentence, not a server error
     assert c.get("/queue").status_code == 403  # a data manager does not review reports
     clin, _ = login(url, "aclin")
     assert clin.get("/uploads").status_code == 403

@@ -133,6 +133,18 @@ def log_detector(
     return {"run_id": run.info.run_id, "version": None if version is None else str(version)}
 
 
+def detector_version(tracking_uri: str, name: str, alias: str = "production") -> str | None:
+    """``name/<version>`` of the detector holding ``alias``, or None; nothing is downloaded."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    return f"{name}/{mv.version}"
+
+
 def load_detector(tracking_uri: str, name: str, version: str = "production") -> tuple[DetectorModel, str]:
     """The registered detector (estimator, feature names, SHAP background) and ``name/version``.
 

@@ -60,7 +60,7 @@ MLflow through :mod:`palsyflow.tracking`.
 from palsyflow.stages.catalog import STAGE_SPECS, Catalog
 from palsyflow.stages.features import features
 from palsyflow.stages.fingerprint import code_digest, stage_code_digest
-from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, read_registry, site_drops
+from palsyflow.stages.ingest import export_registry, ingest, ingest_drop, ingest_upload, read_registry, site_drops
 from palsyflow.stages.landmarks import landmarks
 from palsyflow.stages.register import register
 from palsyflow.stages.report import report
@@ -88,6 +88,7 @@ __all__ = [
     "features",
     "ingest",
     "ingest_drop",
+    "ingest_upload",
     "is_transient",
     "landmarks",
     "read_registry",

@@ -32,6 +32,8 @@ from palsyflow.progress import report as report_progress
 from palsyflow.pseudonym import keyed_name, scrub_names
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
+from palsyflow.ingest.dropbox import add_to_drop
+from palsyflow.stages.lock import run_lock
 from palsyflow.stages.fingerprint import STAGE_STAMP_PREFIX, StageGate, digest, stage_code_digest, tree_listing
 from palsyflow.stages.runs import (
     Progress,
@@ -466,3 +468,43 @@ def read_registry(project: Project, sites: Iterable[str] | None = None) -> pl.Da
     if sites:
         df = df.filter(pl.col("site").is_in(list(sites)))
     return df
+
+
+def ingest_upload(project: Project, site: str, files: dict[str, Path], manifest: str | None, who: str, source: str) -> dict:
+    """Add an upload to ``site``'s drop and ingest the drop (the portal's and the patient page's path).
+
+    Parameters
+    ----------
+    project : Project
+    site : str
+    files : dict
+        Name in the drop -> temporary file.
+    manifest : str or None
+        The upload's manifest text.
+    who, source : str
+        The audit entry's actor and source.
+
+    Returns
+    -------
+    dict
+        ``processed``, ``skipped``, ``failed`` and ``failures`` (``file`` = keyed name, ``reason``),
+        or ``error`` (one sentence) when nothing was ingested.
+
+    Raises
+    ------
+    palsyflow.stages.lock.RunLocked
+        If a run holds the data root (nothing was added).
+    palsyflow.ingest.dropbox.DropError
+        If the upload cannot be added (no manifest anywhere, a bad file name).
+    """
+    drop = Catalog.of(project).drops / site
+    with run_lock(project, command=f"palsyflow web upload {site}"):
+        names = add_to_drop(drop, files, manifest)
+        res = ingest_drop(project, site, drop)
+        export_registry(project)
+    with session_scope(project.engine) as db:
+        audit.record(db, site=site, action="upload", actor=who, source=source,
+                     detail={"files": len(names), "manifest": manifest is not None, "processed": res.processed,
+                             "failed": res.failed})
+    return {"processed": res.processed, "skipped": res.skipped, "failed": res.failed, "failures": res.failures,
+            "error": res.error}

@@ -19,7 +19,7 @@ from palsyflow.features.photo import DETECTOR_FEATURES
 from palsyflow.landmarks.model import verify_model
 from palsyflow.models.detector import fit_detector, hash_groups, predict_block
 from palsyflow.models.grader import evaluate_grader_grouped, grouped_grader_possible
-from palsyflow.models.registry_detector import load_detector, log_detector, log_grader_evaluation
+from palsyflow.models.registry_detector import detector_version, load_detector, log_detector, log_grader_evaluation
 from palsyflow.models.training import grader_table
 from palsyflow.project import Project
 from palsyflow.stages.catalog import Catalog
@@ -142,13 +142,13 @@ def registry_state(project: Project) -> list:
     :func:`~palsyflow.stages.fingerprint.tree_listing`), so a night on which nothing was
     registered or promoted does not import MLflow; any change makes the report stage walk,
     and the PDFs whose detector version did not change are not redrawn (their own stamps
-    carry the version). With a tracking server: the version holding the alias, asked of it.
+    carry the version). With a tracking server: the version holding the alias, asked of it
+    (the model itself is not loaded).
     """
     uri = project.mlflow_uri
     if uri.startswith("sqlite:///"):
         return tree_listing(Path(uri.removeprefix("sqlite:///")))
-    loaded = production_detector(project)
-    return [None if loaded is None else loaded.version]
+    return [detector_version(uri, project.params.detector.registered_model)]
 
 
 def detector_block(project: Project, files: dict, face_model: Path) -> dict | None:

@@ -26,6 +26,7 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.report_frames import FrameSource
 from palsyflow.store import audit, portal
 from palsyflow.store.models import REPORT_KINDS
+from palsyflow.store import repo
 from palsyflow.store.repo import NotFound
 from palsyflow.web.charts import sparkline, timeline
 from palsyflow.web.security import check_csrf, client_source, require
@@ -88,7 +89,7 @@ def patient_page(request: Request, subject: str, user: Clinician) -> Response:
         sessions = _sessions_or_404(db, user.site, subject)
         scores = portal.subject_scores(db, user.site, subject)
         tasks = portal.subject_tasks(db, user.site, subject)
-        facts = next((s for s in portal.site_subjects(db, user.site) if s.subject == subject), None)
+        facts = repo.subject_facts(db, user.site, subject)
         audit.record(db, site=user.site, action="patient-viewed", actor=f"web {user.username}", subject=subject,
                      source=client_source(request))
     frame = pl.DataFrame(scores, infer_schema_length=None) if scores else None

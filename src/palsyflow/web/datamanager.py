@@ -1,9 +1,8 @@
 """The data manager's pages: upload a drop, see each file's outcome, the site's status and runs.
 
 An upload (manifest plus files, or corrected files alone) is added to the site's drop
-folder (:func:`palsyflow.ingest.dropbox.add_to_drop`) and ingested at once with the same
-stage function as ``palsyflow ingest`` (:func:`palsyflow.stages.ingest_drop`), under the
-data root's run lock. Refusals name the file by its keyed hash and manifest line in the
+folder and ingested at once (:func:`palsyflow.stages.ingest.ingest_upload`, over the same
+stage function as ``palsyflow ingest``), under the data root's run lock. Refusals name the file by its keyed hash and manifest line in the
 store (uploaded names are never stored); the answer to the upload itself maps them back
 to the names the data manager just sent. A corrected file or manifest uploaded the same
 way resolves the refusal (ingest resolves standing quarantine entries it ingests). "Start
@@ -28,12 +27,11 @@ from starlette.concurrency import run_in_threadpool
 
 from palsyflow import stages
 from palsyflow.atomic import atomic_write_text
-from palsyflow.ingest.dropbox import MANIFEST, DropError, add_to_drop, safe_name
-from palsyflow.ingest.manifest import decode_manifest
+from palsyflow.ingest.dropbox import MANIFEST, DropError, safe_name
+from palsyflow.ingest.manifest import ManifestError, decode_manifest
 from palsyflow.pseudonym import keyed_name
 from palsyflow.stages.catalog import Catalog
 from palsyflow.store import audit, portal, repo
-from palsyflow.store.db import session_scope
 from palsyflow.web.security import check_csrf, client_source, require
 from palsyflow.web.templating import render
 
@@ -52,46 +50,6 @@ def _status(request: Request, site: str) -> dict:
 def uploads(request: Request, user: DataManager) -> Response:
     """The upload form, the site's standing refusals and its last runs."""
     return render(request, "uploads.html", result=None, **_status(request, user.site))
-
-
-def ingest_upload(project, site: str, files: dict[str, Path], manifest: str | None, who: str, source: str) -> dict:
-    """Add an upload to ``site``'s drop and ingest the drop (the portal's and the patient page's path).
-
-    Parameters
-    ----------
-    project : Project
-    site : str
-    files : dict
-        Name in the drop -> temporary file.
-    manifest : str or None
-        The upload's manifest text.
-    who, source : str
-        The audit entry's actor and source.
-
-    Returns
-    -------
-    dict
-        ``processed``, ``skipped``, ``failed`` and ``failures`` (``file`` = keyed name, ``reason``),
-        or ``error`` (one sentence) when nothing was ingested.
-
-    Raises
-    ------
-    palsyflow.stages.RunLocked
-        If a run holds the data root (nothing was added).
-    palsyflow.ingest.dropbox.DropError
-        If the upload cannot be added (no manifest anywhere, a bad file name).
-    """
-    drop = Catalog.of(project).drops / site
-    with stages.run_lock(project, command=f"palsyflow web upload {site}"):
-        names = add_to_drop(drop, files, manifest)
-        res = stages.ingest_drop(project, site, drop)
-        stages.export_registry(project)
-    with session_scope(project.engine) as db:
-        audit.record(db, site=site, action="upload", actor=who, source=source,
-                     detail={"files": len(names), "manifest": manifest is not None, "processed": res.processed,
-                             "failed": res.failed})
-    return {"processed": res.processed, "skipped": res.skipped, "failed": res.failed, "failures": res.failures,
-            "error": res.error}
 
 
 @router.post("/uploads")
@@ -117,30 +75,31 @@ async def upload(request: Request, user: DataManager) -> Response:
             files[name] = dest
         manifest = None
         if isinstance(manifest_part, UploadFile) and manifest_part.filename:
-            manifest = decode_manifest(await manifest_part.read(), MANIFEST)
+            try:
+                manifest = decode_manifest(await manifest_part.read(), MANIFEST)
+            except ManifestError as exc:
+                raise HTTPException(400, str(exc)) from None
         if not files and manifest is None:
             raise HTTPException(400, "choose a manifest.csv, recordings, or both")
         try:
-            res = await run_in_threadpool(ingest_upload, project, user.site, files, manifest, f"web {user.username}", client_source(request))
+            res = await run_in_threadpool(stages.ingest_upload, project, user.site, files, manifest, f"web {user.username}", client_source(request))
         except stages.RunLocked as exc:
             raise HTTPException(409, f"a run is going on, so the upload was not added: {exc}") from None
         except DropError as exc:
             raise HTTPException(400, str(exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    secret = project.secret
-    by_key = {keyed_name(secret, n): n for n in files}
-    by_key["manifest.csv"] = "manifest.csv"
+    key_of = {n: keyed_name(project.secret, n) for n in files}
+    by_key = {k: n for n, k in key_of.items()}
     refused_keys: dict[str, list[str]] = {}
     for f in res["failures"]:  # the uploader sees the names just sent, in the reasons too
         reason = f["reason"]
         for key, name in by_key.items():
             reason = reason.replace(key, name)
         refused_keys.setdefault(f["file"], []).append(reason)
-    outcome = [{"name": n, "accepted": keyed_name(secret, n) not in refused_keys,
-                "reasons": refused_keys.get(keyed_name(secret, n), [])} for n in files]
+    outcome = [{"name": n, "accepted": k not in refused_keys, "reasons": refused_keys.get(k, [])} for n, k in key_of.items()]
     outcome += [{"name": r["name"], "accepted": False, "reasons": [r["reason"]]} for r in refused]
-    others = [{"name": by_key.get(k, k), "reasons": v} for k, v in refused_keys.items() if k not in {keyed_name(secret, n) for n in files}]
+    others = [{"name": k, "reasons": v} for k, v in refused_keys.items() if k not in by_key]
     return render(request, "uploads.html", result={**res, "outcome": outcome, "others": others}, **_status(request, user.site))
 
 

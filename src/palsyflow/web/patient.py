@@ -6,7 +6,7 @@ bound to one site and subject. Before its upload it shows each task of
 each one from the camera and microphone (``getUserMedia`` + ``MediaRecorder``,
 ``static/capture.js``), with a countdown, replay and retake, and uploads them together.
 The upload becomes rows of the site's drop manifest (one per task, today's date as the
-session) and is ingested at once (:func:`palsyflow.web.datamanager.ingest_upload`); the
+session) and is ingested at once (:func:`palsyflow.stages.ingest.ingest_upload`); the
 next run measures it. After the upload the same link shows the subject's newest patient
 report. An unknown or expired token is refused (403), a second upload too (409); no
 account is involved, and nothing of another subject is reachable from the link.
@@ -30,7 +30,6 @@ from palsyflow.stages.catalog import Catalog
 from palsyflow.store import audit, portal
 from palsyflow.store.models import utcnow
 from palsyflow.store.repo import NotFound
-from palsyflow.web.datamanager import ingest_upload
 from palsyflow.web.pictograms import pictogram
 from palsyflow.web.security import check_csrf, client_source
 from palsyflow.web.templating import render
@@ -139,7 +138,7 @@ async def patient_upload(request: Request, token: str) -> Response:
         if not rows:
             raise HTTPException(400, "no recording was sent")
         try:
-            res = await run_in_threadpool(ingest_upload, project, link.site, files, manifest_text(rows),
+            res = await run_in_threadpool(stages.ingest_upload, project, link.site, files, manifest_text(rows),
                                           f"patient link {link.link_id}", client_source(request))
         except stages.RunLocked:
             raise HTTPException(409, "the clinic's system is busy; please try the upload again in a few minutes") from None
