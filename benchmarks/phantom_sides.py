@@ -17,7 +17,10 @@ session-table row (:func:`palsyflow.features.table.session_table`). The normativ
 fitted as the train stage does (:func:`palsyflow.models.training.train_models`) on the
 unmodified healthy sessions only, and every session is judged as the score table judges it
 (:func:`palsyflow.scoring.scores.judge_sides`: leave-one-subject-out, so a phantom is never
-judged against its own source). A phantom keeps its source's subject id.
+judged against its own source). A phantom keeps its source's subject id, so each session
+is judged alone (``carry=False``); then each series is also read as one patient's visits,
+in recovery order (w falling to 0) and in worsening order, with the earlier-session rule
+(:func:`palsyflow.measures.symmetry.carry_sides`).
 
 Prints, per w, the share of series whose overall ``weaker_side`` is the weakened side (and
 the share naming the other side), eFACE total, the Sunnybrook composite and the
@@ -160,7 +163,10 @@ def judge(table, series: list[dict], fractions) -> dict:
     from palsyflow.scoring.scores import judge_sides
 
     normative = train_models(table, TrainParams()).normative
-    judged = judge_sides(session_measures(table), normative)
+    measures = session_measures(table)
+    # each session alone: a phantom keeps its source's subject id (for leave-one-subject-out),
+    # so the sessions of one subject here are not one patient's visits
+    judged = judge_sides(measures, normative, carry=False)
     verdict = {(r["subject"], r["session"]): r for r in judged.iter_rows(named=True)}
     scales = {(r["subject"], r["session"]): r for r in table.iter_rows(named=True)}
     healthy = [
@@ -204,6 +210,7 @@ def judge(table, series: list[dict], fractions) -> dict:
         (b["hb_grade"] or 0) >= (a["hb_grade"] or 0) for a, b in zip(s["rows"], s["rows"][1:])) and s["rows"][0]["hb_grade"] is not None)
         for k in ("hb_grade",)}
     return {
+        "longitudinal": {order: visits(judged, measures, series, fractions, order) for order in ("recovery", "worsening")},
         "per_w": per_w,
         "correct_side_from_w_0_4": float(np.mean([a == b for a, b in strong])),
         "n_from_w_0_4": len(strong),
@@ -216,12 +223,63 @@ def judge(table, series: list[dict], fractions) -> dict:
     }
 
 
+def visits(judged, measures, series: list[dict], fractions, order: str) -> dict:
+    """Each series read as one patient's visits (:func:`palsyflow.measures.symmetry.carry_sides`).
+
+    ``recovery``: w = 1, 0.8, ..., 0 (the last visit is the unmodified source, fully
+    recovered); ``worsening``: w = 0, 0.2, ..., 1. Every visit is first judged alone
+    (``judged``, leave-one-subject-out), then the series is given its own patient id and
+    visit dates and the earlier-session rule is applied. Returns, per w, the share naming
+    the weakened side, the other side or none, and how many of the named sides were
+    carried.
+    """
+    import datetime as dt
+
+    import numpy as np
+    import polars as pl
+
+    from palsyflow.measures.symmetry import basis_session, carry_sides
+
+    key = {(r["subject"], r["session"]): i for i, r in enumerate(judged.iter_rows(named=True))}
+    noise_all = measures["mov_weaker"].to_list()
+    ws = sorted(fractions, reverse=(order == "recovery"))
+    parts, noise, tags = [], [], []
+    for n, s in enumerate(series):
+        idx = [key[(s["subject"], s["sessions"][float(w)])] for w in ws]
+        rows = judged[idx].with_columns(
+            pl.lit(f"{s['source']}/{s['side']}").alias("subject"),
+            pl.Series("session", [f"2026{k + 1:02d}01" for k in range(len(ws))]),
+            pl.Series("session_date", [dt.date(2026, k + 1, 1) for k in range(len(ws))]),
+            pl.lit(f"series{n}").alias("site"),
+        )
+        parts.append(rows)
+        noise += [noise_all[i] for i in idx]
+        tags += [(s["side"], float(w)) for w in ws]
+    carried = carry_sides(pl.concat(parts, how="vertical_relaxed"), noise)
+    by_w: dict[str, dict] = {}
+    for w in ws:
+        got = [(side, r["weaker_side"], r["weaker_side_basis"]) for (side, tw), r in zip(tags, carried.iter_rows(named=True)) if tw == w]
+        by_w[f"{w:.1f}"] = {
+            "n": len(got),
+            "correct": float(np.mean([a == b for a, b, _ in got])),
+            "other_side": float(np.mean([b is not None and a != b for a, b, _ in got])),
+            "none": float(np.mean([b is None for a, b, _ in got])),
+            "carried": sum(1 for _, b, basis in got if b is not None and basis_session(basis)),
+        }
+    strong = [(side, r["weaker_side"]) for (side, w), r in zip(tags, carried.iter_rows(named=True)) if w >= 0.4]
+    return {"per_w": by_w, "correct_side_from_w_0_4": float(np.mean([a == b for a, b in strong])), "n_from_w_0_4": len(strong)}
+
+
 def report(summary: dict) -> None:
     print(f"\n{'w':>4}{'n':>5}{'correct':>9}{'other':>7}{'none':>7}   by kind")
     for w, s in summary["per_w"].items():
         kinds = " ".join(f"{k} {v:.2f}" for k, v in s["by_kind"].items())
         print(f"{w:>4}{s['n']:>5}{s['correct']:>9.2f}{s['other_side']:>7.2f}{s['none']:>7.2f}   {kinds}")
     print(f"correct side at w >= 0.4: {summary['correct_side_from_w_0_4']:.3f} of {summary['n_from_w_0_4']}")
+    for order, lon in summary.get("longitudinal", {}).items():
+        print(f"as one patient's visits ({order}): correct side at w >= 0.4 {lon['correct_side_from_w_0_4']:.3f} "
+              f"of {lon['n_from_w_0_4']}; per w (correct/other/none, carried): "
+              + "; ".join(f"{w} {v['correct']:.2f}/{v['other_side']:.2f}/{v['none']:.2f} ({v['carried']})" for w, v in lon["per_w"].items()))
     print(f"monotonic per series: {summary['monotonic']}; HB never falls in {summary['hb_never_falls']} series")
     print(f"healthy sessions with a side: {summary['healthy_with_a_side']} of {len(summary['healthy'])}: "
           + ", ".join(f"{h['subject']} {h['weaker_side']} ({h['mov_side_asym'] if h['mov_side_asym'] is None else round(h['mov_side_asym'], 3)})"

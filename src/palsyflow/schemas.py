@@ -68,6 +68,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "z": pl.Float64,  # against the normative model (healthy sessions); null if none
     "percentile": pl.Float64,  # 0-100 against healthy sessions; null if none
     "weaker_side": pl.Utf8,  # "left" | "right" (patient's) | null
+    "side_basis": pl.Utf8,  # why weaker_side was named (palsyflow.measures.symmetry.SIDE_BASES) | null
     "change_since_first": pl.Float64,  # value minus the subject's first session's value
     "simulated": pl.Boolean,
     "model_version": pl.Utf8,  # normative model version used, null if none

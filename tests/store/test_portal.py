@@ -86,7 +86,12 @@ def test_a_site_sees_only_its_patients_and_reports(site):
     pdf = a.get("/patients/p01/20260105/clinician.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     b, _ = login(url, "bclin")
-    assert b.get("/patients/b07").status_code == 200 and b.get("/patients/p01").status_code == 404
+    b07 = b.get("/patients/b07")
+    assert b07.status_code == 200 and b.get("/patients/p01").status_code == 404
+    # a side kept from an earlier session says so; the session that named it does not
+    page = re.sub(r"\s+", " ", b07.text)
+    assert "weaker side right (patient's; the side of session 20260201, this session's difference within the healthy range)" in page
+    assert page.count("the side of session") == 1
     assert b.get("/patients/b07/20260201/clinician.pdf").content.startswith(b"%PDF")
     with session_scope(project.engine) as db:
         viewed = [e for e in audit.events(db, action="report-viewed") if e.actor.startswith("web ")]

@@ -267,16 +267,18 @@ def test_score_upsert_updates_in_place(engine):
         assert n == 3
     with session_scope(engine) as db:
         run2 = repo.start_run(db, "score", "0.1.0", "p" * 64, {"features": sha("f2")})
-        df = pl.DataFrame([score_row(measure="symmetry_mouth", value=75.5, weaker_side="right", z=-1.5)], schema=SCORE_SCHEMA)
+        df = pl.DataFrame([score_row(measure="symmetry_mouth", value=75.5, weaker_side="right", z=-1.5,
+                                     side_basis="earlier-session:20250101")], schema=SCORE_SCHEMA)
         assert repo.upsert_scores(db, df, run=run2) == 1
     with session_scope(engine) as db:
         scores = db.scalars(sa.select(Score).order_by(Score.id)).all()
         assert len(scores) == 3
         mouth = scores[0]
-        assert (mouth.measure, mouth.value, mouth.weaker_side, mouth.z, mouth.run_id) == (
+        assert (mouth.measure, mouth.value, mouth.weaker_side, mouth.side_basis, mouth.z, mouth.run_id) == (
             "symmetry_mouth",
             75.5,
             "right",
+            "earlier-session:20250101",
             -1.5,
             run2.id,
         )

@@ -36,7 +36,14 @@ def build_portal_project(tmp: Path, extra_params: str = "", db_url: str | None =
         repo.upsert_scores(db, [{
             "site": "B", "subject": "b07", "session": "20260201", "session_date": dt.date(2026, 2, 1),
             "measure": "symmetry_index", "region": "overall", "value": 40.0, "unit": "0-100", "z": -4.0,
-            "percentile": 1.0, "weaker_side": "right", "change_since_first": 0.0}])
+            "percentile": 1.0, "weaker_side": "right", "side_basis": "healthy-range", "change_since_first": 0.0}])
+        # a later session whose right side is the first session's (measures.symmetry.carry_sides)
+        repo.get_or_create_session(db, sub, "20260301", hb_grade=3)
+        repo.upsert_scores(db, [{
+            "site": "B", "subject": "b07", "session": "20260301", "session_date": dt.date(2026, 3, 1),
+            "measure": "symmetry_index", "region": "overall", "value": 80.0, "unit": "0-100", "z": -1.5,
+            "percentile": 8.0, "weaker_side": "right", "side_basis": "earlier-session:20260201",
+            "change_since_first": 40.0}])
     write_report(project, "B", "b07", "20260201", "report sub-b07 of site B")
     with session_scope(project.engine) as db:
         for name, (site, role) in USERS.items():

@@ -21,6 +21,13 @@ SUBJECT = "subjALPHA7"
 OTHER = "subjBRAVO9"
 
 
+def _named_basis(df: pl.DataFrame) -> pl.DataFrame:
+    """``side_basis`` "healthy-range" wherever a row names a side and gives no basis."""
+    given = pl.col("side_basis") if "side_basis" in df.columns else pl.lit(None, dtype=pl.Utf8)
+    named = pl.when(pl.col("weaker_side").is_not_null()).then(pl.lit("healthy-range"))
+    return df.with_columns(pl.coalesce(given.cast(pl.Utf8), named).alias("side_basis"))
+
+
 def _session_rows(site, subject, date, index, regional, weaker, percentile, first_index, first_regional,
                   speech=True, simulated=False, model_version="normative-v3"):
     session = date.strftime("%Y%m%d")
@@ -57,7 +64,7 @@ def make_scores() -> pl.DataFrame:
     # OTHER: patient's right weaker, single session
     rows += _session_rows("A", OTHER, dt.date(2024, 3, 5), 66.0, (75.0, 66.0, 70.0, 58.0), "right", 1.0,
                           66.0, (75.0, 66.0, 70.0, 58.0), model_version=None)
-    return pl.DataFrame(rows).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+    return pl.DataFrame(rows).pipe(_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +142,43 @@ def test_summary_side_only_from_the_movement_verdict(scores):
     )
     text = plain_language_summary(build_session_report(pl.concat([scores, mov]), "A", SUBJECT, "20240420", ReportParams()))
     assert "Your left side moved less than your right side, most clearly around the mouth." in text
+
+
+def _carried(scores: pl.DataFrame, overall_percentile: float) -> pl.DataFrame:
+    """The 20240420 session's overall and movement side kept from the first session (20240201)."""
+    this = (pl.col("subject") == SUBJECT) & (pl.col("session") == "20240420")
+    overall = this & (pl.col("measure") == "symmetry_index")
+    return scores.with_columns(
+        pl.when(overall).then(pl.lit("earlier-session:20240201")).otherwise(pl.col("side_basis")).alias("side_basis"),
+        pl.when(overall).then(overall_percentile).otherwise(pl.col("percentile")).alias("percentile"),
+        pl.when(this & ~overall).then(None).otherwise(pl.col("weaker_side")).alias("weaker_side"),
+    )
+
+
+def test_a_side_kept_from_an_earlier_session_is_said_as_such_in_both_reports(scores, tmp_path):
+    from palsyflow.reports.patient import build_patient_report
+
+    # overall inside the healthy range: still the side, as the earlier session's, never "no side"
+    rep = build_session_report(_carried(scores, 40.0), "A", SUBJECT, "20240420", ReportParams())
+    assert rep.overall.weaker_side == "left" and rep.overall.side_from_session == "20240201"
+    text = plain_language_summary(rep)
+    assert "Your left side, the weaker side on 1 February 2024, still moved slightly less than your right side." in text
+    assert "within the range seen in people without facial weakness" in text
+    patient = build_patient_report(rep)
+    assert "Your left side still moved a little less, as at your visit in February." in patient.headline
+    # outside the overall range: the side, "as on" the earlier date
+    rep = build_session_report(_carried(scores, 2.0), "A", SUBJECT, "20240420", ReportParams())
+    text = plain_language_summary(rep)
+    assert "Your left side moved less than your right side, as on 1 February 2024;" in text
+    assert "Your left side still moved a little less than your right side" in build_patient_report(rep).headline
+    # the clinician PDF marks the row and says why
+    data = render_session_report(rep, tmp_path / "c.pdf", _params()).read_bytes()
+    assert b"(Left*) Tj" in data
+    assert b"* The side named at the session of 1 February 2024" in data
+    # a side named by this session itself gets no mark
+    plain = render_session_report(build_session_report(scores, "A", SUBJECT, "20240420", ReportParams()),
+                                  tmp_path / "p.pdf", _params()).read_bytes()
+    assert b"Left*" not in plain and b"The side named at the session" not in plain
 
 
 def test_summary_never_says_0th_percentile(scores):

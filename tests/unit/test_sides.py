@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -25,7 +26,7 @@ from palsyflow.measures.registry import REGIONS, REST_FAMILY_OF_REGION, SCORED_S
 from palsyflow.measures.symmetry import SIDE_ASYM_COLUMN, decide_sides, session_measures
 from palsyflow.models.normative import NormativeModel
 from palsyflow.models.training import SIDE_RANGE_MEASURES, train_models
-from palsyflow.scoring.scores import score_sessions
+from palsyflow.scoring.scores import judge_sides, score_sessions
 
 FAM = REST_FAMILY_OF_REGION
 MOV = "mov_commissure_excursion"
@@ -123,6 +124,81 @@ def test_decide_sides_names_a_side_only_in_the_healthy_tail_on_its_own_side():
     assert decide_sides(m, None).row(0, named=True)["weaker_side"] == "left"
     with pytest.raises(ValueError, match="percentiles for"):
         decide_sides(m, {mov_col: np.zeros(n + 1)})
+
+
+# ------------------------------------------------------- the side of an earlier session
+def _visits(*sessions):
+    """One patient's sessions ``(label, (exc_left, exc_right), movement percentile)``, and
+    the percentile mapping :func:`decide_sides` takes (rest inside the healthy range)."""
+    rows = [_row("p", exc=exc, session=label) for label, exc, _ in sessions]
+    m = session_measures(_table(rows))
+    pct = {c: np.full(m.height, 50.0) for c in SIDE_ASYM_COLUMN.values()}
+    order = {r["session"]: i for i, r in enumerate(m.iter_rows(named=True))}
+    pct[SIDE_ASYM_COLUMN[MOV]] = np.array([p for label, _, p in sorted(sessions, key=lambda s: order[s[0]])])
+    return m, pct
+
+
+def _verdicts(decided):
+    return {r["session"]: (r["weaker_side"], r["weaker_side_basis"]) for r in decided.iter_rows(named=True)}
+
+
+def test_a_recovering_patient_keeps_the_side_an_earlier_session_named():
+    """SIM02's case: a right weakness named outside the healthy range, then, recovering,
+    a right difference above noise but inside the healthy range (old rule: no side)."""
+    m, pct = _visits(
+        ("20260127", (0.028, 0.018), 99.6),  # right moves less, outside the healthy range
+        ("20260303", (0.028, 0.023), 90.0),  # right still less, above noise, inside the range
+        ("20260414", (0.028, 0.033), 20.0),  # now the left is smaller: no side carried
+    )
+    v = _verdicts(decide_sides(m, pct))
+    assert v["20260127"] == ("right", "healthy-range")
+    assert v["20260303"] == ("right", "earlier-session:20260127")
+    assert v["20260414"] == (None, None)
+    # judged alone, the second session names no side
+    alone = _verdicts(decide_sides(m, pct, carry=False))
+    assert alone["20260303"] == (None, None) and alone["20260127"] == ("right", "healthy-range")
+    # the movement composite row carries it too; the excursion's own row does not
+    r = decide_sides(m, pct).filter(pl.col("session") == "20260303").row(0, named=True)
+    assert r["mov_weaker"] == "right" and r[f"{MOV}_weaker"] is None
+
+
+def test_a_side_is_never_carried_backwards_across_sides_or_below_noise():
+    # the named session comes later: nothing is carried back to the earlier one
+    m, pct = _visits(("20260101", (0.028, 0.023), 90.0), ("20260201", (0.028, 0.018), 99.6))
+    assert _verdicts(decide_sides(m, pct))["20260101"] == (None, None)
+    # a difference within measurement noise (no noise-floor side) keeps no side
+    m, pct = _visits(("20260101", (0.028, 0.018), 99.6), ("20260201", (0.028, 0.028), 50.0))
+    assert _verdicts(decide_sides(m, pct))["20260201"] == (None, None)
+    # a later session naming the other side on its own becomes the side that is carried
+    m, pct = _visits(
+        ("20260101", (0.028, 0.018), 99.6), ("20260201", (0.018, 0.028), 0.4), ("20260301", (0.023, 0.028), 10.0),
+    )
+    v = _verdicts(decide_sides(m, pct))
+    assert v["20260201"] == ("left", "healthy-range")
+    assert v["20260301"] == ("left", "earlier-session:20260201")
+    # another patient's named side is not this patient's
+    rows = [_row("a", exc=(0.028, 0.018), session="20260101"), _row("b", exc=(0.028, 0.023), session="20260201")]
+    m = session_measures(_table(rows))
+    pct = {c: np.full(2, 50.0) for c in SIDE_ASYM_COLUMN.values()}
+    pct[SIDE_ASYM_COLUMN[MOV]] = np.array([99.6, 90.0])
+    assert [r["weaker_side"] for r in decide_sides(m, pct).iter_rows(named=True)] == ["right", None]
+
+
+def test_every_named_side_has_its_basis_and_the_score_table_keeps_it():
+    m, pct = _visits(("20260127", (0.028, 0.018), 99.6), ("20260303", (0.028, 0.023), 90.0))
+    d = decide_sides(m, pct)
+    for col in ("weaker_side", "mov_weaker", f"{MOV}_weaker", "rest_weaker"):
+        named = d[col].is_not_null()
+        assert (d[f"{col}_basis"].is_not_null() == named).all(), col
+    # without a healthy model only noise was ruled out, and the basis says so
+    assert _verdicts(decide_sides(m, None))["20260127"] == ("right", "noise-floor")
+    t = _cohort()
+    res = train_models(t, TrainParams(min_healthy_sessions=5))
+    sc = score_sessions(session_measures(t), res.normative, model_version="v")
+    assert (sc["side_basis"].is_not_null() == sc["weaker_side"].is_not_null()).all()
+    assert set(sc["side_basis"].drop_nulls()) <= {"healthy-range", "noise-floor", "movement-tasks"}
+    row = sc.filter((pl.col("subject") == "weak50") & (pl.col("measure") == "symmetry_index")).row(0, named=True)
+    assert (row["weaker_side"], row["side_basis"]) == ("left", "healthy-range")
 
 
 def _cohort(seed=0, n_healthy=12):
@@ -226,3 +302,35 @@ def test_folded_percentile_known_answer_and_used_for_regional_symmetry():
     got = sc.filter(pl.col("measure") == "mov_commissure_excursion_symmetry").sort("subject")
     order = np.argsort(m["subject"].to_numpy())
     np.testing.assert_allclose(got["percentile"].to_numpy(), want[order], rtol=1e-9)
+
+
+# ------------------------------------------------------------ the demo cohort's sides
+DEMO_SESSIONS = Path(__file__).resolve().parents[1] / "data" / "demo_sessions-2026-12-03.parquet"
+
+
+def test_demo_cohort_names_the_simulated_side_from_40_percent():
+    """Issue 10's criterion on the demo's own session table (``data/validated/sessions.parquet``
+    of ``palsyflow demo``, saved 2026-12-03): SIM01 and SIM02 name the simulated side in every
+    session weakened by at least 40 %; SIM02 at 40 % (whose source speaker's own asymmetry
+    cancels part of it) by the earlier-session rule. Before that rule it named no side."""
+    from palsyflow.config import load_params
+    from palsyflow.phantom.cohort import SESSIONS
+
+    table = pl.read_parquet(DEMO_SESSIONS)
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    normative = train_models(table, params.train).normative
+    sc = score_sessions(session_measures(table), normative, model_version="v")
+    overall = {(r["subject"], r["session"]): (r["weaker_side"], r["side_basis"])
+               for r in sc.filter(pl.col("measure") == "symmetry_index").iter_rows(named=True)}
+    strong = [s for s in SESSIONS if s.subject in ("SIM01", "SIM02") and s.fraction >= 0.4]
+    assert len(strong) == 4
+    for s in strong:
+        assert overall[(s.subject, s.date.replace("-", ""))][0] == s.side, s
+    assert overall[("SIM02", "20260303")] == ("right", "earlier-session:20260127")
+    # the rule adds nothing elsewhere: every other session reads as it does judged alone
+    alone = judge_sides(session_measures(table), normative, carry=False)
+    alone = {(r["subject"], r["session"]): r["weaker_side"] for r in alone.iter_rows(named=True)}
+    changed = {k for k in overall if overall[k][0] != alone[k]}
+    assert changed == {("SIM02", "20260303")}
+    healthy = table.filter(pl.col("healthy"))
+    assert sum(overall[(r["subject"], r["session"])][0] is not None for r in healthy.iter_rows(named=True)) == 2  # N04, S04

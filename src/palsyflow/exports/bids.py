@@ -61,6 +61,7 @@ SCORE_COLUMNS: dict[str, str] = {
     "z": "z-score against the normative model of healthy sessions",
     "percentile": "percentile (0-100) against healthy sessions",
     "weaker_side": "the patient's weaker side (left or right), n/a when none",
+    "side_basis": "why the weaker side was named: healthy-range, noise-floor, movement-tasks or earlier-session:<session>; n/a when none",
     "change_since_first": "value minus the subject's first session's value",
 }
 

@@ -192,7 +192,10 @@ def session_bundle(
         side = row.get("weaker_side")
         if side in LATERALITY:
             sct, display = LATERALITY[side]
-            obs["bodySite"] = {"coding": [{"system": SNOMED_SYSTEM, "code": sct, "display": display}], "text": f"patient's weaker side: {side}"}
+            basis = row.get("side_basis")
+            why = f" ({basis})" if basis else ""
+            obs["bodySite"] = {"coding": [{"system": SNOMED_SYSTEM, "code": sct, "display": display}],
+                               "text": f"patient's weaker side: {side}{why}"}
         if row.get("percentile") is not None and math.isfinite(float(row["percentile"])):
             obs["note"] = [{"text": f"percentile {float(row['percentile']):.1f} against healthy sessions"}]
         entries.append({"fullUrl": url, "resource": obs, "request": {"method": "POST", "url": "Observation"}})

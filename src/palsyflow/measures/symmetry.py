@@ -28,6 +28,19 @@ True sides (:func:`decide_sides`)
     asymmetry of a face would otherwise decide it. Only a session without any movement
     measure takes the rest verdict. A null ``weaker_side`` reads "no consistent weaker
     side".
+
+The same side as an earlier session (:func:`carry_sides`)
+    A unilateral palsy does not change sides between visits, and a face's own natural
+    asymmetry can hide part of a real weakness: a recovering patient's movement
+    difference falls back inside the healthy range before it is gone. So a patient's
+    session whose movement verdict names no side keeps the side an **earlier** session
+    of the same patient named outside the healthy range, when this session's own
+    movement difference points to that same side and is above measurement noise (its
+    noise-floor side). It is labelled as such (basis ``earlier-session:<session>``), never
+    as outside the healthy range, and it is never taken from a later session, from a
+    session that named the other side, or from a difference within measurement noise.
+
+Every named side carries its basis (:data:`BASIS_COLUMN`, values :data:`SIDE_BASES`).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from __future__ import annotations
 import polars as pl
 
 from palsyflow.conventions import SIDES
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -74,6 +87,27 @@ _SIDE_FAMS: tuple[str, ...] = (*_REST_FAMS, _MOV_FAMILY)
 SIDE_ASYM_COLUMN: dict[str, str] = {f: f"{f}_side_asym" for f in _SIDE_FAMS}
 #: A side is named only beyond this healthy percentile (each tail; 2.5 = central 95 % range).
 SIDE_TAIL_PERCENTILE = 2.5
+
+#: Why a side was named (the ``side_basis`` of the score table; null when no side is named):
+#: outside the healthy range and above noise; above noise, no healthy model to judge the
+#: range; the movement tasks' rule (:func:`palsyflow.measures.tasks.movement_side`); the
+#: side of an earlier session of the same patient (:func:`carry_sides`), written
+#: ``earlier-session:<YYYYMMDD>`` with that session's label.
+SIDE_BASES: tuple[str, ...] = ("healthy-range", "noise-floor", "movement-tasks", "earlier-session")
+#: Column of :func:`decide_sides` with the basis of each side column of :data:`WEAKER_COLUMN`.
+BASIS_COLUMN: dict[str, str] = {c: f"{c}_basis" for c in WEAKER_COLUMN.values()}
+
+
+def earlier_session_basis(session: str) -> str:
+    """The basis label of a side carried from ``session`` (``earlier-session:<session>``)."""
+    return f"earlier-session:{session}"
+
+
+def basis_session(basis: str | None) -> str | None:
+    """The session label of an ``earlier-session:<session>`` basis, else None."""
+    if basis and basis.startswith("earlier-session:"):
+        return basis.split(":", 1)[1]
+    return None
 
 
 def subject_key(measures: pl.DataFrame) -> list[str]:
@@ -266,6 +300,8 @@ def decide_sides(
     measures: pl.DataFrame,
     side_percentiles: Mapping[str, np.ndarray] | None,
     tail: float = SIDE_TAIL_PERCENTILE,
+    *,
+    carry: bool = True,
 ) -> pl.DataFrame:
     """Keep only the weaker sides outside the healthy range; recompute the overall verdict.
 
@@ -281,6 +317,9 @@ def decide_sides(
         healthy range only measurement noise can be ruled out.
     tail : float
         Percentile of each tail of the healthy range (2.5: the central 95 %).
+    carry : bool
+        Apply :func:`carry_sides` (a patient's earlier session's side); ``False`` judges
+        every session on its own (the phantom benchmark's single-session reading).
 
     Returns
     -------
@@ -289,7 +328,11 @@ def decide_sides(
         signed asymmetry is below ``tail`` (left smaller than in healthy faces) or above
         ``100 - tail`` (left larger), on the side the weaker side points to; then
         ``rest_weaker``, ``mov_weaker`` and ``weaker_side`` recomputed (rule in the
-        module docstring).
+        module docstring), :func:`carry_sides` applied, and the basis of every side
+        column (:data:`BASIS_COLUMN`; null where the side is null): ``healthy-range``
+        for a family judged against ``side_percentiles``, ``noise-floor`` for one that
+        is not, ``movement-tasks`` for the movement tasks' side, or
+        ``earlier-session:<session>``.
 
     Raises
     ------
@@ -297,6 +340,8 @@ def decide_sides(
         If an array's length differs from the number of sessions.
     """
     side_percentiles = side_percentiles or {}
+    # the movement verdict by the noise-floor rule alone, before the healthy range
+    noise_mov = _overall_sides(measures)["mov_weaker"].alias("_noise_mov")
     updates = []
     for fam, col in SIDE_ASYM_COLUMN.items():
         wcol = f"{fam}_weaker"
@@ -310,4 +355,92 @@ def decide_sides(
         outside = ((s < 0) & (pl.lit(p) < tail)) | ((s > 0) & (pl.lit(p) > 100.0 - tail))
         updates.append(pl.when(outside.fill_null(False)).then(side(measures, wcol)).otherwise(None).alias(wcol))
     out = measures.with_columns(updates) if updates else measures
-    return _overall_sides(out)
+    out = _with_bases(_overall_sides(out), {SIDE_ASYM_COLUMN[f] for f in _SIDE_FAMS} & set(side_percentiles))
+    return carry_sides(out, noise_mov) if carry else out
+
+
+def _with_bases(out: pl.DataFrame, judged: set[str]) -> pl.DataFrame:
+    """The :data:`BASIS_COLUMN` columns of ``out`` (``judged``: the healthy-range-judged asym columns)."""
+
+    def fam_basis(fam: str) -> pl.Expr:
+        return pl.lit("healthy-range" if SIDE_ASYM_COLUMN[fam] in judged else "noise-floor")
+
+    def when_named(col: str, basis: pl.Expr) -> pl.Expr:
+        return pl.when(side(out, col).is_not_null()).then(basis).otherwise(pl.lit(None, dtype=pl.Utf8))
+
+    exprs = [when_named(f"{f}_weaker", fam_basis(f)).alias(BASIS_COLUMN[f"{f}_weaker"]) for f in _SIDE_FAMS]
+    rest_basis = pl.lit("healthy-range" if all(SIDE_ASYM_COLUMN[f] in judged for f in _REST_FAMS) else "noise-floor")
+    exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
+    mov_basis = pl.when(exc_measured).then(fam_basis(_MOV_FAMILY)).otherwise(pl.lit("movement-tasks"))
+    moved = side(out, "mov_weaker").is_not_null() | exc_measured | num(out, MOVEMENT_COMPOSITE).is_not_null()
+    moved = moved | side(out, "task_movement_weaker").is_not_null()
+    exprs += [
+        when_named("rest_weaker", rest_basis).alias(BASIS_COLUMN["rest_weaker"]),
+        when_named("mov_weaker", mov_basis).alias(BASIS_COLUMN["mov_weaker"]),
+        when_named("weaker_side", pl.when(moved).then(mov_basis).otherwise(rest_basis)).alias(BASIS_COLUMN["weaker_side"]),
+    ]
+    return out.with_columns(exprs)
+
+
+def carry_sides(decided: pl.DataFrame, noise_movement_side: pl.Series | Sequence[str | None]) -> pl.DataFrame:
+    """Give a patient's session with no movement side the side an earlier session named.
+
+    Rule (module docstring): walking each (site, subject)'s sessions in date order
+    (then ``session``), the *established* side is the movement verdict (``mov_weaker``)
+    of the latest earlier session that named one on its own (any basis but
+    ``earlier-session``). A session whose ``mov_weaker`` is null, that measured
+    movement, and whose noise-floor movement side equals the established side gets it
+    as ``mov_weaker`` and ``weaker_side``, with the basis
+    ``earlier-session:<that session>``. A session that names a side on its own
+    (either side) becomes the new established side; a session without one leaves it as
+    it was.
+
+    Parameters
+    ----------
+    decided : polars.DataFrame, shape (n_sessions, ...)
+        :func:`decide_sides` output before carrying (``site``, ``subject``, ``session``,
+        ``session_date``, ``mov_weaker``, ``weaker_side`` and their :data:`BASIS_COLUMN`).
+    noise_movement_side : Series or sequence, length n_sessions
+        Each session's movement side by the noise-floor rule alone (``mov_weaker`` of
+        :func:`session_measures`, before the healthy range): "left", "right" or null.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``decided`` with the carried sides and bases; row order kept.
+
+    Raises
+    ------
+    ValueError
+        If ``noise_movement_side`` does not have one entry per session.
+    """
+    noise = list(noise_movement_side)
+    if len(noise) != decided.height:
+        raise ValueError(f"{len(noise)} noise-floor movement sides for {decided.height} sessions")
+    if decided.height == 0:
+        return decided
+    mov_b, all_b = BASIS_COLUMN["mov_weaker"], BASIS_COLUMN["weaker_side"]
+    rows = decided.select(
+        pl.col("site").cast(pl.Utf8), pl.col("subject").cast(pl.Utf8), pl.col("session").cast(pl.Utf8),
+        pl.col("session_date"), side(decided, "mov_weaker").alias("mov"), pl.col(mov_b).alias("basis"),
+    ).with_row_index("_i").sort(["site", "subject", "session_date", "session"], nulls_last=True)
+    mov = decided.select(side(decided, "mov_weaker")).to_series().to_list()
+    mov_basis = decided[mov_b].to_list()
+    overall, overall_basis = decided["weaker_side"].to_list(), decided[all_b].to_list()
+    established: dict[tuple[str, str], tuple[str, str]] = {}
+    for r in rows.iter_rows(named=True):
+        key, i = (r["site"], r["subject"]), r["_i"]
+        own = r["mov"]
+        if own is not None and basis_session(r["basis"]) is None:
+            established[key] = (own, r["session"])
+            continue
+        prior = established.get(key)
+        if own is None and prior is not None and noise[i] == prior[0]:
+            mov[i] = overall[i] = prior[0]
+            mov_basis[i] = overall_basis[i] = earlier_session_basis(prior[1])
+    return decided.with_columns(
+        pl.Series("mov_weaker", mov, dtype=pl.Utf8),
+        pl.Series(mov_b, mov_basis, dtype=pl.Utf8),
+        pl.Series("weaker_side", overall, dtype=pl.Utf8),
+        pl.Series(all_b, overall_basis, dtype=pl.Utf8),
+    )

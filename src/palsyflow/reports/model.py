@@ -17,6 +17,7 @@ import polars as pl
 from palsyflow.config import ReportParams
 from palsyflow.measures.registry import FEATURE_BY_NAME, MOVEMENT_COMPOSITE, REGIONS, REST_SYMMETRY, SYMMETRY_INDEX
 from palsyflow.measures.scales import ScaleEstimates, session_scales
+from palsyflow.measures.symmetry import basis_session
 from palsyflow.schemas import SCORE_SCHEMA
 from palsyflow.measures.longitudinal import (
     HEALTHY_BANDS,
@@ -208,6 +209,9 @@ class MeasureRow:
     z : float or None
     weaker_side : {"left", "right"} or None
         The patient's weaker side.
+    side_basis : str or None
+        Why it was named (:data:`palsyflow.measures.symmetry.SIDE_BASES`), e.g.
+        ``"healthy-range"`` or ``"earlier-session:20260127"``; None without a side.
     change_since_first : float or None
         This session's value minus the subject's first session's value.
     """
@@ -221,6 +225,12 @@ class MeasureRow:
     z: float | None
     weaker_side: str | None
     change_since_first: float | None
+    side_basis: str | None = None
+
+    @property
+    def side_from_session(self) -> str | None:
+        """The earlier session (``YYYYMMDD``) whose side this row keeps, else None."""
+        return basis_session(self.side_basis) if self.weaker_side else None
 
 
 @dataclass(frozen=True)
@@ -433,6 +443,7 @@ def _measure_row(row: dict, label: str) -> MeasureRow:
         z=_opt(row["z"]),
         weaker_side=row["weaker_side"],
         change_since_first=_opt(row["change_since_first"]),
+        side_basis=row.get("side_basis"),
     )
 
 
@@ -470,6 +481,8 @@ def build_session_report(
     ValueError
         If a measure appears more than once for that session.
     """
+    if "side_basis" not in scores.columns:  # a score table written before the basis was recorded
+        scores = scores.with_columns(pl.lit(None, dtype=pl.Utf8).alias("side_basis"))
     missing = [c for c in SCORE_SCHEMA if c not in scores.columns]
     if missing:
         raise KeyError(f"score table lacks columns {missing}")

@@ -49,7 +49,7 @@ from typing import Literal
 from palsyflow.measures.registry import MOVEMENT_SYMMETRY, REST_SYMMETRY
 from palsyflow.measures.longitudinal import SessionChange
 from palsyflow.reports.model import MeasureRow, SessionReport
-from palsyflow.reports.summary import _MONTHS, change_since_first, overall_reading, side_verdict
+from palsyflow.reports.summary import _MONTHS, carried_side, change_since_first, overall_reading, side_verdict
 
 Light = Literal["green", "amber", "red", "grey"]
 LIGHTS: tuple[str, ...] = ("green", "amber", "red", "grey")
@@ -352,6 +352,17 @@ def _headline(report: SessionReport) -> str:
     if report.overall is None or report.overall.value is None:
         return "We could not measure your whole face this time."
     verdict = side_verdict(report)
+    carried = carried_side(report)
+    if carried is not None:
+        side, ref = carried
+        other = "right" if side == "left" else "left"
+        month = f" in {_MONTHS[ref.month - 1]}" if isinstance(ref, dt.date) else ""
+        if verdict == "healthy":
+            return (
+                "Both sides of your face moved about the same, as in people with no weak side. "
+                f"Your {side} side still moved a little less, as at your visit{month}."
+            )
+        return f"Your {side} side still moved a little less than your {other} side, as at your visit{month}."
     if verdict == "healthy":
         return "Both sides of your face moved about the same, as in people with no weak side."
     if verdict == "none":

@@ -22,7 +22,7 @@ from palsyflow.config import ReportParams
 from palsyflow.reports.frames import HEATMAP_CMAP, HEATMAP_RANGE, KeyFrame, SessionFrames, asymmetry_heatmap
 from palsyflow.reports.model import MeasureRow, SessionReport, onset_line
 from palsyflow.reports.plots import history_plot_png, trend_caption
-from palsyflow.reports.summary import plain_language_summary
+from palsyflow.reports.summary import format_date, plain_language_summary
 
 DISCLAIMER = "Left and right refer to the patient's sides. Research measurement, not a diagnosis."
 SIMULATED_BANNER = "SIMULATED DATA - not a real patient recording"
@@ -45,6 +45,18 @@ def _signed(v: float | None) -> str:
 
 def _side(v: str | None) -> str:
     return {"left": "Left", "right": "Right"}.get(v or "", "-")
+
+
+def carried_side_note(report: SessionReport, sessions: list[str]) -> str:
+    """The footnote of a side kept from an earlier session (:func:`palsyflow.measures.symmetry.carry_sides`)."""
+    dates = {h.session: h.session_date for h in report.history}
+    when = ", ".join(format_date(dates[s]) if s in dates else s for s in sessions)
+    return (
+        f"* The side named at the session of {when}, where the movement difference lay outside the healthy "
+        "range. In this session the movement difference points to the same side and is above measurement "
+        "noise, but lies within the range seen in healthy faces; it is named because a one-sided palsy does "
+        "not change sides, not as a finding of this session alone."
+    )
 
 
 def _generated_text(params: ReportParams, generated_at: dt.datetime | None) -> str:
@@ -463,8 +475,10 @@ def render_session_report(
     story.append(Paragraph("Facial symmetry by region", h2))
     rows = [heads(["Region", "Symmetry (0-100)", "Percentile vs healthy", "Weaker side (patient's)", "Change since first"])]
     regional = list(report.regions) + list(report.components) + ([report.overall] if report.overall is not None else [])
+    carried = sorted({r.side_from_session for r in regional if r.side_from_session})
     for r in regional:
-        rows.append([r.label, _num(r.value), _percentile(r), _side(r.weaker_side), _signed(r.change_since_first)])
+        mark = "*" if r.side_from_session else ""
+        rows.append([r.label, _num(r.value), _percentile(r), _side(r.weaker_side) + mark, _signed(r.change_since_first)])
     if len(rows) == 1:
         rows.append(["No facial symmetry scores for this session", "", "", "", ""])
     region_table = Table(
@@ -488,6 +502,8 @@ def render_session_report(
             small,
         )
     )
+    if carried:
+        story.append(Paragraph(escape(carried_side_note(report, carried)), small))
 
     # Millimetre measures
     if report.millimetres:

@@ -87,9 +87,52 @@ def side_verdict(report: SessionReport) -> str:
     return side if side in ("left", "right") else "none"
 
 
+def carried_side(report: SessionReport) -> tuple[str, dt.date | str] | None:
+    """The overall side when it is kept from an earlier session, with that session's date.
+
+    Parameters
+    ----------
+    report : SessionReport
+
+    Returns
+    -------
+    (side, date) or None
+        The patient's side ("left"/"right") and the earlier session's date (its
+        ``YYYYMMDD`` label when that session is not in the history), when the overall
+        row's side has the basis ``earlier-session:<session>``
+        (:func:`palsyflow.measures.symmetry.carry_sides`); else None.
+    """
+    overall = report.overall
+    ref = overall.side_from_session if overall is not None else None
+    if ref is None or overall.weaker_side not in ("left", "right"):
+        return None
+    dates = {h.session: h.session_date for h in report.history}
+    return overall.weaker_side, dates.get(ref, ref)
+
+
 def side_sentence(report: SessionReport) -> str:
-    """The side sentence of the summary (:func:`side_verdict` in words)."""
+    """The side sentence of the summary (:func:`side_verdict` in words).
+
+    A side kept from an earlier session (:func:`carried_side`) is said as such: the
+    same side as on that date, with this session's difference alone within the
+    healthy range.
+    """
     verdict = side_verdict(report)
+    carried = carried_side(report)
+    if carried is not None:
+        side, ref = carried
+        other = "right" if side == "left" else "left"
+        on = format_date(ref) if isinstance(ref, dt.date) else ref
+        if verdict == "healthy":
+            return (
+                "The difference between the two sides of your face was within the range seen in people without "
+                f"facial weakness. Your {side} side, the weaker side on {on}, still moved slightly less than your "
+                f"{other} side."
+            )
+        return (
+            f"Your {side} side moved less than your {other} side, as on {on}; this session's difference alone "
+            "is within the range seen in people without facial weakness."
+        )
     if verdict == "healthy":
         return "The difference between the two sides of your face was within the range seen in people without facial weakness."
     if verdict == "none":

@@ -15,6 +15,7 @@ import polars as pl
 
 from palsyflow.measures.registry import MOVEMENT_SYMMETRY, REGIONS, REST_FAMILY_OF_REGION, REST_SYMMETRY, SCORE_MEASURES
 from palsyflow.measures.symmetry import (
+    BASIS_COLUMN,
     ID_COLUMNS,
     SIDE_ASYM_COLUMN,
     WEAKER_COLUMN,
@@ -71,7 +72,7 @@ def normative_columns(
     return out
 
 
-def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.DataFrame:
+def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None, *, carry: bool = True) -> pl.DataFrame:
     """``measures`` with the weaker sides outside the healthy range only.
 
     Parameters
@@ -82,6 +83,9 @@ def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.
         Its percentiles of the :data:`~palsyflow.measures.symmetry.SIDE_ASYM_COLUMN`
         columns (leave-one-subject-out) give the healthy range; ``None`` keeps the
         noise-floor sides (and still the movement-first overall verdict).
+    carry : bool
+        Keep an earlier session's side (:func:`~palsyflow.measures.symmetry.carry_sides`);
+        ``False`` judges each session alone (phantom series that share a subject id).
 
     Returns
     -------
@@ -89,9 +93,9 @@ def judge_sides(measures: pl.DataFrame, normative: NormativeModel | None) -> pl.
         :func:`~palsyflow.measures.symmetry.decide_sides` of ``measures``.
     """
     if normative is None or measures.height == 0:
-        return decide_sides(measures, None)
+        return decide_sides(measures, None, carry=carry)
     cols = normative_columns(measures, normative)
-    return decide_sides(measures, {c: cols[c][1] for c in SIDE_ASYM_COLUMN.values() if c in cols})
+    return decide_sides(measures, {c: cols[c][1] for c in SIDE_ASYM_COLUMN.values() if c in cols}, carry=carry)
 
 
 def score_sessions(
@@ -133,7 +137,12 @@ def score_sessions(
         - ``weaker_side``: :data:`WEAKER_COLUMN` of the measure after
           :func:`judge_sides` (named only outside the healthy range and above noise;
           the overall row from movement whenever movement was measured; null for
-          speech and for "no consistent weaker side").
+          speech and for "no consistent weaker side"); a patient's session may keep the
+          side of an earlier session (:func:`~palsyflow.measures.symmetry.carry_sides`).
+        - ``side_basis``: why that side was named
+          (:data:`~palsyflow.measures.symmetry.SIDE_BASES`: ``healthy-range``,
+          ``noise-floor``, ``movement-tasks`` or ``earlier-session:<YYYYMMDD>``); null
+          when ``weaker_side`` is.
         - ``change_since_first`` = value minus the value of the same measure at the
           subject's (site + subject) earliest session by ``session_date`` (then
           ``session``): 0 at that session, null when either value is null.
@@ -173,6 +182,8 @@ def score_sessions(
         z, pct = norm_cols.get(m, (None, None))
         wcol = WEAKER_COLUMN.get(m)
         weaker = side(measures, wcol) if wcol else pl.lit(None, dtype=pl.Utf8)
+        bcol = BASIS_COLUMN.get(wcol) if wcol else None
+        basis = pl.col(bcol).cast(pl.Utf8) if bcol in measures.columns else pl.lit(None, dtype=pl.Utf8)
         part = measures.select(
             pl.col("site").cast(pl.Utf8),
             pl.col("subject").cast(pl.Utf8),
@@ -183,6 +194,7 @@ def score_sessions(
             num(measures, m).alias("value"),
             pl.lit(unit).alias("unit"),
             weaker.alias("weaker_side"),
+            pl.when(weaker.is_not_null()).then(basis).otherwise(None).alias("side_basis"),
             simulated.alias("simulated"),
             version_expr.alias("model_version"),
             pl.lit(order, dtype=pl.Int32).alias("_order"),

@@ -278,6 +278,7 @@ class Score(Base):
     z: Mapped[float | None] = mapped_column(sa.Float)
     percentile: Mapped[float | None] = mapped_column(sa.Float)
     weaker_side: Mapped[str | None] = mapped_column(sa.String(8))
+    side_basis: Mapped[str | None] = mapped_column(sa.String(64))
     change_since_first: Mapped[float | None] = mapped_column(sa.Float)
     simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     model_version: Mapped[str | None] = mapped_column(sa.String(LABEL_LEN))

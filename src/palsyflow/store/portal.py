@@ -340,7 +340,7 @@ def subject_scores(db: DBSession, site: str, subject: str) -> list[dict]:
     return [
         {"site": site, "subject": subject, "session": label, "session_date": day, "measure": s.measure, "region": s.region,
          "value": s.value, "unit": s.unit, "z": s.z, "percentile": s.percentile, "weaker_side": s.weaker_side,
-         "change_since_first": s.change_since_first}
+         "side_basis": s.side_basis, "change_since_first": s.change_since_first}
         for label, day, s in rows
     ]
 

@@ -48,6 +48,7 @@ _SCORE_FIELDS = (
     "z",
     "percentile",
     "weaker_side",
+    "side_basis",
     "change_since_first",
     "simulated",
     "model_version",

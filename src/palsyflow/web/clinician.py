@@ -21,6 +21,7 @@ from palsyflow.atomic import atomic_write_bytes
 from palsyflow.conventions import FACE_TASKS
 from palsyflow.measures.longitudinal import read_series
 from palsyflow.measures.registry import SCORE_BY_NAME
+from palsyflow.measures.symmetry import basis_session
 from palsyflow.reports.model import OVERALL_MEASURE, longitudinal_reading
 from palsyflow.stages.catalog import Catalog
 from palsyflow.stages.report_frames import FrameSource
@@ -108,12 +109,13 @@ def patient_page(request: Request, subject: str, user: Clinician) -> Response:
         for ses, rows in by_session.items()
     }
     overall_of = {ses: rows.get(OVERALL_MEASURE) for ses, rows in by_session.items()}
+    side_from = {ses: basis_session(o.get("side_basis")) for ses, o in overall_of.items() if o and o.get("weaker_side")}
     changes = {}
     if reading is not None:
         measured = [s for s in (x.session for x in sessions) if overall_of.get(s) and overall_of[s]["value"] is not None]
         changes = dict(zip(measured, reading.series))
     return render(request, "patient.html", subject=subject, facts=facts, sessions=list(reversed(sessions)), chart=chart,
-                  reading=reading, speech=speech, overall=overall_of, changes=changes,
+                  reading=reading, speech=speech, overall=overall_of, changes=changes, side_from=side_from,
                   frames={ses: frame_slots(t) for ses, t in tasks.items()})
 
 
