@@ -231,7 +231,8 @@ def visits(judged, measures, series: list[dict], fractions, order: str) -> dict:
     (``judged``, leave-one-subject-out), then the series is given its own patient id and
     visit dates and the earlier-session rule is applied. Returns, per w, the share naming
     the weakened side, the other side or none, and how many of the named sides were
-    carried.
+    carried. At w = 0 (the unmodified source) every named side is a false one, whichever
+    side it names.
     """
     import datetime as dt
 

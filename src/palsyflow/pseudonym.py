@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
@@ -115,6 +116,28 @@ def shift_date(day: dt.date, days: int) -> dt.date:
     return day + dt.timedelta(days=days)
 
 
+def shift_label(label: str, days: int) -> str | None:
+    """A ``YYYYMMDD`` session label moved by ``days`` (:func:`shift_date`).
+
+    Parameters
+    ----------
+    label : str
+        A stored session label.
+    days : int
+        A :func:`date_shift_days` offset.
+
+    Returns
+    -------
+    str or None
+        The shifted ``YYYYMMDD`` label; None when ``label`` is not such a date.
+    """
+    try:
+        day = dt.datetime.strptime(label, "%Y%m%d").date()
+    except ValueError:
+        return None
+    return shift_date(day, days).strftime("%Y%m%d")
+
+
 def load_or_create_secret(path: Path | str, env: Mapping[str, str] = os.environ) -> str:
     """The installation secret: ``PALSYFLOW_SECRET`` if set, else the key file, created once.
 
@@ -175,7 +198,10 @@ def scrub_names(text: str, names: Iterable[str], secret: str | bytes) -> str:
     Refusal sentences name the file they refuse (``manifest.csv line 4: Smith_J.mpg:
     ...``); before such a sentence is stored, logged or shown, the uploaded names in it
     become their pseudonyms (``manifest.csv line 4: f-9c1e....mpg: ...``). Longer names
-    are replaced first, so a name containing another is replaced whole.
+    are replaced first, so a name containing another is replaced whole, and all in one
+    pass: a pseudonym just written is never searched again (``f-...b.mpg`` holds
+    ``b.mpg``). A name counts only where it is not the tail of a longer word
+    (``N01.mpg`` inside ``visit1_N01.mpg`` is another file's name).
 
     Parameters
     ----------
@@ -189,7 +215,9 @@ def scrub_names(text: str, names: Iterable[str], secret: str | bytes) -> str:
     -------
     str
     """
-    for name in sorted({n for n in names if n and "." in n.strip(".")}, key=len, reverse=True):
-        if name in text:
-            text = text.replace(name, keyed_name(secret, name))
-    return text
+    wanted = sorted({n for n in names if n and "." in n.strip(".")}, key=len, reverse=True)
+    wanted = [n for n in wanted if n in text]
+    if not wanted:
+        return text
+    pattern = re.compile(r"(?<![\w.\-])(?:" + "|".join(re.escape(n) for n in wanted) + r")(?![\w\-])")
+    return pattern.sub(lambda m: keyed_name(secret, m.group(0)), text)

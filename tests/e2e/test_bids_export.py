@@ -81,6 +81,11 @@ def test_dates_are_shifted_keeping_intervals_and_no_original_name_leaves(exporte
     assert got == [d + dt.timedelta(days=shift) for d in real]
     assert (got[1] - got[0]) == (real[1] - real[0])
     assert [r["session_id"] for r in rows] == [f"ses-{d:%Y%m%d}" for d in got]
+    # the second session's side, kept from the first, names the first by its exported label
+    second = out / "derivatives" / "palsyflow" / "sub-p01" / f"ses-{got[1]:%Y%m%d}" / f"sub-p01_ses-{got[1]:%Y%m%d}_scores.tsv"
+    with second.open() as f:
+        basis = {r["measure"]: r["side_basis"] for r in csv.DictReader(f, delimiter="\t")}
+    assert basis["symmetry_index"] == f"earlier-session:{got[0]:%Y%m%d}"
     for p in out.rglob("*"):
         assert not any(s in p.name for s in SESSIONS["p01"] + SESSIONS["c01"]), p
         assert not any(n.split("_")[0] in p.name for n in ORIGINAL_NAMES), p

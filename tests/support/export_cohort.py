@@ -127,7 +127,11 @@ def build_cohort(project: Project, site: str = "A") -> None:
                 rows.append({"site": site, "subject": subject, "session": ses_label,
                              "session_date": dt.datetime.strptime(ses_label, "%Y%m%d").date(), "measure": measure,
                              "region": "overall", "value": value, "unit": unit, "z": -2.0, "percentile": pct,
-                             "weaker_side": side, "change_since_first": 0.0})
+                             "weaker_side": side, "change_since_first": 0.0,
+                             # p01's second session keeps the first one's side (measures.symmetry.carry_sides)
+                             "side_basis": None if side is None else (
+                                 f"earlier-session:{sessions[0]}" if ses_label != sessions[0] and measure == "symmetry_index"
+                                 else "healthy-range")})
         with session_scope(project.engine) as db:
             repo.upsert_scores(db, rows)
         for ses_label in sessions:

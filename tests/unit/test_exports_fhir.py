@@ -55,6 +55,18 @@ def test_every_bundle_validates_and_carries_the_pdf(project, tmp_path):
         assert len(report["result"]) == len(_by_type(data, "Observation")) == 2
         for s in SESSIONS["p01"] + SESSIONS["c01"]:  # dates shifted: no real date anywhere
             assert s not in f.name and s[:4] + "-" + s[4:6] + "-" + s[6:] not in f.read_text()
+            assert f"earlier-session:{s}" not in f.read_text()  # a kept side names its session shifted
+
+
+def test_a_side_kept_from_an_earlier_session_names_it_by_its_shifted_label(project):
+    from palsyflow.pseudonym import date_shift_days, shift_label
+
+    first, second = SESSIONS["p01"]
+    (sb,) = [b for b in fhir_bundles(project, "A") if b.subject == "p01" and b.session == second]
+    sym = {o["code"]["coding"][0]["code"]: o for o in _by_type(sb.bundle, "Observation")}["symmetry_index"]
+    shifted = shift_label(first, date_shift_days(os.environ["PALSYFLOW_SECRET"], "A", "p01"))
+    assert shifted != first
+    assert sym["bodySite"]["text"] == f"patient's weaker side: left (earlier-session:{shifted})"
 
 
 def test_observation_units_interpretation_and_side(project):

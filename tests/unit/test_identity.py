@@ -306,3 +306,18 @@ def test_a_label_differing_only_in_case_is_refused(tmp_path, clips):
     (reason,) = _reasons(r)
     assert reason.startswith("manifest.csv line 3: b.mpg: subject n01 differs from subject N01 of this site only in letter case")
     assert set(_subjects(project)) == {("north", "N01")}
+
+
+def test_scrub_names_never_rewrites_a_pseudonym_it_just_wrote():
+    """Found as a flaky ``test_unquoted_comma...``: replacing names one after another, a
+    pseudonym of ``a.mpg`` ending in ``...b.mpg`` was rewritten again for ``b.mpg``."""
+    from palsyflow.pseudonym import scrub_names
+
+    secret = "%064x" % 39  # keyed_name(secret, "a.mpg") ends in "b.mpg"
+    ka, kb = keyed_name(secret, "a.mpg"), keyed_name(secret, "b.mpg")
+    assert ka.endswith("b.mpg")
+    text = "manifest.csv line 2: a.mpg: 9 cells; line 3: b.mpg: too short"
+    assert scrub_names(text, ["a.mpg", "b.mpg"], secret) == f"manifest.csv line 2: {ka}: 9 cells; line 3: {kb}: too short"
+    # a name inside another file's longer name is that other file, not this one
+    assert scrub_names("visit1_N01.mpg and N01.mpg.", ["N01.mpg"], secret) == f"visit1_N01.mpg and {keyed_name(secret, 'N01.mpg')}."
+    assert scrub_names("no names here", ["a.mpg"], secret) == "no names here"

@@ -158,19 +158,19 @@ def _carried(scores: pl.DataFrame, overall_percentile: float) -> pl.DataFrame:
 def test_a_side_kept_from_an_earlier_session_is_said_as_such_in_both_reports(scores, tmp_path):
     from palsyflow.reports.patient import build_patient_report
 
-    # overall inside the healthy range: still the side, as the earlier session's, never "no side"
-    rep = build_session_report(_carried(scores, 40.0), "A", SUBJECT, "20240420", ReportParams())
+    # outside the overall healthy range: the side, "as on" the earlier date, in both texts
+    rep = build_session_report(_carried(scores, 2.0), "A", SUBJECT, "20240420", ReportParams())
     assert rep.overall.weaker_side == "left" and rep.overall.side_from_session == "20240201"
     text = plain_language_summary(rep)
-    assert "Your left side, the weaker side on 1 February 2024, still moved slightly less than your right side." in text
-    assert "within the range seen in people without facial weakness" in text
-    patient = build_patient_report(rep)
-    assert "Your left side still moved a little less, as at your visit in February." in patient.headline
-    # outside the overall range: the side, "as on" the earlier date
-    rep = build_session_report(_carried(scores, 2.0), "A", SUBJECT, "20240420", ReportParams())
-    text = plain_language_summary(rep)
-    assert "Your left side moved less than your right side, as on 1 February 2024;" in text
-    assert "Your left side still moved a little less than your right side" in build_patient_report(rep).headline
+    assert ("Your left side moved less than your right side, as on 1 February 2024; the movement difference "
+            "between the sides, taken alone, is within the range") in text
+    assert "Your left side still moved a little less than your right side, as at your visit in February." \
+        == build_patient_report(rep).headline
+    # overall inside the healthy range: no side said, whatever its basis (as for a side named by the session)
+    inside = build_session_report(_carried(scores, 40.0), "A", SUBJECT, "20240420", ReportParams())
+    assert inside.overall.side_from_session == "20240201"
+    assert "side moved less" not in plain_language_summary(inside)
+    assert "left" not in build_patient_report(inside).headline
     # the clinician PDF marks the row and says why
     data = render_session_report(rep, tmp_path / "c.pdf", _params()).read_bytes()
     assert b"(Left*) Tj" in data

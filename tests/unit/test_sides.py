@@ -23,7 +23,7 @@ from scipy.stats import kstest
 from palsyflow.config import TrainParams
 from palsyflow.measures.asymmetry import asymmetry, signed_asymmetry, signed_asymmetry_expr
 from palsyflow.measures.registry import REGIONS, REST_FAMILY_OF_REGION, SCORED_SPEECH_MEASURES
-from palsyflow.measures.symmetry import SIDE_ASYM_COLUMN, decide_sides, session_measures
+from palsyflow.measures.symmetry import SIDE_ASYM_COLUMN, carry_sides, decide_sides, session_measures
 from palsyflow.models.normative import NormativeModel
 from palsyflow.models.training import SIDE_RANGE_MEASURES, train_models
 from palsyflow.scoring.scores import judge_sides, score_sessions
@@ -157,9 +157,10 @@ def test_a_recovering_patient_keeps_the_side_an_earlier_session_named():
     # judged alone, the second session names no side
     alone = _verdicts(decide_sides(m, pct, carry=False))
     assert alone["20260303"] == (None, None) and alone["20260127"] == ("right", "healthy-range")
-    # the movement composite row carries it too; the excursion's own row does not
+    # the movement rows carry it too (the excursion is this session's movement), rest rows do not
     r = decide_sides(m, pct).filter(pl.col("session") == "20260303").row(0, named=True)
-    assert r["mov_weaker"] == "right" and r[f"{MOV}_weaker"] is None
+    assert r["mov_weaker"] == "right" and r[f"{MOV}_weaker"] == "right"
+    assert r[f"{MOV}_weaker_basis"] == "earlier-session:20260127" and r["rest_weaker"] is None
 
 
 def test_a_side_is_never_carried_backwards_across_sides_or_below_noise():
@@ -176,6 +177,19 @@ def test_a_side_is_never_carried_backwards_across_sides_or_below_noise():
     v = _verdicts(decide_sides(m, pct))
     assert v["20260201"] == ("left", "healthy-range")
     assert v["20260301"] == ("left", "earlier-session:20260201")
+    # only a side named outside the healthy range is kept: not a noise-floor one (no healthy model)
+    m, pct = _visits(("20260101", (0.028, 0.018), 99.6), ("20260201", (0.028, 0.023), 90.0))
+    assert _verdicts(decide_sides(m, None))["20260201"] == ("right", "noise-floor")  # its own noise-floor side
+    decided = decide_sides(m, pct, carry=False).with_columns(pl.lit("movement-tasks").alias("mov_weaker_basis"))
+    noise = session_measures(_table([_row("p", exc=e, session=d) for d, e, _ in (
+        ("20260101", (0.028, 0.018), 0), ("20260201", (0.028, 0.023), 0))]))["mov_weaker"]
+    assert carry_sides(decided, noise).filter(pl.col("session") == "20260201")["weaker_side"].to_list() == [None]
+    # a session without a date neither gives nor takes a side
+    undated = decide_sides(m, pct, carry=False).with_columns(
+        pl.when(pl.col("session") == "20260201").then(None).otherwise(pl.col("session_date")).alias("session_date"))
+    assert carry_sides(undated, noise).filter(pl.col("session") == "20260201")["weaker_side"].to_list() == [None]
+    with pytest.raises(ValueError, match="noise-floor movement sides"):
+        carry_sides(decided, noise[:1])
     # another patient's named side is not this patient's
     rows = [_row("a", exc=(0.028, 0.018), session="20260101"), _row("b", exc=(0.028, 0.023), session="20260201")]
     m = session_measures(_table(rows))

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from palsyflow.atomic import atomic_path, atomic_write_bytes
-from palsyflow.pseudonym import shift_date
+from palsyflow.measures.symmetry import relabel_basis
+from palsyflow.pseudonym import shift_date, shift_label
 from palsyflow.exports.scrub import scrub_copy
 
 #: The BIDS version the export follows.
@@ -61,7 +62,7 @@ SCORE_COLUMNS: dict[str, str] = {
     "z": "z-score against the normative model of healthy sessions",
     "percentile": "percentile (0-100) against healthy sessions",
     "weaker_side": "the patient's weaker side (left or right), n/a when none",
-    "side_basis": "why the weaker side was named: healthy-range, noise-floor, movement-tasks or earlier-session:<session>; n/a when none",
+    "side_basis": "why the weaker side was named: healthy-range, noise-floor, movement-tasks or earlier-session:<session> (that session's exported, shifted label); n/a when none",
     "change_since_first": "value minus the subject's first session's value",
 }
 
@@ -133,6 +134,11 @@ class BidsSummary:
 def session_label(session: BidsSession, subject: BidsSubject) -> str:
     """The exported session label: the shifted date as ``YYYYMMDD``."""
     return shift_date(session.date, subject.shift_days).strftime("%Y%m%d")
+
+
+def _exported_score(row: dict, subject: BidsSubject) -> dict:
+    """A score row as exported: an earlier session named in ``side_basis`` by its shifted label."""
+    return {**row, "side_basis": relabel_basis(row.get("side_basis"), lambda ref: shift_label(ref, subject.shift_days))}
 
 
 def _na(value) -> str:
@@ -326,7 +332,8 @@ def write_bids(
             w.bytes(f"{sub}/{ses}/{sub}_{ses}_scans.tsv", _tsv(("filename", "acq_time"), scans))
             if session.scores:
                 cols = list(SCORE_COLUMNS)
-                rows = [[r.get(c) for c in cols] for r in sorted(session.scores, key=lambda r: r["measure"])]
+                rows = [[_exported_score(r, subject).get(c) for c in cols]
+                        for r in sorted(session.scores, key=lambda r: r["measure"])]
                 w.bytes(f"{deriv}/{sub}/{ses}/{sub}_{ses}_scores.tsv", _tsv(cols, rows))
                 w.bytes(f"{deriv}/{sub}/{ses}/{sub}_{ses}_scores.json", _json({c: {"Description": d} for c, d in SCORE_COLUMNS.items()}))
                 summary.derivative_files += 2

@@ -38,7 +38,8 @@ The same side as an earlier session (:func:`carry_sides`)
     movement difference points to that same side and is above measurement noise (its
     noise-floor side). It is labelled as such (basis ``earlier-session:<session>``), never
     as outside the healthy range, and it is never taken from a later session, from a
-    session that named the other side, or from a difference within measurement noise.
+    session that named the other side, from a side that was not itself named outside the
+    healthy range, or onto a difference within measurement noise.
 
 Every named side carries its basis (:data:`BASIS_COLUMN`, values :data:`SIDE_BASES`).
 """
@@ -48,7 +49,7 @@ from __future__ import annotations
 import polars as pl
 
 from palsyflow.conventions import SIDES
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -99,15 +100,61 @@ BASIS_COLUMN: dict[str, str] = {c: f"{c}_basis" for c in WEAKER_COLUMN.values()}
 
 
 def earlier_session_basis(session: str) -> str:
-    """The basis label of a side carried from ``session`` (``earlier-session:<session>``)."""
+    """The basis of a side kept from an earlier session.
+
+    Parameters
+    ----------
+    session : str
+        That session's label, ``YYYYMMDD``.
+
+    Returns
+    -------
+    str
+        ``"earlier-session:<session>"``.
+    """
     return f"earlier-session:{session}"
 
 
 def basis_session(basis: str | None) -> str | None:
-    """The session label of an ``earlier-session:<session>`` basis, else None."""
+    """The earlier session a side was kept from.
+
+    Parameters
+    ----------
+    basis : str or None
+        A ``side_basis`` value (:data:`SIDE_BASES`).
+
+    Returns
+    -------
+    str or None
+        The session label of an ``earlier-session:<session>`` basis; None for any other
+        basis or None.
+    """
     if basis and basis.startswith("earlier-session:"):
         return basis.split(":", 1)[1]
     return None
+
+
+def relabel_basis(basis: str | None, relabel: Callable[[str], str | None]) -> str | None:
+    """A ``side_basis`` with its earlier session's label rewritten (an export's shifted label).
+
+    Parameters
+    ----------
+    basis : str or None
+        A ``side_basis`` value.
+    relabel : callable
+        Maps a stored session label (``YYYYMMDD``) to the label to write; returning None
+        writes the bare ``"earlier-session"`` (no session named).
+
+    Returns
+    -------
+    str or None
+        ``basis`` unchanged unless it names an earlier session.
+    """
+    ref = basis_session(basis)
+    if ref is None:
+        return basis
+    new = relabel(ref)
+    return earlier_session_basis(new) if new else "earlier-session"
 
 
 def subject_key(measures: pl.DataFrame) -> list[str]:
@@ -289,11 +336,17 @@ def _overall_sides(out: pl.DataFrame) -> pl.DataFrame:
     exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
     tasks_side = side(out, "task_movement_weaker")
     mov = pl.when(exc_measured).then(side(out, f"{_MOV_FAMILY}_weaker")).otherwise(tasks_side)
-    moved = exc_measured | tasks_side.is_not_null() | num(out, MOVEMENT_COMPOSITE).is_not_null()
+    moved = _moved(out)
     out = out.with_columns(rest.alias("rest_weaker"), mov.cast(pl.Utf8).alias("mov_weaker"), moved.alias("_moved"))
     return out.with_columns(
         pl.when(pl.col("_moved")).then(pl.col("mov_weaker")).otherwise(pl.col("rest_weaker")).alias("weaker_side")
     ).drop("_moved")
+
+
+def _moved(out: pl.DataFrame) -> pl.Expr:
+    """True where the session measured movement (excursion, a task side or a movement composite)."""
+    exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
+    return exc_measured | side(out, "task_movement_weaker").is_not_null() | num(out, MOVEMENT_COMPOSITE).is_not_null()
 
 
 def decide_sides(
@@ -319,7 +372,9 @@ def decide_sides(
         Percentile of each tail of the healthy range (2.5: the central 95 %).
     carry : bool
         Apply :func:`carry_sides` (a patient's earlier session's side); ``False`` judges
-        every session on its own (the phantom benchmark's single-session reading).
+        every session on its own (the phantom benchmark's single-session reading). Needs
+        ``site``, ``subject``, ``session`` and ``session_date`` in ``measures`` (as
+        :func:`session_measures` gives them).
 
     Returns
     -------
@@ -338,6 +393,8 @@ def decide_sides(
     ------
     ValueError
         If an array's length differs from the number of sessions.
+    polars.exceptions.ColumnNotFoundError
+        If ``carry`` and an id column is missing.
     """
     side_percentiles = side_percentiles or {}
     # the movement verdict by the noise-floor rule alone, before the healthy range
@@ -372,8 +429,7 @@ def _with_bases(out: pl.DataFrame, judged: set[str]) -> pl.DataFrame:
     rest_basis = pl.lit("healthy-range" if all(SIDE_ASYM_COLUMN[f] in judged for f in _REST_FAMS) else "noise-floor")
     exc_measured = num(out, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null()
     mov_basis = pl.when(exc_measured).then(fam_basis(_MOV_FAMILY)).otherwise(pl.lit("movement-tasks"))
-    moved = side(out, "mov_weaker").is_not_null() | exc_measured | num(out, MOVEMENT_COMPOSITE).is_not_null()
-    moved = moved | side(out, "task_movement_weaker").is_not_null()
+    moved = _moved(out)
     exprs += [
         when_named("rest_weaker", rest_basis).alias(BASIS_COLUMN["rest_weaker"]),
         when_named("mov_weaker", mov_basis).alias(BASIS_COLUMN["mov_weaker"]),
@@ -385,21 +441,24 @@ def _with_bases(out: pl.DataFrame, judged: set[str]) -> pl.DataFrame:
 def carry_sides(decided: pl.DataFrame, noise_movement_side: pl.Series | Sequence[str | None]) -> pl.DataFrame:
     """Give a patient's session with no movement side the side an earlier session named.
 
-    Rule (module docstring): walking each (site, subject)'s sessions in date order
+    Rule (module docstring): walking each (site, subject)'s dated sessions in date order
     (then ``session``), the *established* side is the movement verdict (``mov_weaker``)
-    of the latest earlier session that named one on its own (any basis but
-    ``earlier-session``). A session whose ``mov_weaker`` is null, that measured
-    movement, and whose noise-floor movement side equals the established side gets it
-    as ``mov_weaker`` and ``weaker_side``, with the basis
-    ``earlier-session:<that session>``. A session that names a side on its own
-    (either side) becomes the new established side; a session without one leaves it as
-    it was.
+    of the latest earlier session that named it outside the healthy range (basis
+    ``healthy-range``; a noise-floor, movement-tasks or kept side never establishes
+    one). A session that measured movement, whose ``mov_weaker`` is null and whose
+    noise-floor movement side equals the established side gets it as ``mov_weaker`` and
+    ``weaker_side`` (and as the commissure excursion's side when the excursion was
+    measured), with the basis ``earlier-session:<that session>``. A session that names
+    a side outside the healthy range (either side) becomes the new established side; a
+    session without one leaves it as it was. A session without a date neither
+    establishes nor receives a side.
 
     Parameters
     ----------
     decided : polars.DataFrame, shape (n_sessions, ...)
-        :func:`decide_sides` output before carrying (``site``, ``subject``, ``session``,
-        ``session_date``, ``mov_weaker``, ``weaker_side`` and their :data:`BASIS_COLUMN`).
+        :func:`decide_sides` output before carrying: ``site``, ``subject``, ``session``,
+        ``session_date``, ``mov_weaker``, ``weaker_side``, the commissure excursion's
+        ``*_weaker`` and the :data:`BASIS_COLUMN` columns of those.
     noise_movement_side : Series or sequence, length n_sessions
         Each session's movement side by the noise-floor rule alone (``mov_weaker`` of
         :func:`session_measures`, before the healthy range): "left", "right" or null.
@@ -407,40 +466,42 @@ def carry_sides(decided: pl.DataFrame, noise_movement_side: pl.Series | Sequence
     Returns
     -------
     polars.DataFrame
-        ``decided`` with the carried sides and bases; row order kept.
+        ``decided`` with the kept sides and their bases; row order kept.
 
     Raises
     ------
     ValueError
         If ``noise_movement_side`` does not have one entry per session.
+    polars.exceptions.ColumnNotFoundError
+        If an id or basis column is missing.
     """
     noise = list(noise_movement_side)
     if len(noise) != decided.height:
         raise ValueError(f"{len(noise)} noise-floor movement sides for {decided.height} sessions")
     if decided.height == 0:
         return decided
-    mov_b, all_b = BASIS_COLUMN["mov_weaker"], BASIS_COLUMN["weaker_side"]
+    exc_w = f"{_MOV_FAMILY}_weaker"
+    cols = {c: decided[c].to_list() for c in ("mov_weaker", "weaker_side", exc_w) if c in decided.columns}
+    bases = {c: decided[BASIS_COLUMN[c]].to_list() for c in cols}
     rows = decided.select(
         pl.col("site").cast(pl.Utf8), pl.col("subject").cast(pl.Utf8), pl.col("session").cast(pl.Utf8),
-        pl.col("session_date"), side(decided, "mov_weaker").alias("mov"), pl.col(mov_b).alias("basis"),
-    ).with_row_index("_i").sort(["site", "subject", "session_date", "session"], nulls_last=True)
-    mov = decided.select(side(decided, "mov_weaker")).to_series().to_list()
-    mov_basis = decided[mov_b].to_list()
-    overall, overall_basis = decided["weaker_side"].to_list(), decided[all_b].to_list()
+        pl.col("session_date"), side(decided, "mov_weaker").alias("mov"), pl.col(BASIS_COLUMN["mov_weaker"]).alias("basis"),
+        _moved(decided).alias("moved"), num(decided, SIDE_ASYM_COLUMN[_MOV_FAMILY]).is_not_null().alias("exc"),
+    ).with_row_index("_i").filter(pl.col("session_date").is_not_null()).sort(["site", "subject", "session_date", "session"])
     established: dict[tuple[str, str], tuple[str, str]] = {}
     for r in rows.iter_rows(named=True):
         key, i = (r["site"], r["subject"]), r["_i"]
-        own = r["mov"]
-        if own is not None and basis_session(r["basis"]) is None:
-            established[key] = (own, r["session"])
+        if r["mov"] is not None:
+            if r["basis"] == "healthy-range":
+                established[key] = (r["mov"], r["session"])
             continue
         prior = established.get(key)
-        if own is None and prior is not None and noise[i] == prior[0]:
-            mov[i] = overall[i] = prior[0]
-            mov_basis[i] = overall_basis[i] = earlier_session_basis(prior[1])
+        if prior is None or not r["moved"] or noise[i] != prior[0]:
+            continue
+        kept = earlier_session_basis(prior[1])
+        for c in ("mov_weaker", "weaker_side") + ((exc_w,) if r["exc"] and exc_w in cols else ()):
+            cols[c][i], bases[c][i] = prior[0], kept
     return decided.with_columns(
-        pl.Series("mov_weaker", mov, dtype=pl.Utf8),
-        pl.Series(mov_b, mov_basis, dtype=pl.Utf8),
-        pl.Series("weaker_side", overall, dtype=pl.Utf8),
-        pl.Series(all_b, overall_basis, dtype=pl.Utf8),
+        [pl.Series(c, v, dtype=pl.Utf8) for c, v in cols.items()]
+        + [pl.Series(BASIS_COLUMN[c], v, dtype=pl.Utf8) for c, v in bases.items()]
     )

@@ -353,15 +353,10 @@ def _headline(report: SessionReport) -> str:
         return "We could not measure your whole face this time."
     verdict = side_verdict(report)
     carried = carried_side(report)
-    if carried is not None:
+    if carried is not None and verdict != "healthy":  # within the healthy range no side is said (summary.side_sentence)
         side, ref = carried
         other = "right" if side == "left" else "left"
         month = f" in {_MONTHS[ref.month - 1]}" if isinstance(ref, dt.date) else ""
-        if verdict == "healthy":
-            return (
-                "Both sides of your face moved about the same, as in people with no weak side. "
-                f"Your {side} side still moved a little less, as at your visit{month}."
-            )
         return f"Your {side} side still moved a little less than your {other} side, as at your visit{month}."
     if verdict == "healthy":
         return "Both sides of your face moved about the same, as in people with no weak side."

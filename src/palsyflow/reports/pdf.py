@@ -48,7 +48,21 @@ def _side(v: str | None) -> str:
 
 
 def carried_side_note(report: SessionReport, sessions: list[str]) -> str:
-    """The footnote of a side kept from an earlier session (:func:`palsyflow.measures.symmetry.carry_sides`)."""
+    """The footnote of a side kept from an earlier session.
+
+    Parameters
+    ----------
+    report : SessionReport
+        Its history gives the earlier sessions' dates.
+    sessions : list of str
+        The ``YYYYMMDD`` labels the table's starred sides were kept from
+        (:func:`palsyflow.measures.symmetry.carry_sides`).
+
+    Returns
+    -------
+    str
+        One paragraph, starting with ``*``.
+    """
     dates = {h.session: h.session_date for h in report.history}
     when = ", ".join(format_date(dates[s]) if s in dates else s for s in sessions)
     return (

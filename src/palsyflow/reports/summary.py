@@ -114,8 +114,9 @@ def side_sentence(report: SessionReport) -> str:
     """The side sentence of the summary (:func:`side_verdict` in words).
 
     A side kept from an earlier session (:func:`carried_side`) is said as such: the
-    same side as on that date, with this session's difference alone within the
-    healthy range.
+    same side as on that date, with this session's movement difference alone within
+    the healthy range. Within the healthy range of the overall score no side is said,
+    whatever its basis (the clinician table still shows it).
     """
     verdict = side_verdict(report)
     carried = carried_side(report)
@@ -123,16 +124,11 @@ def side_sentence(report: SessionReport) -> str:
         side, ref = carried
         other = "right" if side == "left" else "left"
         on = format_date(ref) if isinstance(ref, dt.date) else ref
-        if verdict == "healthy":
+        if verdict != "healthy":
             return (
-                "The difference between the two sides of your face was within the range seen in people without "
-                f"facial weakness. Your {side} side, the weaker side on {on}, still moved slightly less than your "
-                f"{other} side."
+                f"Your {side} side moved less than your {other} side, as on {on}; the movement difference between "
+                "the sides, taken alone, is within the range seen in people without facial weakness."
             )
-        return (
-            f"Your {side} side moved less than your {other} side, as on {on}; this session's difference alone "
-            "is within the range seen in people without facial weakness."
-        )
     if verdict == "healthy":
         return "The difference between the two sides of your face was within the range seen in people without facial weakness."
     if verdict == "none":

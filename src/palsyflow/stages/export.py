@@ -19,7 +19,8 @@ from palsyflow.exports.fhir import session_bundle
 from palsyflow.measures.registry import SCORE_MEASURES
 from palsyflow.paths import RecordingPath, check_label, session_key
 from palsyflow.project import Project
-from palsyflow.pseudonym import date_shift_days, shift_date
+from palsyflow.measures.symmetry import relabel_basis
+from palsyflow.pseudonym import date_shift_days, shift_date, shift_label
 from palsyflow.stages.catalog import Catalog
 from palsyflow.store import audit, repo
 from palsyflow.store.db import session_scope
@@ -125,12 +126,17 @@ def fhir_bundles(project: Project, site: str, only: set[tuple[str, str]] | None 
             day = shift_date(day, date_shift_days(secret, site, rep.subject))
             label = day.strftime("%Y%m%d")
         pdf = cat.in_data(rep.path).read_bytes()
+        session_scores = rows.get((rep.subject, rep.session), [])
+        if shift:  # an earlier session named in side_basis by its shifted label, as the session itself
+            offset = date_shift_days(secret, site, rep.subject)
+            session_scores = [{**r, "side_basis": relabel_basis(r.get("side_basis"), lambda ref, o=offset: shift_label(ref, o))}
+                              for r in session_scores]
         bundle = session_bundle(
             site=site,
             subject=rep.subject,
             session=label,
             effective=day,
-            scores=rows.get((rep.subject, rep.session), []),
+            scores=session_scores,
             pdf=pdf,
             pdf_sha256=rep.sha256,
             healthy_range_percentile=project.params.report.healthy_range_percentile,
