@@ -51,6 +51,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _send_queued_logs(timeout_s: float = 5.0) -> None:
+    """Send the flow's log records still queued for the API before the server stops.
+
+    Prefect sends logs to its API from a background worker; records still queued when
+    the temporary server stops were sent at interpreter exit, to a server that was gone
+    ("--- Error logging to API --- All connection attempts failed" after every ``palsyflow
+    demo``). Does nothing when Prefect's log handler was never imported.
+    """
+    handlers = sys.modules.get("prefect.logging.handlers")
+    if handlers is not None:
+        handlers.APILogWorker.drain_all(timeout=timeout_s)
+
+
 @contextlib.contextmanager
 def temporary_server(timeout_s: float | None = None) -> Iterator[str]:
     """Run a temporary Prefect API server for the block, unless ``PREFECT_API_URL`` is set.
@@ -103,6 +116,7 @@ def temporary_server(timeout_s: float | None = None) -> Iterator[str]:
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
+        _send_queued_logs()
         os.environ.pop("PREFECT_API_URL", None)
         proc.terminate()
         try:

@@ -408,6 +408,33 @@ def test_the_temporary_prefect_server_dies_with_its_parent():
     assert not any(_alive(p) for p in servers)
 
 
+def test_the_temporary_server_takes_the_flow_s_last_logs_before_it_stops():
+    """Was: every ``palsyflow demo`` ended with "--- Error logging to API --- All connection
+    attempts failed": log records still queued were sent at exit, to the stopped server."""
+    pytest.importorskip("prefect")
+    child = _spawn(
+        """
+        import os
+        os.environ.pop("PREFECT_API_URL", None)
+        from flows.server import temporary_server
+        with temporary_server():
+            from prefect import flow, get_run_logger
+
+            @flow
+            def chatty():
+                log = get_run_logger()
+                for i in range(200):
+                    log.warning("line %d", i)  # the tests set PREFECT_LOGGING_LEVEL=WARNING
+
+            chatty()
+        print("ready", flush=True)
+        """
+    )
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0 and out.startswith("ready"), err[-2000:]
+    assert "Error logging to API" not in err, err[-2000:]
+
+
 def test_ingest_fails_only_when_no_drop_could_be_read():
     """One site's unreadable manifest is its refusal; the stage (and the flow) fail only when every drop was unreadable."""
     from palsyflow.stages.ingest import nothing_readable
