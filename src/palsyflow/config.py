@@ -242,7 +242,7 @@ class ReportParams(_Section):
 class ExportParams(_Section):
     """Standard exports (``palsyflow export bids|fhir``)."""
 
-    fhir_shift_dates: bool = True  # FHIR bundles carry shifted session dates, like the BIDS export
+    fhir_shift_dates: bool = True  # FHIR bundles carry shifted session dates, like the BIDS export, and then no PDF (it prints the real date)
 
 
 class SiteDelivery(BaseModel):

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from tests.support.export_cohort import SESSIONS, build_cohort, make_project
 
-from palsyflow.exports.fhir import LATERALITY, UCUM, interpretation, session_bundle
+from palsyflow.exports.fhir import LATERALITY, PDF_WITHHELD, UCUM, interpretation, session_bundle
+from palsyflow.project import Project
 from palsyflow.measures.registry import UNITS
 from palsyflow.stages.export import export_fhir, fhir_bundles
 
@@ -38,7 +39,38 @@ def _by_type(bundle: dict, kind: str) -> list[dict]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
-def test_every_bundle_validates_and_carries_the_pdf(project, tmp_path):
+@pytest.fixture(scope="module")
+def unshifted(tmp_path_factory):
+    """The same cohort with ``export.fhir_shift_dates: false`` (real dates, the PDF attached)."""
+    os.environ["PALSYFLOW_SECRET"] = (b"s" * 32).hex()
+    try:
+        p = make_project(tmp_path_factory.mktemp("fhir-real") / "proj")
+        params = p.root / "params.yaml"
+        params.write_text(params.read_text().replace("fhir_shift_dates: true", "fhir_shift_dates: false"))
+        p = Project.load(p.root)
+        assert p.params.export.fhir_shift_dates is False
+        build_cohort(p)
+        yield p
+    finally:
+        os.environ.pop("PALSYFLOW_SECRET", None)
+
+
+def test_a_bundle_with_real_dates_carries_the_pdf(unshifted, tmp_path):
+    files = export_fhir(unshifted, "A", tmp_path / "fhir")
+    assert len(files) == sum(len(v) for v in SESSIONS.values())
+    for f in files:
+        data = json.loads(f.read_text())
+        Bundle.model_validate(data)
+        (report,) = _by_type(data, "DiagnosticReport")
+        form = report["presentedForm"][0]
+        pdf = base64.b64decode(form["data"])
+        assert pdf.startswith(b"%PDF") and form["size"] == len(pdf) and form["contentType"] == "application/pdf"
+        assert form["hash"] == base64.b64encode(hashlib.sha1(pdf).digest()).decode()
+        assert "conclusion" not in report
+
+
+def test_every_bundle_validates_and_a_shifted_one_withholds_the_pdf(project, tmp_path):
+    """Was: a bundle with shifted dates carried the clinician PDF, which prints the real session date."""
     files = export_fhir(project, "A", tmp_path / "fhir")
     assert len(files) == sum(len(v) for v in SESSIONS.values())
     for f in files:
@@ -46,10 +78,7 @@ def test_every_bundle_validates_and_carries_the_pdf(project, tmp_path):
         parsed = Bundle.model_validate(data)
         assert parsed.type == "transaction"
         (report,) = _by_type(data, "DiagnosticReport")
-        form = report["presentedForm"][0]
-        pdf = base64.b64decode(form["data"])
-        assert pdf.startswith(b"%PDF") and form["size"] == len(pdf) and form["contentType"] == "application/pdf"
-        assert form["hash"] == base64.b64encode(hashlib.sha1(pdf).digest()).decode()
+        assert "presentedForm" not in report and report["conclusion"] == PDF_WITHHELD
         (patient,) = _by_type(data, "Patient")
         assert set(patient) == {"resourceType", "identifier"}  # the pseudonym only
         assert len(report["result"]) == len(_by_type(data, "Observation")) == 2

@@ -14,6 +14,8 @@ Per session the bundle holds (HL7 FHIR R4, https://hl7.org/fhir/R4/):
 * a ``DiagnosticReport`` whose ``presentedForm`` is the clinician PDF (base64,
   ``application/pdf``, ``size`` in bytes and ``hash`` = base64 of its SHA-1, as
   FHIR's ``Attachment.hash`` defines it) and whose ``result`` lists the observations.
+  A bundle with shifted dates carries no PDF (the PDF prints the real session date);
+  its ``conclusion`` says so (:data:`PDF_WITHHELD`).
 
 Identifiers are ``urn:uuid`` values derived (UUID version 5) from the site, subject,
 session, measure and the PDF's sha256: the same report version always gives the same
@@ -29,6 +31,11 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 
+#: ``DiagnosticReport.conclusion`` of a bundle whose PDF is withheld (shifted dates).
+PDF_WITHHELD = (
+    "The clinician PDF is not attached: it prints the real session date, and this bundle's dates are "
+    "shifted (export.fhir_shift_dates). The site's report delivery carries the PDF."
+)
 #: UUID namespace of palsyflow's FHIR resource ids (uuid5 of a DNS-style name).
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://palsyflow.invalid/fhir")
 #: Code system of palsyflow's measure names (Observation.code).
@@ -123,7 +130,7 @@ def session_bundle(
     session: str,
     effective: dt.date,
     scores: Sequence[Mapping],
-    pdf: bytes,
+    pdf: bytes | None,
     pdf_sha256: str,
     healthy_range_percentile: float,
     descriptions: Mapping[str, str] | None = None,
@@ -140,8 +147,10 @@ def session_bundle(
     scores : sequence of mappings
         Score-table rows of the session (:data:`palsyflow.schemas.SCORE_SCHEMA`); rows
         without a finite ``value`` are skipped.
-    pdf : bytes
-        The clinician PDF.
+    pdf : bytes or None
+        The clinician PDF; None withholds it (no ``presentedForm``; ``conclusion`` =
+        :data:`PDF_WITHHELD`), as a bundle with shifted dates must, since the PDF prints
+        the real session date.
     pdf_sha256 : str
         Its sha256 (the store's ``reports.sha256``), part of every resource id.
     healthy_range_percentile : float
@@ -208,7 +217,11 @@ def session_bundle(
         "subject": {"reference": patient_url},
         "effectiveDateTime": when,
         "result": results,
-        "presentedForm": [
+    }
+    if pdf is None:
+        report["conclusion"] = PDF_WITHHELD
+    else:
+        report["presentedForm"] = [
             {
                 "contentType": "application/pdf",
                 "data": base64.b64encode(pdf).decode("ascii"),
@@ -216,8 +229,7 @@ def session_bundle(
                 "hash": base64.b64encode(hashlib.sha1(pdf).digest()).decode("ascii"),
                 "title": f"{title} sub-{subject} ses-{session}",
             }
-        ],
-    }
+        ]
     entries.append({"fullUrl": report_url, "resource": report, "request": {"method": "POST", "url": "DiagnosticReport"}})
     return {
         "resourceType": "Bundle",

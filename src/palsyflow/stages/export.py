@@ -95,6 +95,10 @@ class SessionBundle:
 def fhir_bundles(project: Project, site: str, only: set[tuple[str, str]] | None = None) -> list[SessionBundle]:
     """Build one transaction bundle per reported session of ``site`` (:func:`palsyflow.exports.fhir.session_bundle`).
 
+    With ``export.fhir_shift_dates`` the dates are shifted per subject (as the BIDS
+    export's), a kept side's earlier session is named by its shifted label, and the
+    clinician PDF is withheld (it prints the real session date).
+
     Parameters
     ----------
     only : set of (subject, session), optional
@@ -125,7 +129,7 @@ def fhir_bundles(project: Project, site: str, only: set[tuple[str, str]] | None 
         if shift:
             day = shift_date(day, date_shift_days(secret, site, rep.subject))
             label = day.strftime("%Y%m%d")
-        pdf = cat.in_data(rep.path).read_bytes()
+        pdf = cat.in_data(rep.path).read_bytes()  # read even when withheld: a missing PDF is an error
         session_scores = rows.get((rep.subject, rep.session), [])
         if shift:  # an earlier session named in side_basis by its shifted label, as the session itself
             offset = date_shift_days(secret, site, rep.subject)
@@ -137,7 +141,7 @@ def fhir_bundles(project: Project, site: str, only: set[tuple[str, str]] | None 
             session=label,
             effective=day,
             scores=session_scores,
-            pdf=pdf,
+            pdf=None if shift else pdf,  # the PDF prints the real session date
             pdf_sha256=rep.sha256,
             healthy_range_percentile=project.params.report.healthy_range_percentile,
             descriptions=descriptions,
