@@ -15,17 +15,11 @@ from palsyflow.reports.pdf import DISCLAIMER, render_session_report
 from palsyflow.reports.plots import history_plot_png
 from palsyflow.reports.summary import plain_language_summary
 from palsyflow.schemas import SCORE_SCHEMA
+from tests.support.tables import with_named_basis
 
 REGIONS = ("brow", "eye", "cheek", "mouth")
 SUBJECT = "subjALPHA7"
 OTHER = "subjBRAVO9"
-
-
-def _named_basis(df: pl.DataFrame) -> pl.DataFrame:
-    """``side_basis`` "healthy-range" wherever a row names a side and gives no basis."""
-    given = pl.col("side_basis") if "side_basis" in df.columns else pl.lit(None, dtype=pl.Utf8)
-    named = pl.when(pl.col("weaker_side").is_not_null()).then(pl.lit("healthy-range"))
-    return df.with_columns(pl.coalesce(given.cast(pl.Utf8), named).alias("side_basis"))
 
 
 def _session_rows(site, subject, date, index, regional, weaker, percentile, first_index, first_regional,
@@ -64,7 +58,7 @@ def make_scores() -> pl.DataFrame:
     # OTHER: patient's right weaker, single session
     rows += _session_rows("A", OTHER, dt.date(2024, 3, 5), 66.0, (75.0, 66.0, 70.0, 58.0), "right", 1.0,
                           66.0, (75.0, 66.0, 70.0, 58.0), model_version=None)
-    return pl.DataFrame(rows).pipe(_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+    return pl.DataFrame(rows).pipe(with_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
 
 @pytest.fixture(scope="module")

@@ -35,18 +35,13 @@ from palsyflow.reports.frames import (
 )
 from palsyflow.reports.missing import not_measured
 from palsyflow.schemas import SCORE_SCHEMA
+from tests.support.tables import with_named_basis
 from palsyflow.stages.ingest import REGISTRY_SCHEMA
 
 #: Height (px) of each region's points on the synthetic face.
 ROW = {"brow": 110.0, "eye": 140.0, "cheek": 195.0, "mouth": 240.0}
 CX, HALF = 200.0, 55.0
 
-
-def _named_basis(df: pl.DataFrame) -> pl.DataFrame:
-    """``side_basis`` "healthy-range" wherever a row names a side and gives no basis."""
-    given = pl.col("side_basis") if "side_basis" in df.columns else pl.lit(None, dtype=pl.Utf8)
-    named = pl.when(pl.col("weaker_side").is_not_null()).then(pl.lit("healthy-range"))
-    return df.with_columns(pl.coalesce(given.cast(pl.Utf8), named).alias("side_basis"))
 
 def synthetic_face(rng_seed: int = 0) -> np.ndarray:
     """(478, 3) pixels in a 400 x 320 frame; the patient's left on the image right."""
@@ -257,7 +252,7 @@ def _session_project(tmp_path: Path) -> tuple[Project, str]:
                        "measure": measure, "region": region, "value": 90.0, "unit": "0-100", "z": None,
                        "percentile": 40.0, "weaker_side": None, "change_since_first": 0.0, "simulated": False,
                        "model_version": None})
-    table = pl.DataFrame(scores).pipe(_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+    table = pl.DataFrame(scores).pipe(with_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
     out = data / "scores" / "scores.parquet"
     out.parent.mkdir(parents=True)
     table.write_parquet(out)

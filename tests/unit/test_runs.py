@@ -26,6 +26,7 @@ from palsyflow.cli import app
 from palsyflow.project import Project
 from palsyflow.pseudonym import keyed_name
 from palsyflow.schemas import SCORE_SCHEMA
+from tests.support.tables import with_named_basis
 from palsyflow.store import repo
 from palsyflow.store.db import session_scope
 from palsyflow.store.models import ProcessingRun, QuarantineItem, Report
@@ -33,12 +34,6 @@ from palsyflow.store.models import ProcessingRun, QuarantineItem, Report
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
-
-def _named_basis(df: pl.DataFrame) -> pl.DataFrame:
-    """``side_basis`` "healthy-range" wherever a row names a side and gives no basis."""
-    given = pl.col("side_basis") if "side_basis" in df.columns else pl.lit(None, dtype=pl.Utf8)
-    named = pl.when(pl.col("weaker_side").is_not_null()).then(pl.lit("healthy-range"))
-    return df.with_columns(pl.coalesce(given.cast(pl.Utf8), named).alias("side_basis"))
 
 def _project(tmp_path: Path, extra: str = "") -> Project:
     (tmp_path / "params.yaml").write_text("paths:\n  data: data\n  drops: drops\n" + extra)
@@ -268,7 +263,7 @@ def _scores_table() -> pl.DataFrame:
                     "simulated": False, "model_version": None,
                 }
             )
-    return pl.DataFrame(rows).pipe(_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+    return pl.DataFrame(rows).pipe(with_named_basis).select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
 
 def test_a_store_outage_during_report_loses_no_report_row(tmp_path, monkeypatch):
