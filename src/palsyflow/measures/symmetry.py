@@ -95,6 +95,7 @@ SIDE_TAIL_PERCENTILE = 2.5
 #: side of an earlier session of the same patient (:func:`carry_sides`), written
 #: ``earlier-session:<YYYYMMDD>`` with that session's label.
 SIDE_BASES: tuple[str, ...] = ("healthy-range", "noise-floor", "movement-tasks", "earlier-session")
+_EARLIER = SIDE_BASES[-1]
 #: Column of :func:`decide_sides` with the basis of each side column of :data:`WEAKER_COLUMN`.
 BASIS_COLUMN: dict[str, str] = {c: f"{c}_basis" for c in WEAKER_COLUMN.values()}
 
@@ -112,7 +113,7 @@ def earlier_session_basis(session: str) -> str:
     str
         ``"earlier-session:<session>"``.
     """
-    return f"earlier-session:{session}"
+    return f"{_EARLIER}:{session}"
 
 
 def basis_session(basis: str | None) -> str | None:
@@ -129,7 +130,7 @@ def basis_session(basis: str | None) -> str | None:
         The session label of an ``earlier-session:<session>`` basis; None for any other
         basis or None.
     """
-    if basis and basis.startswith("earlier-session:"):
+    if basis and basis.startswith(f"{_EARLIER}:"):
         return basis.split(":", 1)[1]
     return None
 
@@ -154,7 +155,7 @@ def relabel_basis(basis: str | None, relabel: Callable[[str], str | None]) -> st
     if ref is None:
         return basis
     new = relabel(ref)
-    return earlier_session_basis(new) if new else "earlier-session"
+    return earlier_session_basis(new) if new else _EARLIER
 
 
 def subject_key(measures: pl.DataFrame) -> list[str]:
@@ -397,8 +398,6 @@ def decide_sides(
         If ``carry`` and an id column is missing.
     """
     side_percentiles = side_percentiles or {}
-    # the movement verdict by the noise-floor rule alone, before the healthy range
-    noise_mov = _overall_sides(measures)["mov_weaker"].alias("_noise_mov")
     updates = []
     for fam, col in SIDE_ASYM_COLUMN.items():
         wcol = f"{fam}_weaker"
@@ -413,7 +412,10 @@ def decide_sides(
         updates.append(pl.when(outside.fill_null(False)).then(side(measures, wcol)).otherwise(None).alias(wcol))
     out = measures.with_columns(updates) if updates else measures
     out = _with_bases(_overall_sides(out), {SIDE_ASYM_COLUMN[f] for f in _SIDE_FAMS} & set(side_percentiles))
-    return carry_sides(out, noise_mov) if carry else out
+    if not carry:
+        return out
+    # the movement verdict by the noise-floor rule alone, before the healthy range
+    return carry_sides(out, _overall_sides(measures)["mov_weaker"])
 
 
 def _with_bases(out: pl.DataFrame, judged: set[str]) -> pl.DataFrame:
